@@ -1,0 +1,1 @@
+"""SoundCanvas domain code shared by every function (deployed as the Common layer)."""

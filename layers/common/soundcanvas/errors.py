@@ -1,0 +1,31 @@
+"""Errors whose class names are part of the state machine's contract.
+
+A step Lambda that raises one of these fails with `errorType` equal to the class name; the
+ASL's Retry/Catch blocks match on those names (see statemachine/generation.asl.json), and
+tests check that every `ErrorEquals` names a class defined here or a States.* error.
+Every message is written for the person who uploaded the picture.
+"""
+
+
+class SoundCanvasError(Exception):
+    """Base class: a failure with a message a person can act on."""
+
+
+class ImageRejected(SoundCanvasError):
+    """The upload is not an image we can use (wrong format, corrupt, too large, empty)."""
+
+
+class CompositionFailed(SoundCanvasError):
+    """The composer could not produce a piece from the parameters."""
+
+
+class RenderFailed(SoundCanvasError):
+    """FluidSynth or the preview encoder failed on a composition."""
+
+
+class JobNotFound(SoundCanvasError):
+    """The job record does not exist (deleted while running, or never created)."""
+
+
+class TransientError(SoundCanvasError):
+    """A temporary failure (throttling, a dependency briefly unavailable): safe to retry."""

@@ -1,0 +1,287 @@
+"""Generation job records in DynamoDB (PynamoDB), with every status change a conditional write.
+
+Table layout (see GenerationsTable in template.yaml): partition key `userId`, sort key `jobId`,
+so a caller can only ever address their own jobs; the `ByUserCreated` index (userId, createdAt)
+lists a user's jobs newest first. `expiresAt` is the TTL attribute; expired records are
+filtered on read because DynamoDB deletes them lazily.
+
+Status machine: PENDING -(upload event)-> RUNNING -> COMPLETE | FAILED, and
+COMPLETE | FAILED -(regenerate)-> PENDING. Conditions make duplicated events harmless.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
+INDEX_NAME = "ByUserCreated"
+STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done": 100}
+
+
+class JobConflict(Exception):
+    """The job is not in a state that allows the requested change."""
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this API did not issue for this caller."""
+
+
+def _now_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+@lru_cache(maxsize=8)
+def _record_class(table_name: str, region: str, host: str | None) -> type[Model]:
+    """A PynamoDB model bound to one table (tests and the local stack use their own tables)."""
+
+    class ByUserCreated(GlobalSecondaryIndex["GenerationRecord"]):
+        class Meta:
+            index_name = INDEX_NAME
+            projection = AllProjection()
+
+        userId = UnicodeAttribute(hash_key=True)
+        createdAt = UnicodeAttribute(range_key=True)
+
+    class GenerationRecord(Model):
+        class Meta:
+            pass
+
+        userId = UnicodeAttribute(hash_key=True)
+        jobId = UnicodeAttribute(range_key=True)
+        createdAt = UnicodeAttribute()
+        updatedAt = UnicodeAttribute()
+        status = UnicodeAttribute()
+        stage = UnicodeAttribute()
+        progress = NumberAttribute(default=0)
+        run = NumberAttribute(default=0)
+        options = MapAttribute[str, Any]()
+        params = MapAttribute[str, Any](null=True)
+        imageKey = UnicodeAttribute()
+        contentType = UnicodeAttribute()
+        featuresKey = UnicodeAttribute(null=True)
+        midiKey = UnicodeAttribute(null=True)
+        audioKey = UnicodeAttribute(null=True)
+        previewKey = UnicodeAttribute(null=True)
+        errorMessage = UnicodeAttribute(null=True)
+        failedStage = UnicodeAttribute(null=True)
+        timings = MapAttribute[str, Any](default=dict)
+        expiresAt = NumberAttribute()
+        by_user_created = ByUserCreated()
+
+    GenerationRecord.Meta.table_name = table_name  # type: ignore[attr-defined]
+    GenerationRecord.Meta.region = region  # type: ignore[attr-defined]
+    GenerationRecord.Meta.host = host  # type: ignore[attr-defined]
+    GenerationRecord.Meta.max_retry_attempts = 2  # type: ignore[attr-defined]
+    return GenerationRecord
+
+
+def _as_dict(record: Model) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in record.get_attributes():
+        value = getattr(record, name)
+        if isinstance(value, MapAttribute):
+            value = value.as_dict()
+        data[name] = value
+    return data
+
+
+class JobStore:
+    """Reads and writes job records. Takes its table and endpoint as arguments, so tests need no patching."""
+
+    def __init__(self, table_name: str, region: str, *, host: str | None = None, clock=time.time) -> None:
+        self.model = _record_class(table_name, region, host)
+        self.clock = clock
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, user_id: str, job_id: str) -> dict[str, Any] | None:
+        """The caller's job, or None when it does not exist, belongs to someone else or has expired."""
+        try:
+            record = self.model.get(user_id, job_id, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        if record.expiresAt <= self.clock():
+            return None
+        return _as_dict(record)
+
+    def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the user's jobs, newest first, by a query on the ByUserCreated index."""
+        start_key = self._decode_cursor(user_id, cursor) if cursor else None
+        results = self.model.by_user_created.query(  # type: ignore[attr-defined]
+            user_id,
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=start_key,
+            filter_condition=self.model.expiresAt > int(self.clock()),
+        )
+        items = [_as_dict(r) for r in results]
+        last = results.last_evaluated_key
+        return items, (self._encode_cursor(last) if last else None)
+
+    @staticmethod
+    def _encode_cursor(key: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _decode_cursor(user_id: str, cursor: str) -> dict[str, Any]:
+        try:
+            key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidCursor("cursor is not one this API issued") from exc
+        if not isinstance(key, dict) or key.get("userId", {}).get("S") != user_id:
+            raise InvalidCursor("cursor is not one this API issued")
+        return key
+
+    # --- writes ------------------------------------------------------------------------------
+    def create(
+        self,
+        user_id: str,
+        job_id: str,
+        *,
+        options: dict[str, Any],
+        image_key: str,
+        content_type: str,
+        retention_days: int,
+    ) -> dict[str, Any]:
+        now = self.clock()
+        record = self.model(
+            user_id,
+            job_id,
+            createdAt=_now_iso(now),
+            updatedAt=_now_iso(now),
+            status=PENDING,
+            stage="upload",
+            progress=0,
+            run=0,
+            options=options,
+            imageKey=image_key,
+            contentType=content_type,
+            timings={},
+            expiresAt=int(now + retention_days * 86400),
+        )
+        try:
+            record.save(condition=self.model.jobId.does_not_exist())
+        except PutError as exc:
+            if _conditional_failed(exc):
+                raise JobConflict(f"job {job_id} already exists") from exc
+            raise
+        return _as_dict(record)
+
+    def claim(self, user_id: str, job_id: str, *, run: int | None = None) -> dict[str, Any] | None:
+        """PENDING -> RUNNING, once. None when another event already claimed it (or it is gone)."""
+        condition = (self.model.status == PENDING) & (self.model.expiresAt > int(self.clock()))
+        if run is not None:
+            condition &= self.model.run == run
+        record = self.model(user_id, job_id)
+        try:
+            record.update(
+                actions=[
+                    self.model.status.set(RUNNING),
+                    self.model.stage.set("analyze"),
+                    self.model.progress.set(STAGE_PROGRESS["analyze"]),
+                    self.model.errorMessage.remove(),
+                    self.model.failedStage.remove(),
+                    self.model.updatedAt.set(_now_iso(self.clock())),
+                ],
+                condition=condition,
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return _as_dict(record)
+
+    def advance(
+        self,
+        user_id: str,
+        job_id: str,
+        *,
+        finished: str,
+        elapsed_ms: int,
+        next_stage: str,
+        **attributes: Any,
+    ) -> bool:
+        """Record a finished stage (its timing and results) and move on; False if the job is no longer RUNNING."""
+        actions = [
+            self.model.stage.set(next_stage),
+            self.model.progress.set(STAGE_PROGRESS[next_stage]),
+            self.model.timings[finished].set(elapsed_ms),  # type: ignore[index]
+            self.model.updatedAt.set(_now_iso(self.clock())),
+        ]
+        if next_stage == "done":
+            actions.append(self.model.status.set(COMPLETE))
+        for name, value in attributes.items():
+            actions.append(getattr(self.model, name).set(value))
+        try:
+            self.model(user_id, job_id).update(actions=actions, condition=self.model.status == RUNNING)
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def fail(self, user_id: str, job_id: str, *, stage: str, message: str) -> bool:
+        """Mark a PENDING or RUNNING job FAILED; False if it is gone or already finished."""
+        try:
+            self.model(user_id, job_id).update(
+                actions=[
+                    self.model.status.set(FAILED),
+                    self.model.failedStage.set(stage),
+                    self.model.errorMessage.set(message),
+                    self.model.updatedAt.set(_now_iso(self.clock())),
+                ],
+                condition=self.model.status.is_in(PENDING, RUNNING),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def restart(self, user_id: str, job_id: str, *, options: dict[str, Any]) -> dict[str, Any]:
+        """COMPLETE | FAILED -> PENDING with new options and the next run number (regenerate)."""
+        record = self.model(user_id, job_id)
+        try:
+            record.update(
+                actions=[
+                    self.model.status.set(PENDING),
+                    self.model.stage.set("analyze"),
+                    self.model.progress.set(0),
+                    self.model.options.set(options),
+                    self.model.run.add(1),
+                    self.model.errorMessage.remove(),
+                    self.model.failedStage.remove(),
+                    self.model.timings.set({}),
+                    self.model.updatedAt.set(_now_iso(self.clock())),
+                ],
+                condition=self.model.status.is_in(COMPLETE, FAILED) & (self.model.expiresAt > int(self.clock())),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                raise JobConflict("only a COMPLETE or FAILED generation can be regenerated") from exc
+            raise
+        return _as_dict(record)
+
+    def delete(self, user_id: str, job_id: str) -> bool:
+        """Delete the record; False when there was none."""
+        try:
+            self.model(user_id, job_id).delete(condition=self.model.jobId.exists())
+        except DeleteError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True

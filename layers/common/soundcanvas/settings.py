@@ -1,0 +1,62 @@
+"""Configuration read from the environment once, at cold start, failing loudly when incomplete."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+class ConfigError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    bucket_name: str
+    region: str
+    state_machine_arn: str = ""
+    upload_max_bytes: int = 20 * 1024 * 1024
+    upload_expiry_seconds: int = 900
+    url_ttl_seconds: int = 300
+    job_retention_days: int = 30
+    max_image_megapixels: int = 50
+
+    _INTS: ClassVar[dict[str, str]] = {
+        "upload_max_bytes": "UPLOAD_MAX_BYTES",
+        "upload_expiry_seconds": "UPLOAD_EXPIRY_SECONDS",
+        "url_ttl_seconds": "URL_TTL_SECONDS",
+        "job_retention_days": "JOB_RETENTION_DAYS",
+        "max_image_megapixels": "MAX_IMAGE_MEGAPIXELS",
+    }
+
+    @classmethod
+    def from_env(cls, *, need_state_machine: bool = False) -> Settings:
+        """Read settings from the environment; raise ConfigError naming every missing variable."""
+        env = os.environ
+        required = ["TABLE_NAME", "BUCKET_NAME"] + (["STATE_MACHINE_ARN"] if need_state_machine else [])
+        missing = [name for name in required if not env.get(name)]
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if not region:
+            missing.append("AWS_REGION")
+        if missing:
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+        ints: dict[str, int] = {}
+        for field_name, var in cls._INTS.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            try:
+                ints[field_name] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var} must be an integer, got {raw!r}") from exc
+            if ints[field_name] <= 0:
+                raise ConfigError(f"{var} must be positive, got {raw!r}")
+        return cls(
+            table_name=env["TABLE_NAME"],
+            bucket_name=env["BUCKET_NAME"],
+            region=str(region),
+            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            **ints,
+        )
