@@ -22,7 +22,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field
+
 from soundcanvas import jobs, storage
 from soundcanvas.genres import DEFAULT_DURATION_SECONDS, GENRE_NAMES, MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
 from soundcanvas.settings import Settings
@@ -30,7 +32,7 @@ from soundcanvas.settings import Settings
 logger = Logger()
 metrics = Metrics()
 settings = Settings.from_env(need_state_machine=True)
-s3 = boto3.client("s3", region_name=settings.region)
+s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 sfn = boto3.client("stepfunctions", region_name=settings.region)
 store = jobs.JobStore(
     settings.table_name,
@@ -66,6 +68,10 @@ class RegenerateRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
+class GenerationNotFound(LookupError):
+    """The job does not exist for this caller (missing, expired, or someone else's)."""
+
+
 def _caller() -> str:
     claims = app.current_event.request_context.authorizer.claims or {}
     user_id = claims.get("sub")
@@ -77,7 +83,7 @@ def _caller() -> str:
 def _owned_job(job_id: str) -> dict[str, Any]:
     job = store.get(_caller(), job_id)
     if job is None:
-        raise NotFoundError(f"generation {job_id} not found")
+        raise GenerationNotFound(f"generation {job_id} not found")
     return job
 
 
@@ -106,7 +112,7 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.post("/generations")
-def create_generation(body: GenerationRequest | None = None) -> Response:
+def create_generation(body: GenerationRequest | None = None) -> Response[dict[str, Any]]:
     request = body or GenerationRequest()
     user_id = _caller()
     job_id = uuid.uuid4().hex
@@ -145,7 +151,7 @@ def create_generation(body: GenerationRequest | None = None) -> Response:
     return Response(
         201,
         "application/json",
-        json.dumps({"jobId": job_id, "status": job["status"], "upload": upload}),
+        {"jobId": job_id, "status": job["status"], "upload": upload},
         headers={"Location": f"/generations/{job_id}"},
     )
 
@@ -165,7 +171,7 @@ def list_generations(
 
 
 @app.post("/generations/<jobId>/regenerate")
-def regenerate_generation(jobId: JobId, body: RegenerateRequest | None = None) -> Response:
+def regenerate_generation(jobId: JobId, body: RegenerateRequest | None = None) -> Response[dict[str, Any]]:
     job = _owned_job(jobId)
     logger.append_keys(job_id=jobId)
     changes = (body or RegenerateRequest()).model_dump(exclude_none=True)
@@ -180,11 +186,11 @@ def regenerate_generation(jobId: JobId, body: RegenerateRequest | None = None) -
         input=json.dumps({"userId": job["userId"], "jobId": jobId, "run": run}),
     )
     metrics.add_metric(name="GenerationsRegenerated", unit=MetricUnit.Count, value=1)
-    return Response(202, "application/json", json.dumps({"jobId": jobId, "status": jobs.PENDING, "run": run}))
+    return Response(202, "application/json", {"jobId": jobId, "status": jobs.PENDING, "run": run})
 
 
 @app.delete("/generations/<jobId>")
-def delete_generation(jobId: JobId) -> Response:
+def delete_generation(jobId: JobId) -> Response[str]:
     job = _owned_job(jobId)
     logger.append_keys(job_id=jobId)
     store.delete(job["userId"], jobId)
@@ -216,6 +222,11 @@ def _invalid_request(exc: RequestValidationError) -> Response:
 @app.exception_handler(jobs.InvalidCursor)
 def _bad_cursor(exc: jobs.InvalidCursor) -> Response:
     return _error(400, f"invalid request: cursor: {exc}", errors=[{"field": "cursor", "message": str(exc)}])
+
+
+@app.exception_handler(GenerationNotFound)
+def _not_found(exc: GenerationNotFound) -> Response:
+    return _error(404, str(exc))
 
 
 @app.exception_handler(jobs.JobConflict)

@@ -1,0 +1,80 @@
+# SoundCanvas developer commands. `make demo` and `make test` set up everything they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm lame
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup system-deps demo test unit e2e lint typecheck validate local invoke bench build deploy clean
+
+help:
+	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
+	@echo "make test      set up, then lint, validate the template and run every test"
+	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
+	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/analyze.json   invoke one function"
+	@echo "make bench     benchmark report (bench/results.md)"
+	@echo "make build / make deploy   sam build / sam deploy --guided"
+
+$(STAMP): requirements/runtime.txt requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $(STAMP)
+
+# FluidSynth, a General MIDI SoundFont and the MP3 encoder come from the OS packages.
+system-deps:
+	@missing=""; \
+	command -v fluidsynth >/dev/null || missing="$$missing fluidsynth"; \
+	command -v lame >/dev/null || missing="$$missing lame"; \
+	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Install them with:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y $(SYSTEM_PACKAGES)"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+setup: $(STAMP) system-deps
+
+demo: setup
+	$(BIN)/python -m local_stack demo $(ARGS)
+
+test: setup lint validate
+	$(BIN)/python -m pytest
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+e2e: setup
+	$(BIN)/python -m pytest tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy layers/common/soundcanvas local_stack
+
+validate: $(STAMP)
+	$(BIN)/sam validate --lint
+
+local: setup
+	$(BIN)/python -m local_stack up
+
+invoke: setup
+	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
+
+bench: setup
+	$(BIN)/python -m bench
+
+build: $(STAMP)
+	$(BIN)/sam build
+
+deploy: build
+	$(BIN)/sam deploy --guided
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache out

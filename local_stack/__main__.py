@@ -1,0 +1,73 @@
+"""Command line for the local stack.
+
+    python -m local_stack up        [--api-port 3000] [--aws-port 4566] [--user demo-user]
+    python -m local_stack demo      [--image events/images/sunset.jpg] [--genre lofi] [--duration 60]
+    python -m local_stack invoke    FUNCTION -e events/x.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local_stack import invoke
+from local_stack.demo import run as run_demo
+from local_stack.demo import say
+from local_stack.stack import ROOT, LocalStack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="serve the API and S3/DynamoDB on loopback until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--api-port", type=int, default=3000)
+    up.add_argument("--aws-port", type=int, default=4566)
+    up.add_argument("--user", default="demo-user", help="user for requests without an X-SoundCanvas-User header")
+    demo = commands.add_parser("demo", help="run the main job end to end and show the result")
+    demo.add_argument("--image", type=Path, default=ROOT / "events/images/sunset.jpg")
+    demo.add_argument("--out", type=Path, default=ROOT / "out")
+    demo.add_argument("--genre")
+    demo.add_argument("--mode", default="heuristic", choices=("heuristic", "model"))
+    demo.add_argument("--duration", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+    inv = commands.add_parser("invoke", help="invoke one function with an event file (like sam local invoke)")
+    inv.add_argument("function", help="logical id in template.yaml, e.g. AnalyzeFunction")
+    inv.add_argument("-e", "--event", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    if args.command == "demo":
+        logging.getLogger().setLevel(logging.WARNING)
+        options = {"durationSeconds": args.duration, "mode": args.mode, "seed": args.seed}
+        if args.genre:
+            options["genre"] = args.genre
+        return run_demo(args.image, args.out, options)
+    if args.command == "invoke":
+        logging.getLogger().setLevel(logging.WARNING)
+        result = invoke.invoke(args.function, json.loads(args.event.read_text()))
+        say(json.dumps(result, indent=2, default=str))
+        return 0
+    stack = LocalStack(host=args.host, api_port=args.api_port, aws_port=args.aws_port, default_user=args.user)
+    stack.start()
+    say(f"API          {stack.api_url}   (act as a user with the header X-SoundCanvas-User: <id>)")
+    say(f"S3/DynamoDB  {stack.endpoint}  (AWS_ENDPOINT_URL for boto3 and the AWS CLI)")
+    say("credentials  " + " ".join(f"{k}={v}" for k, v in stack.client_environment().items() if "KEY" in k))
+    say("Ctrl-C stops.")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Run the template's Lambda handlers in this process, and pick up code changes without a restart.
+
+Each function's module is loaded from its own folder under a private module name (every
+function has an `app.py`). Before each invocation the function's folder and its layers are
+checked for changed files; if any changed, the shared `soundcanvas` package and the handler
+are reloaded, so an edit takes effect on the next request or workflow step.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from local_stack.template import FunctionSpec
+
+log = logging.getLogger("local_stack.functions")
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    deadline: float
+    function_version: str = "$LATEST"
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def _snapshot(dirs: list[Path]) -> dict[str, float]:
+    stamps: dict[str, float] = {}
+    for folder in dirs:
+        for path in folder.rglob("*.py"):
+            stamps[str(path)] = path.stat().st_mtime_ns
+    return stamps
+
+
+class FunctionHost:
+    """Loads and invokes every function of the template; reloads code that changed on disk."""
+
+    def __init__(self, specs: dict[str, FunctionSpec]) -> None:
+        self.specs = specs
+        self._modules: dict[str, ModuleType] = {}
+        self._stamps: dict[str, dict[str, float]] = {}
+        self._lock = threading.RLock()
+        layer_dirs = sorted({str(p.resolve()) for spec in specs.values() for p in spec.layers})
+        for folder in layer_dirs:
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+        self._layer_dirs = [Path(p) for p in layer_dirs]
+
+    def environment(self) -> dict[str, str]:
+        """The union of all functions' variables (they share this process's environment); conflicts are errors."""
+        merged: dict[str, str] = {}
+        for spec in self.specs.values():
+            for key, value in spec.environment.items():
+                if key in merged and merged[key] != value:
+                    raise ValueError(f"environment variable {key} differs between functions; the local stack "
+                                     "runs them in one process and needs one value")
+                merged[key] = value
+        return merged
+
+    def _watch_dirs(self, spec: FunctionSpec) -> list[Path]:
+        return [spec.code_dir, *spec.layers]
+
+    def module(self, name: str) -> ModuleType:
+        spec = self.specs[name]
+        with self._lock:
+            stamps = _snapshot(self._watch_dirs(spec))
+            module = self._modules.get(name)
+            if module is not None and stamps == self._stamps.get(name):
+                return module
+            if module is not None:
+                log.info("code changed: reloading %s", name)
+                self._forget_layer_modules()
+            module = self._load(spec)
+            self._modules[name], self._stamps[name] = module, stamps
+            return module
+
+    def _forget_layer_modules(self) -> None:
+        """Drop the shared package from sys.modules and every loaded handler, so all reload from disk."""
+        roots = tuple(str(d) for d in self._layer_dirs)
+        for mod_name, mod in list(sys.modules.items()):
+            file = getattr(mod, "__file__", None) or ""
+            if file.startswith(roots):
+                del sys.modules[mod_name]
+        for name in list(self._modules):
+            sys.modules.pop(f"_sc_fn_{name}", None)
+        self._modules.clear()
+
+    def _load(self, spec: FunctionSpec) -> ModuleType:
+        module_file, _, _ = spec.handler.rpartition(".")
+        path = spec.code_dir / f"{module_file.replace('.', '/')}.py"
+        mod_name = f"_sc_fn_{spec.name}"
+        loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ImportError(f"cannot load handler module {path}")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[mod_name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(mod_name, None)
+            raise
+        return module
+
+    def handler(self, name: str) -> Any:
+        return getattr(self.module(name), self.specs[name].handler.rpartition(".")[2])
+
+    def invoke(self, name: str, event: Any) -> Any:
+        """Call the function's handler with the event and a Lambda-like context."""
+        spec = self.specs[name]
+        fn = self.handler(name)
+        context = LambdaContext(
+            function_name=name,
+            memory_limit_in_mb=spec.memory,
+            invoked_function_arn=spec.arn,
+            aws_request_id=str(uuid.uuid4()),
+            deadline=time.monotonic() + spec.timeout,
+        )
+        return fn(event, context)
+
+
+def apply_environment(variables: dict[str, str]) -> None:
+    os.environ.update(variables)

@@ -1,0 +1,289 @@
+"""The local stack: template.yaml's API, bucket, table and workflow on loopback, in one process.
+
+    moto's S3 + DynamoDB app  <- wrapped by the gateway (upload policy, URL expiry, S3 events,
+                                 the Step Functions API) on one port (default 4566)
+    the API                   <- API Gateway's routes from template.yaml (default port 3000)
+    the workflow              <- statemachine/*.asl.json run by the local ASL runner, Task
+                                 states dispatched to the same handlers, in-process
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_stack import events, s3gate, template
+from local_stack.apigw import ApiServer
+from local_stack.asl import Execution, StateMachine
+from local_stack.functions import FunctionHost
+
+log = logging.getLogger("local_stack")
+ROOT = Path(__file__).resolve().parent.parent
+CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
+REGION = "us-east-1"
+BUCKET_PROPERTIES = {
+    "BucketName", "NotificationConfiguration", "PublicAccessBlockConfiguration", "BucketEncryption",
+    "OwnershipControls", "CorsConfiguration", "LifecycleConfiguration",
+}
+
+
+@dataclass
+class ExecutionRecord:
+    arn: str
+    name: str
+    machine_arn: str
+    input: str
+    started: float
+    future: Future[Execution] | None = None
+    result: Execution | None = field(default=None)
+
+    def describe(self) -> dict[str, Any]:
+        result = self.result
+        status = "RUNNING" if result is None else result.status
+        reply: dict[str, Any] = {
+            "executionArn": self.arn,
+            "stateMachineArn": self.machine_arn,
+            "name": self.name,
+            "status": status,
+            "startDate": self.started,
+            "input": self.input,
+        }
+        if result is not None:
+            reply["stopDate"] = time.time()
+            if result.output is not None:
+                reply["output"] = json.dumps(result.output)
+            if result.error:
+                reply["error"] = result.error
+            if result.cause:
+                reply["cause"] = result.cause
+        return reply
+
+
+class LocalStack:
+    """Start with `start()`, stop with `stop()`; or use it as a context manager."""
+
+    def __init__(
+        self,
+        root: Path = ROOT,
+        *,
+        host: str = "127.0.0.1",
+        api_port: int = 3000,
+        aws_port: int = 4566,
+        default_user: str | None = "demo-user",
+        time_scale: float = 0.05,
+        workers: int = 3,
+        env_overrides: dict[str, str] | None = None,
+        clock: Any = time.time,
+    ) -> None:
+        self.root, self.host = root, host
+        self.api_port, self.aws_port = api_port, aws_port
+        self.default_user, self.time_scale, self.workers = default_user, time_scale, workers
+        self.env_overrides = env_overrides or {}
+        self.clock = clock
+        self.executions: dict[str, ExecutionRecord] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
+        self._servers: list[Any] = []
+        self.deliver_events = True
+
+    # ------------------------------------------------------------------ start / stop
+    def start(self) -> LocalStack:
+        started = time.perf_counter()
+        self.template = template.load(self.root, region=REGION)
+        self.functions = FunctionHost(self.template.functions)
+        self.machines: dict[str, tuple[StateMachine, list[dict[str, Any]]]] = {}
+        # Everything that must be true is checked before anything listens.
+        for spec in self.template.state_machines.values():
+            for rule in spec["rules"]:
+                events.validate(rule)
+            resources = {fn.arn: self._task(fn.name) for fn in self.template.functions.values()}
+            machine = StateMachine(spec["definition"], resources, time_scale=self.time_scale)
+            self.machines[spec["arn"]] = (machine, spec["rules"])
+        for name, props in self.template.buckets.items():
+            unknown = set(props) - BUCKET_PROPERTIES
+            if unknown:
+                raise template.TemplateError(f"bucket {name}: properties {sorted(unknown)} are not supported locally")
+
+        gateway = s3gate.Gateway(
+            credentials=CREDENTIALS,
+            region=REGION,
+            on_object_created=self.publish,
+            targets={"AWSStepFunctions": self._stepfunctions},
+            clock=self.clock,
+        )
+        server, _ = s3gate.serve(self.host, self.aws_port, gateway)
+        self._servers.append(server)
+        self.aws_port = int(getattr(server, "port", None) or server.server_port)
+        self.endpoint = f"http://{self.host}:{self.aws_port}"
+        os.environ.update(self.client_environment())
+        os.environ.update(self.functions.environment())
+        os.environ.update(self.env_overrides)
+        self._create_resources()
+        routes = [route for fn in self.template.functions.values() for route in fn.routes]
+        self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors, default_user=self.default_user)
+        self.api_port = self.api.start(self.host, self.api_port)
+        self.api_url = f"http://{self.host}:{self.api_port}"
+        log.info("local stack up in %.2f s: API %s, S3/DynamoDB %s", time.perf_counter() - started,
+                 self.api_url, self.endpoint)
+        return self
+
+    def client_environment(self) -> dict[str, str]:
+        """What a process needs to talk to this stack with boto3 (and PynamoDB)."""
+        return {
+            "AWS_ACCESS_KEY_ID": CREDENTIALS[0],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS[1],
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+        }
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if hasattr(self, "api"):
+            self.api.stop()
+        for server in self._servers:
+            server.shutdown()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS[0],
+            aws_secret_access_key=CREDENTIALS[1],
+        )
+
+    def _create_resources(self) -> None:
+        dynamodb, s3 = self.client("dynamodb"), self.client("s3")
+        for name, props in self.template.tables.items():
+            table_name = self.template.names[name]
+            args = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
+                                          "LocalSecondaryIndexes") if k in props}
+            dynamodb.create_table(TableName=table_name, BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"), **args)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                dynamodb.update_time_to_live(
+                    TableName=table_name,
+                    TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+                )
+        for name, props in self.template.buckets.items():
+            bucket = self.template.names[name]
+            s3.create_bucket(Bucket=bucket)
+            if "CorsConfiguration" in props:
+                rules = [
+                    {
+                        "AllowedOrigins": r["AllowedOrigins"],
+                        "AllowedMethods": r["AllowedMethods"],
+                        **({"AllowedHeaders": r["AllowedHeaders"]} if "AllowedHeaders" in r else {}),
+                        **({"ExposeHeaders": r["ExposedHeaders"]} if "ExposedHeaders" in r else {}),
+                        **({"MaxAgeSeconds": int(r["MaxAge"])} if "MaxAge" in r else {}),
+                    }
+                    for r in props["CorsConfiguration"]["CorsRules"]
+                ]
+                s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+            if "LifecycleConfiguration" in props:
+                rules = []
+                for r in props["LifecycleConfiguration"]["Rules"]:
+                    rule: dict[str, Any] = {"ID": r["Id"], "Status": r["Status"], "Filter": {"Prefix": r.get("Prefix", "")}}
+                    if "ExpirationInDays" in r:
+                        rule["Expiration"] = {"Days": int(r["ExpirationInDays"])}
+                    if "AbortIncompleteMultipartUpload" in r:
+                        days = int(r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+                        rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+                    rules.append(rule)
+                s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+
+    # ------------------------------------------------------------------ workflow
+    def _task(self, function_name: str) -> Any:
+        def run(payload: Any, context: Any = None) -> Any:
+            return self.functions.invoke(function_name, payload)
+
+        return run
+
+    def publish(self, event: dict[str, Any]) -> list[str]:
+        """Deliver an event to the default bus: start every state machine whose rule matches."""
+        started: list[str] = []
+        if not self.deliver_events:
+            return started
+        for arn, (_, rules) in self.machines.items():
+            if any(events.matches(rule, event) for rule in rules):
+                started.append(self.start_execution(arn, json.dumps(event)))
+        return started
+
+    def start_execution(self, machine_arn: str, input_text: str, name: str | None = None) -> str:
+        machine, _ = self.machines[machine_arn]
+        name = name or str(uuid.uuid4())
+        arn = machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        with self._lock:
+            existing = self.executions.get(arn)
+            if existing is not None:
+                if existing.input == input_text and existing.result is None:
+                    return arn
+                raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
+            record = ExecutionRecord(arn, name, machine_arn, input_text, time.time())
+            self.executions[arn] = record
+        payload = json.loads(input_text or "{}")
+
+        def execute() -> Execution:
+            result = machine.execute(payload, name=name, execution_arn=arn)
+            record.result = result
+            if result.status != "SUCCEEDED":
+                log.warning("execution %s %s: %s %s", name, result.status, result.error, result.cause)
+            return result
+
+        record.future = self._pool.submit(execute)
+        return arn
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        """Block until every started execution has finished (tests and the demo use it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [r.future for r in self.executions.values() if r.future and not r.future.done()]
+            if not pending:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(pending)} executions still running after {timeout} s")
+            pending[0].result(timeout=remaining)
+
+    def _stepfunctions(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The Step Functions API calls the product makes, served by the local runner."""
+        if operation == "StartExecution":
+            machine_arn = body.get("stateMachineArn", "")
+            if machine_arn not in self.machines:
+                message = f"State Machine Does Not Exist: '{machine_arn}'"
+                return 400, {"__type": "StateMachineDoesNotExist", "message": message}
+            try:
+                arn = self.start_execution(machine_arn, body.get("input", "{}"), body.get("name"))
+            except ExecutionAlreadyExists as exc:
+                return 400, {"__type": "ExecutionAlreadyExists", "message": str(exc)}
+            return 200, {"executionArn": arn, "startDate": self.executions[arn].started}
+        if operation == "DescribeExecution":
+            record = self.executions.get(body.get("executionArn", ""))
+            if record is None:
+                return 400, {"__type": "ExecutionDoesNotExist", "message": "Execution Does Not Exist"}
+            return 200, record.describe()
+        return 400, {"__type": "UnknownOperationException", "message": f"{operation} is not supported by the local stack"}
+
+
+class ExecutionAlreadyExists(Exception):
+    """An execution with this name exists with another input or has finished."""

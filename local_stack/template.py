@@ -1,0 +1,287 @@
+"""Read template.yaml and resolve what the local stack needs from it: parameters, intrinsic
+functions, functions with their environment and API events, tables, the bucket and the state
+machine. Anything the local stack cannot reproduce stops it here, at start, with a clear message."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ACCOUNT = "000000000000"
+
+# Resource types the local stack reproduces, and those that only matter when deployed.
+EMULATED = {
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+    "AWS::Serverless::Api",
+    "AWS::Serverless::LayerVersion",
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+}
+DEPLOY_ONLY = {
+    "AWS::Cognito::UserPool": "identity comes from the X-SoundCanvas-User header locally",
+    "AWS::Cognito::UserPoolClient": "identity comes from the X-SoundCanvas-User header locally",
+    "AWS::S3::BucketPolicy": "the local endpoint is plain HTTP on loopback",
+    "AWS::Logs::LogGroup": "local logs go to the terminal",
+}
+
+
+class TemplateError(ValueError):
+    """template.yaml uses something the local stack cannot reproduce."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short-form tags into their long form."""
+
+
+def _tag(name: str):  # type: ignore[no-untyped-def]
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "Fn::GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {name: value}
+
+    return construct
+
+
+for _short in ("Ref", "Sub", "GetAtt", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or", "FindInMap",
+               "ImportValue", "Base64", "Cidr", "GetAZs", "Condition"):
+    _Loader.add_constructor(f"!{_short}", _tag("Ref" if _short == "Ref" else ("Condition" if _short == "Condition"
+                                                                                else f"Fn::{_short}")))
+
+
+@dataclass
+class ApiRoute:
+    function: str
+    method: str  # upper case, or ANY
+    path: str  # /generations/{jobId}
+    authorizer: bool  # False when Auth.Authorizer is NONE
+
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        return re.compile(f"^{regex}$")
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    code_dir: Path
+    handler: str  # module.function
+    layers: list[Path]
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+    routes: list[ApiRoute] = field(default_factory=list)
+
+    @property
+    def arn(self) -> str:
+        return function_arn(self.name)
+
+
+@dataclass
+class LocalTemplate:
+    root: Path
+    raw: dict[str, Any]
+    parameters: dict[str, str]
+    names: dict[str, str]  # logical id -> physical name (tables, bucket, state machine)
+    functions: dict[str, FunctionSpec]
+    tables: dict[str, dict[str, Any]]  # logical id -> resolved Properties
+    buckets: dict[str, dict[str, Any]]
+    state_machines: dict[str, dict[str, Any]]  # logical id -> {definition, rules: [event patterns]}
+    api_cors: dict[str, str]
+
+
+def function_arn(name: str, region: str = "us-east-1") -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+
+
+class _Resolver:
+    def __init__(self, raw: dict[str, Any], parameters: dict[str, str], names: dict[str, str], region: str) -> None:
+        self.raw, self.parameters, self.names, self.region = raw, parameters, names, region
+
+    def ref(self, name: str) -> str:
+        pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::StackName": "soundcanvas-local",
+                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.names:
+            return self.names[name]
+        resource = self.raw["Resources"].get(name)
+        if resource is None:
+            raise TemplateError(f"!Ref {name}: no such parameter or resource")
+        kind = resource["Type"]
+        if kind == "AWS::Serverless::Function":
+            return name
+        if kind == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{name}"
+        return name
+
+    def get_att(self, name: str, attribute: str) -> str:
+        resource = self.raw["Resources"].get(name)
+        if resource is None:
+            raise TemplateError(f"!GetAtt {name}.{attribute}: no such resource")
+        kind = resource["Type"]
+        if kind == "AWS::Serverless::Function" and attribute == "Arn":
+            return function_arn(name, self.region)
+        if kind == "AWS::Serverless::StateMachine" and attribute == "Name":
+            return name
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{self.ref(name)}"
+        if kind in ("AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::DynamoDB::Table") and attribute == "Arn":
+            return f"arn:aws:local:{self.region}:{ACCOUNT}:{name}"
+        raise TemplateError(f"!GetAtt {name}.{attribute} is not supported by the local stack")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                return self.get_att(parts[0], parts[1])
+            if key == "Fn::Sub":
+                template, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub_var(m.group(1), variables), template)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+            if key.startswith("Fn::") or key == "Condition":
+                raise TemplateError(f"intrinsic function {key} is not supported by the local stack")
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub_var(self, name: str, variables: dict[str, Any]) -> str:
+        if name in variables:
+            return str(variables[name])
+        if "." in name:
+            resource, attribute = name.split(".", 1)
+            return self.get_att(resource, attribute)
+        return self.ref(name)
+
+
+def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) -> LocalTemplate:
+    """Parse template.yaml under root and resolve everything the local stack runs."""
+    raw = yaml.load((root / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506 (SafeLoader subclass)
+    parameters = {name: str(spec.get("Default", "")) for name, spec in (raw.get("Parameters") or {}).items()}
+    parameters.update(overrides or {})
+    resources: dict[str, Any] = raw["Resources"]
+    problems = [
+        f"resource {name}: type {res['Type']} is not supported by the local stack"
+        for name, res in resources.items()
+        if res["Type"] not in EMULATED and res["Type"] not in DEPLOY_ONLY
+    ]
+    if problems:
+        raise TemplateError("; ".join(problems))
+    names = {
+        name: f"soundcanvas-local-{name.lower()}"
+        for name, res in resources.items()
+        if res["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+    }
+    resolver = _Resolver(raw, parameters, names, region)
+    globals_fn = (raw.get("Globals") or {}).get("Function", {})
+    global_env = resolver.resolve((globals_fn.get("Environment") or {}).get("Variables", {}))
+    layers = {
+        name: root / res["Properties"]["ContentUri"]
+        for name, res in resources.items()
+        if res["Type"] == "AWS::Serverless::LayerVersion"
+    }
+    functions: dict[str, FunctionSpec] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    buckets: dict[str, dict[str, Any]] = {}
+    machines: dict[str, dict[str, Any]] = {}
+    api_cors: dict[str, str] = {}
+    for name, res in resources.items():
+        props = res.get("Properties") or {}
+        kind = res["Type"]
+        if kind == "AWS::Serverless::Function":
+            functions[name] = _function(root, name, res, props, globals_fn, global_env, layers, resolver)
+        elif kind == "AWS::DynamoDB::Table":
+            tables[name] = resolver.resolve(props)
+        elif kind == "AWS::S3::Bucket":
+            buckets[name] = resolver.resolve(props)
+        elif kind == "AWS::Serverless::StateMachine":
+            machines[name] = _state_machine(root, name, props, resolver)
+        elif kind == "AWS::Serverless::Api":
+            api_cors = {k: str(v).strip("'") for k, v in (props.get("Cors") or {}).items()}
+    return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors)
+
+
+def _function(
+    root: Path,
+    name: str,
+    res: dict[str, Any],
+    props: dict[str, Any],
+    globals_fn: dict[str, Any],
+    global_env: dict[str, Any],
+    layers: dict[str, Path],
+    resolver: _Resolver,
+) -> FunctionSpec:
+    if props.get("PackageType") == "Image":
+        dockerfile = root / res.get("Metadata", {}).get("Dockerfile", "")
+        command = (props.get("ImageConfig") or {}).get("Command") or []
+        if not dockerfile.is_file() or not command:
+            raise TemplateError(f"function {name}: an Image function needs Metadata.Dockerfile and ImageConfig.Command")
+        # The image copies the shared layer in; locally the same code is on the layer's path.
+        code_dir, handler, fn_layers = dockerfile.parent, command[0], list(layers.values())
+    else:
+        code_dir = root / props["CodeUri"]
+        handler = props.get("Handler", "")
+        fn_layers = []
+        for layer in props.get("Layers", []):
+            layer_name = layer.get("Ref") if isinstance(layer, dict) else None
+            if layer_name not in layers:
+                raise TemplateError(f"function {name}: layer {layer} is not a layer defined in this template")
+            fn_layers.append(layers[layer_name])
+    env = {**global_env, **resolver.resolve((props.get("Environment") or {}).get("Variables", {}))}
+    spec = FunctionSpec(
+        name=name,
+        code_dir=code_dir,
+        handler=handler,
+        layers=fn_layers,
+        environment={k: str(v) for k, v in env.items()},
+        timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+        memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+    )
+    for event_name, event in (props.get("Events") or {}).items():
+        if event["Type"] != "Api":
+            raise TemplateError(f"function {name}: event {event_name} of type {event['Type']} is not supported locally")
+        ev = event["Properties"]
+        auth = (ev.get("Auth") or {}).get("Authorizer")
+        spec.routes.append(ApiRoute(name, ev["Method"].upper(), ev["Path"], authorizer=auth != "NONE"))
+    return spec
+
+
+def _state_machine(root: Path, name: str, props: dict[str, Any], resolver: _Resolver) -> dict[str, Any]:
+    text = (root / props["DefinitionUri"]).read_text()
+    substitutions = resolver.resolve(props.get("DefinitionSubstitutions") or {})
+    missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions))
+    if missing:
+        raise TemplateError(f"state machine {name}: no DefinitionSubstitutions for {', '.join(missing)}")
+    for key, value in substitutions.items():
+        text = text.replace("${" + key + "}", str(value))
+    rules = []
+    for event_name, event in (props.get("Events") or {}).items():
+        if event["Type"] != "EventBridgeRule":
+            raise TemplateError(f"state machine {name}: event {event_name} of type {event['Type']} is not supported")
+        rules.append(resolver.resolve(event["Properties"]["Pattern"]))
+    return {
+        "name": name,
+        "arn": resolver.ref(name),
+        "definition": json.loads(text),
+        "rules": rules,
+    }

@@ -1,0 +1,88 @@
+"""Shared fixtures. Unit tests run handlers against moto's in-process mock with tables and the
+bucket built from template.yaml's own properties; end-to-end tests start the local stack."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_stack import template
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def sam_template() -> template.LocalTemplate:
+    return template.load(ROOT, region=REGION)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -> Iterator[dict[str, Any]]:
+    """moto's mock with GenerationsTable and MediaBucket created from template.yaml, and the
+    environment every function reads (as the template sets it)."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    env = {
+        **sam_template.functions["GenerationsApiFunction"].environment,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "SoundCanvasTest",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        table = sam_template.tables["GenerationsTable"]
+        table_name = sam_template.names["GenerationsTable"]
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=table_name,
+            BillingMode=table["BillingMode"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
+        )
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket = sam_template.names["MediaBucket"]
+        s3.create_bucket(Bucket=bucket)
+        yield {"s3": s3, "dynamodb": dynamodb, "bucket": bucket, "table": table_name, "env": env}
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py as a fresh module (it reads its configuration at import)."""
+    path = ROOT / "functions" / name / "app.py"
+    module_name = f"_test_fn_{name}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeContext:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:test"
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeContext:
+    return FakeContext()
