@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+
 from soundcanvas import storage
 from soundcanvas.analysis import analyze_image
 from soundcanvas.errors import ImageRejected

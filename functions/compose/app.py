@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+
 from soundcanvas import storage
 from soundcanvas.composition import compose
 from soundcanvas.music import ImageFeatures, MusicParams

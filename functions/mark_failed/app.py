@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
 from soundcanvas import errors, storage
 from soundcanvas.steps import StepRuntime, transient_aws_errors
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+
 from soundcanvas import storage
 from soundcanvas.render import find_soundfont, render
 from soundcanvas.steps import StepRuntime, transient_aws_errors
