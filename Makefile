@@ -68,7 +68,7 @@ invoke: setup
 	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
 
 bench: setup
-	$(BIN)/python -m bench
+	PYTHONPATH=layers/common $(BIN)/python -m bench
 
 build: $(STAMP)
 	$(BIN)/sam build

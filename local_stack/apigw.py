@@ -108,7 +108,10 @@ class ApiServer:
             "AllowMethods": "Access-Control-Allow-Methods",
             "MaxAge": "Access-Control-Max-Age",
         }
-        return {mapping[k]: v for k, v in self.cors.items() if k in mapping}
+        headers = {mapping[k]: v for k, v in self.cors.items() if k in mapping}
+        if "Access-Control-Allow-Headers" in headers:  # let browser clients pick a local user
+            headers["Access-Control-Allow-Headers"] += f",{USER_HEADER}"
+        return headers
 
     def start(self, host: str, port: int) -> int:
         api = self

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -39,7 +39,10 @@ store = jobs.JobStore(
     settings.region,
     host=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL"),
 )
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600),
+)
 
 Genre = Literal[GENRE_NAMES]  # type: ignore[valid-type]
 Mode = Literal["heuristic", "model"]

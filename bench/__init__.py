@@ -1,0 +1,1 @@
+"""`make bench`: the performance report (python -m bench)."""
