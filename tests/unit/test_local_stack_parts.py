@@ -1,0 +1,135 @@
+"""The local stack's own parts: template loading, event-pattern matching, hot reload."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from local_stack import events, template
+from local_stack.functions import FunctionHost
+from local_stack.template import FunctionSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_template_resolves_routes_environment_and_substitutions(sam_template: template.LocalTemplate) -> None:
+    routes = {(r.method, r.path): r for fn in sam_template.functions.values() for r in fn.routes}
+    assert set(routes) == {("POST", "/generations"), ("GET", "/generations"), ("GET", "/generations/{jobId}"),
+                           ("POST", "/generations/{jobId}/regenerate"), ("DELETE", "/generations/{jobId}"),
+                           ("GET", "/health")}
+    assert not routes[("GET", "/health")].authorizer and routes[("GET", "/generations")].authorizer
+    env = sam_template.functions["GenerationsApiFunction"].environment
+    assert env["TABLE_NAME"] == sam_template.names["GenerationsTable"]
+    assert env["STATE_MACHINE_ARN"].endswith(":stateMachine:GenerationStateMachine")
+    assert env["UPLOAD_MAX_BYTES"] == "20971520"
+    render = sam_template.functions["RenderFunction"]
+    assert render.code_dir == ROOT / "functions/render" and render.handler == "app.lambda_handler"
+    definition = json.dumps(sam_template.state_machines["GenerationStateMachine"]["definition"])
+    assert "${" not in definition
+
+
+def _copy_repo(tmp_path: Path) -> Path:
+    for name in ("template.yaml", "statemachine", "functions", "layers"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / name)
+    return tmp_path
+
+
+def test_unknown_resource_types_stop_the_stack(tmp_path: Path) -> None:
+    root = _copy_repo(tmp_path)
+    text = (root / "template.yaml").read_text().replace(
+        "Resources:\n", "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n", 1)
+    (root / "template.yaml").write_text(text)
+    with pytest.raises(template.TemplateError, match="resource Queue: type AWS::SQS::Queue is not supported"):
+        template.load(root, region="us-east-1")
+
+
+def test_missing_definition_substitutions_stop_the_stack(tmp_path: Path) -> None:
+    root = _copy_repo(tmp_path)
+    text = (root / "template.yaml").read_text().replace(
+        "        MarkFailedFunctionArn: !GetAtt MarkFailedFunction.Arn\n", "")
+    (root / "template.yaml").write_text(text)
+    with pytest.raises(template.TemplateError, match="no DefinitionSubstitutions for MarkFailedFunctionArn"):
+        template.load(root, region="us-east-1")
+
+
+def test_unsupported_intrinsics_stop_the_stack(tmp_path: Path) -> None:
+    root = _copy_repo(tmp_path)
+    text = (root / "template.yaml").read_text().replace(
+        "POWERTOOLS_LOG_LEVEL: INFO", "POWERTOOLS_LOG_LEVEL: !Select [0, [INFO]]")
+    (root / "template.yaml").write_text(text)
+    with pytest.raises(template.TemplateError, match="Fn::Select is not supported"):
+        template.load(root, region="us-east-1")
+
+
+def test_the_upload_rule_matches_only_picture_uploads(sam_template: template.LocalTemplate) -> None:
+    (rule,) = sam_template.state_machines["GenerationStateMachine"]["rules"]
+    bucket = sam_template.names["MediaBucket"]
+    event = json.loads((ROOT / "events/start_job.json").read_text())
+    assert events.matches(rule, event)
+    for key, expected in [("images/u/j/input.png", True), ("images/u/j/features.json", False),
+                          ("audio/u/j/output.wav", False), ("images/u/input.jpg", False)]:
+        event["detail"]["object"]["key"] = key
+        assert events.matches(rule, event) is expected, key
+    event["detail"]["object"]["key"] = "images/u/j/input.png"
+    event["detail"]["bucket"]["name"] = "someone-elses"
+    assert not events.matches(rule, event)
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail-type"] = "Object Deleted"
+    assert not events.matches(rule, event)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "expected"),
+    [
+        ({"a": [{"prefix": "im"}]}, {"a": "images"}, True),
+        ({"a": [{"suffix": ".png"}]}, {"a": "x.jpg"}, False),
+        ({"a": [{"anything-but": ["x", "y"]}]}, {"a": "z"}, True),
+        ({"a": [{"anything-but": {"prefix": "tmp/"}}]}, {"a": "tmp/1"}, False),
+        ({"a": [{"exists": False}]}, {"b": 1}, True),
+        ({"a": [{"numeric": [">", 0, "<=", 5]}]}, {"a": 5}, True),
+        ({"a": [{"numeric": [">", 0, "<=", 5]}]}, {"a": 6}, False),
+        ({"a": ["x"]}, {"a": ["y", "x"]}, True),
+    ],
+)
+def test_event_pattern_matchers(pattern: dict, event: dict, expected: bool) -> None:
+    events.validate(pattern)
+    assert events.matches(pattern, event) is expected
+
+
+def test_unsupported_matchers_are_rejected() -> None:
+    with pytest.raises(events.PatternError, match="not supported locally"):
+        events.validate({"detail": {"ip": [{"cidr": "10.0.0.0/8"}]}})
+
+
+def test_code_changes_are_picked_up_without_a_restart(tmp_path: Path) -> None:
+    fn_dir, layer = tmp_path / "fn", tmp_path / "layer"
+    (layer / "reloadpkg").mkdir(parents=True)
+    fn_dir.mkdir()
+    (layer / "reloadpkg" / "__init__.py").write_text("GREETING = 'hello'\n")
+    (fn_dir / "app.py").write_text(
+        "from reloadpkg import GREETING\n\ndef handler(event, context):\n    return GREETING + event['who']\n")
+    host = FunctionHost({"Fn": FunctionSpec("Fn", fn_dir, "app.handler", [layer], {}, 3, 128)})
+    assert host.invoke("Fn", {"who": " you"}) == "hello you"
+    time.sleep(0.01)
+    (layer / "reloadpkg" / "__init__.py").write_text("GREETING = 'bonjour'\n")
+    stamp = time.time_ns() + 10_000_000
+    os.utime(layer / "reloadpkg" / "__init__.py", ns=(stamp, stamp))
+    assert host.invoke("Fn", {"who": " you"}) == "bonjour you"
+    (fn_dir / "app.py").write_text("def handler(event, context):\n    return 'changed'\n")
+    os.utime(fn_dir / "app.py", ns=(stamp + 10_000_000, stamp + 10_000_000))
+    assert host.invoke("Fn", {}) == "changed"
+
+
+def test_template_yaml_parses_with_cloudformation_tags() -> None:
+    raw = yaml.load((ROOT / "template.yaml").read_text(), Loader=template._Loader)  # noqa: S506
+    assert raw["Resources"]["GenerationsApiFunction"]["Properties"]["Layers"] == [{"Ref": "CommonLayer"}]
