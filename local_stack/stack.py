@@ -155,6 +155,7 @@ class LocalStack:
             self.api.stop()
         for server in self._servers:
             server.shutdown()
+            server.server_close()
 
     def __enter__(self) -> LocalStack:
         return self.start()

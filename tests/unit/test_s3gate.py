@@ -1,0 +1,677 @@
+"""The local stack's S3 gateway over real HTTP: moto behind AWS's presigned-request rules and S3 -> EventBridge events."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from local_stack import s3gate
+
+ACCESS_KEY = "AKIALOCALSTACKTEST01"
+SECRET_KEY = "local-stack-test-secret"
+REGION = "us-east-1"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
+CONTENT_RANGE = ["content-length-range", 1, 1000]
+SIGV4 = Config(signature_version="s3v4")
+
+
+class FakeClock:
+    """Wall-clock time moved by ``offset`` seconds."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class Sink:
+    """Collects "Object Created" events; raises instead when ``fail`` is set."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.fail:
+            raise RuntimeError("workflow runner unavailable")
+        self.events.append(event)
+
+
+@dataclass
+class Stack:
+    url: str
+    clock: FakeClock
+    sink: Sink
+    calls: list[tuple[str, dict[str, Any]]]
+    entered: threading.Event
+    release: threading.Event
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name=kwargs.pop("region_name", REGION), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def stepfunctions(operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        calls.append((operation, body))
+        if body.get("name") == "duplicate":
+            return 400, {"__type": "ExecutionAlreadyExists", "message": "Execution Already Exists: 'duplicate'"}
+        return 200, {"executionArn": f"{body['stateMachineArn']}:{body['name']}", "startDate": 1_700_000_000.5}
+
+    def blocking(operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        entered.set()
+        return 200, {"operation": operation, "released": release.wait(timeout=15)}
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        env.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        env.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION"):
+            env.delenv(name, raising=False)
+        clock, sink = FakeClock(), Sink()
+        gateway = s3gate.Gateway(
+            credentials=(ACCESS_KEY, SECRET_KEY),
+            region=REGION,
+            on_object_created=sink,
+            targets={"AWSStepFunctions": stepfunctions, "SoundCanvasTest": blocking},
+            clock=clock,
+        )
+        server, thread = s3gate.serve("127.0.0.1", 0, gateway)
+        try:
+            yield Stack(f"http://127.0.0.1:{server.port}", clock, sink, calls, entered, release)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _fresh(stack: Stack) -> None:
+    stack.clock.offset = 0.0
+    stack.sink.events.clear()
+    stack.sink.fail = False
+    stack.calls.clear()
+
+
+@pytest.fixture
+def s3(stack: Stack) -> Any:
+    """Signs as the product's clients do (SigV4, also for presigned URLs and POST forms)."""
+    return stack.client("s3", config=SIGV4)
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"media-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def presigned_post(s3: Any, bucket: str, key: str = "images/u1/j1/input.png", **kwargs: Any) -> dict[str, Any]:
+    return s3.generate_presigned_post(
+        Bucket=bucket,
+        Key=key,
+        Fields={"Content-Type": "image/png", **kwargs.pop("fields", {})},
+        Conditions=[{"Content-Type": "image/png"}, CONTENT_RANGE, *kwargs.pop("conditions", [])],
+        ExpiresIn=kwargs.pop("expires_in", 300),
+    )
+
+
+def upload(form: dict[str, Any], content: bytes = PNG, filename: str = "picture.png", **headers: str) -> requests.Response:
+    return requests.post(
+        form["url"], data=form["fields"], files={"file": (filename, content, "image/png")}, headers=headers, timeout=30
+    )
+
+
+def xml(response: requests.Response) -> ET.Element:
+    return ET.fromstring(response.content)  # noqa: S314 - a document from the gateway under test
+
+
+def error(response: requests.Response) -> dict[str, str]:
+    root = xml(response)
+    assert root.tag == "Error"
+    return {child.tag: child.text or "" for child in root}
+
+
+def exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "404"
+        return False
+    return True
+
+
+def signed_form(policy: dict[str, Any], fields: dict[str, str], *, secret: str = SECRET_KEY) -> dict[str, str]:
+    """A SigV4 POST form signed by hand, for policies boto3 would not write."""
+    date = datetime.now(UTC)
+    credential = f"{ACCESS_KEY}/{date:%Y%m%d}/{REGION}/s3/aws4_request"
+    encoded = base64.b64encode(json.dumps(policy).encode()).decode()
+    return {
+        **fields,
+        "x-amz-algorithm": "AWS4-HMAC-SHA256",
+        "x-amz-credential": credential,
+        "x-amz-date": f"{date:%Y%m%dT%H%M%SZ}",
+        "policy": encoded,
+        "x-amz-signature": s3gate.post_policy_signature(secret, f"{date:%Y%m%d}", REGION, encoded),
+    }
+
+
+def later(seconds: int) -> str:
+    return datetime.fromtimestamp(time.time() + seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------------------------------ presigned POST
+
+
+def test_good_upload_is_stored_and_announced_once(stack: Stack, s3: Any, bucket: str) -> None:
+    response = upload(presigned_post(s3, bucket))
+
+    assert response.status_code == 204
+    head = s3.head_object(Bucket=bucket, Key="images/u1/j1/input.png")
+    assert head["ContentLength"] == len(PNG)
+    assert head["ContentType"] == "image/png"
+    assert response.headers["ETag"] == head["ETag"]
+    assert len(stack.sink.events) == 1
+    event = stack.sink.events[0]
+    assert event["detail-type"] == "Object Created"
+    assert event["source"] == "aws.s3"
+    assert event["region"] == REGION
+    assert event["resources"] == [f"arn:aws:s3:::{bucket}"]
+    detail = event["detail"]
+    assert detail["bucket"] == {"name": bucket}
+    assert detail["object"]["key"] == "images/u1/j1/input.png"
+    assert detail["object"]["size"] == len(PNG)
+    assert detail["object"]["etag"] == head["ETag"].strip('"')
+    assert detail["reason"] == "PostObject"
+    assert detail["request-id"] == response.headers["x-amz-request-id"]
+    assert uuid.UUID(event["id"])
+    # StartJob parses S3 EventBridge events with this model: it accepts the event as sent.
+    parsed = parse(event=event, model=S3EventNotificationEventBridgeModel)
+    assert parsed.detail.object.key == "images/u1/j1/input.png"
+
+
+def test_too_big_is_entity_too_large_and_nothing_is_stored(stack: Stack, s3: Any, bucket: str) -> None:
+    response = upload(presigned_post(s3, bucket), content=b"x" * 1001)
+
+    assert response.status_code == 400
+    body = error(response)
+    assert body["Code"] == "EntityTooLarge"
+    assert body["Message"] == "Your proposed upload exceeds the maximum allowed size"
+    assert (body["ProposedSize"], body["MaxSizeAllowed"]) == ("1001", "1000")
+    assert not exists(s3, bucket, "images/u1/j1/input.png")
+    assert stack.sink.events == []
+
+
+def test_empty_file_is_entity_too_small(stack: Stack, s3: Any, bucket: str) -> None:
+    response = upload(presigned_post(s3, bucket), content=b"")
+
+    assert response.status_code == 400
+    body = error(response)
+    assert (body["Code"], body["ProposedSize"], body["MinSizeAllowed"]) == ("EntityTooSmall", "0", "1")
+    assert stack.sink.events == []
+
+
+def test_size_bounds_are_inclusive(stack: Stack, s3: Any, bucket: str) -> None:
+    assert upload(presigned_post(s3, bucket), content=b"x" * 1000).status_code == 204
+    assert upload(presigned_post(s3, bucket, key="images/u1/j2/input.png"), content=b"x").status_code == 204
+    assert len(stack.sink.events) == 2
+
+
+def test_wrong_content_type_fails_the_condition(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket)
+    form["fields"]["Content-Type"] = "text/html"
+
+    response = upload(form)
+
+    assert response.status_code == 403
+    body = error(response)
+    assert body["Code"] == "AccessDenied"
+    assert body["Message"] == ('Invalid according to Policy: Policy Condition failed: ["eq", "$Content-Type", "image/png"]')
+    assert not exists(s3, bucket, "images/u1/j1/input.png")
+    assert stack.sink.events == []
+
+
+def test_expired_policy_is_refused(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket, expires_in=60)
+    stack.clock.offset = 120
+
+    response = upload(form)
+
+    assert response.status_code == 403
+    assert error(response)["Message"] == "Invalid according to Policy: Policy expired."
+    assert not exists(s3, bucket, "images/u1/j1/input.png")
+
+
+def test_form_for_another_bucket_fails_the_bucket_condition(stack: Stack, s3: Any, bucket: str) -> None:
+    other = f"{bucket}-other"
+    s3.create_bucket(Bucket=other)
+    form = presigned_post(s3, bucket)
+
+    response = upload({"url": f"{stack.url}/{other}", "fields": form["fields"]})
+
+    assert response.status_code == 403
+    assert (
+        error(response)["Message"] == f'Invalid according to Policy: Policy Condition failed: ["eq", "$bucket", "{bucket}"]'
+    )
+    assert not exists(s3, other, "images/u1/j1/input.png")
+
+
+def test_tampered_policy_does_not_match_its_signature(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket)
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    policy["conditions"] = [c if c != CONTENT_RANGE else ["content-length-range", 1, 10**9] for c in policy["conditions"]]
+    form["fields"]["policy"] = base64.b64encode(json.dumps(policy).encode()).decode()
+
+    response = upload(form, content=b"x" * 5000)
+
+    assert response.status_code == 403
+    body = error(response)
+    assert body["Code"] == "SignatureDoesNotMatch"
+    assert body["StringToSign"] == form["fields"]["policy"]
+    assert body["AWSAccessKeyId"] == ACCESS_KEY
+    assert not exists(s3, bucket, "images/u1/j1/input.png")
+    assert stack.sink.events == []
+
+
+def test_policy_signed_with_another_secret_does_not_match(stack: Stack, bucket: str) -> None:
+    other = stack.client("s3", aws_access_key_id=ACCESS_KEY, aws_secret_access_key="not-the-secret", config=SIGV4)
+
+    response = upload(presigned_post(other, bucket))
+
+    assert response.status_code == 403
+    assert error(response)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_sigv2_forms_are_verified_too(stack: Stack, bucket: str) -> None:
+    legacy = stack.client("s3", config=Config(signature_version="s3"))
+    form = presigned_post(legacy, bucket)
+    assert "signature" in form["fields"]
+    tampered = {**form, "fields": {**form["fields"], "signature": base64.b64encode(b"0" * 20).decode()}}
+
+    assert upload(tampered).status_code == 403
+    assert error(upload(tampered))["Code"] == "SignatureDoesNotMatch"
+    assert upload(form).status_code == 204
+    assert len(stack.sink.events) == 1
+
+
+def test_unknown_access_key_is_refused(stack: Stack, bucket: str) -> None:
+    other = stack.client("s3", aws_access_key_id="AKIAUNKNOWNKEY000000", aws_secret_access_key=SECRET_KEY, config=SIGV4)
+
+    response = upload(presigned_post(other, bucket))
+
+    assert response.status_code == 403
+    assert error(response)["Code"] == "InvalidAccessKeyId"
+
+
+def test_credential_for_another_region_is_refused(stack: Stack, bucket: str) -> None:
+    elsewhere = stack.client("s3", region_name="eu-west-1", config=SIGV4)
+
+    response = upload(presigned_post(elsewhere, bucket))
+
+    assert response.status_code == 400
+    body = error(response)
+    assert (body["Code"], body["Region"]) == ("InvalidArgument", REGION)
+    assert body["Message"] == f"the region 'eu-west-1' is wrong; expecting '{REGION}'"
+
+
+def test_field_no_condition_covers_is_refused(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket)
+    form["fields"]["x-custom"] = "1"
+
+    response = upload(form)
+
+    assert response.status_code == 403
+    assert error(response)["Message"] == "Invalid according to Policy: Extra input fields: x-custom"
+    assert not exists(s3, bucket, "images/u1/j1/input.png")
+
+
+def test_x_ignore_fields_need_no_condition(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket)
+    form["fields"]["x-ignore-note"] = "from the browser"
+
+    assert upload(form).status_code == 204
+
+
+def test_fields_after_the_file_are_ignored(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket)
+    parts = [*((name, (None, value)) for name, value in form["fields"].items())]
+    parts += [("file", ("picture.png", PNG, "image/png")), ("submit", (None, "Upload"))]
+
+    response = requests.post(form["url"], files=parts, timeout=30)
+
+    assert response.status_code == 204
+
+
+def test_missing_key_and_missing_file_are_invalid_arguments(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket)
+    no_file = requests.post(form["url"], files={k: (None, v) for k, v in form["fields"].items()}, timeout=30)
+    no_key = upload({"url": form["url"], "fields": {k: v for k, v in form["fields"].items() if k != "key"}})
+
+    assert no_file.status_code == 400
+    assert error(no_file)["Message"] == "POST requires exactly one file upload per request."
+    assert no_key.status_code == 400
+    assert error(no_key)["ArgumentName"] == "key"
+
+
+def test_missing_signature_field_is_named(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket)
+    del form["fields"]["x-amz-signature"]
+
+    response = upload(form)
+
+    assert response.status_code == 400
+    assert (error(response)["Code"], error(response)["ArgumentName"]) == ("InvalidArgument", "X-Amz-Signature")
+
+
+def test_unsigned_form_is_anonymous_and_denied(stack: Stack, s3: Any, bucket: str) -> None:
+    response = upload({"url": f"{stack.url}/{bucket}", "fields": {"key": "images/u1/j1/input.png"}})
+
+    assert response.status_code == 403
+    assert error(response)["Message"] == "Access Denied"
+    assert stack.sink.events == []
+
+
+def test_form_that_is_not_multipart_is_a_failed_precondition(stack: Stack, s3: Any, bucket: str) -> None:
+    response = requests.post(f"{stack.url}/{bucket}", data={"key": "a"}, timeout=30)
+
+    assert response.status_code == 412
+    assert error(response)["Code"] == "PreconditionFailed"
+
+
+def test_hand_signed_policy_conditions(stack: Stack, bucket: str) -> None:
+    url = f"{stack.url}/{bucket}"
+    starts_with = {"expiration": later(300), "conditions": [["starts-with", "$key", "images/"], {"bucket": bucket}]}
+    starts_with["conditions"] += [{"x-amz-algorithm": "AWS4-HMAC-SHA256"}, ["starts-with", "$x-amz-credential", ""]]
+    starts_with["conditions"] += [["starts-with", "$x-amz-date", ""]]
+
+    good = upload({"url": url, "fields": signed_form(starts_with, {"key": "images/a.png"})})
+    wrong_prefix = upload({"url": url, "fields": signed_form(starts_with, {"key": "audio/a.png"})})
+    two_properties = {"expiration": later(300), "conditions": [{"bucket": bucket, "key": "a"}]}
+    malformed = upload({"url": url, "fields": signed_form(two_properties, {"key": "a"})})
+
+    assert good.status_code == 204
+    assert wrong_prefix.status_code == 403
+    assert error(wrong_prefix)["Message"] == (
+        'Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "images/"]'
+    )
+    assert malformed.status_code == 400
+    assert error(malformed)["Code"] == "InvalidPolicyDocument"
+    assert [e["detail"]["object"]["key"] for e in stack.sink.events] == ["images/a.png"]
+
+
+def test_filename_variable_is_expanded_before_the_policy_is_checked(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket, key="images/u1/j3/${filename}")
+
+    response = upload(form, filename="portrait.png")
+
+    assert response.status_code == 204
+    assert exists(s3, bucket, "images/u1/j3/portrait.png")
+    assert stack.sink.events[0]["detail"]["object"]["key"] == "images/u1/j3/portrait.png"
+
+
+def test_success_action_status_201_answers_with_a_post_response(stack: Stack, s3: Any, bucket: str) -> None:
+    form = presigned_post(s3, bucket, fields={"success_action_status": "201"}, conditions=[{"success_action_status": "201"}])
+
+    response = upload(form)
+
+    assert response.status_code == 201
+    root = xml(response)
+    assert root.tag == "PostResponse"
+    assert root.findtext("Key") == "images/u1/j1/input.png"
+    assert root.findtext("Bucket") == bucket
+    assert root.findtext("ETag") == s3.head_object(Bucket=bucket, Key="images/u1/j1/input.png")["ETag"]
+
+
+def test_failing_event_handler_does_not_fail_the_upload(
+    stack: Stack, s3: Any, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack.sink.fail = True
+
+    response = upload(presigned_post(s3, bucket))
+
+    assert response.status_code == 204
+    assert exists(s3, bucket, "images/u1/j1/input.png")
+    assert any("Object Created handler failed" in record.getMessage() for record in caplog.records)
+
+
+# ------------------------------------------------------------------------------------------ CORS
+
+
+def test_browser_preflight_and_errors_follow_the_bucket_cors_rules(stack: Stack, s3: Any, bucket: str) -> None:
+    origin = "http://app.soundcanvas.test"
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [origin],
+                    "AllowedMethods": ["GET", "POST"],
+                    "AllowedHeaders": ["*"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
+    )
+    preflight = requests.options(
+        f"{stack.url}/{bucket}",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        timeout=30,
+    )
+    form = presigned_post(s3, bucket)
+    form["fields"]["Content-Type"] = "image/gif"
+
+    refused = upload(form, Origin=origin)
+
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert refused.status_code == 403
+    assert refused.headers["Access-Control-Allow-Origin"] == origin
+
+
+# ------------------------------------------------------------------------------------------ presigned URLs
+
+
+def test_presigned_get_works_until_it_expires(stack: Stack, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="audio/u1/j1/track.mp3", Body=b"ID3 audio")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "audio/u1/j1/track.mp3"}, ExpiresIn=60)
+
+    fresh = requests.get(url, timeout=30)
+    stack.clock.offset = 61
+    expired = requests.get(url, timeout=30)
+
+    assert (fresh.status_code, fresh.content) == (200, b"ID3 audio")
+    assert expired.status_code == 403
+    body = error(expired)
+    assert (body["Code"], body["Message"], body["X-Amz-Expires"]) == ("AccessDenied", "Request has expired", "60")
+
+
+def test_presigned_sigv2_url_expires_too(stack: Stack, bucket: str) -> None:
+    legacy = stack.client("s3", config=Config(signature_version="s3"))
+    legacy.put_object(Bucket=bucket, Key="midi/u1/j1/song.mid", Body=b"MThd")
+    url = legacy.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "midi/u1/j1/song.mid"}, ExpiresIn=60)
+    assert "Signature=" in url
+
+    assert requests.get(url, timeout=30).status_code == 200
+    stack.clock.offset = 120
+    expired = requests.get(url, timeout=30)
+
+    assert expired.status_code == 403
+    assert error(expired)["Message"] == "Request has expired"
+
+
+def test_presigned_lifetime_over_a_week_is_refused(stack: Stack, s3: Any, bucket: str) -> None:
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=604801)
+
+    response = requests.get(url, timeout=30)
+
+    assert response.status_code == 400
+    assert error(response)["Code"] == "AuthorizationQueryParametersError"
+
+
+# ------------------------------------------------------------------------------------------ events
+
+
+def test_put_object_is_announced_once(stack: Stack, s3: Any, bucket: str) -> None:
+    put = s3.put_object(Bucket=bucket, Key="images/u2/j2/input.jpg", Body=b"jpeg bytes", ContentType="image/jpeg")
+
+    assert len(stack.sink.events) == 1
+    detail = stack.sink.events[0]["detail"]
+    assert detail["reason"] == "PutObject"
+    assert detail["object"] == {
+        "key": "images/u2/j2/input.jpg",
+        "size": 10,
+        "etag": put["ETag"].strip('"'),
+        "sequencer": detail["object"]["sequencer"],
+    }
+
+
+def test_subresource_puts_are_not_object_creations(stack: Stack, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="analysis/u1/j1/features.json", Body=b"{}")
+    stack.sink.events.clear()
+
+    s3.put_object_tagging(
+        Bucket=bucket, Key="analysis/u1/j1/features.json", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+    )
+
+    assert stack.sink.events == []
+
+
+def test_copy_object_is_announced_with_its_reason(stack: Stack, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="images/u1/j1/input.png", Body=PNG)
+    stack.sink.events.clear()
+
+    s3.copy_object(
+        Bucket=bucket, Key="images/u1/j9/input.png", CopySource={"Bucket": bucket, "Key": "images/u1/j1/input.png"}
+    )
+
+    assert [(e["detail"]["reason"], e["detail"]["object"]["key"]) for e in stack.sink.events] == [
+        ("CopyObject", "images/u1/j9/input.png")
+    ]
+    assert stack.sink.events[0]["detail"]["object"]["size"] == len(PNG)
+
+
+def test_multipart_upload_is_announced_on_completion_only(stack: Stack, s3: Any, bucket: str) -> None:
+    key = "audio/u1/j1/render.wav"
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    chunks = [b"a" * (5 * 1024 * 1024), b"tail"]
+    parts = [
+        {
+            "PartNumber": number,
+            "ETag": s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk)["ETag"],
+        }
+        for number, chunk in enumerate(chunks, start=1)
+    ]
+    assert stack.sink.events == []
+
+    done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+
+    assert len(stack.sink.events) == 1
+    detail = stack.sink.events[0]["detail"]
+    assert detail["reason"] == "CompleteMultipartUpload"
+    assert detail["object"]["size"] == sum(map(len, chunks))
+    assert detail["object"]["etag"] == done["ETag"].strip('"')
+
+
+def test_sequencers_increase(stack: Stack, s3: Any, bucket: str) -> None:
+    for body in (b"1", b"2", b"3"):
+        s3.put_object(Bucket=bucket, Key="analysis/u1/j1/features.json", Body=body)
+
+    sequencers = [int(e["detail"]["object"]["sequencer"], 16) for e in stack.sink.events]
+    assert sequencers == sorted(set(sequencers))
+
+
+# ------------------------------------------------------------------------------------------ other services
+
+
+def test_json_target_reaches_its_handler_and_boto3_parses_the_reply(stack: Stack) -> None:
+    sfn = stack.client("stepfunctions")
+    machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:generation"
+
+    started = sfn.start_execution(stateMachineArn=machine, name="job-1", input='{"jobId": "j1"}')
+    with pytest.raises(ClientError) as duplicate:
+        sfn.start_execution(stateMachineArn=machine, name="duplicate", input="{}")
+
+    assert started["executionArn"] == f"{machine}:job-1"
+    assert started["startDate"] == datetime.fromtimestamp(1_700_000_000.5, UTC)
+    assert stack.calls[0] == ("StartExecution", {"stateMachineArn": machine, "name": "job-1", "input": '{"jobId": "j1"}'})
+    assert duplicate.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+
+
+def test_dynamodb_still_reaches_moto(stack: Stack) -> None:
+    dynamodb = stack.client("dynamodb")
+    table = f"jobs-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "job#1"}, "status": {"S": "PENDING"}})
+
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "job#1"}})["Item"]
+
+    assert item["status"] == {"S": "PENDING"}
+
+
+def test_requests_are_served_concurrently(stack: Stack, s3: Any, bucket: str) -> None:
+    replies: list[dict[str, Any]] = []
+    stack.entered.clear()
+    stack.release.clear()
+
+    def blocked() -> None:
+        response = requests.post(stack.url, data="{}", headers={"X-Amz-Target": "SoundCanvasTest.Wait"}, timeout=30)
+        replies.append(response.json())
+
+    waiter = threading.Thread(target=blocked)
+    waiter.start()
+    assert stack.entered.wait(timeout=10)
+    # Served while the other request is still being handled; a serial server would answer after it gave up.
+    s3.put_object(Bucket=bucket, Key="images/u3/j3/input.png", Body=PNG)
+    stack.release.set()
+    waiter.join(timeout=30)
+
+    assert replies == [{"operation": "Wait", "released": True}]
+
+
+# ------------------------------------------------------------------------------------------ signing
+
+
+def test_post_signature_matches_the_aws_documented_example() -> None:
+    # The SigV4 POST example in the S3 API reference: its policy (base64, as sent) and its published signature.
+    policy = (
+        "eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7ImJ1Y2tldCI6ICJzaWd2NGV4YW"
+        "1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdWJsaWMtcmVhZCJ9LA0K"
+        "ICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiOiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25hd3MuY29tL3N1Y2Nlc3NmdWxfdX"
+        "Bsb2FkLmh0bWwifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0sDQogICAgeyJ4LWFtei1tZXRhLXV1aWQiOiAi"
+        "MTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iOiAiQUVTMjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsIC"
+        "IkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNyZWRlbnRpYWwiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFz"
+        "dC0xL3MzL2F3czRfcmVxdWVzdCJ9LA0KICAgIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOi"
+        "AiMjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9"
+    )
+
+    signature = s3gate.post_policy_signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20151229", "us-east-1", policy)
+
+    assert signature == "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
