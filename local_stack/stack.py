@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ log = logging.getLogger("local_stack")
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
 REGION = "us-east-1"
+# Local differences from a deployed function's environment: no X-Ray daemon to send traces to,
+# and CloudWatch metrics (EMF lines on stdout) would only clutter the terminal.
+LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
 BUCKET_PROPERTIES = {
     "BucketName", "NotificationConfiguration", "PublicAccessBlockConfiguration", "BucketEncryption",
     "OwnershipControls", "CorsConfiguration", "LifecycleConfiguration",
@@ -99,6 +103,7 @@ class LocalStack:
     # ------------------------------------------------------------------ start / stop
     def start(self) -> LocalStack:
         started = time.perf_counter()
+        warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off locally
         self.template = template.load(self.root, region=REGION)
         self.functions = FunctionHost(self.template.functions)
         self.machines: dict[str, tuple[StateMachine, list[dict[str, Any]]]] = {}
@@ -126,6 +131,7 @@ class LocalStack:
         self.aws_port = int(getattr(server, "port", None) or server.server_port)
         self.endpoint = f"http://{self.host}:{self.aws_port}"
         os.environ.update(self.client_environment())
+        os.environ.update(LOCAL_DEFAULTS)
         os.environ.update(self.functions.environment())
         os.environ.update(self.env_overrides)
         self._create_resources()
@@ -145,8 +151,6 @@ class LocalStack:
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": self.endpoint,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_DEV": "false",
         }
 
     def stop(self) -> None:
