@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
-ObjectCreatedHandler = Callable[[dict[str, Any]], None]
+ObjectCreatedHandler = Callable[[dict[str, Any]], object]
 TargetHandler = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
 
 SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"

@@ -39,7 +39,7 @@ class _Loader(yaml.SafeLoader):
     """YAML loader that turns CloudFormation short-form tags into their long form."""
 
 
-def _tag(name: str):  # type: ignore[no-untyped-def]
+def _tag(name: str) -> Any:
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         if isinstance(node, yaml.ScalarNode):
             value: Any = loader.construct_scalar(node)
@@ -48,7 +48,7 @@ def _tag(name: str):  # type: ignore[no-untyped-def]
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {name: value}
 
     return construct

@@ -46,7 +46,7 @@ def _conditional_failed(exc: Exception) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _record_class(table_name: str, region: str, host: str | None) -> type[Model]:
+def _record_class(table_name: str, region: str, host: str | None) -> Any:
     """A PynamoDB model bound to one table (tests and the local stack use their own tables)."""
 
     class ByUserCreated(GlobalSecondaryIndex["GenerationRecord"]):
@@ -90,7 +90,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> type[Model]
     return GenerationRecord
 
 
-def _as_dict(record: Model) -> dict[str, Any]:
+def _as_dict(record: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in record.get_attributes():
         value = getattr(record, name)
@@ -104,7 +104,7 @@ class JobStore:
     """Reads and writes job records. Takes its table and endpoint as arguments, so tests need no patching."""
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock=time.time) -> None:
-        self.model = _record_class(table_name, region, host)
+        self.model: Any = _record_class(table_name, region, host)
         self.clock = clock
 
     # --- reads -------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ class JobStore:
     def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the user's jobs, newest first, by a query on the ByUserCreated index."""
         start_key = self._decode_cursor(user_id, cursor) if cursor else None
-        results = self.model.by_user_created.query(  # type: ignore[attr-defined]
+        results = self.model.by_user_created.query(
             user_id,
             scan_index_forward=False,
             limit=limit,
@@ -219,7 +219,7 @@ class JobStore:
         actions = [
             self.model.stage.set(next_stage),
             self.model.progress.set(STAGE_PROGRESS[next_stage]),
-            self.model.timings[finished].set(elapsed_ms),  # type: ignore[index]
+            self.model.timings[finished].set(elapsed_ms),
             self.model.updatedAt.set(_now_iso(self.clock())),
         ]
         if next_stage == "done":
