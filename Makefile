@@ -18,9 +18,10 @@ help:
 	@echo "make bench     benchmark report (bench/results.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt
+$(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 # FluidSynth, a General MIDI SoundFont and the MP3 encoder come from the OS packages.
@@ -68,7 +69,7 @@ invoke: setup
 	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
 
 bench: setup
-	PYTHONPATH=layers/common $(BIN)/python -m bench
+	$(BIN)/python -m bench
 
 build: $(STAMP)
 	$(BIN)/sam build

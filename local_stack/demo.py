@@ -3,7 +3,6 @@ presigned form, follow its progress, download the results. `make demo` runs it."
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import requests
 
 from local_stack.stack import LocalStack
+from soundcanvas.genres import GM_PROGRAM_NAMES
 
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                  ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}
@@ -75,8 +75,13 @@ def run(image: Path, out_dir: Path, options: dict[str, Any], user: str = "demo-u
             target.write_bytes(response.content)
             files[name] = target
         say("")
+        params = state["params"]
         say("COMPLETE. Parameters drawn from the picture:")
-        say(json.dumps(state["params"], indent=2))
+        say(f"  genre {params['genre']}, {params['tempoBpm']} BPM, {params['key']} {params['scale']}, "
+            f"mood {params['mood']}, energy {params['energy']:.2f}, density {params['density']:.2f}, "
+            f"{params['durationSeconds']} s, {params['mode']} mode, seed {params['seed']}")
+        say("  instruments: " + ", ".join(f"{part} = {GM_PROGRAM_NAMES.get(program, f'program {program}')}"
+                                          for part, program in params["instruments"].items()) + ", drums (GM kit)")
         say("Stage timings (ms): " + ", ".join(f"{k} {v}" for k, v in state["timings"].items()))
         for name, path in files.items():
             say(f"  {name:<16} {path}  ({path.stat().st_size / 1024:.0f} KiB)")
