@@ -130,6 +130,8 @@ class LocalStack:
         self._servers.append(server)
         self.aws_port = int(getattr(server, "port", None) or server.server_port)
         self.endpoint = f"http://{self.host}:{self.aws_port}"
+        self._saved_environ = dict(os.environ)  # the handlers share this process's environment
+        boto3.DEFAULT_SESSION = None  # it caches credentials: let the handlers' clients read ours
         os.environ.update(self.client_environment())
         os.environ.update(LOCAL_DEFAULTS)
         os.environ.update(self.functions.environment())
@@ -160,6 +162,10 @@ class LocalStack:
         for server in self._servers:
             server.shutdown()
             server.server_close()
+        if hasattr(self, "_saved_environ"):
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            boto3.DEFAULT_SESSION = None
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -64,7 +64,8 @@ class Stack:
     release: threading.Event
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        return boto3.client(service, endpoint_url=self.url, region_name=kwargs.pop("region_name", REGION), **kwargs)
+        session = boto3.session.Session()  # not the default session: it may hold other credentials
+        return session.client(service, endpoint_url=self.url, region_name=kwargs.pop("region_name", REGION), **kwargs)
 
 
 @pytest.fixture(scope="module")
