@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm lame
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
@@ -23,6 +25,11 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+$(TOOLS_STAMP): requirements/tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	touch $(TOOLS_STAMP)
 
 # FluidSynth, a General MIDI SoundFont and the MP3 encoder come from the OS packages.
 system-deps:
@@ -59,8 +66,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/common/soundcanvas local_stack
 
-validate: $(STAMP)
-	$(BIN)/sam validate --lint
+validate: $(TOOLS_STAMP)
+	$(TOOLS)/bin/sam validate --lint
 
 local: setup
 	$(BIN)/python -m local_stack up
@@ -71,11 +78,11 @@ invoke: setup
 bench: setup
 	$(BIN)/python -m bench
 
-build: $(STAMP)
-	$(BIN)/sam build
+build: $(TOOLS_STAMP)
+	$(TOOLS)/bin/sam build
 
 deploy: build
-	$(BIN)/sam deploy --guided
+	$(TOOLS)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache out
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache .mypy_cache out

@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -110,28 +109,20 @@ def end_to_end(stack: LocalStack, image: Path, seconds: int) -> tuple[float, dic
     raise TimeoutError("end-to-end job did not finish in 600 s")
 
 
-def get_latency(stack: LocalStack, job_id: str, clients: int = 20, per_client: int = 50) -> dict[str, float]:
-    samples: list[float] = []
-    lock = threading.Lock()
-
-    def client() -> None:
-        session = requests.Session()
-        mine = []
-        for _ in range(per_client):
-            started = time.perf_counter()
-            session.get(f"{stack.api_url}/generations/{job_id}", timeout=30).raise_for_status()
-            mine.append(time.perf_counter() - started)
-        with lock:
-            samples.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    samples.sort()
+def get_latency(stack: LocalStack, job_id: str, *, interval: float, clients: int = 20,
+                per_client: int = 50) -> dict[str, float]:
+    """GET /generations/{id} latency under concurrent clients that run in a separate process."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.load", f"{stack.api_url}/generations/{job_id}", "--clients", str(clients),
+         "--requests", str(per_client), "--interval", str(interval), "--header", "X-SoundCanvas-User: demo-user"],
+        capture_output=True, text=True, check=True,
+    )
+    result = json.loads(out.stdout)
+    samples = sorted(result["samples"])
+    if result["errors"]:
+        raise RuntimeError(f"load run saw non-200 answers: {sorted(set(result['errors']))}")
     return {"p50": statistics.median(samples) * 1000, "p95": samples[int(len(samples) * 0.95) - 1] * 1000,
-            "n": len(samples)}
+            "n": len(samples), "rps": len(samples) / result["seconds"]}
 
 
 def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, list[str]]]:
@@ -172,7 +163,8 @@ def main() -> int:
     with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
         end_to_end(stack, image, 30)  # warm the handlers, as a warm Lambda would be
         e2e_s, state = end_to_end(stack, image, 180)
-        latency = get_latency(stack, state["jobId"])
+        polling = get_latency(stack, state["jobId"], interval=0.5)
+        saturated = get_latency(stack, state["jobId"], interval=0.0)
         env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "TABLE_", "BUCKET_", "STATE_", "POWERTOOLS_",
                                                                   "UPLOAD_", "URL_", "JOB_", "MAX_"))}
     imports = cold_imports(env)
@@ -204,8 +196,12 @@ def main() -> int:
         f"{'yes' if rows[0]['analyze'] <= 0.150 else 'NO'} |",
         f"| compose, 180 s | {rows[1]['compose'] * 1000:.0f} ms | <= 100 ms | "
         f"{'yes' if rows[1]['compose'] <= 0.100 else 'NO'} |",
-        f"| GET /generations/{{id}}, 20 concurrent clients, {latency['n']} requests | p50 {latency['p50']:.1f} ms, "
-        f"p95 {latency['p95']:.1f} ms | p95 <= 50 ms | {'yes' if latency['p95'] <= 50 else 'NO'} |",
+        f"| GET /generations/{{id}} (COMPLETE job, 4 presigned URLs), 20 concurrent clients each polling every "
+        f"0.5 s, {polling['n']} requests | p50 {polling['p50']:.1f} ms, p95 {polling['p95']:.1f} ms, "
+        f"{polling['rps']:.0f} requests/s | p95 <= 50 ms | {'yes' if polling['p95'] <= 50 else 'NO'} |",
+        f"| the same, 20 clients sending back to back (saturation), {saturated['n']} requests | "
+        f"p50 {saturated['p50']:.1f} ms, p95 {saturated['p95']:.1f} ms, {saturated['rps']:.0f} requests/s | "
+        f"p95 <= 50 ms | {'yes' if saturated['p95'] <= 50 else 'NO'} |",
     ]
     for name, (ms, heavy) in imports.items():
         lines.append(f"| cold import, {name} (median of 5) | {ms:.0f} ms"
@@ -215,7 +211,7 @@ def main() -> int:
     say(report)
     RESULTS.write_text(report)
     (ROOT / "bench" / "results.json").write_text(json.dumps(
-        {"stages": rows, "end_to_end_s": e2e_s, "latency_ms": latency,
+        {"stages": rows, "end_to_end_s": e2e_s, "latency_polling": polling, "latency_saturated": saturated,
          "imports_ms": {k: v[0] for k, v in imports.items()}}, indent=2) + "\n")
     say(f"saved {RESULTS.relative_to(ROOT)}")
     return 0

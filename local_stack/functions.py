@@ -1,7 +1,10 @@
 """Run the template's Lambda handlers in this process, and pick up code changes without a restart.
 
 Each function's module is loaded from its own folder under a private module name (every
-function has an `app.py`). Before each invocation the function's folder and its layers are
+function has an `app.py`). Like one warm Lambda execution environment, a function handles one
+event at a time: handlers keep per-invocation state in module globals (Powertools' resolver,
+Logger keys), so concurrent calls to the same function queue; different functions run at once.
+Before each invocation the function's folder and its layers are
 checked for changed files; if any changed, the shared `soundcanvas` package and the handler
 are reloaded, so an edit takes effect on the next request or workflow step.
 """
@@ -23,6 +26,7 @@ from typing import Any
 from local_stack.template import FunctionSpec
 
 log = logging.getLogger("local_stack.functions")
+RECHECK_SECONDS = 0.5  # how often a function's files are checked for changes
 
 
 @dataclass
@@ -57,6 +61,8 @@ class FunctionHost:
         self.specs = specs
         self._modules: dict[str, ModuleType] = {}
         self._stamps: dict[str, dict[str, float]] = {}
+        self._checked: dict[str, float] = {}
+        self._busy = {name: threading.Lock() for name in specs}
         self._lock = threading.RLock()
         layer_dirs = sorted({str(p.resolve()) for spec in specs.values() for p in spec.layers})
         for folder in layer_dirs:
@@ -80,8 +86,12 @@ class FunctionHost:
 
     def module(self, name: str) -> ModuleType:
         spec = self.specs[name]
+        module = self._modules.get(name)
+        if module is not None and time.monotonic() - self._checked.get(name, 0.0) < RECHECK_SECONDS:
+            return module
         with self._lock:
             stamps = _snapshot(self._watch_dirs(spec))
+            self._checked[name] = time.monotonic()
             module = self._modules.get(name)
             if module is not None and stamps == self._stamps.get(name):
                 return module
@@ -125,9 +135,13 @@ class FunctionHost:
     def invoke(self, name: str, event: Any) -> Any:
         """Call the function's handler with the event and a Lambda-like context."""
         spec = self.specs[name]
-        fn = self.handler(name)
+        with self._busy[name]:
+            return self._invoke(spec, event)
+
+    def _invoke(self, spec: FunctionSpec, event: Any) -> Any:
+        fn = self.handler(spec.name)
         context = LambdaContext(
-            function_name=name,
+            function_name=spec.name,
             memory_limit_in_mb=spec.memory,
             invoked_function_arn=spec.arn,
             aws_request_id=str(uuid.uuid4()),

@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -759,6 +760,10 @@ class Gateway:
         self._targets = dict(targets or {})
         self._clock = clock
         self._moto = DomainDispatcherApplication(create_backend_app)
+        # moto's dispatcher looks the service up (a directory scan) under a global lock on every
+        # request; S3 and DynamoDB, which the product uses, are routed straight to their apps.
+        self._apps: dict[str, Any] = {}
+        self._apps_lock = threading.Lock()
         self._sequence_lock = threading.Lock()
         self._last_sequence = 0
 
@@ -768,6 +773,8 @@ class Gateway:
         if handler is not None:
             return self._call_target(handler, target.partition(".")[2], environ, start_response)
         if not _is_s3(environ):
+            if target.startswith("DynamoDB_"):
+                return self._backend("dynamodb")(environ, start_response)
             return self._moto(environ, start_response)
         request = _S3Request.from_environ(environ)
         try:
@@ -780,11 +787,20 @@ class Gateway:
             return self._post_object(request, environ, start_response)
         reason = request.creation_reason(environ)
         if reason is None:
-            return self._moto(environ, start_response)
-        answer = _call(self._moto, environ)
+            return self._backend("s3")(environ, start_response)
+        answer = _call(self._backend("s3"), environ)
         if 200 <= answer.code < 300:
             self._announce(request, reason, environ, answer, answer.header("x-amz-request-id") or _request_ids()[0])
         return answer.send(start_response)
+
+    def _backend(self, service: str) -> Any:
+        """moto's WSGI app for one service, created once."""
+        app = self._apps.get(service)
+        if app is None:
+            with self._apps_lock:
+                app = self._apps.get(service) or create_backend_app(service)  # type: ignore[arg-type]
+                self._apps[service] = app
+        return app
 
     # ------------------------------------------------------------------------------------ JSON targets
 
@@ -865,7 +881,7 @@ class Gateway:
             if not form.has_file:
                 check.check_fields(form)  # raises: no key, or no file
             check.check_size(ranges, form.size)
-            answer = _call(self._moto, _multipart_environ(environ, form))
+            answer = _call(self._backend("s3"), _multipart_environ(environ, form))
         finally:
             form.close()
         return answer, form, form.get("key") or "", form.size
@@ -1020,7 +1036,17 @@ def _reason_phrase(status: int) -> str:
 
 
 class _RequestHandler(WSGIRequestHandler):
-    """werkzeug's handler, with the access log at DEBUG on this module's logger instead of stderr."""
+    """werkzeug's handler, with the access log at DEBUG on this module's logger instead of stderr.
+
+    HTTP/1.1 keeps clients' connections open between calls (as S3 and DynamoDB do), and
+    TCP_NODELAY sends a response's headers and body without waiting for the peer's ACK.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logger.debug('%s "%s" %s %s', self.address_string(), self.requestline, code, size)

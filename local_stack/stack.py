@@ -174,7 +174,7 @@ class LocalStack:
         self.stop()
 
     def client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
+        return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,

@@ -111,7 +111,8 @@ def test_unsupported_matchers_are_rejected() -> None:
         events.validate({"detail": {"ip": [{"cidr": "10.0.0.0/8"}]}})
 
 
-def test_code_changes_are_picked_up_without_a_restart(tmp_path: Path) -> None:
+def test_code_changes_are_picked_up_without_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("local_stack.functions.RECHECK_SECONDS", 0.0)
     fn_dir, layer = tmp_path / "fn", tmp_path / "layer"
     (layer / "reloadpkg").mkdir(parents=True)
     fn_dir.mkdir()
