@@ -1,0 +1,62 @@
+"""`python -m local_stack invoke FUNCTION -e EVENT`: every function of the template has a sample
+event in events/ and runs with it, as `sam local invoke` would, with no Docker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local_stack.template import LocalTemplate
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = {
+    "GenerationsApiFunction": ("api_get_generation.json", lambda out: json.loads(out["body"])["status"] == "COMPLETE"),
+    "HealthFunction": ("api_health.json", lambda out: out["statusCode"] == 200),
+    "StartJobFunction": ("start_job.json", lambda out: out["claimed"] is True),
+    "AnalyzeFunction": ("analyze.json", lambda out: out["params"]["genre"] and out["features"]["width"] == 1600),
+    "ComposeFunction": ("compose.json", lambda out: out["midiKey"].endswith("composition.mid") and out["bytes"] > 0),
+    "RenderFunction": ("render.json", lambda out: out["peakDbfs"] <= -1.0 and out["durationSeconds"] == 30),
+    "MarkFailedFunction": ("mark_failed.json", lambda out: out["marked"] and "PDF" in out["message"]),
+}
+pytestmark = pytest.mark.e2e
+
+
+def test_every_function_has_a_sample_event(sam_template: LocalTemplate) -> None:
+    assert set(EVENTS) == set(sam_template.functions)
+    for event_file, _ in EVENTS.values():
+        assert (ROOT / "events" / event_file).is_file()
+
+
+@pytest.mark.parametrize("function", sorted(EVENTS))
+def test_invoke(function: str) -> None:
+    event_file, check = EVENTS[function]
+    done = subprocess.run(
+        [sys.executable, "-m", "local_stack", "invoke", function, "-e", f"events/{event_file}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert check(last_json_document(done.stdout)), done.stdout
+
+
+def last_json_document(text: str) -> dict:
+    """The handler's result: the last JSON document printed (the function's log lines come first)."""
+    decoder, position, last = json.JSONDecoder(), 0, None
+    while position < len(text):
+        start = text.find("{", position)
+        if start < 0:
+            break
+        last, position = decoder.raw_decode(text, start)
+    assert isinstance(last, dict), text
+    return last
+
+
+def test_other_api_events_route_to_the_api_function() -> None:
+    for name in ("api_create_generation", "api_list_generations", "api_regenerate_generation",
+                 "api_delete_generation"):
+        event = json.loads((ROOT / "events" / f"{name}.json").read_text())
+        assert event["requestContext"]["authorizer"]["claims"]["sub"] == "demo-user"
+        assert event["resource"].startswith("/generations")
