@@ -9,6 +9,7 @@ import math
 import os
 import random
 import subprocess
+import threading
 import wave
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,6 +126,11 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.suffix in {".wav", ".mp3", ".part"})
 
 
+def pipe_threads() -> list[str]:
+    """render()'s pipe threads still alive."""
+    return [t.name for t in threading.enumerate() if t.name in {"synth-reader", "encoder-feed"}]
+
+
 def own_tool_processes() -> list[str]:
     """fluidsynth/lame processes (running or zombie) whose parent is this test process."""
     found = []
@@ -154,26 +160,31 @@ def render_piece(midi: Path, out: Path, soundfont: Path, seconds: float, fade_se
 # --- output format, length, level, fade ----------------------------------------------------
 
 
+Rendered = tuple[RenderResult, Path, float]  # result, output folder, requested duration
+
+
 @pytest.fixture(scope="module")
-def dense(tmp_path_factory: pytest.TempPathFactory, soundfont: Path) -> tuple[RenderResult, Path]:
+def dense(tmp_path_factory: pytest.TempPathFactory, soundfont: Path) -> Rendered:
+    """30 s: longer than the leveler's analysis (10 s here), so most of it streams through."""
     out = tmp_path_factory.mktemp("dense")
-    return render_piece(dense_piece(out / "dense.mid", 12), out, soundfont, 10.0), out
+    return render_piece(dense_piece(out / "dense.mid", 32), out, soundfont, 30.0), out, 30.0
 
 
 @pytest.fixture(scope="module")
-def sparse(tmp_path_factory: pytest.TempPathFactory, soundfont: Path) -> tuple[RenderResult, Path]:
+def sparse(tmp_path_factory: pytest.TempPathFactory, soundfont: Path) -> Rendered:
+    """10 s: shorter than the analysis, so the whole piece is measured before it is written."""
     out = tmp_path_factory.mktemp("sparse")
-    return render_piece(sparse_piece(out / "sparse.mid", 12), out, soundfont, 10.0), out
+    return render_piece(sparse_piece(out / "sparse.mid", 12), out, soundfont, 10.0), out, 10.0
 
 
 @pytest.mark.parametrize("piece", ["dense", "sparse"])
 def test_output_is_16_bit_stereo_wav_of_exact_length(piece: str, request: pytest.FixtureRequest) -> None:
-    result, out = request.getfixturevalue(piece)
+    result, out, seconds = request.getfixturevalue(piece)
     params, frames = read_wav(out / "output.wav")
     assert (params.framerate, params.nchannels, params.sampwidth) == (SAMPLE_RATE, 2, 2)
-    assert abs(params.nframes - 10.0 * SAMPLE_RATE) <= 1
+    assert abs(params.nframes - seconds * SAMPLE_RATE) <= 1
     assert len(frames) == params.nframes
-    assert result.duration_seconds == pytest.approx(10.0, abs=1 / SAMPLE_RATE)
+    assert result.duration_seconds == pytest.approx(seconds, abs=1 / SAMPLE_RATE)
     assert result.wav_bytes == (out / "output.wav").stat().st_size == 44 + params.nframes * 4
     assert result.preview_bytes == (out / "preview.mp3").stat().st_size > 0
     assert leftovers(out) == ["output.wav", "preview.mp3"]
@@ -181,7 +192,7 @@ def test_output_is_16_bit_stereo_wav_of_exact_length(piece: str, request: pytest
 
 @pytest.mark.parametrize("piece", ["dense", "sparse"])
 def test_output_is_loud_enough_and_peaks_stay_under_the_ceiling(piece: str, request: pytest.FixtureRequest) -> None:
-    result, out = request.getfixturevalue(piece)
+    result, out, _ = request.getfixturevalue(piece)
     _, frames = read_wav(out / "output.wav")
     peak = int(np.abs(frames.astype(np.int32)).max())
     assert peak <= 10 ** (-1 / 20) * 32767
@@ -192,9 +203,7 @@ def test_output_is_loud_enough_and_peaks_stay_under_the_ceiling(piece: str, requ
     assert result.rms_dbfs == pytest.approx(rms_dbfs(frames), abs=0.01)
 
 
-def test_dense_and_sparse_pieces_land_at_similar_loudness(
-    dense: tuple[RenderResult, Path], sparse: tuple[RenderResult, Path]
-) -> None:
+def test_dense_and_sparse_pieces_land_at_similar_loudness(dense: Rendered, sparse: Rendered) -> None:
     dense_rms, sparse_rms = dense[0].rms_dbfs, sparse[0].rms_dbfs
     assert abs(dense_rms - sparse_rms) <= LOUDNESS_TOLERANCE_DB
     for level in (dense_rms, sparse_rms):
@@ -203,7 +212,7 @@ def test_dense_and_sparse_pieces_land_at_similar_loudness(
 
 @pytest.mark.parametrize("piece", ["dense", "sparse"])
 def test_piece_fades_to_silence_at_the_end(piece: str, request: pytest.FixtureRequest) -> None:
-    _, out = request.getfixturevalue(piece)
+    _, out, _ = request.getfixturevalue(piece)
     _, frames = read_wav(out / "output.wav")
     last_50ms = frames[-SAMPLE_RATE // 20 :]
     assert np.abs(last_50ms.astype(np.int32)).max() < NEAR_SILENCE
@@ -212,13 +221,13 @@ def test_piece_fades_to_silence_at_the_end(piece: str, request: pytest.FixtureRe
 
 @pytest.mark.parametrize("piece", ["dense", "sparse"])
 def test_preview_decodes_to_the_same_duration(piece: str, request: pytest.FixtureRequest) -> None:
-    _, out = request.getfixturevalue(piece)
+    _, out, seconds = request.getfixturevalue(piece)
     decoded = out / "decoded.wav"
     subprocess.run(["lame", "--silent", "--decode", str(out / "preview.mp3"), str(decoded)], check=True)
     with wave.open(str(decoded), "rb") as wav:
         assert wav.getnchannels() == 2
         assert wav.getframerate() == SAMPLE_RATE
-        assert wav.getnframes() / SAMPLE_RATE == pytest.approx(10.0, abs=0.2)
+        assert wav.getnframes() / SAMPLE_RATE == pytest.approx(seconds, abs=0.2)
     decoded.unlink()
 
 
@@ -267,6 +276,7 @@ def test_corrupt_midi_fails_and_leaves_no_files(tmp_path: Path, soundfont: Path,
         render_piece(midi, tmp_path, soundfont, 5.0)
     assert leftovers(tmp_path) == []
     assert own_tool_processes() == []
+    assert pipe_threads() == []
 
 
 def test_midi_without_notes_is_a_failure_not_a_silent_file(tmp_path: Path, soundfont: Path) -> None:
@@ -284,6 +294,7 @@ def test_encoder_failure_leaves_no_wav_behind(tmp_path: Path, soundfont: Path) -
         )
     assert leftovers(tmp_path) == []
     assert own_tool_processes() == []
+    assert pipe_threads() == []
 
 
 def test_missing_soundfont_fails_with_an_actionable_message(tmp_path: Path) -> None:

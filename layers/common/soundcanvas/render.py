@@ -4,8 +4,10 @@
         -> WAV file (wave module)
         -> lame (stdin)  -> MP3 preview
 
-FluidSynth and lame run as two processes while this module moves blocks between them, so
-synthesis and encoding overlap on two cores. The output is exactly `duration_seconds` long:
+FluidSynth and lame run as two processes; one thread drains FluidSynth's stdout, one feeds
+lame's stdin, and the calling thread processes the blocks in between, so neither tool ever
+waits on the other and synthesis and encoding overlap on two cores. The output is exactly
+`duration_seconds` long:
 FluidSynth's release tail is cut off (the process is stopped once enough frames arrived) and
 a piece that ends early is padded with silence. Only numpy is needed besides the two tools.
 
@@ -23,13 +25,15 @@ import errno
 import fcntl
 import math
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -68,8 +72,11 @@ CEILING_INT16 = math.floor(10 ** (CEILING_DBFS / 20) * INT16_FULL_SCALE)
 
 TARGET_RMS_DBFS = -18.0
 LEVELER_MIN_GAIN_DB = -12.0
-LEVELER_MAX_GAIN_DB = 40.0
-LEVELER_GATE_DBFS = -70.0  # blocks quieter than this (before gain) are silence, not music
+LEVELER_MAX_GAIN_DB = 48.0
+# Blocks (BLOCK_FRAMES long) that do not count as sound: quieter than LEVELER_GATE_DBFS before
+# gain, or more than LEVELER_RELATIVE_GATE_DB below the level of the blocks that do.
+LEVELER_GATE_DBFS = -90.0
+LEVELER_RELATIVE_GATE_DB = 20.0
 LEVELER_SLEW_DB_PER_S = 0.5
 # Before the first block is written, the leveler measures this share of the piece's sound
 # (composed pieces build up: their first seconds are 4-8 dB quieter than the body), at least
@@ -93,6 +100,8 @@ PROCESS_EXIT_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class RenderResult:
+    """What render() wrote: levels of the 16-bit WAV (dBFS re 32767), sizes in bytes, wall time."""
+
     duration_seconds: float
     peak_dbfs: float
     rms_dbfs: float
@@ -151,6 +160,7 @@ def render(
     fade_frames = min(total_frames, max(0, round(fade_seconds * sample_rate)))
     wav_tmp, preview_tmp = _temp_name(Path(wav_path)), _temp_name(Path(preview_path))
     procs: list[subprocess.Popen[bytes]] = []
+    workers: list[_Worker] = []
     placed = done = False
     try:
         with tempfile.TemporaryFile() as synth_err, tempfile.TemporaryFile() as lame_err:
@@ -171,8 +181,17 @@ def render(
             assert synth.stdout is not None and encoder.stdin is not None
             _grow_pipe(synth.stdout)
             _grow_pipe(encoder.stdin)
+            reader = _BlockReader(
+                synth.stdout,
+                total_frames + _Limiter.delay_frames(sample_rate),
+                # FluidSynth stopped before the end: fail now if it stopped on an error.
+                on_end=lambda: _check_synth(_wait(synth), synth_err, reader.real_frames),
+            )
+            feed = _PipeFeed(encoder.stdin)
+            workers += [reader, feed]
             try:
-                stats, synth_frames = _stream(synth.stdout, encoder.stdin, wav_tmp, total_frames, fade_frames, sample_rate)
+                stats = _stream(reader, feed, wav_tmp, total_frames, fade_frames, sample_rate)
+                feed.close()
             except BrokenPipeError:
                 _finish_encoder(encoder, lame_err)  # raises with lame's own words
                 raise RenderFailed("the MP3 encoder (lame) stopped reading") from None
@@ -180,9 +199,8 @@ def render(
             synth_code = synth.poll()
             if synth_code is None:
                 synth.terminate()
-            synth.stdout.close()
             _wait(synth)
-            _check_synth(synth_code, synth_err, synth_frames)
+            _check_synth(synth_code, synth_err, reader.real_frames)
             _finish_encoder(encoder, lame_err)
             if stats.peak_dbfs < SILENCE_DBFS:
                 raise RenderFailed(f"FluidSynth rendered silence: {_tail(synth_err) or 'no notes were played'}")
@@ -193,8 +211,7 @@ def render(
     except OSError as exc:
         raise _os_failure(exc) from exc
     finally:
-        for proc in procs:
-            _reap(proc)
+        _shut_down(procs, workers)
         if not done:
             for path in (wav_tmp, preview_tmp, *((Path(preview_path),) if placed else ())):
                 with contextlib.suppress(FileNotFoundError):
@@ -302,19 +319,18 @@ class _Stats:
 
 
 def _stream(
-    source: IO[bytes],
-    sink: IO[bytes],
+    reader: _BlockReader,
+    feed: _PipeFeed,
     wav_tmp: Path,
     total_frames: int,
     fade_frames: int,
     sample_rate: int,
-) -> tuple[_Stats, int]:
-    """Move FluidSynth's audio through the chain into the WAV file and `sink`; return (stats, frames synthesized)."""
+) -> _Stats:
+    """Move the synthesized blocks through the chain into the WAV file and the encoder feed."""
     leveler = _Leveler(sample_rate)
     limiter = _Limiter(sample_rate, CEILING_INT16 / INT16_FULL_SCALE)
     fade = _FadeOut(total_frames, fade_frames)
     stats = _Stats()
-    reader = _BlockReader(source, total_frames + limiter.delay)
     pending: list[np.ndarray] = []
     held_frames = 0
     analysis_seconds = min(ANALYSIS_MAX_SECONDS, max(ANALYSIS_MIN_SECONDS, ANALYSIS_FRACTION * total_frames / sample_rate))
@@ -331,7 +347,7 @@ def _stream(
             stats.add(pcm)
             data = pcm.tobytes()
             wav.writeframesraw(data)
-            sink.write(data)
+            feed.write(data)
 
         for block in reader:
             leveler.measure(block)
@@ -348,41 +364,118 @@ def _stream(
         leveler.settle()
         for held in pending:
             emit(held)
-    return stats, reader.real_frames
+    return stats
 
 
-class _BlockReader:
-    """Float32 stereo blocks from a raw stream, exactly `frames` in all (padded with silence at EOF)."""
+class _Worker:
+    """A daemon thread around one pipe; `stop()` asks it to end, `join()` waits for it."""
 
-    def __init__(self, source: IO[bytes], frames: int) -> None:
+    def __init__(self, name: str) -> None:
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+class _BlockReader(_Worker):
+    """Reads raw float32 stereo from FluidSynth on a thread (so it never waits for us) and yields
+    blocks, exactly `frames` in all: padded with silence if the stream ends early."""
+
+    def __init__(self, source: IO[bytes], frames: int, on_end: Callable[[], None] | None = None) -> None:
+        super().__init__("synth-reader")
         self.source = source
         self.frames = frames
+        self.on_end = on_end  # called (on the consumer's thread) once the stream has ended early
         self.real_frames = 0  # frames that came from the stream rather than padding
+        self.ended = False
+        self.complete = False
+        self.error: OSError | None = None
+        self._queue: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            frame_bytes = 4 * CHANNELS
+            remaining = self.frames
+            while remaining > 0 and not self._stopping.is_set():
+                want = min(BLOCK_FRAMES, remaining)
+                buf = bytearray(want * frame_bytes)
+                got = 0 if self.ended else _read_full(self.source, memoryview(buf))
+                self.ended = self.ended or got < len(buf)
+                got -= got % frame_bytes
+                self.real_frames += got // frame_bytes
+                block = np.frombuffer(buf, dtype=np.float32).reshape(want, CHANNELS)
+                if got < len(buf):
+                    block = block.copy()
+                    block[got // frame_bytes :] = 0.0
+                remaining -= want
+                self._queue.put(block)
+            self.complete = remaining == 0
+        except OSError as exc:
+            self.error = exc
+        finally:
+            self._queue.put(None)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        frame_bytes = 4 * CHANNELS
-        remaining = self.frames
-        ended = False
-        while remaining > 0:
-            want = min(BLOCK_FRAMES, remaining)
-            buf = bytearray(want * frame_bytes)
-            got = 0 if ended else _read_full(self.source, memoryview(buf))
-            ended = ended or got < len(buf)
-            got -= got % frame_bytes
-            self.real_frames += got // frame_bytes
-            block = np.frombuffer(buf, dtype=np.float32).reshape(want, CHANNELS)
-            if got < len(buf):
-                block = block.copy()
-                block[got // frame_bytes :] = 0.0
-            remaining -= want
+        on_end = self.on_end
+        while (block := self._queue.get()) is not None:
             yield block
+            if on_end is not None and self.ended:
+                callback, on_end = on_end, None
+                callback()
+        if self.error is not None:
+            raise self.error
+        if not self.complete:
+            raise RenderFailed("reading FluidSynth's output stopped unexpectedly")
+
+
+class _PipeFeed(_Worker):
+    """Writes to the encoder's stdin on a thread, so a busy encoder never holds up synthesis."""
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        super().__init__("encoder-feed")
+        self.sink = sink
+        self.error: OSError | None = None
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (data := self._queue.get()) is not None and not self._stopping.is_set():
+                self.sink.write(data)
+            self.sink.close()
+        except OSError as exc:
+            self.error = exc
+
+    def write(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """Write out everything queued, close the pipe (end of input for the encoder)."""
+        self._queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        super().stop()
+        self._queue.put(None)
 
 
 def _read_full(source: IO[bytes], view: memoryview) -> int:
     """Fill `view` from `source`; fewer bytes only at end of stream.
 
-    FluidSynth writes 64 frames at a time: after a short read, let the pipe fill for a few
-    milliseconds instead of waking up for every 512 bytes (that costs as much CPU as lame).
+    FluidSynth writes 64 frames (512 bytes) at a time: after a short read, let the pipe fill for
+    a few milliseconds instead of waking up for every write (measured: that doubled the wall time).
     """
     filled = 0
     while filled < len(view):
@@ -396,26 +489,39 @@ def _read_full(source: IO[bytes], view: memoryview) -> int:
 
 
 class _Leveler:
-    """Gain toward TARGET_RMS_DBFS from the integrated RMS of the non-silent blocks seen so far."""
+    """Gain toward TARGET_RMS_DBFS from the integrated RMS of the blocks of sound seen so far."""
 
     def __init__(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
-        self.gated_frames = 0
-        self.gated_sum = 0.0  # sum over gated frames of the per-frame mean square
         self.gain_db = 0.0
         self.settled = False
+        self._levels = np.empty(64)  # mean square of every block above the absolute gate
+        self._sizes = np.empty(64)  # and its length in frames
+        self._count = 0
         self._gate = 10 ** (LEVELER_GATE_DBFS / 10)
+        self._relative = 10 ** (-LEVELER_RELATIVE_GATE_DB / 10)
+        self._mean_square = 0.0
+        self.gated_frames = 0  # frames of sound counted in the level
 
     def measure(self, block: np.ndarray) -> None:
         mean_square = _sum_squares(block) / max(1, block.size)
-        if mean_square >= self._gate:
-            self.gated_frames += len(block)
-            self.gated_sum += mean_square * len(block)
+        if mean_square < self._gate:
+            return
+        if self._count == len(self._levels):
+            self._levels = np.resize(self._levels, 2 * self._count)
+            self._sizes = np.resize(self._sizes, 2 * self._count)
+        self._levels[self._count], self._sizes[self._count] = mean_square, len(block)
+        self._count += 1
+        levels, sizes = self._levels[: self._count], self._sizes[: self._count]
+        energy = levels * sizes  # no BLAS: see _sum_squares
+        loud = levels >= self._relative * float(energy.sum()) / float(sizes.sum())
+        self.gated_frames = int(sizes[loud].sum())
+        self._mean_square = float(energy[loud].sum()) / self.gated_frames
 
     def target_db(self) -> float:
         if not self.gated_frames:
             return self.gain_db
-        level = 10 * math.log10(self.gated_sum / self.gated_frames)
+        level = 10 * math.log10(self._mean_square)
         return min(LEVELER_MAX_GAIN_DB, max(LEVELER_MIN_GAIN_DB, TARGET_RMS_DBFS - level))
 
     def settle(self) -> None:
@@ -431,8 +537,9 @@ class _Leveler:
         self.gain_db = min(start + step, max(start - step, self.target_db()))
         if self.gain_db == start:
             return block * np.float32(10 ** (start / 20))
-        ramp = np.linspace(start, self.gain_db, len(block) + 1, dtype=np.float64)[1:]
-        return block * (10 ** (ramp / 20)).astype(np.float32)[:, None]
+        # At most LEVELER_SLEW_DB_PER_S * block length (< 0.1 dB): a linear ramp in amplitude is smooth.
+        ramp = np.linspace(10 ** (start / 20), 10 ** (self.gain_db / 20), len(block) + 1, dtype=np.float32)[1:]
+        return block * ramp[:, None]
 
 
 class _Limiter:
@@ -444,9 +551,13 @@ class _Limiter:
     window contains that frame. L = LIMITER_LOOKAHEAD_S.
     """
 
+    @staticmethod
+    def delay_frames(sample_rate: int) -> int:
+        return max(2, round(LIMITER_LOOKAHEAD_S * sample_rate)) - 1
+
     def __init__(self, sample_rate: int, ceiling: float) -> None:
-        self.window = max(2, round(LIMITER_LOOKAHEAD_S * sample_rate))
-        self.delay = self.window - 1
+        self.delay = self.delay_frames(sample_rate)
+        self.window = self.delay + 1
         self.ceiling = ceiling
         self.release = LIMITER_RELEASE_DB_PER_S / sample_rate
         self._audio = np.zeros((self.delay, CHANNELS), dtype=np.float32)
@@ -588,23 +699,34 @@ def _wait(proc: subprocess.Popen[bytes]) -> int:
         return proc.wait()
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the process if it still runs, close its pipes, and collect it (no zombies)."""
-    if proc.poll() is None:
-        proc.kill()
-    for pipe in (proc.stdin, proc.stdout):
-        if pipe is not None:
-            with contextlib.suppress(OSError):
-                pipe.close()
-    proc.wait()
+def _shut_down(procs: list[subprocess.Popen[bytes]], workers: list[_Worker]) -> None:
+    """Kill what still runs, let the pipe threads end, close the pipes, collect the processes (no zombies)."""
+    for worker in workers:
+        worker.stop()
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    for worker in workers:
+        worker.join()  # each ends once its process is gone (end of file, or a broken pipe)
+    for proc in procs:
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        proc.wait()
+
+
+# Lines Debian's lame always prints for raw input through libsndfile: noise in an error message.
+_STDERR_NOISE = ("libsndfile may ignore -r", "Compile without libsndfile")
 
 
 def _tail(stream: IO[bytes]) -> str:
+    """The end of a tool's captured stderr, without known noise."""
     stream.flush()
     stream.seek(0, os.SEEK_END)
-    size = stream.tell()
-    stream.seek(max(0, size - 4 * STDERR_TAIL_CHARS))
-    text = stream.read().decode(errors="replace")
+    stream.seek(max(0, stream.tell() - 4 * STDERR_TAIL_CHARS))
+    lines = stream.read().decode(errors="replace").splitlines()
+    text = "\n".join(line for line in lines if not any(noise in line for noise in _STDERR_NOISE))
     return text[-STDERR_TAIL_CHARS:].strip()
 
 
