@@ -173,7 +173,7 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Any) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
