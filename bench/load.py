@@ -31,12 +31,14 @@ def main() -> int:
     lock = threading.Lock()
     start = threading.Barrier(args.clients)
 
-    def client() -> None:
+    def client(index: int) -> None:
         session = requests.Session()
         session.get(args.url, headers=headers, timeout=30)  # open the connection before timing
         mine, bad = [], []
         start.wait()
-        next_start = time.perf_counter()
+        # Real clients poll out of step with each other: spread the first polls over one interval.
+        next_start = time.perf_counter() + args.interval * index / args.clients
+        time.sleep(max(0.0, next_start - time.perf_counter()))
         for _ in range(args.requests):
             began = time.perf_counter()
             response = session.get(args.url, headers=headers, timeout=30)
@@ -50,7 +52,7 @@ def main() -> int:
             samples.extend(mine)
             errors.extend(bad)
 
-    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
     began = time.perf_counter()
     for t in threads:
         t.start()

@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 import uuid
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import boto3
@@ -33,12 +34,19 @@ logger = Logger()
 metrics = Metrics()
 settings = Settings.from_env(need_state_machine=True)
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
-sfn = boto3.client("stepfunctions", region_name=settings.region)
 store = jobs.JobStore(
     settings.table_name,
     settings.region,
     host=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL"),
 )
+
+
+@cache
+def stepfunctions() -> Any:
+    """The Step Functions client, made on first use: only regenerate needs it."""
+    return boto3.client("stepfunctions", region_name=settings.region)
+
+
 app = APIGatewayRestResolver(
     enable_validation=True,
     cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600),
@@ -183,7 +191,7 @@ def regenerate_generation(jobId: JobId, body: RegenerateRequest | None = None) -
         options["seed"] = secrets.randbelow(2**31)
     restarted = store.restart(job["userId"], jobId, options=options)
     run = int(restarted["run"])
-    sfn.start_execution(
+    stepfunctions().start_execution(
         stateMachineArn=settings.state_machine_arn,
         name=f"{jobId}-run{run}",
         input=json.dumps({"userId": job["userId"], "jobId": jobId, "run": run}),

@@ -39,7 +39,7 @@ def event(method: str, path: str, *, user: str | None = "alice", body: Any = Non
 @pytest.fixture
 def api(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     module = load_function("generations_api")
-    monkeypatch.setattr(module, "sfn", mock.Mock())
+    monkeypatch.setattr(module, "stepfunctions", mock.Mock())
     return module
 
 
@@ -157,7 +157,7 @@ def test_regenerate_needs_a_finished_job_and_starts_the_workflow(api: Any, aws: 
     assert status == 404
     status, payload = call(api, event("POST", user="alice", body={"genre": "jazz"}, **job_path(job_id, "/regenerate")))
     assert status == 202 and payload["run"] == 1
-    kwargs = api.sfn.start_execution.call_args.kwargs
+    kwargs = api.stepfunctions.return_value.start_execution.call_args.kwargs
     assert json.loads(kwargs["input"]) == {"userId": "alice", "jobId": job_id, "run": 1}
     record = store.get("alice", job_id)
     assert record["status"] == "PENDING" and record["options"]["genre"] == "jazz"
