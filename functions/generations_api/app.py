@@ -19,7 +19,10 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -51,6 +54,8 @@ app = APIGatewayRestResolver(
     enable_validation=True,
     cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600),
 )
+
+
 
 Genre = Literal[GENRE_NAMES]  # type: ignore[valid-type]
 Mode = Literal["heuristic", "model"]
@@ -215,8 +220,25 @@ def _error(status: int, message: str, **extra: Any) -> Response:
     return Response(status, "application/json", json.dumps({"message": message, **extra}))
 
 
+NOT_JSON = "send the request body as JSON with the header Content-Type: application/json"
+
+
+def _body_is_not_json() -> bool:
+    event = app.current_event
+    content_type = event.headers.get("content-type") or ""  # Powertools' headers are case-insensitive
+    media_type = content_type.split(";")[0].strip().lower()
+    return bool(event.body) and bool(media_type) and not media_type.endswith("json")
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_content_type(exc: RequestUnsupportedContentType | None = None) -> Response:
+    return _error(415, NOT_JSON, errors=[{"field": "Content-Type", "message": NOT_JSON}])
+
+
 @app.exception_handler(RequestValidationError)
 def _invalid_request(exc: RequestValidationError) -> Response:
+    if _body_is_not_json():  # e.g. curl -d without the header: the body was read as a form
+        return _unsupported_content_type()
     errors = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path")]

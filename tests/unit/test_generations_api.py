@@ -188,3 +188,18 @@ def test_missing_configuration_fails_at_import(aws: dict[str, Any], monkeypatch:
     monkeypatch.delenv("STATE_MACHINE_ARN")
     with pytest.raises(Exception, match="STATE_MACHINE_ARN"):
         load_function("generations_api")
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_bodies_not_declared_as_json_are_415(api: Any, content_type: str) -> None:
+    ev = event("POST", "/generations", body={"genre": "lofi"})
+    ev["headers"] = {"Content-Type": content_type}
+    status, payload = call(api, ev)
+    assert status == 415 and "Content-Type: application/json" in payload["message"]
+
+
+@pytest.mark.parametrize("headers", [{"content-type": "application/json; charset=utf-8"}, {}])
+def test_json_bodies_are_accepted_with_a_json_or_no_content_type(api: Any, headers: dict[str, str]) -> None:
+    ev = event("POST", "/generations", body={"genre": "lofi"})
+    ev["headers"] = headers
+    assert call(api, ev)[0] == 201
