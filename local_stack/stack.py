@@ -63,7 +63,7 @@ class ExecutionRecord:
             "input": self.input,
         }
         if result is not None:
-            reply["stopDate"] = time.time()
+            reply["stopDate"] = result.stop_time.timestamp()
             if result.output is not None:
                 reply["output"] = json.dumps(result.output)
             if result.error:

@@ -54,10 +54,11 @@ def _tag(name: str) -> Any:
     return construct
 
 
-for _short in ("Ref", "Sub", "GetAtt", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or", "FindInMap",
-               "ImportValue", "Base64", "Cidr", "GetAZs", "Condition"):
-    _Loader.add_constructor(f"!{_short}", _tag("Ref" if _short == "Ref" else ("Condition" if _short == "Condition"
-                                                                                else f"Fn::{_short}")))
+_Loader.add_constructor("!Ref", _tag("Ref"))
+_Loader.add_constructor("!Condition", _tag("Condition"))
+for _short in ("Sub", "GetAtt", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or", "FindInMap",
+               "ImportValue", "Base64", "Cidr", "GetAZs"):
+    _Loader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
 
 
 @dataclass

@@ -8,7 +8,6 @@ user in the authorizer's claims; another user's job is always a 404.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 import uuid
@@ -37,11 +36,7 @@ logger = Logger()
 metrics = Metrics()
 settings = Settings.from_env(need_state_machine=True)
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
-store = jobs.JobStore(
-    settings.table_name,
-    settings.region,
-    host=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL"),
-)
+store = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
 
 
 @cache

@@ -22,6 +22,7 @@ class Settings:
     url_ttl_seconds: int = 300
     job_retention_days: int = 30
     max_image_megapixels: int = 50
+    dynamodb_endpoint: str | None = None  # set only off AWS (the local stack)
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -58,5 +59,6 @@ class Settings:
             bucket_name=env["BUCKET_NAME"],
             region=str(region),
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )

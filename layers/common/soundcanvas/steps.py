@@ -3,7 +3,6 @@ the rule that a step whose job vanished mid-flight leaves nothing behind."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,11 +61,10 @@ class StepRuntime:
     @classmethod
     def from_env(cls) -> StepRuntime:
         settings = Settings.from_env()
-        host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
         return cls(
             settings=settings,
             s3=boto3.client("s3", region_name=settings.region),
-            store=JobStore(settings.table_name, settings.region, host=host),
+            store=JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint),
         )
 
     def advance_or_discard(

@@ -54,8 +54,8 @@ def parse_image_key(key: str) -> tuple[str, str] | None:
 def delete_job_objects(s3: Any, bucket: str, user_id: str, job_id: str) -> int:
     """Delete every object of one job under every prefix; returns how many were deleted."""
     deleted = 0
+    paginator = s3.get_paginator("list_objects_v2")
     for prefix in PREFIXES:
-        paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/{user_id}/{job_id}/"):
             objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if objects:
