@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
-SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm lame
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm lame ffmpeg
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -31,11 +31,12 @@ $(TOOLS_STAMP): requirements/tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
 	touch $(TOOLS_STAMP)
 
-# FluidSynth, a General MIDI SoundFont and the MP3 encoder come from the OS packages.
+# FluidSynth, a General MIDI SoundFont, the MP3 encoder and ffmpeg (track transcoding) come from the OS packages.
 system-deps:
 	@missing=""; \
 	command -v fluidsynth >/dev/null || missing="$$missing fluidsynth"; \
 	command -v lame >/dev/null || missing="$$missing lame"; \
+	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \

@@ -3,8 +3,9 @@
 Rows: per-stage time for 30/180/300 s pieces; the render stage against the plain `fluidsynth`
 CLI render followed by the same preview encode; end to end (upload done -> COMPLETE) on the
 local stack; Analyze on a 12-megapixel JPEG; `GET /generations/{id}` p95 under 20 concurrent
-clients; cold import of each API function. Targets are printed beside each figure; nothing
-here is a test, and nothing fails the build.
+clients; cold import of each API function; `GET /due` with 1,000 and 10,000 tracks
+(bench/library.py); transcoding a 5-minute FLAC against the bare ffmpeg command (bench/transcode.py).
+Targets are printed beside each figure; nothing here is a test, and nothing fails the build.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ import numpy as np
 import requests
 from PIL import Image
 
+from bench.library import due_lines, due_rows
+from bench.transcode import transcode_lines, transcode_rows
+from local_stack.demo import generate
 from local_stack.stack import ROOT, LocalStack
 
 RESULTS = ROOT / "bench" / "results.md"
-API_FUNCTIONS = ("generations_api", "health")
+API_FUNCTIONS = ("generations_api", "tracks_api", "health")
 
 
 def say(text: str = "") -> None:
@@ -103,21 +107,11 @@ def bare_seconds(midi: bytes, soundfont: Path, runs: int = 2) -> float:
 
 def end_to_end(stack: LocalStack, image: Path, seconds: int) -> tuple[float, dict[str, Any]]:
     """Seconds from the upload's HTTP response to the job reading COMPLETE."""
-    created = requests.post(f"{stack.api_url}/generations", timeout=30,
-                            json={"durationSeconds": seconds, "genre": "house", "seed": 7}).json()
-    upload = created["upload"]
-    with image.open("rb") as fh:
-        response = requests.post(upload["url"], data=upload["fields"], files={"file": ("p.jpg", fh, "image/jpeg")},
-                                 timeout=60)
-    response.raise_for_status()
-    started = time.perf_counter()
-    deadline = started + 600
-    while time.perf_counter() < deadline:
-        state = requests.get(f"{stack.api_url}/generations/{created['jobId']}", timeout=30).json()
-        if state["status"] in ("COMPLETE", "FAILED"):
-            return time.perf_counter() - started, state
-        time.sleep(0.1)  # the demo client's pace; faster polling would steal CPU from the render
-    raise TimeoutError("end-to-end job did not finish in 600 s")
+    uploaded: list[float] = []
+    state = generate(stack.api_url, image, {"durationSeconds": seconds, "genre": "house", "seed": 7},
+                     user="demo-user", on_uploaded=lambda: uploaded.append(time.perf_counter()),
+                     poll_seconds=0.1)  # the demo client's pace; faster polling would steal CPU from the render
+    return time.perf_counter() - uploaded[0], state
 
 
 def get_latency(stack: LocalStack, job_id: str, *, interval: float, clients: int = 20,
@@ -171,14 +165,18 @@ def main() -> int:
         f"Python {platform.python_version()}, SoundFont {soundfont.name}")
     photo = photo_jpeg()
     rows = stage_rows(photo, soundfont)
+    with tempfile.TemporaryDirectory(prefix="bench-transcode-") as tmp:
+        transcode = transcode_rows(Path(tmp))
     with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
         end_to_end(stack, image, 30)  # warm the handlers, as a warm Lambda would be
         e2e_s, state = end_to_end(stack, image, 180)
         e2e_midi = requests.get(state["midiUrl"], timeout=30).content
         polling = get_latency(stack, state["jobId"], interval=0.5)
         saturated = get_latency(stack, state["jobId"], interval=0.0)
+        due = due_rows(stack)
         env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "TABLE_", "BUCKET_", "STATE_", "POWERTOOLS_",
-                                                                  "UPLOAD_", "URL_", "JOB_", "MAX_"))}
+                                                                  "UPLOAD_", "URL_", "JOB_", "MAX_", "TRACK",
+                                                                  "USERS_"))}
     imports = cold_imports(env)
     bare_180 = bare_seconds(e2e_midi, soundfont)  # the same piece the end-to-end job composed
 
@@ -220,12 +218,13 @@ def main() -> int:
         lines.append(f"| cold import, {name} (median of 5) | {ms:.0f} ms"
                      f"{', loads ' + ', '.join(heavy) if heavy else ', no numpy/Pillow/mido'} | <= 400 ms, none "
                      f"of numpy/Pillow/mido | {'yes' if ms <= 400 and not heavy else 'NO'} |")
+    lines += [*due_lines(due), "", *transcode_lines(transcode)]
     report = "\n".join(lines) + "\n"
     say(report)
     RESULTS.write_text(report)
     (ROOT / "bench" / "results.json").write_text(json.dumps(
         {"stages": rows, "end_to_end_s": e2e_s, "latency_polling": polling, "latency_saturated": saturated,
-         "imports_ms": {k: v[0] for k, v in imports.items()}}, indent=2) + "\n")
+         "imports_ms": {k: v[0] for k, v in imports.items()}, "due": due, "transcode": transcode}, indent=2) + "\n")
     say(f"saved {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -38,12 +39,14 @@ def build_event(
     path_params: dict[str, str],
     user: str | None,
     source_ip: str,
+    binary_types: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event, as AWS builds it."""
+    """An API Gateway REST proxy event, as AWS builds it: a body whose Content-Type is one of the
+    API's binary media types arrives base64-encoded, any other body as text."""
     multi_query = parse_qs(query, keep_blank_values=True)
-    text_types = ("application/json", "text/", "application/x-www-form-urlencoded")
     content_type = headers.get("Content-Type", headers.get("content-type", ""))
-    is_text = not body or content_type.startswith(text_types)
+    media_type = content_type.split(";")[0].strip().lower()
+    is_text = not body or not any(fnmatch(media_type, pattern) for pattern in binary_types)
     now = datetime.now(UTC)
     claims = {"sub": user, "cognito:username": user} if (route.authorizer and user) else None
     return {
@@ -70,7 +73,7 @@ def build_event(
             "apiId": "local",
             "protocol": "HTTP/1.1",
         },
-        "body": (body.decode("utf-8") if is_text else base64.b64encode(body).decode()) if body else None,
+        "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()) if body else None,
         "isBase64Encoded": bool(body) and not is_text,
     }
 
@@ -85,8 +88,12 @@ class ApiServer:
         *,
         cors: dict[str, str],
         default_user: str | None,
+        binary_types: list[str] | None = None,
     ) -> None:
-        self.routes = [(route, route.pattern()) for route in routes]
+        # Like API Gateway, a literal path segment wins over a {parameter} (/tracks/lookup before /tracks/{id}).
+        ordered = sorted(routes, key=lambda r: [part.startswith("{") for part in r.path.strip("/").split("/")])
+        self.routes = [(route, route.pattern()) for route in ordered]
+        self.binary_types = tuple(t.lower() for t in binary_types or ())
         self.invoke, self.cors, self.default_user = invoke, cors, default_user
         self._server: ThreadingHTTPServer | None = None
 
@@ -167,7 +174,7 @@ class ApiServer:
                     self._json(401, {"message": "Unauthorized"})
                     return
                 event = build_event(route, self.command, url.path, url.query, headers, body, params, user,
-                                    self.client_address[0])
+                                    self.client_address[0], api.binary_types)
                 try:
                     result = api.invoke(route.function, event)
                 except Exception:  # a crashing handler is a 502 from API Gateway, as in AWS

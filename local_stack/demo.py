@@ -23,8 +23,11 @@ def say(text: str = "") -> None:
 
 
 def generate(api_url: str, image: Path, options: dict[str, Any], *, user: str, timeout: float = 600.0,
-             on_progress: Any = None) -> dict[str, Any]:
-    """Create a generation, upload the picture, and poll until it is COMPLETE or FAILED."""
+             on_progress: Any = None, on_uploaded: Any = None, poll_seconds: float = 0.2) -> dict[str, Any]:
+    """Create a generation, upload the picture, and poll until it is COMPLETE or FAILED.
+
+    `on_uploaded()` is called the moment S3 has accepted the picture (the benchmark starts its clock there).
+    """
     headers = {"X-SoundCanvas-User": user}
     content_type = CONTENT_TYPES.get(image.suffix.lower(), "image/jpeg")
     created = requests.post(f"{api_url}/generations", json={**options, "contentType": content_type},
@@ -37,6 +40,8 @@ def generate(api_url: str, image: Path, options: dict[str, Any], *, user: str, t
                              timeout=60)
     if sent.status_code >= 300:
         raise RuntimeError(f"upload rejected ({sent.status_code}): {sent.text}")
+    if on_uploaded:
+        on_uploaded()
     deadline = time.monotonic() + timeout
     while True:
         state = requests.get(f"{api_url}/generations/{job['jobId']}", headers=headers, timeout=30).json()
@@ -46,7 +51,7 @@ def generate(api_url: str, image: Path, options: dict[str, Any], *, user: str, t
             return dict(state)
         if time.monotonic() > deadline:
             raise TimeoutError(f"generation {job['jobId']} still {state['status']} after {timeout:.0f} s")
-        time.sleep(0.2)
+        time.sleep(poll_seconds)
 
 
 def run(image: Path, out_dir: Path, options: dict[str, Any], user: str = "demo-user") -> int:

@@ -7,6 +7,9 @@ Logger keys), so concurrent calls to the same function queue; different function
 Before each invocation the function's folder and its layers are
 checked for changed files; if any changed, the shared `soundcanvas` package and the handler
 are reloaded, so an edit takes effect on the next request or workflow step.
+
+A handler module that reads the time through a module-level `clock` (the track library does)
+gets the local stack's clock instead, so a test or a demo can move time forward by days.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ def _snapshot(dirs: list[Path]) -> dict[str, float]:
 class FunctionHost:
     """Loads and invokes every function of the template; reloads code that changed on disk."""
 
-    def __init__(self, specs: dict[str, FunctionSpec]) -> None:
+    def __init__(self, specs: dict[str, FunctionSpec], *, clock: Any = None) -> None:
         self.specs = specs
+        self.clock = clock
         self._modules: dict[str, ModuleType] = {}
         self._stamps: dict[str, dict[str, float]] = {}
         self._checked: dict[str, float] = {}
@@ -127,6 +131,8 @@ class FunctionHost:
         except BaseException:
             sys.modules.pop(mod_name, None)
             raise
+        if self.clock is not None and callable(getattr(module, "clock", None)):
+            setattr(module, "clock", self.clock)  # noqa: B010 (a handler module attribute, by name)
         return module
 
     def handler(self, name: str) -> Any:

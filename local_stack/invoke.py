@@ -1,10 +1,11 @@
 """`python -m local_stack invoke FUNCTION -e EVENT`: a Docker-free `sam local invoke`.
 
 Runs the function's handler in a fresh local stack. The events in events/ all speak of one
-demo job (user `demo-user`, job DEMO_JOB_ID); before the call the stack is seeded so that
-the event makes sense: the job exists with its picture uploaded, the workflow steps before the
-invoked one have run (a step's event is the previous steps' output), and for API functions
-the demo job is complete.
+demo job (user `demo-user`, job DEMO_JOB_ID) or one demo track (DEMO_TRACK_ID, the tagged
+events/audio/demo-track.flac); before the call the stack is seeded so that the event makes
+sense: the job or track exists with its file uploaded, the workflow steps before the invoked
+one have run (a step's event is the previous steps' output), and for API functions the demo
+job is complete and the demo track READY.
 """
 
 from __future__ import annotations
@@ -23,6 +24,29 @@ WORKFLOW = (
     ("ComposeFunction", "compose.json"),
     ("RenderFunction", "render.json"),
 )
+DEMO_TRACK_ID = "7eac0000000040008000000000001e5d"
+TRACK_WORKFLOW = (
+    ("InspectTrackFunction", "inspect_track.json"),
+    ("TranscodeTrackFunction", "transcode_track.json"),
+    ("FinishTrackFunction", "finish_track.json"),
+)
+TRACK_FUNCTIONS = {"InspectTrackFunction", "TranscodeTrackFunction", "FinishTrackFunction", "TrackFailedFunction",
+                   "TracksApiFunction"}
+
+
+def seed_track(stack: LocalStack, before: str) -> None:
+    """Upload the demo track and run the track workflow steps that come before `before`."""
+    from soundcanvas import storage
+
+    key = storage.original_key(DEMO_USER, DEMO_TRACK_ID, "flac")
+    stack.client("s3").put_object(
+        Bucket=stack.template.names["MediaBucket"], Key=key, ContentType="audio/flac",
+        Body=(ROOT / "events/audio/demo-track.flac").read_bytes(), Metadata={"file-name": "demo-track.flac"},
+    )
+    steps = [name for name, _ in TRACK_WORKFLOW]
+    upto = steps.index(before) if before in steps else (1 if before == "TrackFailedFunction" else len(steps))
+    for name, event_file in TRACK_WORKFLOW[:upto]:
+        stack.functions.invoke(name, json.loads((ROOT / "events" / event_file).read_text()))
 
 
 def seed(stack: LocalStack, before: str) -> None:
@@ -47,5 +71,8 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
         if function not in stack.template.functions:
             raise SystemExit(f"no function {function} in template.yaml; functions: {', '.join(stack.template.functions)}")
         stack.deliver_events = False  # the seeded upload must not start the workflow by itself
-        seed(stack, function)
+        if function in TRACK_FUNCTIONS:
+            seed_track(stack, function)
+        else:
+            seed(stack, function)
         return stack.functions.invoke(function, event)

@@ -655,6 +655,32 @@ class _Answer:
         return [self.body]
 
 
+# GetObject's query parameters that override the response's headers (presigned download links use them).
+RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+
+
+def _with_response_overrides(request: _S3Request, start_response: StartResponse) -> StartResponse:
+    """As S3 does for GET and HEAD Object: `response-*` parameters replace those headers of a success."""
+    overrides = {RESPONSE_OVERRIDES[k]: v for k, v in request.query if k in RESPONSE_OVERRIDES}
+    if request.method not in ("GET", "HEAD") or not overrides:
+        return start_response
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
+        if status.startswith("2"):
+            names = {name.lower() for name in overrides}
+            headers = [(k, v) for k, v in headers if k.lower() not in names] + list(overrides.items())
+        return start_response(status, headers, exc_info)
+
+    return start
+
+
 def _call(app: Callable[[Environ, StartResponse], Iterable[bytes]], environ: Environ) -> _Answer:
     captured: dict[str, Any] = {}
     written: list[bytes] = []
@@ -787,7 +813,7 @@ class Gateway:
             return self._post_object(request, environ, start_response)
         reason = request.creation_reason(environ)
         if reason is None:
-            return self._backend("s3")(environ, start_response)
+            return self._backend("s3")(environ, _with_response_overrides(request, start_response))
         answer = _call(self._backend("s3"), environ)
         if 200 <= answer.code < 300:
             self._announce(request, reason, environ, answer, answer.header("x-amz-request-id") or _request_ids()[0])

@@ -105,7 +105,7 @@ class LocalStack:
         started = time.perf_counter()
         warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off locally
         self.template = template.load(self.root, region=REGION)
-        self.functions = FunctionHost(self.template.functions)
+        self.functions = FunctionHost(self.template.functions, clock=self.clock)
         self.machines: dict[str, tuple[StateMachine, list[dict[str, Any]]]] = {}
         # Everything that must be true is checked before anything listens.
         for spec in self.template.state_machines.values():
@@ -138,7 +138,8 @@ class LocalStack:
         os.environ.update(self.env_overrides)
         self._create_resources()
         routes = [route for fn in self.template.functions.values() for route in fn.routes]
-        self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors, default_user=self.default_user)
+        self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors, default_user=self.default_user,
+                             binary_types=self.template.binary_media_types)
         self.api_port = self.api.start(self.host, self.api_port)
         self.api_url = f"http://{self.host}:{self.api_port}"
         log.info("local stack up in %.2f s: API %s, S3/DynamoDB %s", time.perf_counter() - started,

@@ -101,6 +101,7 @@ class LocalTemplate:
     buckets: dict[str, dict[str, Any]]
     state_machines: dict[str, dict[str, Any]]  # logical id -> {definition, rules: [event patterns]}
     api_cors: dict[str, str]
+    binary_media_types: list[str] = field(default_factory=list)  # e.g. multipart/form-data
 
 
 def function_arn(name: str, region: str = "us-east-1") -> str:
@@ -206,6 +207,7 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
     buckets: dict[str, dict[str, Any]] = {}
     machines: dict[str, dict[str, Any]] = {}
     api_cors: dict[str, str] = {}
+    binary_types: list[str] = []
     for name, res in resources.items():
         props = res.get("Properties") or {}
         kind = res["Type"]
@@ -219,7 +221,8 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
             machines[name] = _state_machine(root, name, props, resolver)
         elif kind == "AWS::Serverless::Api":
             api_cors = {k: str(v).strip("'") for k, v in (props.get("Cors") or {}).items()}
-    return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors)
+            binary_types = [str(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or []]
+    return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors, binary_types)
 
 
 def _function(

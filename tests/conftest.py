@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,12 +29,13 @@ def sam_template() -> template.LocalTemplate:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -> Iterator[dict[str, Any]]:
-    """moto's mock with GenerationsTable and MediaBucket created from template.yaml, and the
+    """moto's mock with every table and the bucket created from template.yaml, and the
     environment every function reads (as the template sets it)."""
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
     env = {
         **sam_template.functions["GenerationsApiFunction"].environment,
+        **sam_template.functions["TracksApiFunction"].environment,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": REGION,
@@ -44,20 +46,28 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
-        table = sam_template.tables["GenerationsTable"]
-        table_name = sam_template.names["GenerationsTable"]
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=table_name,
-            BillingMode=table["BillingMode"],
-            AttributeDefinitions=table["AttributeDefinitions"],
-            KeySchema=table["KeySchema"],
-            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
-        )
+        for logical_id, table in sam_template.tables.items():
+            dynamodb.create_table(
+                TableName=sam_template.names[logical_id],
+                BillingMode=table["BillingMode"],
+                AttributeDefinitions=table["AttributeDefinitions"],
+                KeySchema=table["KeySchema"],
+                **{k: table[k] for k in ("GlobalSecondaryIndexes",) if k in table},
+            )
+        table_name = sam_template.names["GenerationsTable"]
         s3 = boto3.client("s3", region_name=REGION)
         bucket = sam_template.names["MediaBucket"]
         s3.create_bucket(Bucket=bucket)
-        yield {"s3": s3, "dynamodb": dynamodb, "bucket": bucket, "table": table_name, "env": env}
+        yield {
+            "s3": s3,
+            "dynamodb": dynamodb,
+            "bucket": bucket,
+            "table": table_name,
+            "tracks_table": sam_template.names["TracksTable"],
+            "users_table": sam_template.names["UsersTable"],
+            "env": env,
+        }
 
 
 def load_function(name: str) -> ModuleType:
@@ -86,3 +96,18 @@ class FakeContext:
 @pytest.fixture
 def lambda_context() -> FakeContext:
     return FakeContext()
+
+
+class ManualClock:
+    """A clock the test moves by hand (epoch seconds)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()

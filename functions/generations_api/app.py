@@ -16,19 +16,14 @@ from typing import Annotated, Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field
 
-from soundcanvas import jobs, storage
+from soundcanvas import api, jobs, storage
 from soundcanvas.genres import DEFAULT_DURATION_SECONDS, GENRE_NAMES, MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
 from soundcanvas.settings import Settings
 
@@ -45,11 +40,7 @@ def stepfunctions() -> Any:
     return boto3.client("stepfunctions", region_name=settings.region)
 
 
-app = APIGatewayRestResolver(
-    enable_validation=True,
-    cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600),
-)
-
+app = api.resolver()
 
 
 Genre = Literal[GENRE_NAMES]  # type: ignore[valid-type]
@@ -83,16 +74,8 @@ class GenerationNotFound(LookupError):
     """The job does not exist for this caller (missing, expired, or someone else's)."""
 
 
-def _caller() -> str:
-    claims = app.current_event.request_context.authorizer.claims or {}
-    user_id = claims.get("sub")
-    if not user_id:
-        raise UnauthorizedError("no authenticated user")
-    return str(user_id)
-
-
 def _owned_job(job_id: str) -> dict[str, Any]:
-    job = store.get(_caller(), job_id)
+    job = store.get(api.caller(app), job_id)
     if job is None:
         raise GenerationNotFound(f"generation {job_id} not found")
     return job
@@ -125,7 +108,7 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
 @app.post("/generations")
 def create_generation(body: GenerationRequest | None = None) -> Response[dict[str, Any]]:
     request = body or GenerationRequest()
-    user_id = _caller()
+    user_id = api.caller(app)
     job_id = uuid.uuid4().hex
     logger.append_keys(job_id=job_id)
     options = request.model_dump(exclude={"contentType"})
@@ -177,7 +160,7 @@ def list_generations(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    items, next_cursor = store.list(_caller(), limit=limit, cursor=cursor)
+    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor)
     return {"items": [_view(item) for item in items], "nextCursor": next_cursor}
 
 
@@ -210,61 +193,8 @@ def delete_generation(jobId: JobId) -> Response[str]:
     return Response(204, "application/json", "")
 
 
-# --- errors: mapped to HTTP in one place ---------------------------------------------------------
-def _error(status: int, message: str, **extra: Any) -> Response:
-    return Response(status, "application/json", json.dumps({"message": message, **extra}))
-
-
-NOT_JSON = "send the request body as JSON with the header Content-Type: application/json"
-
-
-def _body_is_not_json() -> bool:
-    event = app.current_event
-    content_type = event.headers.get("content-type") or ""  # Powertools' headers are case-insensitive
-    media_type = content_type.split(";")[0].strip().lower()
-    return bool(event.body) and bool(media_type) and not media_type.endswith("json")
-
-
-@app.exception_handler(RequestUnsupportedContentType)
-def _unsupported_content_type(exc: RequestUnsupportedContentType | None = None) -> Response:
-    return _error(415, NOT_JSON, errors=[{"field": "Content-Type", "message": NOT_JSON}])
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_request(exc: RequestValidationError) -> Response:
-    if _body_is_not_json():  # e.g. curl -d without the header: the body was read as a form
-        return _unsupported_content_type()
-    errors = []
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path")]
-        field = ".".join(loc) or "body"
-        if err.get("type") == "json_invalid":
-            field, text = "body", "is not valid JSON"
-        else:
-            text = err.get("msg", "is invalid")
-        errors.append({"field": field, "message": text})
-    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return _error(400, f"invalid request: {summary}", errors=errors)
-
-
-@app.exception_handler(jobs.InvalidCursor)
-def _bad_cursor(exc: jobs.InvalidCursor) -> Response:
-    return _error(400, f"invalid request: cursor: {exc}", errors=[{"field": "cursor", "message": str(exc)}])
-
-
-@app.exception_handler(GenerationNotFound)
-def _not_found(exc: GenerationNotFound) -> Response:
-    return _error(404, str(exc))
-
-
-@app.exception_handler(jobs.JobConflict)
-def _conflict(exc: jobs.JobConflict) -> Response:
-    return _error(409, str(exc))
-
-
-@app.not_found
-def _no_route(exc: NotFoundError) -> Response:
-    return _error(404, "no such route")
+# --- errors: mapped to HTTP in one place (soundcanvas.api) ---------------------------------------
+api.install_error_handlers(app, not_found=(GenerationNotFound,), conflict=(jobs.JobConflict,))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

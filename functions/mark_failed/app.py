@@ -7,21 +7,17 @@ Input: the workflow state at the failing step, with the caught error at `$.error
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from soundcanvas import errors, storage
+from soundcanvas import failures, storage
 from soundcanvas.steps import StepRuntime, transient_aws_errors
 
 logger = Logger()
 metrics = Metrics()
 runtime = StepRuntime.from_env()
-
-# Errors whose own message is written for the user (see soundcanvas.errors).
-USER_FACING = {cls.__name__ for cls in errors.SoundCanvasError.__subclasses__()} - {"TransientError"}
 
 
 def _ids(state: dict[str, Any]) -> tuple[str, str] | None:
@@ -36,19 +32,9 @@ def _ids(state: dict[str, Any]) -> tuple[str, str] | None:
 
 def describe(error: dict[str, Any], stage: str, job_id: str) -> str:
     """Turn a caught Step Functions error into one sentence for the person who made the job."""
-    name = str(error.get("Error", "Unknown"))
-    try:
-        cause = json.loads(error.get("Cause") or "{}")
-    except ValueError:
-        cause = {"errorMessage": error.get("Cause")}
-    detail = str(cause.get("errorMessage") or "").strip() if isinstance(cause, dict) else ""
-    if name in USER_FACING and detail:
-        return detail
-    if name == "States.Timeout":
-        return f"the {stage} stage did not finish in time; try a shorter durationSeconds, or regenerate to try again"
-    if name in ("TransientError", "Lambda.TooManyRequestsException", "Lambda.ServiceException"):
-        return f"the {stage} stage kept hitting a temporary AWS problem; regenerate to try again"
-    return f"internal error in the {stage} stage ({name}); regenerate to try again, and report job {job_id} if it persists"
+    timed_out = error.get("Error") == "States.Timeout"
+    hint = "try a shorter durationSeconds, or regenerate to try again" if timed_out else "regenerate to try again"
+    return failures.describe(error, stage, retry_hint=hint, reference=f"job {job_id}")
 
 
 @logger.inject_lambda_context(log_event=False)

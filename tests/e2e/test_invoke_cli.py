@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,11 @@ EVENTS = {
     "ComposeFunction": ("compose.json", lambda out: out["midiKey"].endswith("composition.mid") and out["bytes"] > 0),
     "RenderFunction": ("render.json", lambda out: out["peakDbfs"] <= -1.0 and out["durationSeconds"] == 30),
     "MarkFailedFunction": ("mark_failed.json", lambda out: out["marked"] and "PDF" in out["message"]),
+    "TracksApiFunction": ("api_get_track.json", lambda out: json.loads(out["body"])["name"] == "Tide Lines"),
+    "InspectTrackFunction": ("inspect_track.json", lambda out: out["claimed"] and out["needsTranscode"]),
+    "TranscodeTrackFunction": ("transcode_track.json", lambda out: out["mp3Key"].endswith(".mp3") and out["mp3Bytes"] > 0),
+    "FinishTrackFunction": ("finish_track.json", lambda out: out["ready"] is True),
+    "TrackFailedFunction": ("track_failed.json", lambda out: out["marked"] and "corrupt" in out["message"]),
 }
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +66,18 @@ def test_other_api_events_route_to_the_api_function() -> None:
         event = json.loads((ROOT / "events" / f"{name}.json").read_text())
         assert event["requestContext"]["authorizer"]["claims"]["sub"] == "demo-user"
         assert event["resource"].startswith("/generations")
+
+
+@pytest.mark.parametrize(("event_file", "status", "check"), [
+    ("api_create_track_uploads.json", 201, lambda body: body["files"][0]["upload"]["fields"]["key"].endswith(".flac")),
+    ("api_list_due.json", 200, lambda body: [i["answer"]["name"] for i in body["items"]] == ["Tide Lines"]),
+    ("api_grade_track.json", 200, lambda body: (body["scheduler"], body["intervalDays"]) == ("sm2", 1)),
+])
+def test_track_api_events(event_file: str, status: int, check: Any) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "local_stack", "invoke", "TracksApiFunction", "-e", f"events/{event_file}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = last_json_document(done.stdout)
+    assert out["statusCode"] == status and check(json.loads(out["body"])), out

@@ -10,30 +10,8 @@ from unittest import mock
 import pytest
 
 from soundcanvas import jobs
-from tests.conftest import FakeContext, load_function
-
-
-def event(method: str, path: str, *, user: str | None = "alice", body: Any = None,
-          query: dict[str, str] | None = None, resource: str | None = None,
-          path_params: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "resource": resource or path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
-        "pathParameters": path_params,
-        "requestContext": {
-            "resourcePath": resource or path,
-            "httpMethod": method,
-            "requestId": "r1",
-            "authorizer": {"claims": {"sub": user}} if user else None,
-        },
-        "body": body if isinstance(body, str) or body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+from tests.apigw import call, event
+from tests.conftest import load_function
 
 
 @pytest.fixture
@@ -41,11 +19,6 @@ def api(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     module = load_function("generations_api")
     monkeypatch.setattr(module, "stepfunctions", mock.Mock())
     return module
-
-
-def call(api: Any, ev: dict[str, Any]) -> tuple[int, Any]:
-    result = api.lambda_handler(ev, FakeContext())
-    return result["statusCode"], (json.loads(result["body"]) if result["body"] else None)
 
 
 def create(api: Any, user: str = "alice", **body: Any) -> dict[str, Any]:

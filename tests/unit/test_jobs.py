@@ -6,26 +6,16 @@ from typing import Any
 
 import pytest
 
-from soundcanvas import jobs
+from soundcanvas import cursors, jobs
+from tests.conftest import ManualClock
 
 OPTIONS = {"genre": "lofi", "mode": "heuristic", "durationSeconds": 30, "seed": 1}
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(aws: dict[str, Any], clock: Clock) -> jobs.JobStore:
+def store(aws: dict[str, Any], clock: ManualClock) -> jobs.JobStore:
     return jobs.JobStore(aws["table"], "us-east-1", clock=clock)
 
 
@@ -100,7 +90,7 @@ def test_restart_only_when_finished_and_bumps_run(store: jobs.JobStore) -> None:
     assert store.claim("u1", "j1", run=1) is not None
 
 
-def test_expired_records_are_not_returned(store: jobs.JobStore, clock: Clock) -> None:
+def test_expired_records_are_not_returned(store: jobs.JobStore, clock: ManualClock) -> None:
     _create(store, days=1)
     clock.now += 2 * 86400
     assert store.get("u1", "j1") is None
@@ -108,7 +98,7 @@ def test_expired_records_are_not_returned(store: jobs.JobStore, clock: Clock) ->
     assert store.claim("u1", "j1") is None
 
 
-def test_list_is_newest_first_and_paginates(store: jobs.JobStore, clock: Clock) -> None:
+def test_list_is_newest_first_and_paginates(store: jobs.JobStore, clock: ManualClock) -> None:
     for i in range(5):
         clock.now += 1
         _create(store, job=f"job{i}")
@@ -127,9 +117,9 @@ def test_a_cursor_is_bound_to_its_user(store: jobs.JobStore) -> None:
         _create(store, job=f"job{i}")
     _, cursor = store.list("u1", limit=1, cursor=None)
     assert cursor
-    with pytest.raises(jobs.InvalidCursor):
+    with pytest.raises(cursors.InvalidCursor):
         store.list("someone-else", limit=1, cursor=cursor)
-    with pytest.raises(jobs.InvalidCursor):
+    with pytest.raises(cursors.InvalidCursor):
         store.list("u1", limit=1, cursor="not-base64-json!")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -12,8 +13,9 @@ import pytest
 import yaml
 
 from local_stack import events, template
+from local_stack.apigw import ApiServer, build_event
 from local_stack.functions import FunctionHost
-from local_stack.template import FunctionSpec
+from local_stack.template import ApiRoute, FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +24,12 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
     routes = {(r.method, r.path): r for fn in sam_template.functions.values() for r in fn.routes}
     assert set(routes) == {("POST", "/generations"), ("GET", "/generations"), ("GET", "/generations/{jobId}"),
                            ("POST", "/generations/{jobId}/regenerate"), ("DELETE", "/generations/{jobId}"),
-                           ("GET", "/health")}
+                           ("GET", "/health"), ("POST", "/tracks/uploads"), ("POST", "/tracks"), ("POST", "/tracks/direct"),
+                           ("GET", "/tracks"), ("GET", "/tracks/lookup"), ("GET", "/tracks/{trackId}"),
+                           ("PATCH", "/tracks/{trackId}"), ("DELETE", "/tracks/{trackId}"), ("GET", "/downloads"),
+                           ("GET", "/due"), ("POST", "/grade"), ("GET", "/training"), ("PUT", "/training")}
+    assert {r.function for path, r in routes.items() if "generations" not in path[1] and path[1] != "/health"} == {
+        "TracksApiFunction"}
     assert not routes[("GET", "/health")].authorizer and routes[("GET", "/generations")].authorizer
     env = sam_template.functions["GenerationsApiFunction"].environment
     assert env["TABLE_NAME"] == sam_template.names["GenerationsTable"]
@@ -30,8 +37,9 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
     assert env["UPLOAD_MAX_BYTES"] == "20971520"
     render = sam_template.functions["RenderFunction"]
     assert render.code_dir == ROOT / "functions/render" and render.handler == "app.lambda_handler"
-    definition = json.dumps(sam_template.state_machines["GenerationStateMachine"]["definition"])
-    assert "${" not in definition
+    for machine in ("GenerationStateMachine", "TrackStateMachine"):
+        assert "${" not in json.dumps(sam_template.state_machines[machine]["definition"])
+    assert sam_template.binary_media_types == ["multipart/form-data"]
 
 
 def _copy_repo(tmp_path: Path) -> Path:
@@ -129,6 +137,36 @@ def test_code_changes_are_picked_up_without_a_restart(tmp_path: Path, monkeypatc
     (fn_dir / "app.py").write_text("def handler(event, context):\n    return 'changed'\n")
     os.utime(fn_dir / "app.py", ns=(stamp + 10_000_000, stamp + 10_000_000))
     assert host.invoke("Fn", {}) == "changed"
+
+
+def test_the_track_rule_matches_only_track_originals(sam_template: template.LocalTemplate) -> None:
+    (rule,) = sam_template.state_machines["TrackStateMachine"]["rules"]
+    event = json.loads((ROOT / "events/inspect_track.json").read_text())
+    for key, expected in [("library/u/t/original.flac", True), ("library/u/t/audio.abc.mp3", False),
+                          ("library/u/t/cover.abc.png", False), ("images/u/j/input.png", False)]:
+        event["detail"]["object"]["key"] = key
+        assert events.matches(rule, event) is expected, key
+
+
+def test_a_handler_module_clock_is_the_hosts_clock(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("import time\nclock = time.time\n\ndef handler(event, context):\n    return clock()\n")
+    host = FunctionHost({"Fn": FunctionSpec("Fn", tmp_path, "app.handler", [], {}, 3, 128)}, clock=lambda: 42.0)
+    assert host.invoke("Fn", {}) == 42.0
+
+
+def test_literal_path_segments_win_and_binary_media_types_arrive_base64() -> None:
+    routes = [ApiRoute("Get", "GET", "/tracks/{trackId}", True), ApiRoute("Lookup", "GET", "/tracks/lookup", True)]
+    server = ApiServer(routes, lambda name, event: None, cors={}, default_user=None, binary_types=["multipart/form-data"])
+    assert server.match("GET", "/tracks/lookup")[0].function == "Lookup"
+    assert server.match("GET", "/tracks/abc")[0].function == "Get"
+    def event(content_type: str, body: bytes) -> dict:
+        return build_event(routes[0], "POST", "/x", "", {"Content-Type": content_type}, body, {}, None, "127.0.0.1",
+                           server.binary_types)
+
+    form = event("multipart/form-data; boundary=b", b"\xff\x00")
+    assert form["isBase64Encoded"] and base64.b64decode(form["body"]) == b"\xff\x00"
+    text = event("application/json", b'{"a": 1}')
+    assert not text["isBase64Encoded"] and text["body"] == '{"a": 1}'
 
 
 def test_template_yaml_parses_with_cloudformation_tags() -> None:

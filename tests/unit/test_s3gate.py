@@ -676,3 +676,28 @@ def test_post_signature_matches_the_aws_documented_example() -> None:
     signature = s3gate.post_policy_signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20151229", "us-east-1", policy)
 
     assert signature == "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
+
+
+def test_presigned_get_honours_response_header_overrides(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="library/u1/t1/audio.v1.mp3", Body=b"ID3", ContentType="audio/mpeg")
+    disposition = "attachment; filename=\"Nadia K - Blue Hour.mp3\"; filename*=UTF-8''Nadia%20K%20-%20Blue%20Hour.mp3"
+    url = s3.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": "library/u1/t1/audio.v1.mp3", "ResponseContentDisposition": disposition,
+        "ResponseContentType": "application/octet-stream"})
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200 and response.content == b"ID3"
+    assert response.headers["Content-Disposition"] == disposition
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    plain = requests.get(s3.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": "library/u1/t1/audio.v1.mp3"}), timeout=10)
+    assert "Content-Disposition" not in plain.headers and plain.headers["Content-Type"] == "audio/mpeg"
+
+
+def test_post_form_metadata_fields_are_stored(s3: Any, bucket: str) -> None:
+    fields = {"Content-Type": "audio/flac", "x-amz-meta-file-name": "Bj%C3%B6rk.flac"}
+    form = s3.generate_presigned_post(bucket, "library/u1/t2/original.flac", Fields=fields,
+                                      Conditions=[{k: v} for k, v in fields.items()], ExpiresIn=60)
+    sent = requests.post(form["url"], data=form["fields"], files={"file": ("a.flac", b"fLaC", "audio/flac")}, timeout=10)
+    assert sent.status_code == 204, sent.text
+    head = s3.head_object(Bucket=bucket, Key="library/u1/t2/original.flac")
+    assert head["Metadata"] == {"file-name": "Bj%C3%B6rk.flac"} and head["ContentType"] == "audio/flac"

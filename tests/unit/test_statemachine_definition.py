@@ -1,21 +1,19 @@
-"""The workflow definition's contract, read from statemachine/ and template.yaml."""
+"""Each workflow definition's contract, read from statemachine/ and template.yaml."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from local_stack.template import LocalTemplate
 from soundcanvas import errors
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFINITION_TEXT = (ROOT / "statemachine/generation.asl.json").read_text()
-DEFINITION = json.loads(DEFINITION_TEXT)
-STATES = DEFINITION["States"]
-TASKS = {name: s for name, s in STATES.items() if s["Type"] == "Task"}
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -23,6 +21,22 @@ LAMBDA_ERRORS = {
     "Lambda.TooManyRequestsException",
 }
 OUR_ERRORS = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
+# Each state machine of the template, and the task every failure must end in.
+MACHINES = {"GenerationStateMachine": "MarkFailed", "TrackStateMachine": "TrackFailed"}
+
+
+def _definition_uri(machine: str) -> Path:
+    raw = yaml.safe_load((ROOT / "template.yaml").read_text().replace("!", ""))  # tags are irrelevant here
+    return ROOT / raw["Resources"][machine]["Properties"]["DefinitionUri"]
+
+
+def _load(machine: str) -> tuple[str, dict[str, Any]]:
+    text = _definition_uri(machine).read_text()
+    return text, json.loads(text)
+
+
+def _tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
 
 
 def _targets(state: dict) -> list[str]:
@@ -33,70 +47,92 @@ def _targets(state: dict) -> list[str]:
     return found
 
 
-def test_every_transition_names_an_existing_state() -> None:
-    assert DEFINITION["StartAt"] in STATES
-    for name, state in STATES.items():
+WORK_TASKS = [
+    (machine, task) for machine, failure in MACHINES.items() for task in sorted(_tasks(_load(machine)[1])) if task != failure
+]
+
+
+def test_every_state_machine_of_the_template_is_checked(sam_template: LocalTemplate) -> None:
+    assert set(sam_template.state_machines) == set(MACHINES)
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_transition_names_an_existing_state(machine: str) -> None:
+    _, definition = _load(machine)
+    states = definition["States"]
+    assert definition["StartAt"] in states
+    for name, state in states.items():
         for target in _targets(state):
-            assert target in STATES, f"{name} -> {target} does not exist"
+            assert target in states, f"{name} -> {target} does not exist"
 
 
-def test_every_state_is_reachable() -> None:
-    seen, todo = set(), [DEFINITION["StartAt"]]
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_state_is_reachable(machine: str) -> None:
+    _, definition = _load(machine)
+    seen, todo = set(), [definition["StartAt"]]
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(_targets(STATES[name]))
-    assert seen == set(STATES)
+            todo.extend(_targets(definition["States"][name]))
+    assert seen == set(definition["States"])
 
 
-def test_every_substitution_is_provided_by_the_template(sam_template: LocalTemplate) -> None:
-    variables = set(re.findall(r"\$\{(\w+)\}", DEFINITION_TEXT))
-    machine = sam_template.raw["Resources"]["GenerationStateMachine"]["Properties"]
-    assert variables == set(machine["DefinitionSubstitutions"])
-    # ...and each names a function of the template.
-    resolved = sam_template.state_machines["GenerationStateMachine"]["definition"]
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_substitution_is_provided_by_the_template(machine: str, sam_template: LocalTemplate) -> None:
+    text, _ = _load(machine)
+    variables = set(re.findall(r"\$\{(\w+)\}", text))
+    props = sam_template.raw["Resources"][machine]["Properties"]
+    assert variables == set(props["DefinitionSubstitutions"])
+    # ...and each task names a function of the template.
+    resolved = sam_template.state_machines[machine]["definition"]
     arns = {fn.arn for fn in sam_template.functions.values()}
     for state in resolved["States"].values():
         if state["Type"] == "Task":
             assert state["Resource"] in arns
 
 
-def test_every_error_name_is_a_real_error() -> None:
-    for name, state in STATES.items():
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_error_name_is_a_real_error(machine: str) -> None:
+    _, definition = _load(machine)
+    for name, state in definition["States"].items():
         for clause in state.get("Retry", []) + state.get("Catch", []):
             for error in clause["ErrorEquals"]:
                 assert error in OUR_ERRORS or error in LAMBDA_ERRORS or error.startswith("States."), (name, error)
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
-def test_every_task_has_a_timeout_and_retries(name: str) -> None:
-    task = TASKS[name]
-    assert 0 < task["TimeoutSeconds"] <= 900
-    assert task["Retry"], f"{name} has no Retry"
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_task_has_a_timeout_and_retries(machine: str) -> None:
+    for name, task in _tasks(_load(machine)[1]).items():
+        assert 0 < task["TimeoutSeconds"] <= 900, name
+        assert task["Retry"], f"{name} has no Retry"
 
 
-@pytest.mark.parametrize("name", sorted(set(TASKS) - {"MarkFailed"}))
-def test_work_tasks_retry_transient_errors_only_and_catch_into_mark_failed(name: str) -> None:
-    task = TASKS[name]
+@pytest.mark.parametrize(("machine", "name"), WORK_TASKS)
+def test_work_tasks_retry_transient_errors_only_and_catch_into_the_failure_task(machine: str, name: str) -> None:
+    task = _tasks(_load(machine)[1])[name]
     for retry in task["Retry"]:
         assert "States.ALL" not in retry["ErrorEquals"]
         assert set(retry["ErrorEquals"]) <= LAMBDA_ERRORS | {"TransientError"}
     (catch,) = task["Catch"]
-    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": MACHINES[machine]}
 
 
-def test_failures_end_failed_after_marking_the_job() -> None:
-    assert STATES["MarkFailed"]["Next"] == "Failed"
-    assert STATES["Failed"]["Type"] == "Fail"
+@pytest.mark.parametrize("machine", MACHINES)
+def test_failures_end_failed_after_marking(machine: str) -> None:
+    states = _load(machine)[1]["States"]
+    assert states[MACHINES[machine]]["Next"] == "Failed"
+    assert states["Failed"]["Type"] == "Fail"
 
 
-def test_the_execution_has_an_overall_timeout_longer_than_its_tasks() -> None:
-    longest_path = sum(TASKS[n]["TimeoutSeconds"] for n in ("StartJob", "Analyze", "Compose", "Render", "MarkFailed"))
-    assert DEFINITION["TimeoutSeconds"] >= longest_path
+@pytest.mark.parametrize("machine", MACHINES)
+def test_the_execution_has_an_overall_timeout_longer_than_its_tasks(machine: str) -> None:
+    _, definition = _load(machine)
+    assert definition["TimeoutSeconds"] >= sum(t["TimeoutSeconds"] for t in _tasks(definition).values())
 
 
-def test_template_functions_timeouts_fit_the_task_timeouts(sam_template: LocalTemplate) -> None:
-    by_state = {"Analyze": "AnalyzeFunction", "Compose": "ComposeFunction", "Render": "RenderFunction"}
-    for state, function in by_state.items():
-        assert sam_template.functions[function].timeout <= TASKS[state]["TimeoutSeconds"]
+@pytest.mark.parametrize("machine", MACHINES)
+def test_template_functions_timeouts_fit_the_task_timeouts(machine: str, sam_template: LocalTemplate) -> None:
+    by_arn = {fn.arn: fn for fn in sam_template.functions.values()}
+    for name, task in _tasks(sam_template.state_machines[machine]["definition"]).items():
+        assert by_arn[task["Resource"]].timeout <= task["TimeoutSeconds"], name

@@ -18,7 +18,7 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
 
-from soundcanvas.errors import SoundCanvasError
+from soundcanvas.errors import AudioRejected
 
 MAX_DURATION_SECONDS = 30 * 60
 # mutagen class name -> the format we report, and whether it is transcoded to MP3
@@ -37,8 +37,7 @@ _SEPARATORS = re.compile(r"\s+[-\u2013\u2014]\s+")
 _TRACK_NUMBER = re.compile(r"^\s*\d{1,3}[\s.\-_)]+")
 
 
-class AudioRejected(SoundCanvasError):
-    """The upload is not audio we can use (not audio, corrupt, too long)."""
+__all__ = ["AudioInfo", "AudioRejected", "guess_from_filename", "read_audio_info", "read_cover"]
 
 
 @dataclass

@@ -3,7 +3,7 @@
 A step Lambda that raises one of these fails with `errorType` equal to the class name; the
 ASL's Retry/Catch blocks match on those names (see statemachine/generation.asl.json), and
 tests check that every `ErrorEquals` names a class defined here or a States.* error.
-Every message is written for the person who uploaded the picture.
+Every message is written for the person who uploaded the picture or the track.
 """
 
 
@@ -29,3 +29,15 @@ class JobNotFound(SoundCanvasError):
 
 class TransientError(SoundCanvasError):
     """A temporary failure (throttling, a dependency briefly unavailable): safe to retry."""
+
+
+class AudioRejected(SoundCanvasError):
+    """The upload is not audio we can use (not audio, corrupt, too long, empty)."""
+
+
+class TranscodeFailed(SoundCanvasError):
+    """The encoder could not turn a track's original into MP3."""
+
+
+class TrackNotFound(SoundCanvasError):
+    """The track record does not exist (deleted while processing, or never registered)."""

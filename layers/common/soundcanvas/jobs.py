@@ -11,11 +11,7 @@ COMPLETE | FAILED -(regenerate)-> PENDING. Conditions make duplicated events har
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +20,9 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from soundcanvas import cursors
+from soundcanvas.records import bind, conditional_failed, now_iso
+
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 INDEX_NAME = "ByUserCreated"
 STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done": 100}
@@ -31,18 +30,6 @@ STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done
 
 class JobConflict(Exception):
     """The job is not in a state that allows the requested change."""
-
-
-class InvalidCursor(ValueError):
-    """A pagination cursor that this API did not issue for this caller."""
-
-
-def _now_iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 @lru_cache(maxsize=8)
@@ -83,11 +70,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         expiresAt = NumberAttribute()
         by_user_created = ByUserCreated()
 
-    GenerationRecord.Meta.table_name = table_name  # type: ignore[attr-defined]
-    GenerationRecord.Meta.region = region  # type: ignore[attr-defined]
-    GenerationRecord.Meta.host = host  # type: ignore[attr-defined]
-    GenerationRecord.Meta.max_retry_attempts = 2  # type: ignore[attr-defined]
-    return GenerationRecord
+    return bind(GenerationRecord, table_name, region, host)
 
 
 def _as_dict(record: Any) -> dict[str, Any]:
@@ -120,7 +103,7 @@ class JobStore:
 
     def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the user's jobs, newest first, by a query on the ByUserCreated index."""
-        start_key = self._decode_cursor(user_id, cursor) if cursor else None
+        start_key = cursors.decode(user_id, cursor) if cursor else None
         results = self.model.by_user_created.query(
             user_id,
             scan_index_forward=False,
@@ -130,21 +113,7 @@ class JobStore:
         )
         items = [_as_dict(r) for r in results]
         last = results.last_evaluated_key
-        return items, (self._encode_cursor(last) if last else None)
-
-    @staticmethod
-    def _encode_cursor(key: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
-
-    @staticmethod
-    def _decode_cursor(user_id: str, cursor: str) -> dict[str, Any]:
-        try:
-            key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidCursor("cursor is not one this API issued") from exc
-        if not isinstance(key, dict) or key.get("userId", {}).get("S") != user_id:
-            raise InvalidCursor("cursor is not one this API issued")
-        return key
+        return items, (cursors.encode(last) if last else None)
 
     # --- writes ------------------------------------------------------------------------------
     def create(
@@ -161,8 +130,8 @@ class JobStore:
         record = self.model(
             user_id,
             job_id,
-            createdAt=_now_iso(now),
-            updatedAt=_now_iso(now),
+            createdAt=now_iso(now),
+            updatedAt=now_iso(now),
             status=PENDING,
             stage="upload",
             progress=0,
@@ -176,7 +145,7 @@ class JobStore:
         try:
             record.save(condition=self.model.jobId.does_not_exist())
         except PutError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 raise JobConflict(f"job {job_id} already exists") from exc
             raise
         return _as_dict(record)
@@ -195,12 +164,12 @@ class JobStore:
                     self.model.progress.set(STAGE_PROGRESS["analyze"]),
                     self.model.errorMessage.remove(),
                     self.model.failedStage.remove(),
-                    self.model.updatedAt.set(_now_iso(self.clock())),
+                    self.model.updatedAt.set(now_iso(self.clock())),
                 ],
                 condition=condition,
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return None
             raise
         return _as_dict(record)
@@ -220,7 +189,7 @@ class JobStore:
             self.model.stage.set(next_stage),
             self.model.progress.set(STAGE_PROGRESS[next_stage]),
             self.model.timings[finished].set(elapsed_ms),
-            self.model.updatedAt.set(_now_iso(self.clock())),
+            self.model.updatedAt.set(now_iso(self.clock())),
         ]
         if next_stage == "done":
             actions.append(self.model.status.set(COMPLETE))
@@ -229,7 +198,7 @@ class JobStore:
         try:
             self.model(user_id, job_id).update(actions=actions, condition=self.model.status == RUNNING)
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
@@ -242,12 +211,12 @@ class JobStore:
                     self.model.status.set(FAILED),
                     self.model.failedStage.set(stage),
                     self.model.errorMessage.set(message),
-                    self.model.updatedAt.set(_now_iso(self.clock())),
+                    self.model.updatedAt.set(now_iso(self.clock())),
                 ],
                 condition=self.model.status.is_in(PENDING, RUNNING),
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
@@ -266,12 +235,12 @@ class JobStore:
                     self.model.errorMessage.remove(),
                     self.model.failedStage.remove(),
                     self.model.timings.set({}),
-                    self.model.updatedAt.set(_now_iso(self.clock())),
+                    self.model.updatedAt.set(now_iso(self.clock())),
                 ],
                 condition=self.model.status.is_in(COMPLETE, FAILED) & (self.model.expiresAt > int(self.clock())),
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 raise JobConflict("only a COMPLETE or FAILED generation can be regenerated") from exc
             raise
         return _as_dict(record)
@@ -281,7 +250,7 @@ class JobStore:
         try:
             self.model(user_id, job_id).delete(condition=self.model.jobId.exists())
         except DeleteError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True

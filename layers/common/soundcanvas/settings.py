@@ -23,6 +23,10 @@ class Settings:
     job_retention_days: int = 30
     max_image_megapixels: int = 50
     dynamodb_endpoint: str | None = None  # set only off AWS (the local stack)
+    tracks_table_name: str = ""
+    users_table_name: str = ""
+    track_state_machine_arn: str = ""
+    track_upload_max_bytes: int = 200 * 1024 * 1024
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -30,13 +34,17 @@ class Settings:
         "url_ttl_seconds": "URL_TTL_SECONDS",
         "job_retention_days": "JOB_RETENTION_DAYS",
         "max_image_megapixels": "MAX_IMAGE_MEGAPIXELS",
+        "track_upload_max_bytes": "TRACK_UPLOAD_MAX_BYTES",
     }
 
     @classmethod
-    def from_env(cls, *, need_state_machine: bool = False) -> Settings:
-        """Read settings from the environment; raise ConfigError naming every missing variable."""
+    def from_env(cls, *, need_state_machine: bool = False, need: tuple[str, ...] = ()) -> Settings:
+        """Read settings from the environment; raise ConfigError naming every missing variable.
+
+        `need` names further variables this function cannot run without (e.g. TRACKS_TABLE_NAME).
+        """
         env = os.environ
-        required = ["TABLE_NAME", "BUCKET_NAME"] + (["STATE_MACHINE_ARN"] if need_state_machine else [])
+        required = ["TABLE_NAME", "BUCKET_NAME"] + (["STATE_MACHINE_ARN"] if need_state_machine else []) + list(need)
         missing = [name for name in required if not env.get(name)]
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
         if not region:
@@ -59,6 +67,9 @@ class Settings:
             bucket_name=env["BUCKET_NAME"],
             region=str(region),
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            tracks_table_name=env.get("TRACKS_TABLE_NAME", ""),
+            users_table_name=env.get("USERS_TABLE_NAME", ""),
+            track_state_machine_arn=env.get("TRACK_STATE_MACHINE_ARN", ""),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )

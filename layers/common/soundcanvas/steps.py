@@ -15,6 +15,7 @@ from pynamodb.exceptions import PynamoDBException
 from soundcanvas.errors import JobNotFound, TransientError
 from soundcanvas.jobs import JobStore
 from soundcanvas.settings import Settings
+from soundcanvas.tracks import TrackStore
 
 TRANSIENT_CODES = frozenset(
     {
@@ -80,3 +81,21 @@ class StepRuntime:
                 Bucket=self.settings.bucket_name, Delete={"Objects": [{"Key": k} for k in written], "Quiet": True}
             )
         raise JobNotFound(f"generation {job['jobId']} was deleted or stopped during the {finished} stage")
+
+
+@dataclass(frozen=True)
+class TrackRuntime:
+    """What the track-processing steps share: settings, the S3 client and the track records."""
+
+    settings: Settings
+    s3: Any
+    store: TrackStore
+
+    @classmethod
+    def from_env(cls) -> TrackRuntime:
+        settings = Settings.from_env(need=("TRACKS_TABLE_NAME",))
+        return cls(
+            settings=settings,
+            s3=boto3.client("s3", region_name=settings.region),
+            store=TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint),
+        )

@@ -5,12 +5,20 @@
     midi/{userId}/{jobId}/composition.mid        what Compose wrote
     audio/{userId}/{jobId}/output.wav            what Render produced (44.1 kHz stereo 16-bit)
     audio/{userId}/{jobId}/preview.mp3           the streaming preview
+
+The track library keeps each track under one prefix; derived objects carry the version (the
+original's ETag) they were made from, so a re-upload never mixes with a stale result:
+
+    library/{userId}/{trackId}/original.<ext>             the uploaded file, kept as it is
+    library/{userId}/{trackId}/audio.{version}.mp3        the 320 kbps MP3 (absent for MP3 uploads)
+    library/{userId}/{trackId}/cover.{version}.<ext>      embedded cover art, when the file has one
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 IMAGE_CONTENT_TYPES: dict[str, str] = {
     "image/jpeg": "jpg",
@@ -20,9 +28,26 @@ IMAGE_CONTENT_TYPES: dict[str, str] = {
     "image/bmp": "bmp",
     "image/tiff": "tiff",
 }
+AUDIO_CONTENT_TYPES: dict[str, str] = {
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/flac": "flac",
+    "audio/x-flac": "flac",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/vnd.wave": "wav",
+    "audio/aiff": "aiff",
+    "audio/x-aiff": "aiff",
+    "audio/ogg": "ogg",
+    "audio/mp4": "m4a",
+    "audio/x-m4a": "m4a",
+    "audio/m4a": "m4a",
+}
 PREFIXES = ("images", "analysis", "midi", "audio")
 _ID = r"[A-Za-z0-9_.:@+-]{1,128}"
 IMAGE_KEY_RE = re.compile(rf"^images/(?P<userId>{_ID})/(?P<jobId>{_ID})/input\.(?P<ext>[a-z]{{3,4}})$")
+ORIGINAL_KEY_RE = re.compile(rf"^library/(?P<userId>{_ID})/(?P<trackId>{_ID})/original\.(?P<ext>[a-z0-9]{{2,4}})$")
 
 
 def image_key(user_id: str, job_id: str, content_type: str) -> str:
@@ -51,21 +76,71 @@ def parse_image_key(key: str) -> tuple[str, str] | None:
     return (match["userId"], match["jobId"]) if match else None
 
 
-def delete_job_objects(s3: Any, bucket: str, user_id: str, job_id: str) -> int:
-    """Delete every object of one job under every prefix; returns how many were deleted."""
+def track_prefix(user_id: str, track_id: str) -> str:
+    return f"library/{user_id}/{track_id}/"
+
+
+def original_key(user_id: str, track_id: str, ext: str) -> str:
+    return f"library/{user_id}/{track_id}/original.{ext}"
+
+
+def object_version(etag: str) -> str:
+    """A short, key-safe version label from an object's ETag (quotes and multipart suffix dropped)."""
+    return re.sub(r"[^0-9a-f]", "", etag.strip('"').split("-")[0].lower())[:16] or "0"
+
+
+def track_mp3_key(user_id: str, track_id: str, version: str) -> str:
+    return f"library/{user_id}/{track_id}/audio.{version}.mp3"
+
+
+def cover_key(user_id: str, track_id: str, version: str, ext: str) -> str:
+    return f"library/{user_id}/{track_id}/cover.{version}.{ext}"
+
+
+def parse_original_key(key: str) -> tuple[str, str, str] | None:
+    """(userId, trackId, ext) of an uploaded track original's key, or None for any other key."""
+    match = ORIGINAL_KEY_RE.match(key)
+    return (match["userId"], match["trackId"], match["ext"]) if match else None
+
+
+def delete_prefix(
+    s3: Any, bucket: str, prefix: str, *, keep: frozenset[str] = frozenset(), only_version: str | None = None
+) -> int:
+    """Delete every object under a prefix except the keys in `keep` (with `only_version`, only the
+    objects derived from that version of a track); returns how many were deleted."""
     deleted = 0
-    paginator = s3.get_paginator("list_objects_v2")
-    for prefix in PREFIXES:
-        for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/{user_id}/{job_id}/"):
-            objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if objects:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-                deleted += len(objects)
+    marker = f".{only_version}." if only_version else ""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects = [
+            {"Key": item["Key"]}
+            for item in page.get("Contents", [])
+            if item["Key"] not in keep and marker in item["Key"].rsplit("/", 1)[-1]
+        ]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            deleted += len(objects)
     return deleted
 
 
-def presign_get(s3: Any, bucket: str, key: str | None, ttl_seconds: int) -> str | None:
+def delete_job_objects(s3: Any, bucket: str, user_id: str, job_id: str) -> int:
+    """Delete every object of one job under every prefix; returns how many were deleted."""
+    return sum(delete_prefix(s3, bucket, f"{prefix}/{user_id}/{job_id}/") for prefix in PREFIXES)
+
+
+def presign_get(
+    s3: Any, bucket: str, key: str | None, ttl_seconds: int, *, download_as: str | None = None
+) -> str | None:
+    """A presigned GET; with `download_as`, browsers save the object under that file name."""
     if not key:
         return None
-    url: str = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl_seconds)
+    params = {"Bucket": bucket, "Key": key}
+    if download_as:
+        params["ResponseContentDisposition"] = content_disposition(download_as)
+    url: str = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)
     return url
+
+
+def content_disposition(file_name: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266)."""
+    ascii_name = re.sub(r'[^A-Za-z0-9 ._()\[\]-]', "_", file_name) or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
