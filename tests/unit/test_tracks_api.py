@@ -345,3 +345,27 @@ def test_switching_to_fsrs_keeps_the_history(api: Any, store: TrackStore, clock:
     assert status == 200 and state["scheduler"] == "fsrs" and state["stability"] > 0
     assert call(api, event("PUT", "/training", body={"scheduler": "anki"}))[0] == 400
     assert call(api, event("PUT", "/training", body={"scheduler": "fsrs", "desiredRetention": 0.5}))[0] == 400
+
+
+def test_due_is_one_range_query_on_the_users_due_index(api: Any, store: TrackStore, clock: ManualClock,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What keeps GET /due flat on DynamoDB: a Query (never a Scan) of the sparse ByUserDue index,
+    bounded by the due time and the page size, so the items read follow the due tracks."""
+    for i in range(30):
+        ready_track(store, "alice", f"t{i:02}", due_at=clock.now - 100 + i if i < 25 else clock.now + DAY)
+    from pynamodb.connection.base import Connection
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    real = Connection.dispatch
+
+    def spy(self: Any, operation: str, kwargs: dict[str, Any]) -> Any:
+        calls.append((operation, kwargs))
+        return real(self, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "dispatch", spy)
+    status, due = call(api, event("GET", "/due"))
+    assert status == 200 and [i["trackId"] for i in due["items"]] == [f"t{i:02}" for i in range(20)]
+    ((operation, kwargs),) = calls
+    assert operation == "Query" and kwargs["IndexName"] == "ByUserDue" and kwargs["Limit"] == 20
+    assert kwargs["ScanIndexForward"] is True and "<=" in kwargs["KeyConditionExpression"]
+    assert "FilterExpression" not in kwargs
