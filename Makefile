@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm lame ffmpeg
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup system-deps demo test unit e2e lint typecheck validate local invoke bench build deploy clean
+.PHONY: help setup system-deps demo test unit e2e lint typecheck validate local invoke bench build build-check deploy clean
 
 help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
@@ -19,6 +19,7 @@ help:
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/analyze.json   invoke one function"
 	@echo "make bench     benchmark report (bench/results.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
+	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +82,10 @@ bench: setup
 
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam build
+
+# sam build of every zip function with python3.13 on PATH, then an import of each built handler.
+build-check: setup $(TOOLS_STAMP)
+	tools/check_zip_build.sh
 
 deploy: build
 	$(TOOLS)/bin/sam deploy --guided
