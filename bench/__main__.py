@@ -109,7 +109,7 @@ def end_to_end(stack: LocalStack, image: Path, seconds: int) -> tuple[float, dic
     """Seconds from the upload's HTTP response to the job reading COMPLETE."""
     uploaded: list[float] = []
     state = generate(stack.api_url, image, {"durationSeconds": seconds, "genre": "house", "seed": 7},
-                     user="demo-user", on_uploaded=lambda: uploaded.append(time.perf_counter()),
+                     token=stack.token("demo-user"), on_uploaded=lambda: uploaded.append(time.perf_counter()),
                      poll_seconds=0.1)  # the demo client's pace; faster polling would steal CPU from the render
     return time.perf_counter() - uploaded[0], state
 
@@ -119,7 +119,8 @@ def get_latency(stack: LocalStack, job_id: str, *, interval: float, clients: int
     """GET /generations/{id} latency under concurrent clients that run in a separate process."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.load", f"{stack.api_url}/generations/{job_id}", "--clients", str(clients),
-         "--requests", str(per_client), "--interval", str(interval), "--header", "X-SoundCanvas-User: demo-user"],
+         "--requests", str(per_client), "--interval", str(interval),
+         "--header", f"Authorization: Bearer {stack.token('demo-user')}"],
         capture_output=True, text=True, check=True,
     )
     result = json.loads(out.stdout)

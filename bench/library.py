@@ -49,7 +49,7 @@ def _fill(stack: LocalStack, user: str, count: int, *, due: int, now: float) -> 
 
 def _p95(stack: LocalStack, user: str) -> dict[str, float]:
     session = requests.Session()
-    session.headers["X-SoundCanvas-User"] = user
+    session.headers["Authorization"] = f"Bearer {stack.token(user)}"
     url = f"{stack.api_url}/due"
     for _ in range(5):  # warm
         assert len(session.get(url, timeout=30).json()["items"]) == PAGE

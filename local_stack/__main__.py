@@ -1,6 +1,7 @@
 """Command line for the local stack.
 
-    python -m local_stack up        [--api-port 3000] [--aws-port 4566] [--user demo-user]
+    python -m local_stack up        [--api-port 3000] [--aws-port 4566]
+    python -m local_stack token     USER            # an ID token: send it as Authorization: Bearer <token>
     python -m local_stack demo      [--image events/images/sunset.jpg] [--genre lofi] [--duration 60]
     python -m local_stack invoke    FUNCTION -e events/x.json
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 from local_stack import invoke
 from local_stack.demo import run as run_demo
 from local_stack.demo import say
-from local_stack.stack import ROOT, LocalStack
+from local_stack.idp import LocalIdentityProvider
+from local_stack.stack import IDP_KEY, ROOT, LocalStack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--api-port", type=int, default=3000)
     up.add_argument("--aws-port", type=int, default=4566)
-    up.add_argument("--user", default="demo-user", help="user for requests without an X-SoundCanvas-User header")
     demo = commands.add_parser("demo", help="run the main job end to end and show the result")
     demo.add_argument("--image", type=Path, default=ROOT / "events/images/sunset.jpg")
     demo.add_argument("--out", type=Path, default=ROOT / "out")
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--mode", default="heuristic", choices=("heuristic", "model"))
     demo.add_argument("--duration", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
+    tok = commands.add_parser("token", help="print an ID token for a user (send it as Authorization: Bearer ...)")
+    tok.add_argument("user")
+    tok.add_argument("--hours", type=float, default=1.0)
     inv = commands.add_parser("invoke", help="invoke one function with an event file (like sam local invoke)")
     inv.add_argument("function", help="logical id in template.yaml, e.g. AnalyzeFunction")
     inv.add_argument("-e", "--event", type=Path, required=True)
@@ -55,9 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         result = invoke.invoke(args.function, json.loads(args.event.read_text()))
         say(json.dumps(result, indent=2, default=str))
         return 0
-    stack = LocalStack(host=args.host, api_port=args.api_port, aws_port=args.aws_port, default_user=args.user)
+    if args.command == "token":
+        say(LocalIdentityProvider(IDP_KEY).issue(args.user, seconds=int(args.hours * 3600)))
+        return 0
+    stack = LocalStack(host=args.host, api_port=args.api_port, aws_port=args.aws_port)
     stack.start()
-    say(f"API          {stack.api_url}   (act as a user with the header X-SoundCanvas-User: <id>)")
+    say(f"API          {stack.api_url}   (send Authorization: Bearer $(python -m local_stack token <user>))")
     say(f"S3/DynamoDB  {stack.endpoint}  (AWS_ENDPOINT_URL for boto3 and the AWS CLI)")
     say("credentials  " + " ".join(f"{k}={v}" for k, v in stack.client_environment().items() if "KEY" in k))
     say("Ctrl-C stops.")

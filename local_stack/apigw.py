@@ -1,9 +1,9 @@
 """The API on loopback, routed exactly as template.yaml routes it (API Gateway REST, Lambda proxy).
 
 Each request becomes the same proxy event API Gateway sends, and the matching function's
-handler runs in this process. Identity: the deployed API takes the user from the Cognito
-authorizer's claims; locally the claims come from the `X-SoundCanvas-User` header (or the
-stack's default user), so a client can act as any user.
+handler runs in this process. Identity works as API Gateway's Lambda TOKEN authorizer does: the
+template's authorizer function verifies the `Authorization` header's token (locally, one signed
+by local_stack/idp.py), and its context becomes `requestContext.authorizer`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local_stack.template import ApiRoute
+from local_stack.template import ApiRoute, TokenAuthorizer
 
 log = logging.getLogger("local_stack.api")
-USER_HEADER = "X-SoundCanvas-User"
+API_ARN = "arn:aws:execute-api:us-east-1:000000000000:local"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -37,7 +37,7 @@ def build_event(
     headers: dict[str, str],
     body: bytes,
     path_params: dict[str, str],
-    user: str | None,
+    authorizer: dict[str, Any] | None,
     source_ip: str,
     binary_types: tuple[str, ...] = (),
 ) -> dict[str, Any]:
@@ -48,7 +48,6 @@ def build_event(
     media_type = content_type.split(";")[0].strip().lower()
     is_text = not body or not any(fnmatch(media_type, pattern) for pattern in binary_types)
     now = datetime.now(UTC)
-    claims = {"sub": user, "cognito:username": user} if (route.authorizer and user) else None
     return {
         "resource": route.path,
         "path": path,
@@ -68,7 +67,7 @@ def build_event(
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
-            "authorizer": {"claims": claims} if claims else None,
+            "authorizer": authorizer if route.authorizer else None,
             "accountId": "000000000000",
             "apiId": "local",
             "protocol": "HTTP/1.1",
@@ -76,6 +75,25 @@ def build_event(
         "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()) if body else None,
         "isBase64Encoded": bool(body) and not is_text,
     }
+
+
+def _allowed_context(answer: Any, method_arn: str) -> dict[str, Any] | None:
+    """The requestContext.authorizer API Gateway passes on when the policy allows the call, else None."""
+    if not isinstance(answer, dict) or "principalId" not in answer:
+        return None
+    statements = (answer.get("policyDocument") or {}).get("Statement") or []
+    allowed = False
+    for statement in statements:
+        resources = statement.get("Resource")
+        resources = resources if isinstance(resources, list) else [resources]
+        if any(fnmatch(method_arn, str(r)) for r in resources):
+            if statement.get("Effect") == "Deny":
+                return None
+            allowed = allowed or statement.get("Effect") == "Allow"
+    if not allowed:
+        return None
+    context = {k: str(v) for k, v in (answer.get("context") or {}).items()}
+    return {"principalId": str(answer["principalId"]), **context}
 
 
 class ApiServer:
@@ -87,15 +105,49 @@ class ApiServer:
         invoke: Callable[[str, dict[str, Any]], Any],
         *,
         cors: dict[str, str],
-        default_user: str | None,
+        authorizer: TokenAuthorizer | None = None,
         binary_types: list[str] | None = None,
     ) -> None:
         # Like API Gateway, a literal path segment wins over a {parameter} (/tracks/lookup before /tracks/{id}).
         ordered = sorted(routes, key=lambda r: [part.startswith("{") for part in r.path.strip("/").split("/")])
         self.routes = [(route, route.pattern()) for route in ordered]
         self.binary_types = tuple(t.lower() for t in binary_types or ())
-        self.invoke, self.cors, self.default_user = invoke, cors, default_user
+        self.invoke, self.cors, self.authorizer = invoke, cors, authorizer
+        self._answers: dict[str, tuple[float, dict[str, Any] | None]] = {}  # token -> (until, context or deny)
+        self._answers_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+
+    def authorize(self, route: ApiRoute, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        """As API Gateway runs a TOKEN authorizer: (200, the authorizer context) or (401|403|500, message).
+
+        No token: 401 without calling the function. The function raising "Unauthorized": 401. A policy
+        that does not allow the method: 403. Answers are cached per token for ReauthorizeEvery seconds.
+        """
+        spec = self.authorizer
+        if spec is None:
+            return 500, {"message": None}
+        token = next((v for k, v in headers.items() if k.lower() == spec.header.lower()), "")
+        if not token:
+            return 401, {"message": "Unauthorized"}
+        method_arn = f"{API_ARN}/v1/{method}{path}"
+        with self._answers_lock:
+            cached = self._answers.get(token)
+        if cached is None or cached[0] < time.monotonic():
+            try:
+                answer = self.invoke(spec.function, {"type": "TOKEN", "authorizationToken": token,
+                                                      "methodArn": method_arn})
+            except Exception as exc:
+                if str(exc) == "Unauthorized":
+                    return 401, {"message": "Unauthorized"}
+                log.exception("authorizer %s raised", spec.function)
+                return 500, {"message": None}
+            context = _allowed_context(answer, method_arn)
+            cached = (time.monotonic() + spec.cache_seconds, context)
+            with self._answers_lock:
+                self._answers[token] = cached
+        if cached[1] is None:
+            return 403, {"Message": "User is not authorized to access this resource with an explicit deny"}
+        return 200, cached[1]
 
     def match(self, method: str, path: str) -> tuple[ApiRoute | None, dict[str, str], bool]:
         """(route, path parameters, whether the path exists with another method)."""
@@ -116,10 +168,7 @@ class ApiServer:
             "AllowMethods": "Access-Control-Allow-Methods",
             "MaxAge": "Access-Control-Max-Age",
         }
-        headers = {mapping[k]: v for k, v in self.cors.items() if k in mapping}
-        if "Access-Control-Allow-Headers" in headers:  # let browser clients pick a local user
-            headers["Access-Control-Allow-Headers"] += f",{USER_HEADER}"
-        return headers
+        return {mapping[k]: v for k, v in self.cors.items() if k in mapping}
 
     def start(self, host: str, port: int) -> int:
         api = self
@@ -169,11 +218,13 @@ class ApiServer:
                     self._json(403, {"message": "Missing Authentication Token"})
                     return
                 headers = {k: v for k, v in self.headers.items()}
-                user = headers.get(USER_HEADER) or api.default_user
-                if route.authorizer and not user:
-                    self._json(401, {"message": "Unauthorized"})
-                    return
-                event = build_event(route, self.command, url.path, url.query, headers, body, params, user,
+                context = None
+                if route.authorizer:
+                    status, context = api.authorize(route, self.command, url.path, headers)
+                    if status != 200:
+                        self._json(status, context)
+                        return
+                event = build_event(route, self.command, url.path, url.query, headers, body, params, context,
                                     self.client_address[0], api.binary_types)
                 try:
                     result = api.invoke(route.function, event)

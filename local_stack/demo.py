@@ -22,13 +22,13 @@ def say(text: str = "") -> None:
     sys.stdout.flush()
 
 
-def generate(api_url: str, image: Path, options: dict[str, Any], *, user: str, timeout: float = 600.0,
+def generate(api_url: str, image: Path, options: dict[str, Any], *, token: str, timeout: float = 600.0,
              on_progress: Any = None, on_uploaded: Any = None, poll_seconds: float = 0.2) -> dict[str, Any]:
     """Create a generation, upload the picture, and poll until it is COMPLETE or FAILED.
 
     `on_uploaded()` is called the moment S3 has accepted the picture (the benchmark starts its clock there).
     """
-    headers = {"X-SoundCanvas-User": user}
+    headers = {"Authorization": f"Bearer {token}"}
     content_type = CONTENT_TYPES.get(image.suffix.lower(), "image/jpeg")
     created = requests.post(f"{api_url}/generations", json={**options, "contentType": content_type},
                             headers=headers, timeout=30)
@@ -67,7 +67,7 @@ def run(image: Path, out_dir: Path, options: dict[str, Any], user: str = "demo-u
                 last.append(status)
                 say(f"  [{time.perf_counter() - started:5.1f}s] {status}")
 
-        state = generate(stack.api_url, image, options, user=user, on_progress=progress)
+        state = generate(stack.api_url, image, options, token=stack.token(user), on_progress=progress)
         if state["status"] != "COMPLETE":
             say(f"FAILED in {state['failedStage']}: {state['errorMessage']}")
             return 1

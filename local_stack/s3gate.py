@@ -778,9 +778,12 @@ class Gateway:
         region: str,
         on_object_created: ObjectCreatedHandler,
         targets: Mapping[str, TargetHandler] | None = None,
+        documents: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.access_key, self._secret_key = credentials
+        # Public JSON documents served by GET at fixed paths (the identity provider's JWKS).
+        self._documents = {path: json.dumps(doc).encode() for path, doc in (documents or {}).items()}
         self.region = region
         self._on_object_created = on_object_created
         self._targets = dict(targets or {})
@@ -794,6 +797,10 @@ class Gateway:
         self._last_sequence = 0
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        document = self._documents.get(environ.get("PATH_INFO", ""))
+        if document is not None and environ.get("REQUEST_METHOD") == "GET":
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(document)))])
+            return [document]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         handler = self._targets.get(target.partition(".")[0]) if target else None
         if handler is not None:

@@ -27,9 +27,11 @@ from local_stack import events, s3gate, template
 from local_stack.apigw import ApiServer
 from local_stack.asl import Execution, StateMachine
 from local_stack.functions import FunctionHost
+from local_stack.idp import JWKS_PATH, LocalIdentityProvider
 
 log = logging.getLogger("local_stack")
 ROOT = Path(__file__).resolve().parent.parent
+IDP_KEY = ROOT / ".local-stack" / "idp-key.pem"  # the local identity provider's signing key (not committed)
 CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
 REGION = "us-east-1"
 # Local differences from a deployed function's environment: no X-Ray daemon to send traces to,
@@ -83,7 +85,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         api_port: int = 3000,
         aws_port: int = 4566,
-        default_user: str | None = "demo-user",
+        idp_key: Path | None = None,
         time_scale: float = 0.05,
         workers: int = 3,
         env_overrides: dict[str, str] | None = None,
@@ -91,7 +93,8 @@ class LocalStack:
     ) -> None:
         self.root, self.host = root, host
         self.api_port, self.aws_port = api_port, aws_port
-        self.default_user, self.time_scale, self.workers = default_user, time_scale, workers
+        self.time_scale, self.workers = time_scale, workers
+        self.idp = LocalIdentityProvider(idp_key or IDP_KEY)
         self.env_overrides = env_overrides or {}
         self.clock = clock
         self.executions: dict[str, ExecutionRecord] = {}
@@ -124,6 +127,7 @@ class LocalStack:
             region=REGION,
             on_object_created=self.publish,
             targets={"AWSStepFunctions": self._stepfunctions},
+            documents={JWKS_PATH: self.idp.jwks},
             clock=self.clock,
         )
         server, _ = s3gate.serve(self.host, self.aws_port, gateway)
@@ -135,16 +139,21 @@ class LocalStack:
         os.environ.update(self.client_environment())
         os.environ.update(LOCAL_DEFAULTS)
         os.environ.update(self.functions.environment())
+        os.environ.update(self.idp.environment(self.endpoint))  # the authorizer trusts the local pool
         os.environ.update(self.env_overrides)
         self._create_resources()
         routes = [route for fn in self.template.functions.values() for route in fn.routes]
-        self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors, default_user=self.default_user,
-                             binary_types=self.template.binary_media_types)
+        self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors,
+                             authorizer=self.template.authorizer, binary_types=self.template.binary_media_types)
         self.api_port = self.api.start(self.host, self.api_port)
         self.api_url = f"http://{self.host}:{self.api_port}"
         log.info("local stack up in %.2f s: API %s, S3/DynamoDB %s", time.perf_counter() - started,
                  self.api_url, self.endpoint)
         return self
+
+    def token(self, user: str, **claims: Any) -> str:
+        """An ID token for `user` from the local identity provider (send it as `Authorization: Bearer ...`)."""
+        return self.idp.issue(user, now=self.clock(), **claims)
 
     def client_environment(self) -> dict[str, str]:
         """What a process needs to talk to this stack with boto3 (and PynamoDB)."""

@@ -24,8 +24,8 @@ EMULATED = {
     "AWS::S3::Bucket",
 }
 DEPLOY_ONLY = {
-    "AWS::Cognito::UserPool": "identity comes from the X-SoundCanvas-User header locally",
-    "AWS::Cognito::UserPoolClient": "identity comes from the X-SoundCanvas-User header locally",
+    "AWS::Cognito::UserPool": "the local identity provider (local_stack/idp.py) signs the tokens locally",
+    "AWS::Cognito::UserPoolClient": "the local identity provider (local_stack/idp.py) signs the tokens locally",
     "AWS::S3::BucketPolicy": "the local endpoint is plain HTTP on loopback",
     "AWS::Logs::LogGroup": "local logs go to the terminal",
 }
@@ -102,6 +102,16 @@ class LocalTemplate:
     state_machines: dict[str, dict[str, Any]]  # logical id -> {definition, rules: [event patterns]}
     api_cors: dict[str, str]
     binary_media_types: list[str] = field(default_factory=list)  # e.g. multipart/form-data
+    authorizer: TokenAuthorizer | None = None  # the API's default authorizer
+
+
+@dataclass(frozen=True)
+class TokenAuthorizer:
+    """A Lambda TOKEN authorizer: the function, the header it reads, how long an answer is cached."""
+
+    function: str
+    header: str
+    cache_seconds: int
 
 
 def function_arn(name: str, region: str = "us-east-1") -> str:
@@ -208,6 +218,7 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
     machines: dict[str, dict[str, Any]] = {}
     api_cors: dict[str, str] = {}
     binary_types: list[str] = []
+    authorizer: TokenAuthorizer | None = None
     for name, res in resources.items():
         props = res.get("Properties") or {}
         kind = res["Type"]
@@ -222,7 +233,24 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
         elif kind == "AWS::Serverless::Api":
             api_cors = {k: str(v).strip("'") for k, v in (props.get("Cors") or {}).items()}
             binary_types = [str(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or []]
-    return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors, binary_types)
+            authorizer = _token_authorizer(name, props.get("Auth") or {})
+    return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors, binary_types,
+                         authorizer)
+
+
+def _token_authorizer(api: str, auth: dict[str, Any]) -> TokenAuthorizer | None:
+    default = auth.get("DefaultAuthorizer")
+    if not default:
+        return None
+    spec = (auth.get("Authorizers") or {}).get(default) or {}
+    function_arn = spec.get("FunctionArn") or {}
+    function = function_arn.get("Fn::GetAtt", [None])[0] if isinstance(function_arn, dict) else None
+    if spec.get("FunctionPayloadType", "TOKEN") != "TOKEN" or not function:
+        raise TemplateError(f"API {api}: authorizer {default} must be a Lambda TOKEN authorizer (FunctionArn: !GetAtt "
+                            "Fn.Arn) to run locally")
+    identity = spec.get("Identity") or {}
+    return TokenAuthorizer(str(function), str(identity.get("Header", "Authorization")),
+                           int(identity.get("ReauthorizeEvery", 300)))
 
 
 def _function(

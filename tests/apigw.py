@@ -24,7 +24,7 @@ def event(method: str, path: str, *, user: str | None = "alice", body: Any = Non
             "resourcePath": resource or path,
             "httpMethod": method,
             "requestId": "r1",
-            "authorizer": {"claims": {"sub": user}} if user else None,
+            "authorizer": {"principalId": user, "sub": user, "username": user} if user else None,
         },
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
         "isBase64Encoded": False,

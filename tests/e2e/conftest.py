@@ -51,7 +51,7 @@ class Client:
     def __init__(self, stack: LocalStack, user: str) -> None:
         self.stack, self.user = stack, user
         self.session = requests.Session()
-        self.session.headers["X-SoundCanvas-User"] = user
+        self.session.headers["Authorization"] = f"Bearer {stack.token(user)}"
 
     def url(self, path: str) -> str:
         return f"{self.stack.api_url}{path}"

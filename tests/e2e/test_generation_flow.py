@@ -194,5 +194,5 @@ def test_health_cors_and_unknown_routes(stack: LocalStack) -> None:
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert requests.get(f"{stack.api_url}/nope", timeout=10).status_code == 403
     bad = requests.post(f"{stack.api_url}/generations", data="{oops", timeout=10,
-                        headers={"Content-Type": "application/json", "X-SoundCanvas-User": "alice"})
+                        headers={"Content-Type": "application/json", "Authorization": f"Bearer {stack.token('alice')}"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "body"

@@ -22,6 +22,8 @@ EVENTS = {
     "ComposeFunction": ("compose.json", lambda out: out["midiKey"].endswith("composition.mid") and out["bytes"] > 0),
     "RenderFunction": ("render.json", lambda out: out["peakDbfs"] <= -1.0 and out["durationSeconds"] == 30),
     "MarkFailedFunction": ("mark_failed.json", lambda out: out["marked"] and "PDF" in out["message"]),
+    "AuthorizerFunction": ("authorizer.json", lambda out: out["principalId"] == "demo-user"
+                           and out["policyDocument"]["Statement"][0]["Effect"] == "Allow"),
     "TracksApiFunction": ("api_get_track.json", lambda out: json.loads(out["body"])["name"] == "Tide Lines"),
     "InspectTrackFunction": ("inspect_track.json", lambda out: out["claimed"] and out["needsTranscode"]),
     "TranscodeTrackFunction": ("transcode_track.json", lambda out: out["mp3Key"].endswith(".mp3") and out["mp3Bytes"] > 0),
@@ -64,7 +66,7 @@ def test_other_api_events_route_to_the_api_function() -> None:
     for name in ("api_create_generation", "api_list_generations", "api_regenerate_generation",
                  "api_delete_generation"):
         event = json.loads((ROOT / "events" / f"{name}.json").read_text())
-        assert event["requestContext"]["authorizer"]["claims"]["sub"] == "demo-user"
+        assert event["requestContext"]["authorizer"]["principalId"] == "demo-user"
         assert event["resource"].startswith("/generations")
 
 

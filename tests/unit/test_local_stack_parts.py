@@ -156,7 +156,7 @@ def test_a_handler_module_clock_is_the_hosts_clock(tmp_path: Path) -> None:
 
 def test_literal_path_segments_win_and_binary_media_types_arrive_base64() -> None:
     routes = [ApiRoute("Get", "GET", "/tracks/{trackId}", True), ApiRoute("Lookup", "GET", "/tracks/lookup", True)]
-    server = ApiServer(routes, lambda name, event: None, cors={}, default_user=None, binary_types=["multipart/form-data"])
+    server = ApiServer(routes, lambda name, event: None, cors={}, binary_types=["multipart/form-data"])
     assert server.match("GET", "/tracks/lookup")[0].function == "Lookup"
     assert server.match("GET", "/tracks/abc")[0].function == "Get"
     def event(content_type: str, body: bytes) -> dict:

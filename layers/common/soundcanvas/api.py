@@ -31,9 +31,9 @@ def resolver() -> APIGatewayRestResolver:
 
 
 def caller(app: APIGatewayRestResolver) -> str:
-    """The Cognito user (`sub` claim) the authorizer let through."""
-    claims = app.current_event.request_context.authorizer.claims or {}
-    user_id = claims.get("sub")
+    """The user the API's token authorizer let through: its `principalId`, the ID token's `sub`."""
+    authorizer = app.current_event.request_context.authorizer
+    user_id = authorizer.principal_id if authorizer else None
     if not user_id:
         raise UnauthorizedError("no authenticated user")
     return str(user_id)

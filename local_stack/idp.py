@@ -1,0 +1,80 @@
+"""The local stack's identity provider: what the Cognito user pool is to the deployed API.
+
+It signs ID tokens (RS256 JWTs with Cognito's claims: `sub`, `aud` = the app client, `iss` = the
+pool, `token_use` = "id", `exp`, `iat`) with a local RSA key, and publishes the public key as a
+JWKS at the path Cognito uses, `/{poolId}/.well-known/jwks.json` on the S3/DynamoDB endpoint.
+The API's own authorizer function verifies those tokens exactly as it verifies Cognito's.
+
+The key lives in `.local-stack/idp-key.pem` (created on first use, never committed), so a token
+printed by `python -m local_stack token USER` works against any running local stack.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+POOL_ID = "us-east-1_SoundCanvasLocal"
+ISSUER = f"https://idp.soundcanvas.local/{POOL_ID}"
+AUDIENCE = "soundcanvas-local-client"
+JWKS_PATH = f"/{POOL_ID}/.well-known/jwks.json"
+TOKEN_SECONDS = 3600
+_USER = re.compile(r"^[A-Za-z0-9_.@+-]{1,128}$")
+
+
+class LocalIdentityProvider:
+    def __init__(self, key_path: Path) -> None:
+        self.key = _load_or_create_key(key_path)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        # The key id is the key's RFC 7638 thumbprint, as stable as the key file.
+        canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
+        self.kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
+        self.jwks = {"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+
+    def issue(self, user: str, *, seconds: int = TOKEN_SECONDS, now: float | None = None, **claims: Any) -> str:
+        """An ID token for `user` (its `sub`); extra claims override the defaults (tests forge bad ones)."""
+        if not _USER.match(user):
+            raise ValueError(f"user ids are 1-128 letters, digits or _.@+-, got {user!r}")
+        issued = int(now if now is not None else time.time())
+        payload = {
+            "sub": user,
+            "cognito:username": user,
+            "aud": AUDIENCE,
+            "iss": ISSUER,
+            "token_use": "id",
+            "auth_time": issued,
+            "iat": issued,
+            "exp": issued + seconds,
+            **claims,
+        }
+        return jwt.encode(payload, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def environment(self, endpoint: str) -> dict[str, str]:
+        """What the authorizer function reads: the pool's issuer, the app client, where the JWKS is."""
+        return {"TOKEN_ISSUER": ISSUER, "TOKEN_AUDIENCE": AUDIENCE, "JWKS_URL": f"{endpoint}{JWKS_PATH}"}
+
+
+def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
+    if path.is_file():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    os.replace(partial, path)  # readers see the whole key or none
+    return key
