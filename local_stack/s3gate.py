@@ -793,6 +793,7 @@ class Gateway:
         # request; S3 and DynamoDB, which the product uses, are routed straight to their apps.
         self._apps: dict[str, Any] = {}
         self._apps_lock = threading.Lock()
+        self._dynamodb_lock = threading.Lock()
         self._sequence_lock = threading.Lock()
         self._last_sequence = 0
 
@@ -807,7 +808,11 @@ class Gateway:
             return self._call_target(handler, target.partition(".")[2], environ, start_response)
         if not _is_s3(environ):
             if target.startswith("DynamoDB_"):
-                return self._backend("dynamodb")(environ, start_response)
+                # DynamoDB applies each request atomically (a conditional write cannot interleave with
+                # another write); moto does not lock, so the gateway runs one DynamoDB request at a time.
+                with self._dynamodb_lock:
+                    answer = _call(self._backend("dynamodb"), environ)
+                return answer.send(start_response)
             return self._moto(environ, start_response)
         request = _S3Request.from_environ(environ)
         try:

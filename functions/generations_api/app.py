@@ -25,13 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from soundcanvas import api, jobs, storage
 from soundcanvas.genres import DEFAULT_DURATION_SECONDS, GENRE_NAMES, MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
+from soundcanvas.quotas import Quota, QuotaStore
 from soundcanvas.settings import Settings
 
 logger = Logger()
 metrics = Metrics()
-settings = Settings.from_env(need_state_machine=True)
+settings = Settings.from_env(need_state_machine=True, need=("QUOTAS_TABLE_NAME",))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 store = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
+quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
+GENERATIONS = Quota("generations", settings.generation_quota, settings.generation_quota_window_seconds)
 
 
 @cache
@@ -109,6 +112,7 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
 def create_generation(body: GenerationRequest | None = None) -> Response[dict[str, Any]]:
     request = body or GenerationRequest()
     user_id = api.caller(app)
+    quotas.take(user_id, GENERATIONS)
     job_id = uuid.uuid4().hex
     logger.append_keys(job_id=job_id)
     options = request.model_dump(exclude={"contentType"})
@@ -168,6 +172,7 @@ def list_generations(
 def regenerate_generation(jobId: JobId, body: RegenerateRequest | None = None) -> Response[dict[str, Any]]:
     job = _owned_job(jobId)
     logger.append_keys(job_id=jobId)
+    quotas.take(job["userId"], GENERATIONS)
     changes = (body or RegenerateRequest()).model_dump(exclude_none=True)
     options = {**job["options"], **changes}
     if "seed" not in changes:

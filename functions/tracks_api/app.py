@@ -33,16 +33,19 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from soundcanvas import api, jobs, storage, training
+from soundcanvas.quotas import Quota, QuotaStore
 from soundcanvas.settings import Settings
 from soundcanvas.tracks import READY, UPLOADING, TrackConflict, TrackStore, UserSettingsStore
 
 logger = Logger()
 metrics = Metrics()
-settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRACK_STATE_MACHINE_ARN"))
+settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRACK_STATE_MACHINE_ARN", "QUOTAS_TABLE_NAME"))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 store = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
 user_settings = UserSettingsStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
 generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
+quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
+UPLOADS = Quota("track uploads", settings.track_upload_quota, settings.track_upload_quota_window_seconds)
 clock = time.time  # the local stack sets its own clock here
 DIRECT_MAX_BYTES = 6 * 1024 * 1024  # what a Lambda can receive through API Gateway
 UPLOAD_GRACE_SECONDS = 3600  # an UPLOADING record outlives its form by this much, for a slow upload
@@ -221,6 +224,7 @@ def _track_for_file(
 @app.post("/tracks/uploads")
 def create_uploads(body: UploadRequest) -> Response[dict[str, Any]]:
     user_id = api.caller(app)
+    quotas.take(user_id, UPLOADS, len(body.files))
     expires_in = settings.upload_expiry_seconds
     expires_at = int(clock()) + expires_in
     items = []
@@ -262,6 +266,7 @@ def register_tracks(body: RegisterRequest) -> Response[dict[str, Any]]:
     user_id = api.caller(app)
     if body.generationId is not None:
         return _save_generation(user_id, body.generationId)
+    quotas.take(user_id, UPLOADS, len(body.files or []))
     items = []
     for i, file in enumerate(body.files or []):
         ids = storage.parse_original_key(file.key)
@@ -312,6 +317,7 @@ def upload_direct() -> Response[dict[str, Any]]:
     """multipart/form-data with a `file` part (and optionally a `fileName` field), up to 6 MB."""
     user_id = api.caller(app)
     file_name, content_type, data = _read_multipart()
+    quotas.take(user_id, UPLOADS)
     track_id, replaces = _track_for_file(user_id, file_name, source="direct", content_type=content_type,
                                          expires_at=int(clock()) + UPLOAD_GRACE_SECONDS)
     s3.put_object(

@@ -35,7 +35,9 @@ def clock() -> ShiftableClock:
 @pytest.fixture(scope="session")
 def stack(clock: ShiftableClock) -> Iterator[LocalStack]:
     with LocalStack(api_port=0, aws_port=0, time_scale=0.01, clock=clock,
-                    env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as running:
+                    # Many tests create generations as the same few users within minutes; the
+                    # generation quota has its own tests (unit, and track uploads end to end).
+                    env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", "GENERATION_QUOTA": "1000"}) as running:
         yield running
 
 

@@ -2,7 +2,7 @@
 
 Each API function has one Powertools resolver; `install_error_handlers` gives it the same
 answers for the same mistakes: 400 naming the field, 404 for anything the caller does not own,
-409 for a state conflict, 415 for a body that is not JSON.
+409 for a state conflict, 415 for a body that is not JSON, 429 with Retry-After over a quota.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from soundcanvas import cursors
+from soundcanvas.quotas import QuotaExceeded
 
 NOT_JSON = "send the request body as JSON with the header Content-Type: application/json"
 
@@ -84,6 +85,11 @@ def install_error_handlers(
     @app.exception_handler(cursors.InvalidCursor)
     def bad_cursor(exc: cursors.InvalidCursor) -> Response:
         return field_error(400, "cursor", str(exc))
+
+    @app.exception_handler(QuotaExceeded)
+    def over_quota(exc: QuotaExceeded) -> Response:
+        body = json.dumps({"message": str(exc), "retryAfterSeconds": exc.retry_after})
+        return Response(429, "application/json", body, headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(list(not_found))
     def missing(exc: Exception) -> Response:

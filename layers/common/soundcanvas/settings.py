@@ -27,6 +27,11 @@ class Settings:
     users_table_name: str = ""
     track_state_machine_arn: str = ""
     track_upload_max_bytes: int = 200 * 1024 * 1024
+    quotas_table_name: str = ""
+    generation_quota: int = 10
+    generation_quota_window_seconds: int = 900
+    track_upload_quota: int = 200
+    track_upload_quota_window_seconds: int = 86400
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -35,6 +40,10 @@ class Settings:
         "job_retention_days": "JOB_RETENTION_DAYS",
         "max_image_megapixels": "MAX_IMAGE_MEGAPIXELS",
         "track_upload_max_bytes": "TRACK_UPLOAD_MAX_BYTES",
+        "generation_quota": "GENERATION_QUOTA",
+        "generation_quota_window_seconds": "GENERATION_QUOTA_WINDOW_SECONDS",
+        "track_upload_quota": "TRACK_UPLOAD_QUOTA",
+        "track_upload_quota_window_seconds": "TRACK_UPLOAD_QUOTA_WINDOW_SECONDS",
     }
 
     @classmethod
@@ -70,6 +79,8 @@ class Settings:
             tracks_table_name=env.get("TRACKS_TABLE_NAME", ""),
             users_table_name=env.get("USERS_TABLE_NAME", ""),
             track_state_machine_arn=env.get("TRACK_STATE_MACHINE_ARN", ""),
+            quotas_table_name=env.get("QUOTAS_TABLE_NAME", ""),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )
+

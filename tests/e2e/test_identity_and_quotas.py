@@ -1,4 +1,4 @@
-"""Identity end to end: the API's own token authorizer verifies ID tokens from the local identity
+"""Identity and quotas end to end. Identity: the API's own token authorizer verifies ID tokens from the local identity
 provider (a JWKS served like Cognito's), exactly the code that runs behind API Gateway in AWS."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import base64
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,37 @@ def _tamper(token: str) -> str:
     claims["sub"] = "mallory"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     return f"{header}.{forged}.{signature}"
+
+
+def test_quota_counters_hold_under_concurrent_requests(stack: LocalStack) -> None:
+    """16 clients take from a quota of 10 at once through the local DynamoDB endpoint: exactly 10 win."""
+    from soundcanvas.quotas import Quota, QuotaExceeded, QuotaStore
+
+    store = QuotaStore(stack.template.names["QuotasTable"], "us-east-1", host=stack.endpoint)
+    quota, results = Quota("generations", 10, 900), []
+    barrier = threading.Barrier(16)
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            store.take("racer", quota)
+            results.append("granted")
+        except QuotaExceeded:
+            results.append("refused")
+
+    threads = [threading.Thread(target=one) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results).count("granted") == 10 and len(results) == 16
+
+
+def test_over_quota_is_429_with_retry_after(stack: LocalStack) -> None:
+    token = stack.token("prolific")
+    answers = [requests.post(f"{stack.api_url}/tracks/uploads", timeout=30, headers={"Authorization": f"Bearer {token}"},
+                             json={"files": [{"fileName": f"{n}-{i}.mp3", "contentType": "audio/mpeg", "sizeBytes": 9}
+                                             for i in range(50)]})
+               for n in range(5)]
+    assert [a.status_code for a in answers] == [201, 201, 201, 201, 429]  # 200 track uploads per day
+    assert int(answers[-1].headers["Retry-After"]) > 0 and "200 track uploads per day" in answers[-1].json()["message"]
