@@ -51,8 +51,8 @@ def field_error(status: int, field: str, message: str) -> Response:
 def install_error_handlers(
     app: APIGatewayRestResolver,
     *,
-    not_found: tuple[type[Exception], ...],
-    conflict: tuple[type[Exception], ...],
+    not_found: tuple[type[Exception], ...] = (),
+    conflict: tuple[type[Exception], ...] = (),
 ) -> None:
     """Map validation errors, bad cursors, missing resources and conflicts to JSON responses."""
 
@@ -91,13 +91,16 @@ def install_error_handlers(
         body = json.dumps({"message": str(exc), "retryAfterSeconds": exc.retry_after})
         return Response(429, "application/json", body, headers={"Retry-After": str(exc.retry_after)})
 
-    @app.exception_handler(list(not_found))
     def missing(exc: Exception) -> Response:
         return error(404, str(exc))
 
-    @app.exception_handler(list(conflict))
     def conflicting(exc: Exception) -> Response:
         return error(409, str(exc))
+
+    if not_found:
+        app.exception_handler(list(not_found))(missing)
+    if conflict:
+        app.exception_handler(list(conflict))(conflicting)
 
     @app.not_found
     def no_route(exc: NotFoundError) -> Response:

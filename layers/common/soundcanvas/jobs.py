@@ -12,6 +12,7 @@ COMPLETE | FAILED -(regenerate)-> PENDING. Conditions make duplicated events har
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +22,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from soundcanvas import cursors
-from soundcanvas.records import bind, conditional_failed, now_iso
+from soundcanvas.records import bind, conditional_failed, delete_partition, now_iso
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 INDEX_NAME = "ByUserCreated"
@@ -244,6 +245,17 @@ class JobStore:
                 raise JobConflict("only a COMPLETE or FAILED generation can be regenerated") from exc
             raise
         return _as_dict(record)
+
+    def all_jobs(self, user_id: str) -> Iterator[dict[str, Any]]:
+        """Every job record of a user that has not expired (for an export)."""
+        now = int(self.clock())
+        for record in self.model.query(user_id):
+            if record.expiresAt > now:
+                yield _as_dict(record)
+
+    def delete_all(self, user_id: str) -> int:
+        """Delete every job record of a user, expired ones too; returns how many."""
+        return delete_partition(self.model, user_id)
 
     def delete(self, user_id: str, job_id: str) -> bool:
         """Delete the record; False when there was none."""

@@ -24,3 +24,15 @@ def now_iso(ts: float) -> str:
 def conditional_failed(exc: Exception) -> bool:
     """True when a PynamoDB write failed only because its condition did not hold."""
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def delete_partition(model: Any, hash_key: str) -> int:
+    """Delete every item under one partition key (batched, 25 per request); returns how many."""
+    range_name = model._range_key_attribute().attr_name if model._range_key_attribute() else None
+    attributes = [model._hash_key_attribute().attr_name] + ([range_name] if range_name else [])
+    deleted = 0
+    with model.batch_write() as batch:
+        for item in model.query(hash_key, attributes_to_get=attributes):
+            batch.delete(item)
+            deleted += 1
+    return deleted

@@ -32,7 +32,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from soundcanvas import cursors
-from soundcanvas.records import bind, conditional_failed, now_iso
+from soundcanvas.records import bind, conditional_failed, delete_partition, now_iso
 
 UPLOADING, PROCESSING, READY, FAILED = "UPLOADING", "PROCESSING", "READY", "FAILED"
 EDITABLE = ("name", "artist", "album", "tags")
@@ -190,9 +190,14 @@ class TrackStore:
         return [_as_dict(r) for r in results]
 
     def all_tracks(self, user_id: str) -> Iterator[dict[str, Any]]:
-        """Every track of a user (for rescheduling after a scheduler switch)."""
+        """Every track of a user (rescheduling after a scheduler switch, exports)."""
         for record in self.model.query(user_id):
-            yield _as_dict(record)
+            if self._alive(record):
+                yield _as_dict(record)
+
+    def delete_all(self, user_id: str) -> int:
+        """Delete every track record of a user; returns how many."""
+        return delete_partition(self.model, user_id)
 
     # --- writes: registration and processing --------------------------------------------------
     def create(
@@ -420,6 +425,16 @@ class UserSettingsStore:
         except self.model.DoesNotExist:
             return dict(self.DEFAULTS)
         return {"scheduler": record.scheduler, "desiredRetention": float(record.desiredRetention)}
+
+    def delete(self, user_id: str) -> int:
+        """Forget the user's preferences; 1 if there were any, else 0."""
+        try:
+            self.model(user_id).delete(condition=self.model.userId.exists())
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return 0
+            raise
+        return 1
 
     def set_training(self, user_id: str, *, scheduler: str, desired_retention: float, now: float) -> dict[str, Any]:
         self.model(user_id, scheduler=scheduler, desiredRetention=desired_retention, updatedAt=now_iso(now)).save()

@@ -1,0 +1,70 @@
+"""The caller's data, end to end: export everything as a manifest of presigned URLs, then erase it all."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from local_stack.stack import LocalStack
+from tests.audiogen import tagged_flac
+from tests.e2e.conftest import SAMPLE, Client
+from tests.e2e.test_track_library import Library
+
+pytestmark = pytest.mark.e2e
+
+
+def objects(stack: LocalStack, user: str) -> list[str]:
+    s3, bucket, keys = stack.client("s3"), stack.template.names["MediaBucket"], []
+    for prefix in ("images", "analysis", "midi", "audio", "library", "exports"):
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{user}/")
+        keys += [o["Key"] for o in listing.get("Contents", [])]
+    return keys
+
+
+def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> None:
+    user = f"leaver-{time.monotonic_ns()}"
+    me, other = Library(stack, user), Library(stack, f"stayer-{time.monotonic_ns()}")
+    job = me.create(durationSeconds=15)
+    assert me.upload(job, SAMPLE.read_bytes()).status_code == 204
+    assert me.wait(job["jobId"])["status"] == "COMPLETE"
+    flac = tagged_flac(tmp_path / "a.flac", 2.0)
+    track = me.add(flac, "audio/flac")
+    assert me.settled(track["trackId"])["status"] == "READY"
+    me.grade(track["trackId"], 4)
+    kept = other.add(flac, "audio/flac")
+    assert other.settled(kept["trackId"])["status"] == "READY"
+
+    export = me.session.get(me.url("/me/export"), timeout=60)
+    assert export.status_code == 200, export.text
+    body = export.json()
+    assert body["counts"] == {"generations": 1, "tracks": 1} and body["expiresInSeconds"] <= 900
+    manifest = requests.get(body["manifestUrl"], timeout=30).json()
+    assert manifest["userId"] == user
+    (generation,) = manifest["generations"]
+    assert set(generation["files"]) == {"picture", "midi", "audio", "preview"}
+    assert requests.get(generation["files"]["midi"], timeout=30).content[:4] == b"MThd"
+    (entry,) = manifest["tracks"]
+    assert entry["name"] == "Blue Hour" and [r["grade"] for r in entry["reviews"]] == [4]
+    assert requests.get(entry["files"]["original"], timeout=30).content == flac.read_bytes()
+
+    deleted = me.session.delete(me.url("/me"), timeout=60)
+    assert deleted.status_code == 200, deleted.text
+    removed = deleted.json()["removed"]
+    assert (removed["generations"], removed["tracks"]) == (1, 1) and removed["objects"] >= 8
+    assert objects(stack, user) == []
+    assert me.get(job["jobId"]).status_code == 404
+    assert me.session.get(me.url("/tracks"), timeout=30).json()["items"] == []
+    again = me.session.delete(me.url("/me"), timeout=60).json()["removed"]
+    assert again == {"generations": 0, "tracks": 0, "preferences": 0, "objects": 0}
+    # Nobody else lost anything.
+    assert other.track(kept["trackId"]).json()["status"] == "READY" and objects(stack, other.user)
+
+
+def test_export_and_delete_need_a_token(stack: LocalStack) -> None:
+    assert requests.get(f"{stack.api_url}/me/export", timeout=30).status_code == 401
+    assert requests.delete(f"{stack.api_url}/me", timeout=30).status_code == 401
+    assert Client(stack, "nobody-yet").session.get(f"{stack.api_url}/me/export", timeout=30).json()["counts"] == {
+        "generations": 0, "tracks": 0}
