@@ -146,6 +146,11 @@ class LocalStack:
         self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors,
                              authorizer=self.template.authorizer, binary_types=self.template.binary_media_types)
         self.api_port = self.api.start(self.host, self.api_port)
+        self._stopping = threading.Event()
+        for fn in self.template.functions.values():
+            for every in fn.schedules:
+                threading.Thread(target=self._run_every, args=(fn.name, every), name=f"schedule-{fn.name}",
+                                 daemon=True).start()
         self.api_url = f"http://{self.host}:{self.api_port}"
         log.info("local stack up in %.2f s: API %s, S3/DynamoDB %s", time.perf_counter() - started,
                  self.api_url, self.endpoint)
@@ -165,7 +170,17 @@ class LocalStack:
             "AWS_ENDPOINT_URL": self.endpoint,
         }
 
+    def _run_every(self, function: str, seconds: int) -> None:
+        """A Schedule event: invoke the function every `seconds` (real time) until the stack stops."""
+        while not self._stopping.wait(seconds):
+            try:
+                self.functions.invoke(function, scheduled_event(function, self.clock()))
+            except Exception:
+                log.exception("scheduled run of %s failed", function)
+
     def stop(self) -> None:
+        if hasattr(self, "_stopping"):
+            self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         if hasattr(self, "api"):
             self.api.stop()
@@ -304,6 +319,21 @@ class LocalStack:
                 return 400, {"__type": "ExecutionDoesNotExist", "message": "Execution Does Not Exist"}
             return 200, record.describe()
         return 400, {"__type": "UnknownOperationException", "message": f"{operation} is not supported by the local stack"}
+
+
+def scheduled_event(function: str, now: float) -> dict[str, Any]:
+    """The event EventBridge sends a function on a schedule."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:000000000000:rule/{function}-schedule"],
+        "detail": {},
+    }
 
 
 class ExecutionAlreadyExists(Exception):

@@ -84,6 +84,7 @@ class FunctionSpec:
     timeout: int
     memory: int
     routes: list[ApiRoute] = field(default_factory=list)
+    schedules: list[int] = field(default_factory=list)  # Schedule events: every N seconds
 
     @property
     def arn(self) -> str:
@@ -290,12 +291,24 @@ def _function(
         memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
     )
     for event_name, event in (props.get("Events") or {}).items():
+        if event["Type"] == "Schedule":
+            spec.schedules.append(_rate_seconds(name, str(event["Properties"]["Schedule"])))
+            continue
         if event["Type"] != "Api":
             raise TemplateError(f"function {name}: event {event_name} of type {event['Type']} is not supported locally")
         ev = event["Properties"]
         auth = (ev.get("Auth") or {}).get("Authorizer")
         spec.routes.append(ApiRoute(name, ev["Method"].upper(), ev["Path"], authorizer=auth != "NONE"))
     return spec
+
+
+def _rate_seconds(function: str, expression: str) -> int:
+    """Seconds between runs of an EventBridge `rate(N unit)` schedule; cron() is not run locally."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not match:
+        raise TemplateError(f"function {function}: schedule {expression!r} is not supported locally (use rate(N unit))")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match[2].rstrip("s")]
+    return int(match[1]) * unit
 
 
 def _state_machine(root: Path, name: str, props: dict[str, Any], resolver: _Resolver) -> dict[str, Any]:

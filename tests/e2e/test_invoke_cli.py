@@ -22,6 +22,7 @@ EVENTS = {
     "ComposeFunction": ("compose.json", lambda out: out["midiKey"].endswith("composition.mid") and out["bytes"] > 0),
     "RenderFunction": ("render.json", lambda out: out["peakDbfs"] <= -1.0 and out["durationSeconds"] == 30),
     "MarkFailedFunction": ("mark_failed.json", lambda out: out["marked"] and "PDF" in out["message"]),
+    "SweeperFunction": ("sweeper.json", lambda out: out == {"failed": []}),
     "AccountApiFunction": ("api_export_me.json", lambda out: json.loads(out["body"])["counts"]["generations"] == 1),
     "AuthorizerFunction": ("authorizer.json", lambda out: out["principalId"] == "demo-user"
                            and out["policyDocument"]["Statement"][0]["Effect"] == "Allow"),

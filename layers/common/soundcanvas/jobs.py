@@ -7,10 +7,15 @@ filtered on read because DynamoDB deletes them lazily.
 
 Status machine: PENDING -(upload event)-> RUNNING -> COMPLETE | FAILED, and
 COMPLETE | FAILED -(regenerate)-> PENDING. Conditions make duplicated events harmless.
+
+While a job is RUNNING it carries `activeShard` (one of ACTIVE_SHARDS, from its id): the sparse
+`ByActivity` index (activeShard, updatedAt) lets the sweeper find jobs that stopped moving
+without a scan, and without one partition key that every running job would share.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -18,7 +23,7 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from soundcanvas import cursors
@@ -26,7 +31,13 @@ from soundcanvas.records import bind, conditional_failed, delete_partition, now_
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 INDEX_NAME = "ByUserCreated"
+ACTIVE_SHARDS = 8
 STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done": 100}
+
+
+def active_shard(job_id: str) -> str:
+    """Which ByActivity partition a running job is in: spread evenly, stable for the job."""
+    return str(int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS)
 
 
 class JobConflict(Exception):
@@ -44,6 +55,14 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
 
         userId = UnicodeAttribute(hash_key=True)
         createdAt = UnicodeAttribute(range_key=True)
+
+    class ByActivity(GlobalSecondaryIndex["GenerationRecord"]):
+        class Meta:
+            index_name = "ByActivity"
+            projection = IncludeProjection(["stage", "status"])
+
+        activeShard = UnicodeAttribute(hash_key=True)
+        updatedAt = UnicodeAttribute(range_key=True)
 
     class GenerationRecord(Model):
         class Meta:
@@ -69,7 +88,9 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         failedStage = UnicodeAttribute(null=True)
         timings = MapAttribute[str, Any](default=dict)
         expiresAt = NumberAttribute()
+        activeShard = UnicodeAttribute(null=True)  # only while RUNNING
         by_user_created = ByUserCreated()
+        by_activity = ByActivity()
 
     return bind(GenerationRecord, table_name, region, host)
 
@@ -161,6 +182,7 @@ class JobStore:
             record.update(
                 actions=[
                     self.model.status.set(RUNNING),
+                    self.model.activeShard.set(active_shard(job_id)),
                     self.model.stage.set("analyze"),
                     self.model.progress.set(STAGE_PROGRESS["analyze"]),
                     self.model.errorMessage.remove(),
@@ -193,7 +215,7 @@ class JobStore:
             self.model.updatedAt.set(now_iso(self.clock())),
         ]
         if next_stage == "done":
-            actions.append(self.model.status.set(COMPLETE))
+            actions += [self.model.status.set(COMPLETE), self.model.activeShard.remove()]
         for name, value in attributes.items():
             actions.append(getattr(self.model, name).set(value))
         try:
@@ -210,6 +232,7 @@ class JobStore:
             self.model(user_id, job_id).update(
                 actions=[
                     self.model.status.set(FAILED),
+                    self.model.activeShard.remove(),
                     self.model.failedStage.set(stage),
                     self.model.errorMessage.set(message),
                     self.model.updatedAt.set(now_iso(self.clock())),
@@ -245,6 +268,13 @@ class JobStore:
                 raise JobConflict("only a COMPLETE or FAILED generation can be regenerated") from exc
             raise
         return _as_dict(record)
+
+    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
+        """RUNNING jobs whose record has not changed since `older_than` (epoch seconds), shard by shard."""
+        cutoff = now_iso(older_than)
+        for shard in range(ACTIVE_SHARDS):
+            for record in self.model.by_activity.query(str(shard), range_key_condition=self.model.updatedAt < cutoff):
+                yield _as_dict(record)
 
     def all_jobs(self, user_id: str) -> Iterator[dict[str, Any]]:
         """Every job record of a user that has not expired (for an export)."""
