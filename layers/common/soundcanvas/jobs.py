@@ -15,7 +15,6 @@ without a scan, and without one partition key that every running job would share
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -27,17 +26,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from soundcanvas import cursors
-from soundcanvas.records import bind, conditional_failed, delete_partition, now_iso
+from soundcanvas.records import ACTIVE_SHARDS, active_shard, bind, conditional_failed, delete_partition, now_iso
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 INDEX_NAME = "ByUserCreated"
-ACTIVE_SHARDS = 8
 STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done": 100}
-
-
-def active_shard(job_id: str) -> str:
-    """Which ByActivity partition a running job is in: spread evenly, stable for the job."""
-    return str(int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS)
 
 
 class JobConflict(Exception):

@@ -3,8 +3,16 @@ table at run time, record timestamps, and recognising a failed write condition."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
+
+ACTIVE_SHARDS = 8  # partitions of the sparse ByActivity indexes (work in progress, for the sweeper)
+
+
+def active_shard(item_id: str) -> str:
+    """Which ByActivity partition an item in progress is in: spread evenly, stable for the item."""
+    return str(int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS)
 
 
 def bind(model: Any, table_name: str, region: str, host: str | None) -> Any:

@@ -32,7 +32,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from soundcanvas import cursors
-from soundcanvas.records import bind, conditional_failed, delete_partition, now_iso
+from soundcanvas.records import ACTIVE_SHARDS, active_shard, bind, conditional_failed, delete_partition, now_iso
 
 UPLOADING, PROCESSING, READY, FAILED = "UPLOADING", "PROCESSING", "READY", "FAILED"
 EDITABLE = ("name", "artist", "album", "tags")
@@ -79,6 +79,14 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         userId = UnicodeAttribute(hash_key=True)
         dueAt = NumberAttribute(range_key=True)
 
+    class ByActivity(GlobalSecondaryIndex["TrackRecord"]):
+        class Meta:
+            index_name = "ByActivity"
+            projection = IncludeProjection(["status", "version"])
+
+        activeShard = UnicodeAttribute(hash_key=True)
+        updatedAt = UnicodeAttribute(range_key=True)
+
     class TrackRecord(Model):
         class Meta:
             pass
@@ -118,7 +126,9 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         reviews = UnicodeAttribute(null=True)  # JSON [[epochSeconds, grade], ...], oldest first
         schedule = UnicodeAttribute(null=True)  # JSON {"scheduler", "state", "dueAt"}
         expiresAt = NumberAttribute(null=True)  # only while UPLOADING
+        activeShard = UnicodeAttribute(null=True)  # only while PROCESSING (ByActivity, for the sweeper)
         by_user_created = ByUserCreated()
+        by_activity = ByActivity()
         by_user_file_name = ByUserFileName()
         by_user_due = ByUserDue()
 
@@ -188,6 +198,13 @@ class TrackStore:
             user_id, range_key_condition=self.model.dueAt <= int(now), scan_index_forward=True, limit=limit
         )
         return [_as_dict(r) for r in results]
+
+    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
+        """PROCESSING tracks whose record has not changed since `older_than` (epoch seconds)."""
+        cutoff = now_iso(older_than)
+        for shard in range(ACTIVE_SHARDS):
+            for record in self.model.by_activity.query(str(shard), range_key_condition=self.model.updatedAt < cutoff):
+                yield _as_dict(record)
 
     def all_tracks(self, user_id: str) -> Iterator[dict[str, Any]]:
         """Every track of a user (rescheduling after a scheduler switch, exports)."""
@@ -268,6 +285,7 @@ class TrackStore:
             record.update(
                 actions=[
                     m.status.set(PROCESSING),
+                    m.activeShard.set(active_shard(track_id)),
                     m.originalKey.set(key),
                     m.format.set(key.rsplit(".", 1)[-1]),
                     m.sizeBytes.set(size),
@@ -310,7 +328,7 @@ class TrackStore:
 
     def mark_ready(self, user_id: str, track_id: str, version: str, *, mp3_key: str, due_at: int) -> bool:
         m = self.model
-        actions = [m.status.set(READY), m.mp3Key.set(mp3_key), m.dueAt.set(due_at)]
+        actions = [m.status.set(READY), m.mp3Key.set(mp3_key), m.dueAt.set(due_at), m.activeShard.remove()]
         return self._update_version(user_id, track_id, version, actions)
 
     def mark_failed(self, user_id: str, track_id: str, version: str | None, *, message: str) -> bool:
@@ -318,6 +336,7 @@ class TrackStore:
         m = self.model
         actions = [
             m.status.set(FAILED),
+            m.activeShard.remove(),
             m.errorMessage.set(message),
             m.mp3Key.remove(),
             m.coverKey.remove(),
