@@ -246,6 +246,12 @@ class ApiServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, CONNECT, made-up ones) gets API Gateway's JSON answer, not a 501 page.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
+
         server = ThreadingHTTPServer((host, port), Handler)
         server.daemon_threads = True
         self._server = server

@@ -82,6 +82,14 @@ def install_error_handlers(
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return error(400, f"invalid request: {summary}", errors=errors)
 
+    @app.exception_handler(ValueError)
+    def unreadable_body(exc: ValueError) -> Response:
+        # Powertools' validation raises a bare ValueError for a body it cannot parse under its declared
+        # type (multipart/form-data without a boundary, for instance): the client's mistake, not ours.
+        if body_is_not_json():
+            return unsupported_content_type()
+        raise exc
+
     @app.exception_handler(cursors.InvalidCursor)
     def bad_cursor(exc: cursors.InvalidCursor) -> Response:
         return field_error(400, "cursor", str(exc))

@@ -1,0 +1,85 @@
+"""Generate the API's OpenAPI document from the code: each API function's Powertools resolver
+describes its own routes and pydantic models; this merges them into one document, adds the
+bearer-token security scheme, and writes it where the Health function serves it (`/openapi.json`).
+
+    python tools/openapi.py            # rewrite functions/health/openapi.json
+    python tools/openapi.py --check    # exit 1 if the committed document is not what the code says
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENT = ROOT / "functions/health/openapi.json"
+API_FUNCTIONS = ("generations_api", "tracks_api", "account_api", "health")
+PUBLIC = {"/health", "/openapi.json"}
+# Only what the modules need to import; nothing is called.
+IMPORT_ENV = {
+    "TABLE_NAME": "GenerationsTable", "BUCKET_NAME": "MediaBucket", "AWS_REGION": "us-east-1",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:GenerationStateMachine",
+    "TRACKS_TABLE_NAME": "TracksTable", "USERS_TABLE_NAME": "UsersTable", "QUOTAS_TABLE_NAME": "QuotasTable",
+    "TRACK_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:TrackStateMachine",
+    "POWERTOOLS_TRACE_DISABLED": "true", "AWS_ACCESS_KEY_ID": "unused", "AWS_SECRET_ACCESS_KEY": "unused",
+}
+
+
+def _resolver(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_openapi_{name}", ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # pydantic resolves the models' annotations through it
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def document() -> dict[str, Any]:
+    for key, value in IMPORT_ENV.items():
+        os.environ.setdefault(key, value)
+    sys.path.insert(0, str(ROOT / "layers/common"))
+    merged: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "SoundCanvas API", "version": "1.0.0",
+                 "description": "Picture to music, the track library and Guess the Track."},
+        "paths": {},
+        "components": {"schemas": {}, "securitySchemes": {
+            "idToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                        "description": "An ID token of the SoundCanvas Cognito user pool."}}},
+        "security": [{"idToken": []}],
+    }
+    for name in API_FUNCTIONS:
+        part = json.loads(_resolver(name).get_openapi_json_schema(title="SoundCanvas API", version="1.0.0"))
+        for path, operations in part.get("paths", {}).items():
+            merged["paths"].setdefault(path, {}).update(operations)
+        merged["components"]["schemas"].update((part.get("components") or {}).get("schemas", {}))
+    merged["paths"]["/openapi.json"] = {"get": {"summary": "This document", "operationId": "openapi_get",
+                                                "responses": {"200": {"description": "The OpenAPI document"}}}}
+    for path in PUBLIC:
+        for operation in merged["paths"].get(path, {}).values():
+            operation["security"] = []
+    merged["paths"] = dict(sorted(merged["paths"].items()))
+    merged["components"]["schemas"] = dict(sorted(merged["components"]["schemas"].items()))
+    return merged
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    text = json.dumps(document(), indent=2, sort_keys=False) + "\n"
+    if parser.parse_args().check:
+        if DOCUMENT.read_text() != text:
+            sys.stderr.write(f"{DOCUMENT.relative_to(ROOT)} is out of date: run python tools/openapi.py\n")
+            return 1
+        return 0
+    DOCUMENT.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
