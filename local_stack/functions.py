@@ -63,6 +63,7 @@ class FunctionHost:
     def __init__(self, specs: dict[str, FunctionSpec], *, clock: Any = None) -> None:
         self.specs = specs
         self.clock = clock
+        self._faults: dict[str, list[BaseException]] = {}  # function -> errors its next invocations raise
         self._modules: dict[str, ModuleType] = {}
         self._stamps: dict[str, dict[str, float]] = {}
         self._checked: dict[str, float] = {}
@@ -138,10 +139,25 @@ class FunctionHost:
     def handler(self, name: str) -> Any:
         return getattr(self.module(name), self.specs[name].handler.rpartition(".")[2])
 
+    def fail_next(self, name: str, error: BaseException, times: int = 1) -> None:
+        """Fault injection for tests: the function's next `times` invocations raise `error` instead of running."""
+        if name not in self.specs:
+            raise KeyError(f"no function {name}")
+        with self._lock:
+            self._faults.setdefault(name, []).extend([error] * times)
+
+    def pending_faults(self, name: str) -> int:
+        with self._lock:
+            return len(self._faults.get(name, []))
+
     def invoke(self, name: str, event: Any) -> Any:
         """Call the function's handler with the event and a Lambda-like context."""
         spec = self.specs[name]
         with self._busy[name]:
+            with self._lock:
+                fault = self._faults[name].pop(0) if self._faults.get(name) else None
+            if fault is not None:
+                raise fault
             return self._invoke(spec, event)
 
     def _invoke(self, spec: FunctionSpec, event: Any) -> Any:

@@ -794,6 +794,7 @@ class Gateway:
         self._apps: dict[str, Any] = {}
         self._apps_lock = threading.Lock()
         self._dynamodb_lock = threading.Lock()
+        self._throttle_s3 = 0  # fault injection: answer this many S3 requests with 503 SlowDown
         self._sequence_lock = threading.Lock()
         self._last_sequence = 0
 
@@ -815,6 +816,10 @@ class Gateway:
                 return answer.send(start_response)
             return self._moto(environ, start_response)
         request = _S3Request.from_environ(environ)
+        if self._take_throttle():
+            _drain(get_input_stream(environ))
+            return self._error(S3Error(503, "SlowDown", "Please reduce your request rate."), request, environ,
+                               start_response)
         try:
             if request.method != "OPTIONS":  # S3 answers CORS preflights without authenticating them
                 check_presigned_expiry(request.query, self._clock())
@@ -830,6 +835,22 @@ class Gateway:
         if 200 <= answer.code < 300:
             self._announce(request, reason, environ, answer, answer.header("x-amz-request-id") or _request_ids()[0])
         return answer.send(start_response)
+
+    def throttle_s3(self, requests: int) -> None:
+        """Fault injection for tests: the next `requests` S3 requests get 503 SlowDown, as S3 answers under load."""
+        with self._apps_lock:
+            self._throttle_s3 += requests
+
+    def throttles_pending(self) -> int:
+        with self._apps_lock:
+            return self._throttle_s3
+
+    def _take_throttle(self) -> bool:
+        with self._apps_lock:
+            if self._throttle_s3 <= 0:
+                return False
+            self._throttle_s3 -= 1
+            return True
 
     def _backend(self, service: str) -> Any:
         """moto's WSGI app for one service, created once."""

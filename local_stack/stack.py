@@ -130,6 +130,7 @@ class LocalStack:
             documents={JWKS_PATH: self.idp.jwks},
             clock=self.clock,
         )
+        self.gateway = gateway
         server, _ = s3gate.serve(self.host, self.aws_port, gateway)
         self._servers.append(server)
         self.aws_port = int(getattr(server, "port", None) or server.server_port)
