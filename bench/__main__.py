@@ -4,7 +4,8 @@ Rows: per-stage time for 30/180/300 s pieces; the render stage against the plain
 CLI render followed by the same preview encode; end to end (upload done -> COMPLETE) on the
 local stack; Analyze on a 12-megapixel JPEG; `GET /generations/{id}` p95 under 20 concurrent
 clients; cold import of each API function; `GET /due` with 1,000 and 10,000 tracks
-(bench/library.py); transcoding a 5-minute FLAC against the bare ffmpeg command (bench/transcode.py).
+(bench/library.py); 20 users submitting 200 generations and 200 track uploads at once (bench/fleet.py);
+transcoding a 5-minute FLAC against the bare ffmpeg command (bench/transcode.py).
 Targets are printed beside each figure; nothing here is a test, and nothing fails the build.
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 import requests
 from PIL import Image
 
+from bench.fleet import fleet_lines, run_fleet
 from bench.library import due_lines, due_rows
 from bench.transcode import transcode_lines, transcode_rows
 from local_stack.demo import generate
@@ -175,6 +177,7 @@ def main() -> int:
         polling = get_latency(stack, state["jobId"], interval=0.5)
         saturated = get_latency(stack, state["jobId"], interval=0.0)
         due = due_rows(stack)
+        fleet = run_fleet(stack)
         env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "TABLE_", "BUCKET_", "STATE_", "POWERTOOLS_",
                                                                   "UPLOAD_", "URL_", "JOB_", "MAX_", "TRACK",
                                                                   "USERS_"))}
@@ -219,13 +222,14 @@ def main() -> int:
         lines.append(f"| cold import, {name} (median of 5) | {ms:.0f} ms"
                      f"{', loads ' + ', '.join(heavy) if heavy else ', no numpy/Pillow/mido'} | <= 400 ms, none "
                      f"of numpy/Pillow/mido | {'yes' if ms <= 400 and not heavy else 'NO'} |")
-    lines += [*due_lines(due), "", *transcode_lines(transcode)]
+    lines += [*due_lines(due), *fleet_lines(fleet), "", *transcode_lines(transcode)]
     report = "\n".join(lines) + "\n"
     say(report)
     RESULTS.write_text(report)
     (ROOT / "bench" / "results.json").write_text(json.dumps(
         {"stages": rows, "end_to_end_s": e2e_s, "latency_polling": polling, "latency_saturated": saturated,
-         "imports_ms": {k: v[0] for k, v in imports.items()}, "due": due, "transcode": transcode}, indent=2) + "\n")
+         "imports_ms": {k: v[0] for k, v in imports.items()}, "due": due, "fleet": fleet, "transcode": transcode},
+        indent=2) + "\n")
     say(f"saved {RESULTS.relative_to(ROOT)}")
     return 0
 

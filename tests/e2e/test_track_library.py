@@ -121,6 +121,7 @@ def test_bad_audio_fails_with_a_message_and_leaves_no_objects(stack: LocalStack,
     assert lib.send(item, data, "audio/flac").status_code == 204
     track = lib.settled(item["trackId"])
     assert track["status"] == "FAILED" and message in track["errorMessage"]
+    stack.wait_idle(60)  # FAILED is written first, then TrackFailed removes the objects
     assert objects(stack, lib.user, item["trackId"]) == []
     assert lib.due() == []
 
@@ -132,6 +133,7 @@ def test_a_truncated_flac_fails(stack: LocalStack, tmp_path: Path) -> None:
     assert lib.send(item, data[: len(data) // 3], "audio/flac").status_code == 204
     track = lib.settled(item["trackId"])
     assert track["status"] == "FAILED" and track["errorMessage"], track
+    stack.wait_idle(60)
     assert objects(stack, lib.user, item["trackId"]) == []
 
 
