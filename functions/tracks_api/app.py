@@ -270,8 +270,10 @@ def register_tracks(body: RegisterRequest) -> Response[dict[str, Any]]:
     items = []
     for i, file in enumerate(body.files or []):
         ids = storage.parse_original_key(file.key)
-        if ids is None or ids[:2] != (user_id, file.trackId):
-            expected = storage.original_key(user_id, file.trackId, "<ext>")
+        expected = storage.original_key(user_id, file.trackId, "<ext>")
+        if ids is not None and ids[0] != user_id:
+            raise TrackNotFound(f"no object {file.key} in your library")  # someone else's: as if it did not exist
+        if ids is None or ids[1] != file.trackId:
             raise BadUpload(f"files.{i}.key", f"must be {expected} for this track")
         try:
             s3.head_object(Bucket=settings.bucket_name, Key=file.key)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,42 @@ def test_over_quota_is_429_with_retry_after(stack: LocalStack) -> None:
                for n in range(5)]
     assert [a.status_code for a in answers] == [201, 201, 201, 201, 429]  # 200 track uploads per day
     assert int(answers[-1].headers["Retry-After"]) > 0 and "200 track uploads per day" in answers[-1].json()["message"]
+
+
+def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: LocalStack, tmp_path: Path) -> None:
+    from tests.audiogen import tagged_flac
+    from tests.e2e.conftest import SAMPLE
+    from tests.e2e.test_track_library import Library
+
+    owner, intruder = Library(stack, f"owner-{time.monotonic_ns()}"), Library(stack, f"intruder-{time.monotonic_ns()}")
+    job = owner.create(durationSeconds=15)
+    assert owner.upload(job, SAMPLE.read_bytes()).status_code == 204
+    job_id = job["jobId"]
+    assert owner.wait(job_id)["status"] == "COMPLETE"
+    track_id = owner.add(tagged_flac(tmp_path / "a.flac"), "audio/flac")["trackId"]
+    assert owner.settled(track_id)["status"] == "READY"
+    before = (owner.get(job_id).json(), owner.track(track_id).json())
+    key = f"library/{owner.user}/{track_id}/original.flac"
+    attempts = {
+        ("GET", "/generations/{jobId}"): ("GET", f"/generations/{job_id}", None),
+        ("POST", "/generations/{jobId}/regenerate"): ("POST", f"/generations/{job_id}/regenerate", {}),
+        ("DELETE", "/generations/{jobId}"): ("DELETE", f"/generations/{job_id}", None),
+        ("GET", "/tracks/{trackId}"): ("GET", f"/tracks/{track_id}", None),
+        ("PATCH", "/tracks/{trackId}"): ("PATCH", f"/tracks/{track_id}", {"name": "mine now"}),
+        ("DELETE", "/tracks/{trackId}"): ("DELETE", f"/tracks/{track_id}", None),
+        ("POST", "/grade"): ("POST", "/grade", {"trackId": track_id, "grade": 5}),
+        ("POST", "/tracks"): ("POST", "/tracks", {"generationId": job_id}),
+        ("POST", "/tracks files"): ("POST", "/tracks", {"files": [{"trackId": track_id, "fileName": "a.flac", "key": key}]}),
+    }
+    routes = {(r.method, r.path) for fn in stack.template.functions.values() for r in fn.routes if "{" in r.path}
+    assert routes <= set(attempts), routes - set(attempts)  # every route that takes an id is tried
+    for (method, path, body) in attempts.values():
+        response = intruder.session.request(method, intruder.url(path), json=body, timeout=30)
+        assert response.status_code == 404, (method, path, response.status_code, response.text)
+        assert "message" in response.json()
+    assert intruder.session.get(intruder.url("/tracks/lookup"), params={"fileName": "a.flac"}, timeout=30).json()[
+        "trackIds"] == []
+    stack.wait_idle(60)
+    after = (owner.get(job_id).json(), owner.track(track_id).json())
+    assert [(a["status"], a["updatedAt"]) for a in after] == [(b["status"], b["updatedAt"]) for b in before]
+    assert after[1]["name"] == before[1]["name"] and after[1]["review"] == before[1]["review"]

@@ -177,15 +177,18 @@ def test_register_an_uploaded_object_starts_processing(api: Any, aws: dict[str, 
     assert json.loads(args["input"]) == {"userId": "alice", "trackId": "t1", "key": key}
 
 
-@pytest.mark.parametrize(("key", "message"), [
-    ("library/bob/t1/original.flac", "library/alice/t1/original.<ext>"),
-    ("library/alice/t1/original.flac", "no object"),
+@pytest.mark.parametrize(("key", "status", "message"), [
+    ("library/bob/t1/original.flac", 404, "no object library/bob/t1/original.flac in your library"),
+    ("library/alice/t2/original.flac", 400, "library/alice/t1/original.<ext>"),
+    ("images/alice/t1/input.jpg", 400, "library/alice/t1/original.<ext>"),
+    ("library/alice/t1/original.flac", 400, "no object"),
 ])
-def test_register_refuses_foreign_or_missing_objects(api: Any, key: str, message: str) -> None:
+def test_register_refuses_foreign_or_missing_objects(api: Any, key: str, status: int, message: str) -> None:
     body = {"files": [{"trackId": "t1", "fileName": "x.flac", "key": key}]}
-    status, payload = call(api, event("POST", "/tracks", body=body))
-    assert status == 400 and payload["errors"][0]["field"] == "files.0.key"
-    assert message in payload["message"]
+    got, payload = call(api, event("POST", "/tracks", body=body))
+    assert got == status and message in payload["message"]
+    if status == 400:
+        assert payload["errors"][0]["field"] == "files.0.key"
     api.stepfunctions().start_execution.assert_not_called()
 
 
