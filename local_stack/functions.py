@@ -169,7 +169,22 @@ class FunctionHost:
             aws_request_id=str(uuid.uuid4()),
             deadline=time.monotonic() + spec.timeout,
         )
-        return fn(event, context)
+        try:
+            return fn(event, context)
+        finally:
+            _clear_disabled_metrics(self.module(spec.name))
+
+
+def _clear_disabled_metrics(module: ModuleType) -> None:
+    """Locally metrics are disabled (POWERTOOLS_METRICS_DISABLED), and Powertools then never clears them:
+    each Metrics object would keep every value and print them all once it holds 100. Clear them after
+    each invocation, as a flush would in Lambda."""
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() != "true":
+        return
+    for value in vars(module).values():
+        clear = getattr(value, "clear_metrics", None)
+        if callable(clear) and type(value).__name__ == "Metrics":
+            clear()
 
 
 def apply_environment(variables: dict[str, str]) -> None:

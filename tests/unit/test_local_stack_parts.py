@@ -173,3 +173,16 @@ def test_literal_path_segments_win_and_binary_media_types_arrive_base64() -> Non
 def test_template_yaml_parses_with_cloudformation_tags() -> None:
     raw = yaml.load((ROOT / "template.yaml").read_text(), Loader=template._Loader)  # noqa: S506
     assert raw["Resources"]["GenerationsApiFunction"]["Properties"]["Layers"] == [{"Ref": "CommonLayer"}]
+
+
+def test_disabled_metrics_do_not_pile_up_across_invocations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    (tmp_path / "app.py").write_text(
+        "from aws_lambda_powertools import Metrics\nmetrics = Metrics()\n\n"
+        "@metrics.log_metrics\ndef handler(event, context):\n    metrics.add_metric(name='Calls', unit='Count', value=1)\n"
+        "    return len(metrics.metric_set.get('Calls', {}).get('Value', []))\n")
+    host = FunctionHost({"Fn": FunctionSpec("Fn", tmp_path, "app.handler", [], {}, 3, 128)})
+    counts = [host.invoke("Fn", {}) for _ in range(120)]
+    assert counts == [1] * 120 and '"_aws"' not in capsys.readouterr().out
