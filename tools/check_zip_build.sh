@@ -17,7 +17,8 @@ print(' '.join(n for n, f in t.functions.items() if (f.code_dir / 'Dockerfile').
 for fn in $functions; do
   "$SAM" build --cached "$fn" >/dev/null
   env TABLE_NAME=t BUCKET_NAME=b AWS_REGION=us-east-1 STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:x \
-      TRACKS_TABLE_NAME=tt USERS_TABLE_NAME=u TRACK_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:y \
+      TRACKS_TABLE_NAME=tt USERS_TABLE_NAME=u QUOTAS_TABLE_NAME=q TRACK_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:y \
+      TOKEN_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x TOKEN_AUDIENCE=client \
       POWERTOOLS_TRACE_DISABLED=true PYTHONNOUSERSITE=1 \
       PYTHONPATH=".aws-sam/build/$fn:.aws-sam/build/CommonLayer/python" \
       python3.13 -c "import app, sys; print('$fn: built and imported under Python', sys.version.split()[0])"
