@@ -13,6 +13,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_twenty_users_at_once(stack: LocalStack) -> None:
-    row = run_fleet(stack, users=20, generations=200, tracks=200, piece_seconds=15, timeout=1500)
+    try:
+        row = run_fleet(stack, users=20, generations=200, tracks=200, piece_seconds=15, timeout=1500)
+    finally:
+        stack.wait_idle(1500)  # never leave a backlog of executions to the tests that follow
     assert row["statuses"] == {"COMPLETE": 200, "READY": 200}, row
     assert row["isolated"], row
