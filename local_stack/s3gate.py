@@ -6,7 +6,9 @@
   answers ``AWSStepFunctions.*``); everything else goes to moto;
 * enforces presigned POST policies the way S3 does (signature, expiration, conditions, the coverage rule and
   ``content-length-range``), with S3's status codes and XML error bodies, before the upload reaches moto;
-* refuses presigned URLs past their lifetime (``Request has expired``).
+* refuses presigned URLs past their lifetime (``Request has expired``);
+* runs one DynamoDB request at a time (each is atomic in DynamoDB), on tables whose index Queries read sorted
+  index keys (`local_stack.dynamo_index`), so a Query's cost follows what it returns, not the table's size.
 
 On the way out it turns every object S3 would announce (PutObject, POST Object, CopyObject,
 CompleteMultipartUpload) into the EventBridge "Object Created" event S3 sends, and hands it to
@@ -41,6 +43,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import FakeBucket, FakeKey, s3_backends
@@ -50,6 +53,8 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
+
+from local_stack import dynamo_index
 
 logger = logging.getLogger(__name__)
 
@@ -794,6 +799,8 @@ class Gateway:
         self._apps: dict[str, Any] = {}
         self._apps_lock = threading.Lock()
         self._dynamodb_lock = threading.Lock()
+        # A Query on an index reads the index, as DynamoDB does, not every item of the table.
+        dynamo_index.install(dynamodb_backends[DEFAULT_ACCOUNT_ID][region])
         self._throttle_s3 = 0  # fault injection: answer this many S3 requests with 503 SlowDown
         self._sequence_lock = threading.Lock()
         self._last_sequence = 0

@@ -1,7 +1,8 @@
 """The local stack: template.yaml's API, bucket, table and workflow on loopback, in one process.
 
     moto's S3 + DynamoDB app  <- wrapped by the gateway (upload policy, URL expiry, S3 events,
-                                 the Step Functions API) on one port (default 4566)
+                                 index Queries that read sorted index keys, the Step Functions API)
+                                 on one port (default 4566)
     the API                   <- API Gateway's routes from template.yaml (default port 3000)
     the workflow              <- statemachine/*.asl.json run by the local ASL runner, Task
                                  states dispatched to the same handlers, in-process

@@ -25,7 +25,7 @@ from botocore.config import Config
 from soundcanvas import api, jobs, storage
 from soundcanvas.records import now_iso
 from soundcanvas.settings import Settings
-from soundcanvas.tracks import TrackStore, UserSettingsStore
+from soundcanvas.tracks import TrackStore, UserSettingsStore, public_fields
 
 logger = Logger()
 metrics = Metrics()
@@ -61,13 +61,7 @@ def _generation_entry(job: dict[str, Any]) -> dict[str, Any]:
 
 def _track_entry(track: dict[str, Any]) -> dict[str, Any]:
     return {
-        "trackId": track["trackId"],
-        "status": track["status"],
-        "fileName": track["fileName"],
-        "name": track.get("name"),
-        "artist": track.get("artist"),
-        "album": track.get("album"),
-        "tags": list(track.get("tags") or []),
+        **public_fields(track),
         "createdAt": track["createdAt"],
         "reviews": [{"at": now_iso(at), "grade": grade} for at, grade in json.loads(track.get("reviews") or "[]")],
         "files": {name: _url(track.get(field), download_as) for name, field, download_as in (

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from soundcanvas import api, jobs, storage, training
 from soundcanvas.quotas import Quota, QuotaStore
 from soundcanvas.settings import Settings
-from soundcanvas.tracks import READY, UPLOADING, TrackConflict, TrackStore, UserSettingsStore
+from soundcanvas.tracks import READY, UPLOADING, TrackConflict, TrackStore, UserSettingsStore, public_fields
 
 logger = Logger()
 metrics = Metrics()
@@ -173,13 +173,7 @@ def _urls(track: dict[str, Any]) -> dict[str, str | None]:
 def _view(track: dict[str, Any], *, with_urls: bool = False) -> dict[str, Any]:
     """The public shape of a track: no keys, no internals; URLs only on request."""
     view: dict[str, Any] = {
-        "trackId": track["trackId"],
-        "status": track["status"],
-        "fileName": track["fileName"],
-        "name": track.get("name"),
-        "artist": track.get("artist"),
-        "album": track.get("album"),
-        "tags": list(track.get("tags") or []),
+        **public_fields(track),
         "format": track.get("format"),
         "durationSeconds": float(track["durationSeconds"]) if track.get("durationSeconds") is not None else None,
         "bitrateKbps": track.get("bitrateKbps"),

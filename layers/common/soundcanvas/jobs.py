@@ -26,7 +26,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from soundcanvas import cursors
-from soundcanvas.records import ACTIVE_SHARDS, active_shard, bind, conditional_failed, delete_partition, now_iso
+from soundcanvas.records import active_shard, bind, conditional_failed, delete_partition, now_iso, stalled_records
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 INDEX_NAME = "ByUserCreated"
@@ -264,10 +264,7 @@ class JobStore:
 
     def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
         """RUNNING jobs whose record has not changed since `older_than` (epoch seconds), shard by shard."""
-        cutoff = now_iso(older_than)
-        for shard in range(ACTIVE_SHARDS):
-            for record in self.model.by_activity.query(str(shard), range_key_condition=self.model.updatedAt < cutoff):
-                yield _as_dict(record)
+        return (_as_dict(record) for record in stalled_records(self.model, older_than))
 
     def all_jobs(self, user_id: str) -> Iterator[dict[str, Any]]:
         """Every job record of a user that has not expired (for an export)."""

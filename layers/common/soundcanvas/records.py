@@ -4,6 +4,7 @@ table at run time, record timestamps, and recognising a failed write condition."
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,13 @@ ACTIVE_SHARDS = 8  # partitions of the sparse ByActivity indexes (work in progre
 def active_shard(item_id: str) -> str:
     """Which ByActivity partition an item in progress is in: spread evenly, stable for the item."""
     return str(int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS)
+
+
+def stalled_records(model: Any, older_than: float) -> Iterator[Any]:
+    """Records in progress (on a sparse ByActivity index) unchanged since `older_than` (epoch seconds), shard by shard."""
+    cutoff = now_iso(older_than)
+    for shard in range(ACTIVE_SHARDS):
+        yield from model.by_activity.query(str(shard), range_key_condition=model.updatedAt < cutoff)
 
 
 def bind(model: Any, table_name: str, region: str, host: str | None) -> Any:

@@ -32,7 +32,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from soundcanvas import cursors
-from soundcanvas.records import ACTIVE_SHARDS, active_shard, bind, conditional_failed, delete_partition, now_iso
+from soundcanvas.records import active_shard, bind, conditional_failed, delete_partition, now_iso, stalled_records
 
 UPLOADING, PROCESSING, READY, FAILED = "UPLOADING", "PROCESSING", "READY", "FAILED"
 EDITABLE = ("name", "artist", "album", "tags")
@@ -42,6 +42,19 @@ LOOKUP_FIELDS = ["status", "createdAt", "expiresAt"]
 
 class TrackConflict(Exception):
     """The track is not in a state that allows the requested change."""
+
+
+def public_fields(track: dict[str, Any]) -> dict[str, Any]:
+    """What every answer about a track shows its owner first: id, state, file name and the editable fields."""
+    return {
+        "trackId": track["trackId"],
+        "status": track["status"],
+        "fileName": track["fileName"],
+        "name": track.get("name"),
+        "artist": track.get("artist"),
+        "album": track.get("album"),
+        "tags": list(track.get("tags") or []),
+    }
 
 
 def search_text(record: dict[str, Any]) -> str:
@@ -201,10 +214,7 @@ class TrackStore:
 
     def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
         """PROCESSING tracks whose record has not changed since `older_than` (epoch seconds)."""
-        cutoff = now_iso(older_than)
-        for shard in range(ACTIVE_SHARDS):
-            for record in self.model.by_activity.query(str(shard), range_key_condition=self.model.updatedAt < cutoff):
-                yield _as_dict(record)
+        return (_as_dict(record) for record in stalled_records(self.model, older_than))
 
     def all_tracks(self, user_id: str) -> Iterator[dict[str, Any]]:
         """Every track of a user (rescheduling after a scheduler switch, exports)."""
