@@ -65,8 +65,9 @@ class _User:
         while pending and time.monotonic() < deadline:
             still = []
             for prefix, item in pending:
-                status = self.call("GET", f"{prefix}{item}").json().get("status")
-                if status in ("COMPLETE", "FAILED", "READY"):
+                response = self.call("GET", f"{prefix}{item}")
+                status = "MISSING" if response.status_code == 404 else response.json().get("status")
+                if status in ("COMPLETE", "FAILED", "READY", "MISSING"):  # MISSING: lost, or filed under another user
                     final[item] = status
                 else:
                     still.append((prefix, item))

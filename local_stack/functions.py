@@ -2,8 +2,11 @@
 
 Each function's module is loaded from its own folder under a private module name (every
 function has an `app.py`). Like one warm Lambda execution environment, a function handles one
-event at a time: handlers keep per-invocation state in module globals (Powertools' resolver,
-Logger keys), so concurrent calls to the same function queue; different functions run at once.
+event at a time: handlers keep per-invocation state in module globals, so concurrent calls to
+the same function queue; different functions run at once. Except the API functions: Powertools'
+event handler keeps the event it is resolving in class attributes that every resolver in the
+process shares (`BaseRouter.current_event`), so two API functions running at once would read each
+other's requests (another caller, another body). The functions with API routes share one queue.
 Before each invocation the function's folder and its layers are
 checked for changed files; if any changed, the shared `soundcanvas` package and the handler
 are reloaded, so an edit takes effect on the next request or workflow step.
@@ -67,7 +70,8 @@ class FunctionHost:
         self._modules: dict[str, ModuleType] = {}
         self._stamps: dict[str, dict[str, float]] = {}
         self._checked: dict[str, float] = {}
-        self._busy = {name: threading.Lock() for name in specs}
+        api = threading.Lock()  # one API invocation at a time, whichever function (see the module's docstring)
+        self._busy = {name: api if spec.routes else threading.Lock() for name, spec in specs.items()}
         self._lock = threading.RLock()
         layer_dirs = sorted({str(p.resolve()) for spec in specs.values() for p in spec.layers})
         for folder in layer_dirs:

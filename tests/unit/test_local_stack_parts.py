@@ -7,7 +7,9 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -147,6 +149,39 @@ def test_the_track_rule_matches_only_track_originals(sam_template: template.Loca
                           ("library/u/t/cover.abc.png", False), ("images/u/j/input.png", False)]:
         event["detail"]["object"]["key"] = key
         assert events.matches(rule, event) is expected, key
+
+
+def test_api_functions_never_read_each_others_requests(tmp_path: Path) -> None:
+    """Powertools keeps the event being resolved in class attributes shared by every resolver in the
+    process: two API functions invoked at once must each see their own caller and body."""
+    handler = (
+        "import time\n"
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+        "app = APIGatewayRestResolver()\n\n"
+        "@app.post('/echo')\n"
+        "def echo():\n"
+        "    time.sleep(0.005)  # the other function's request arrives meanwhile\n"
+        "    return {'user': app.current_event.request_context.authorizer.principal_id,\n"
+        "            'body': app.current_event.json_body}\n\n"
+        "def handler(event, context):\n"
+        "    return app.resolve(event, context)\n")
+    specs = {}
+    for name in ("Generations", "Tracks"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text(handler)
+        specs[name] = FunctionSpec(name, tmp_path / name, "app.handler", [], {}, 3, 128,
+                                   routes=[ApiRoute(name, "POST", "/echo", True)])
+    host = FunctionHost(specs)
+    route = ApiRoute("Generations", "POST", "/echo", True)
+
+    def call(name: str, user: str) -> dict[str, Any]:
+        event = build_event(route, "POST", "/echo", "", {"Content-Type": "application/json"},
+                            json.dumps({"from": user}).encode(), {}, {"principalId": user}, "127.0.0.1")
+        return json.loads(host.invoke(name, event)["body"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda i: (i, call(("Generations", "Tracks")[i % 2], f"user{i}")), range(40)))
+    assert all(answer == {"user": f"user{i}", "body": {"from": f"user{i}"}} for i, answer in answers)
 
 
 def test_a_handler_module_clock_is_the_hosts_clock(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -20,6 +21,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from moto.dynamodb.models.table import Table
 
 from local_stack import s3gate
 
@@ -635,6 +637,35 @@ def test_dynamodb_still_reaches_moto(stack: Stack) -> None:
     item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "job#1"}})["Item"]
 
     assert item["status"] == {"S": "PENDING"}
+
+
+def test_an_index_query_reads_the_index_not_the_table(stack: Stack) -> None:
+    """The gateway's tables answer an index Query from sorted index keys: page by page, without reading the table."""
+    dynamodb = stack.client("dynamodb")
+    table = f"tracks-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "user", "KeyType": "HASH"}, {"AttributeName": "track", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind}
+                              for name, kind in (("user", "S"), ("track", "S"), ("due", "N"))],
+        GlobalSecondaryIndexes=[{"IndexName": "ByUserDue", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                 "KeySchema": [{"AttributeName": "user", "KeyType": "HASH"},
+                                               {"AttributeName": "due", "KeyType": "RANGE"}]}],
+    )
+    for start in range(0, 100, 25):
+        dynamodb.batch_write_item(RequestItems={table: [
+            {"PutRequest": {"Item": {"user": {"S": "u1"}, "track": {"S": f"t{i:03}"}, "due": {"N": str(100 - i)}}}}
+            for i in range(start, start + 25)]})
+    due = {"TableName": table, "IndexName": "ByUserDue", "KeyConditionExpression": "#u = :u AND due <= :now",
+           "ExpressionAttributeNames": {"#u": "user"},
+           "ExpressionAttributeValues": {":u": {"S": "u1"}, ":now": {"N": "5"}}, "Limit": 3}
+    first = dynamodb.query(**due)  # builds the sorted keys
+    with mock.patch.object(Table, "all_items", side_effect=AssertionError("the Query read the whole table")):
+        dynamodb.put_item(TableName=table, Item={"user": {"S": "u1"}, "track": {"S": "t999"}, "due": {"N": "0"}})
+        second = dynamodb.query(**due, ExclusiveStartKey=first["LastEvaluatedKey"])
+
+    assert [item["track"]["S"] for item in first["Items"]] == ["t099", "t098", "t097"]
+    assert [item["track"]["S"] for item in second["Items"]] == ["t096", "t095"]  # due 4 and 5; t999 (due 0) sorts first
 
 
 def test_requests_are_served_concurrently(stack: Stack, s3: Any, bucket: str) -> None:
