@@ -8,7 +8,7 @@
   ``content-length-range``), with S3's status codes and XML error bodies, before the upload reaches moto;
 * refuses presigned URLs past their lifetime (``Request has expired``);
 * runs one DynamoDB request at a time (each is atomic in DynamoDB), on tables whose index Queries read sorted
-  index keys (`local_stack.dynamo_index`), so a Query's cost follows what it returns, not the table's size.
+  index keys (`local_stack.dynamodb`), so a Query's cost follows what it returns, not the table's size.
 
 On the way out it turns every object S3 would announce (PutObject, POST Object, CopyObject,
 CompleteMultipartUpload) into the EventBridge "Object Created" event S3 sends, and hands it to
@@ -54,7 +54,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
 
-from local_stack import dynamo_index
+from local_stack import dynamodb
 
 logger = logging.getLogger(__name__)
 
@@ -800,7 +800,7 @@ class Gateway:
         self._apps_lock = threading.Lock()
         self._dynamodb_lock = threading.Lock()
         # A Query on an index reads the index, as DynamoDB does, not every item of the table.
-        dynamo_index.install(dynamodb_backends[DEFAULT_ACCOUNT_ID][region])
+        dynamodb.install(dynamodb_backends[DEFAULT_ACCOUNT_ID][region])
         self._throttle_s3 = 0  # fault injection: answer this many S3 requests with 503 SlowDown
         self._sequence_lock = threading.Lock()
         self._last_sequence = 0
