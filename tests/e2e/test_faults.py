@@ -23,10 +23,12 @@ def run(client: Client, **options: Any) -> dict[str, Any]:
 
 
 def attempts(stack: LocalStack, job_id: str, state: str) -> int:
-    """How many times the workflow ran a state for this job (its execution history)."""
-    for record in stack.executions.values():
-        if record.result and job_id in record.input:
-            return sum(1 for e in record.result.history if e.get("type") == "TaskStarted" and e.get("state") == state)
+    """How many times the workflow ran a state for this job (its execution history). The job reads
+    COMPLETE or FAILED a moment before its execution ends, so this waits for the execution's end."""
+    for record in list(stack.executions.values()):
+        if job_id in record.input and record.future is not None:
+            history = record.future.result(timeout=60).history
+            return sum(1 for e in history if e.get("type") == "TaskStarted" and e.get("state") == state)
     raise AssertionError(f"no execution for {job_id}")
 
 
