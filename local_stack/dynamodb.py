@@ -42,10 +42,12 @@ from moto.dynamodb.models.table import Table
 Entry = tuple[Any, Any, Any, tuple[DynamoType, DynamoType | None]]
 NO_RANGE = ()  # the table range part of the sort key when the table has no range key
 
-# Range conditions answered by bisection: name -> (lower bound, upper bound) over the operands.
-_LOWER = {"=": "left", "EQ": "left", ">=": "left", "GE": "left", ">": "right", "GT": "right", "BETWEEN": "left",
-          "BEGINS_WITH": "left"}
-_UPPER = {"=": "right", "EQ": "right", "<=": "right", "LE": "right", "<": "left", "LT": "left", "BETWEEN": "right"}
+# Range conditions answered by bisection: the bisection that finds the first (lower) and the end (upper) of
+# the matching range keys, from the first and the last operand.
+_left, _right = bisect.bisect_left, bisect.bisect_right
+_LOWER = {"=": _left, "EQ": _left, ">=": _left, "GE": _left, ">": _right, "GT": _right, "BETWEEN": _left,
+          "BEGINS_WITH": _left}
+_UPPER = {"=": _right, "EQ": _right, "<=": _right, "LE": _right, "<": _left, "LT": _left, "BETWEEN": _right}
 
 
 def install(backend: DynamoDBBackend) -> None:
@@ -76,7 +78,7 @@ class SortedIndex:
                 self.partitions.setdefault(partition, []).append(place)
                 self.placed[place[3]] = entry
         for entries in self.partitions.values():
-            entries.sort(key=lambda entry: entry[:3])
+            entries.sort(key=_place)
 
     def update(self, key: tuple[DynamoType, DynamoType | None], item: Item | None) -> None:
         """Move `key` to where `item` (its current state, None when deleted) belongs."""
@@ -84,14 +86,14 @@ class SortedIndex:
         if old is not None:
             partition, place = old
             entries = self.partitions[partition]
-            position = bisect.bisect_left(entries, place[:3], key=lambda entry: entry[:3])
+            position = bisect.bisect_left(entries, _place(place), key=_place)
             del entries[position]
             if not entries:
                 del self.partitions[partition]
         new = self._entry(item) if item is not None else None
         if new is not None:
             partition, place = new
-            bisect.insort(self.partitions.setdefault(partition, []), place, key=lambda entry: entry[:3])
+            bisect.insort(self.partitions.setdefault(partition, []), place, key=_place)
             self.placed[key] = new
 
     def candidates(
@@ -112,19 +114,17 @@ class SortedIndex:
                 return None
             bounds = [operand.cast_value for operand in operands]
             if comparison in _LOWER:
-                side = bisect.bisect_left if _LOWER[comparison] == "left" else bisect.bisect_right
-                low = side(entries, bounds[0], key=_range_value)
+                low = _LOWER[comparison](entries, bounds[0], key=_range_value)
             if comparison in _UPPER:
-                side = bisect.bisect_left if _UPPER[comparison] == "left" else bisect.bisect_right
-                high = side(entries, bounds[-1], key=_range_value)
+                high = _UPPER[comparison](entries, bounds[-1], key=_range_value)
             if comparison == "BEGINS_WITH":
                 high = low
                 while high < len(entries) and _begins_with(entries[high][0], bounds[0]):
                     high += 1
         if start is not None:
-            at = bisect.bisect_left(entries, start, lo=low, hi=max(low, high), key=lambda entry: entry[:3])
+            at = bisect.bisect_left(entries, start, lo=low, hi=max(low, high), key=_place)
             if forward:
-                low = at + 1 if at < high and entries[at][:3] == start else at
+                low = at + 1 if at < high and _place(entries[at]) == start else at
             else:
                 high = at
         window = entries[low:high] if forward else entries[low:high][::-1]
@@ -147,6 +147,11 @@ class SortedIndex:
 
 def _range_value(entry: Entry) -> Any:
     return entry[0]
+
+
+def _place(entry: Entry) -> tuple[Any, Any, Any]:
+    """Where an entry sorts: (index range, table hash, table range); unique, as the table key is."""
+    return entry[:3]
 
 
 def _begins_with(value: Any, prefix: Any) -> bool:
@@ -273,7 +278,7 @@ class IndexedTable(Table):
         """The candidate keys of an index Query the sorted keys can answer, else None (moto answers it)."""
         if not index_name or not hash_key_conditions or len(hash_key_conditions) != 1:
             return None
-        schema = {name: key for name, key in ((i.name, i.schema) for i in self.all_indexes())}.get(index_name)
+        schema = next((index.schema for index in self.all_indexes() if index.name == index_name), None)
         if schema is None or len(schema) != 2:
             return None
         hash_attr = next((key["AttributeName"] for key in schema if key["KeyType"] == "HASH"), None)

@@ -140,9 +140,6 @@ class FunctionHost:
             setattr(module, "clock", self.clock)  # noqa: B010 (a handler module attribute, by name)
         return module
 
-    def handler(self, name: str) -> Any:
-        return getattr(self.module(name), self.specs[name].handler.rpartition(".")[2])
-
     def fail_next(self, name: str, error: BaseException, times: int = 1) -> None:
         """Fault injection for tests: the function's next `times` invocations raise `error` instead of running."""
         if name not in self.specs:
@@ -165,7 +162,8 @@ class FunctionHost:
             return self._invoke(spec, event)
 
     def _invoke(self, spec: FunctionSpec, event: Any) -> Any:
-        fn = self.handler(spec.name)
+        module = self.module(spec.name)  # once: the code check and any reload happen before the call, not after
+        fn = getattr(module, spec.handler.rpartition(".")[2])
         context = LambdaContext(
             function_name=spec.name,
             memory_limit_in_mb=spec.memory,
@@ -176,7 +174,7 @@ class FunctionHost:
         try:
             return fn(event, context)
         finally:
-            _clear_disabled_metrics(self.module(spec.name))
+            _clear_disabled_metrics(module)
 
 
 def _clear_disabled_metrics(module: ModuleType) -> None:
