@@ -18,7 +18,7 @@ help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
-	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/analyze.json   invoke one function"
+	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
 	@echo "make bench     benchmark report (bench/results.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
@@ -72,9 +72,11 @@ unit: setup
 e2e: setup
 	$(BIN)/python -m pytest tests/e2e
 
+# ruff, mypy, and the import contracts that keep products apart (pyproject.toml, docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/common/soundcanvas local_stack
+	$(BIN)/lint-imports
 
 validate: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam validate --lint

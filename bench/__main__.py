@@ -69,10 +69,10 @@ def photo_jpeg(width: int = 4000, height: int = 3000) -> bytes:
 
 
 def stage_rows(sample: bytes, soundfont: Path) -> list[dict[str, Any]]:
-    from soundcanvas.analysis import analyze_image
-    from soundcanvas.composition import compose
-    from soundcanvas.mapping import map_to_params
-    from soundcanvas.render import bare_render_then_encode, render
+    from soundcanvas.generation.analysis import analyze_image
+    from soundcanvas.generation.composition import compose
+    from soundcanvas.generation.mapping import map_to_params
+    from soundcanvas.generation.render import bare_render_then_encode, render
 
     analyze_s, features = best_of(5, lambda: analyze_image(sample))
     rows = []
@@ -98,7 +98,7 @@ def stage_rows(sample: bytes, soundfont: Path) -> list[dict[str, Any]]:
 
 def bare_seconds(midi: bytes, soundfont: Path, runs: int = 2) -> float:
     """Best time of the plain `fluidsynth` CLI render then the same `lame` encode, for one MIDI file."""
-    from soundcanvas.render import bare_render_then_encode
+    from soundcanvas.generation.render import bare_render_then_encode
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "piece.mid")
@@ -160,10 +160,10 @@ def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, list[str]]]:
 
 
 def main() -> int:
-    from soundcanvas.render import find_soundfont
+    from soundcanvas.generation.render import find_soundfont
 
     soundfont = find_soundfont()
-    image = ROOT / "events/images/sunset.jpg"
+    image = ROOT / "events/generation/images/sunset.jpg"
     say(f"SoundCanvas benchmark, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, SoundFont {soundfont.name}")
     photo = photo_jpeg()

@@ -20,8 +20,8 @@ import requests
 
 from local_stack.stack import ROOT, LocalStack
 
-PICTURE = ROOT / "events/images/sunset.jpg"
-TRACK = ROOT / "events/audio/demo-track.flac"
+PICTURE = ROOT / "events/generation/images/sunset.jpg"
+TRACK = ROOT / "events/library/audio/demo-track.flac"
 
 
 class _User:

@@ -31,8 +31,8 @@ FLAT = 1.25  # p95 at 10,000 tracks within 25 % of p95 at 1,000
 
 def _fill(stack: LocalStack, user: str, count: int, *, due: int, now: float) -> None:
     """Add `count` READY tracks to the user's library; the first `due` of them are due now."""
-    from soundcanvas.records import now_iso
-    from soundcanvas.tracks import READY, TrackStore
+    from soundcanvas.core.records import now_iso
+    from soundcanvas.library.tracks import READY, TrackStore
 
     store = TrackStore(stack.template.names["TracksTable"], "us-east-1", host=stack.endpoint)
     with store.model.batch_write() as batch:

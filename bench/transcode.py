@@ -1,9 +1,9 @@
-"""Track transcode benchmark: soundcanvas.transcode against the plain ffmpeg command, same file, same run.
+"""Track transcode benchmark: soundcanvas.library.transcode against the plain ffmpeg command, same file, same run.
 
 `transcode_rows(workdir)` makes a 5-minute 44.1 kHz stereo 16-bit FLAC of music-like content,
 runs `bare_transcode` and `transcode_to_mp3` alternately (so neither gets a warmer page cache)
 and reports the median of each; `transcode_lines(rows)` formats them for bench/results.md.
-`pipeline_rows(workdir)` re-measures the design choice recorded in soundcanvas.transcode's
+`pipeline_rows(workdir)` re-measures the design choice recorded in soundcanvas.library.transcode's
 docstring: one ffmpeg process against ffmpeg decoding into `lame -r` on a pipe.
 
     python -m bench.transcode            # prints both tables (about a minute on 2 cores)
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from soundcanvas.transcode import bare_transcode, transcode_to_mp3
+from soundcanvas.library.transcode import bare_transcode, transcode_to_mp3
 
 RATE = 44100
 SECONDS = 300
@@ -106,7 +106,7 @@ def transcode_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def pipeline_rows(workdir: Path, runs: int = 5) -> list[dict[str, Any]]:
-    """Median seconds of the two pipelines soundcanvas.transcode chose between, on the same FLAC."""
+    """Median seconds of the two pipelines soundcanvas.library.transcode chose between, on the same FLAC."""
     source = _source(Path(workdir))
     timings = _alternate(
         {

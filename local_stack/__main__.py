@@ -2,7 +2,7 @@
 
     python -m local_stack up        [--api-port 3000] [--aws-port 4566]
     python -m local_stack token     USER            # an ID token: send it as Authorization: Bearer <token>
-    python -m local_stack demo      [--image events/images/sunset.jpg] [--genre lofi] [--duration 60]
+    python -m local_stack demo      [--image events/generation/images/sunset.jpg] [--genre lofi] [--duration 60]
     python -m local_stack invoke    FUNCTION -e events/x.json
 """
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--api-port", type=int, default=3000)
     up.add_argument("--aws-port", type=int, default=4566)
     demo = commands.add_parser("demo", help="run the main job end to end and show the result")
-    demo.add_argument("--image", type=Path, default=ROOT / "events/images/sunset.jpg")
+    demo.add_argument("--image", type=Path, default=ROOT / "events/generation/images/sunset.jpg")
     demo.add_argument("--out", type=Path, default=ROOT / "out")
     demo.add_argument("--genre")
     demo.add_argument("--mode", default="heuristic", choices=("heuristic", "model"))

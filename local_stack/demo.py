@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from local_stack.stack import LocalStack
-from soundcanvas.genres import GM_PROGRAM_NAMES
+from soundcanvas.generation.genres import GM_PROGRAM_NAMES
 
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
                  ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}

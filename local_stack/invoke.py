@@ -2,7 +2,7 @@
 
 Runs the function's handler in a fresh local stack. The events in events/ all speak of one
 demo job (user `demo-user`, job DEMO_JOB_ID) or one demo track (DEMO_TRACK_ID, the tagged
-events/audio/demo-track.flac); before the call the stack is seeded so that the event makes
+events/library/audio/demo-track.flac); before the call the stack is seeded so that the event makes
 sense: the job or track exists with its file uploaded, the workflow steps before the invoked
 one have run (a step's event is the previous steps' output), and for API functions the demo
 job is complete and the demo track READY. The API authorizer's event carries a placeholder
@@ -21,16 +21,16 @@ DEMO_USER = "demo-user"
 DEMO_JOB_ID = "5ca1ab1e0000400080000000000c0de1"
 DEMO_OPTIONS = {"genre": None, "mode": "heuristic", "durationSeconds": 30, "seed": 7}
 WORKFLOW = (
-    ("StartJobFunction", "start_job.json"),
-    ("AnalyzeFunction", "analyze.json"),
-    ("ComposeFunction", "compose.json"),
-    ("RenderFunction", "render.json"),
+    ("StartJobFunction", "generation/start_job.json"),
+    ("AnalyzeFunction", "generation/analyze.json"),
+    ("ComposeFunction", "generation/compose.json"),
+    ("RenderFunction", "generation/render.json"),
 )
 DEMO_TRACK_ID = "7eac0000000040008000000000001e5d"
 TRACK_WORKFLOW = (
-    ("InspectTrackFunction", "inspect_track.json"),
-    ("TranscodeTrackFunction", "transcode_track.json"),
-    ("FinishTrackFunction", "finish_track.json"),
+    ("InspectTrackFunction", "library/inspect_track.json"),
+    ("TranscodeTrackFunction", "library/transcode_track.json"),
+    ("FinishTrackFunction", "library/finish_track.json"),
 )
 TRACK_FUNCTIONS = {"InspectTrackFunction", "TranscodeTrackFunction", "FinishTrackFunction", "TrackFailedFunction",
                    "TracksApiFunction"}
@@ -38,12 +38,12 @@ TRACK_FUNCTIONS = {"InspectTrackFunction", "TranscodeTrackFunction", "FinishTrac
 
 def seed_track(stack: LocalStack, before: str) -> None:
     """Upload the demo track and run the track workflow steps that come before `before`."""
-    from soundcanvas import storage
+    from soundcanvas.core import storage
 
     key = storage.original_key(DEMO_USER, DEMO_TRACK_ID, "flac")
     stack.client("s3").put_object(
         Bucket=stack.template.names["MediaBucket"], Key=key, ContentType="audio/flac",
-        Body=(ROOT / "events/audio/demo-track.flac").read_bytes(), Metadata={"file-name": "demo-track.flac"},
+        Body=(ROOT / "events/library/audio/demo-track.flac").read_bytes(), Metadata={"file-name": "demo-track.flac"},
     )
     steps = [name for name, _ in TRACK_WORKFLOW]
     upto = steps.index(before) if before in steps else (1 if before == "TrackFailedFunction" else len(steps))
@@ -53,14 +53,16 @@ def seed_track(stack: LocalStack, before: str) -> None:
 
 def seed(stack: LocalStack, before: str) -> None:
     """Create the demo job and run the workflow steps that come before `before`."""
-    from soundcanvas import jobs, storage  # the layer is importable once the stack has started
+    # the layer is importable once the stack has started
+    from soundcanvas.core import storage
+    from soundcanvas.generation import jobs
 
     bucket = stack.template.names["MediaBucket"]
     store = jobs.JobStore(stack.template.names["GenerationsTable"], "us-east-1", host=stack.endpoint)
     key = storage.image_key(DEMO_USER, DEMO_JOB_ID, "image/jpeg")
     store.create(DEMO_USER, DEMO_JOB_ID, options=DEMO_OPTIONS, image_key=key, content_type="image/jpeg",
                  retention_days=30)
-    stack.client("s3").put_object(Bucket=bucket, Key=key, Body=(ROOT / "events/images/sunset.jpg").read_bytes(),
+    stack.client("s3").put_object(Bucket=bucket, Key=key, Body=(ROOT / "events/generation/images/sunset.jpg").read_bytes(),
                                   ContentType="image/jpeg")
     steps = [name for name, _ in WORKFLOW]
     upto = steps.index(before) if before in steps else (1 if before == "MarkFailedFunction" else len(steps))

@@ -71,8 +71,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
 
 
 def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py as a fresh module (it reads its configuration at import)."""
-    path = ROOT / "functions" / name / "app.py"
+    """Import functions/<product>/<name>/app.py as a fresh module (it reads its configuration at import)."""
+    (path,) = ROOT.glob(f"functions/*/{name}/app.py")
     module_name = f"_test_fn_{name}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader

@@ -2,7 +2,7 @@
 describes its own routes and pydantic models; this merges them into one document, adds the
 bearer-token security scheme, and writes it where the Health function serves it (`/openapi.json`).
 
-    python tools/openapi.py            # rewrite functions/health/openapi.json
+    python tools/openapi.py            # rewrite functions/core/health/openapi.json
     python tools/openapi.py --check    # exit 1 if the committed document is not what the code says
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCUMENT = ROOT / "functions/health/openapi.json"
-API_FUNCTIONS = ("generations_api", "tracks_api", "account_api", "health")
+DOCUMENT = ROOT / "functions/core/health/openapi.json"
+API_FUNCTIONS = ("generation/generations_api", "library/tracks_api", "core/account_api", "core/health")
 PUBLIC = {"/health", "/openapi.json"}
 # Only what the modules need to import; nothing is called.
 IMPORT_ENV = {
@@ -31,7 +31,7 @@ IMPORT_ENV = {
 
 
 def _resolver(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"_openapi_{name}", ROOT / "functions" / name / "app.py")
+    spec = importlib.util.spec_from_file_location(f"_openapi_{name.replace('/', '_')}", ROOT / "functions" / name / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # pydantic resolves the models' annotations through it

@@ -14,7 +14,7 @@ import requests
 from local_stack.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "events/images/sunset.jpg"
+SAMPLE = ROOT / "events/generation/images/sunset.jpg"
 
 
 class ShiftableClock:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from local_stack.stack import LocalStack
-from soundcanvas.errors import TransientError
+from soundcanvas.core.errors import TransientError
 from tests.e2e.conftest import SAMPLE, Client, job_objects
 
 pytestmark = pytest.mark.e2e

@@ -78,7 +78,7 @@ def _tamper(token: str) -> str:
 
 def test_quota_counters_hold_under_concurrent_requests(stack: LocalStack) -> None:
     """16 clients take from a quota of 10 at once through the local DynamoDB endpoint: exactly 10 win."""
-    from soundcanvas.quotas import Quota, QuotaExceeded, QuotaStore
+    from soundcanvas.core.quotas import Quota, QuotaExceeded, QuotaStore
 
     store = QuotaStore(stack.template.names["QuotasTable"], "us-east-1", host=stack.endpoint)
     quota, results = Quota("generations", 10, 900), []

@@ -15,22 +15,26 @@ from local_stack.template import LocalTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = {
-    "GenerationsApiFunction": ("api_get_generation.json", lambda out: json.loads(out["body"])["status"] == "COMPLETE"),
-    "HealthFunction": ("api_health.json", lambda out: out["statusCode"] == 200),
-    "StartJobFunction": ("start_job.json", lambda out: out["claimed"] is True),
-    "AnalyzeFunction": ("analyze.json", lambda out: out["params"]["genre"] and out["features"]["width"] == 1600),
-    "ComposeFunction": ("compose.json", lambda out: out["midiKey"].endswith("composition.mid") and out["bytes"] > 0),
-    "RenderFunction": ("render.json", lambda out: out["peakDbfs"] <= -1.0 and out["durationSeconds"] == 30),
-    "MarkFailedFunction": ("mark_failed.json", lambda out: out["marked"] and "PDF" in out["message"]),
-    "SweeperFunction": ("sweeper.json", lambda out: out == {"failed": []}),
-    "AccountApiFunction": ("api_export_me.json", lambda out: json.loads(out["body"])["counts"]["generations"] == 1),
-    "AuthorizerFunction": ("authorizer.json", lambda out: out["principalId"] == "demo-user"
+    "GenerationsApiFunction": ("generation/api_get_generation.json",
+                               lambda out: json.loads(out["body"])["status"] == "COMPLETE"),
+    "HealthFunction": ("core/api_health.json", lambda out: out["statusCode"] == 200),
+    "StartJobFunction": ("generation/start_job.json", lambda out: out["claimed"] is True),
+    "AnalyzeFunction": ("generation/analyze.json",
+                        lambda out: out["params"]["genre"] and out["features"]["width"] == 1600),
+    "ComposeFunction": ("generation/compose.json",
+                        lambda out: out["midiKey"].endswith("composition.mid") and out["bytes"] > 0),
+    "RenderFunction": ("generation/render.json", lambda out: out["peakDbfs"] <= -1.0 and out["durationSeconds"] == 30),
+    "MarkFailedFunction": ("generation/mark_failed.json", lambda out: out["marked"] and "PDF" in out["message"]),
+    "SweeperFunction": ("core/sweeper.json", lambda out: out == {"failed": []}),
+    "AccountApiFunction": ("core/api_export_me.json", lambda out: json.loads(out["body"])["counts"]["generations"] == 1),
+    "AuthorizerFunction": ("core/authorizer.json", lambda out: out["principalId"] == "demo-user"
                            and out["policyDocument"]["Statement"][0]["Effect"] == "Allow"),
-    "TracksApiFunction": ("api_get_track.json", lambda out: json.loads(out["body"])["name"] == "Tide Lines"),
-    "InspectTrackFunction": ("inspect_track.json", lambda out: out["claimed"] and out["needsTranscode"]),
-    "TranscodeTrackFunction": ("transcode_track.json", lambda out: out["mp3Key"].endswith(".mp3") and out["mp3Bytes"] > 0),
-    "FinishTrackFunction": ("finish_track.json", lambda out: out["ready"] is True),
-    "TrackFailedFunction": ("track_failed.json", lambda out: out["marked"] and "corrupt" in out["message"]),
+    "TracksApiFunction": ("library/api_get_track.json", lambda out: json.loads(out["body"])["name"] == "Tide Lines"),
+    "InspectTrackFunction": ("library/inspect_track.json", lambda out: out["claimed"] and out["needsTranscode"]),
+    "TranscodeTrackFunction": ("library/transcode_track.json",
+                               lambda out: out["mp3Key"].endswith(".mp3") and out["mp3Bytes"] > 0),
+    "FinishTrackFunction": ("library/finish_track.json", lambda out: out["ready"] is True),
+    "TrackFailedFunction": ("library/track_failed.json", lambda out: out["marked"] and "corrupt" in out["message"]),
 }
 pytestmark = pytest.mark.e2e
 
@@ -67,15 +71,16 @@ def last_json_document(text: str) -> dict:
 def test_other_api_events_route_to_the_api_function() -> None:
     for name in ("api_create_generation", "api_list_generations", "api_regenerate_generation",
                  "api_delete_generation"):
-        event = json.loads((ROOT / "events" / f"{name}.json").read_text())
+        event = json.loads((ROOT / "events" / "generation" / f"{name}.json").read_text())
         assert event["requestContext"]["authorizer"]["principalId"] == "demo-user"
         assert event["resource"].startswith("/generations")
 
 
 @pytest.mark.parametrize(("event_file", "status", "check"), [
-    ("api_create_track_uploads.json", 201, lambda body: body["files"][0]["upload"]["fields"]["key"].endswith(".flac")),
-    ("api_list_due.json", 200, lambda body: [i["answer"]["name"] for i in body["items"]] == ["Tide Lines"]),
-    ("api_grade_track.json", 200, lambda body: (body["scheduler"], body["intervalDays"]) == ("sm2", 1)),
+    ("library/api_create_track_uploads.json", 201,
+     lambda body: body["files"][0]["upload"]["fields"]["key"].endswith(".flac")),
+    ("library/api_list_due.json", 200, lambda body: [i["answer"]["name"] for i in body["items"]] == ["Tide Lines"]),
+    ("library/api_grade_track.json", 200, lambda body: (body["scheduler"], body["intervalDays"]) == ("sm2", 1)),
 ])
 def test_track_api_events(event_file: str, status: int, check: Any) -> None:
     done = subprocess.run(

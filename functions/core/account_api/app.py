@@ -1,0 +1,117 @@
+"""Account API: everything SoundCanvas holds about the caller, to take away or to erase.
+
+- `GET /me/export`: a manifest (JSON) of every generation and track, the review history and the
+  preferences, each file as a presigned URL; the manifest itself is written to the bucket
+  (`exports/{userId}/{time}.json`, kept a day) and returned as a presigned URL, so an export of
+  a large library is not limited by the API's response size.
+- `DELETE /me`: every record (generations, tracks, preferences) and every object under each of
+  the user's prefixes, then reports what was removed. Idempotent: a second call removes nothing.
+  A workflow still running for a deleted job or track finds its record gone and removes what it
+  wrote. Quota counters hold no content and expire within a day on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+
+from soundcanvas.core import api, storage
+from soundcanvas.core.records import now_iso
+from soundcanvas.core.settings import Settings
+from soundcanvas.generation import jobs
+from soundcanvas.library.tracks import TrackStore, UserSettingsStore, public_fields
+
+logger = Logger()
+metrics = Metrics()
+settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME"))
+s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
+generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
+tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
+user_settings = UserSettingsStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+clock = time.time  # the local stack sets its own clock here
+USER_PREFIXES = (*storage.PREFIXES, "library", "exports")
+EXPORT_URL_SECONDS = 900  # presigned URLs in an export live 15 minutes, the longest the API hands out
+
+app = api.resolver()
+
+
+def _url(key: str | None, download_as: str | None = None) -> str | None:
+    return storage.presign_get(s3, settings.bucket_name, key, EXPORT_URL_SECONDS, download_as=download_as)
+
+
+def _generation_entry(job: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "jobId": job["jobId"],
+        "status": job["status"],
+        "createdAt": job["createdAt"],
+        "options": job.get("options"),
+        "params": job.get("params"),
+        "errorMessage": job.get("errorMessage"),
+        "files": {name: _url(job.get(field)) for name, field in (
+            ("picture", "imageKey"), ("midi", "midiKey"), ("audio", "audioKey"), ("preview", "previewKey"))
+            if job.get(field) and (field == "imageKey" or job["status"] == jobs.COMPLETE)},
+    }
+
+
+def _track_entry(track: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **public_fields(track),
+        "createdAt": track["createdAt"],
+        "reviews": [{"at": now_iso(at), "grade": grade} for at, grade in json.loads(track.get("reviews") or "[]")],
+        "files": {name: _url(track.get(field), download_as) for name, field, download_as in (
+            ("original", "originalKey", track["fileName"]), ("mp3", "mp3Key", None), ("cover", "coverKey", None))
+            if track.get(field) and track["status"] == "READY"},
+    }
+
+
+@app.get("/me/export")
+def export_me() -> dict[str, Any]:
+    user_id = api.caller(app)
+    now = clock()
+    manifest = {
+        "userId": user_id,
+        "exportedAt": now_iso(now),
+        "urlsExpireInSeconds": EXPORT_URL_SECONDS,
+        "preferences": user_settings.training(user_id),
+        "generations": [_generation_entry(job) for job in generations.all_jobs(user_id)],
+        "tracks": [_track_entry(track) for track in tracks.all_tracks(user_id)],
+    }
+    key = f"exports/{user_id}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}.json"
+    s3.put_object(Bucket=settings.bucket_name, Key=key, Body=json.dumps(manifest, indent=2).encode(),
+                  ContentType="application/json")
+    counts = {"generations": len(manifest["generations"]), "tracks": len(manifest["tracks"])}
+    metrics.add_metric(name="AccountExports", unit=MetricUnit.Count, value=1)
+    logger.info("export written", extra=counts)
+    return {"manifestUrl": _url(key, download_as="soundcanvas-export.json"),
+            "expiresInSeconds": EXPORT_URL_SECONDS, "counts": counts}
+
+
+@app.delete("/me")
+def delete_me() -> dict[str, Any]:
+    user_id = api.caller(app)
+    removed = {
+        "generations": generations.delete_all(user_id),
+        "tracks": tracks.delete_all(user_id),
+        "preferences": user_settings.delete(user_id),
+        "objects": sum(storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/")
+                       for prefix in USER_PREFIXES),
+    }
+    metrics.add_metric(name="AccountsDeleted", unit=MetricUnit.Count, value=1)
+    logger.info("account data deleted", extra=removed)
+    return {"userId": user_id, "removed": removed}
+
+
+api.install_error_handlers(app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,62 @@
+"""Sweeper: on a schedule, marks generations and tracks that stopped moving as FAILED, so nothing
+stays RUNNING or PROCESSING.
+
+A RUNNING job's record changes at every stage and a PROCESSING track's at every step; both
+workflows give up after 20 minutes and every task has its own timeout, so a record unchanged for
+STALLED_AFTER_SECONDS lost its execution (an execution timeout skips the Catch, an operator
+stopped it, a bug). The sweeper reads each table's sparse ByActivity index (only work in progress
+is in it), never the whole table, and marks with conditional writes, so work that finishes at the
+same moment keeps its result. A stalled track's objects go with it, as TrackFailed does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from soundcanvas.core import storage
+from soundcanvas.core.steps import transient_aws_errors
+from soundcanvas.generation.steps import StepRuntime
+from soundcanvas.library.steps import TrackRuntime
+
+logger = Logger()
+metrics = Metrics()
+runtime = StepRuntime.from_env()
+track_runtime = TrackRuntime.from_env()
+clock = time.time  # the local stack sets its own clock here
+STALLED_AFTER_SECONDS = int(os.environ.get("STALLED_AFTER_SECONDS", "1800"))
+
+
+def message(stage: str, retry: str = "regenerate to try again") -> str:
+    minutes = STALLED_AFTER_SECONDS // 60
+    return f"the {stage} stage stopped and was given up after {minutes} minutes; {retry}"
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    cutoff = clock() - STALLED_AFTER_SECONDS
+    swept: list[str] = []
+    with transient_aws_errors():
+        for job in runtime.store.stalled(older_than=cutoff):
+            stage = str(job.get("stage") or "analyze")
+            if runtime.store.fail(job["userId"], job["jobId"], stage=stage, message=message(stage)):
+                logger.warning("stalled job marked FAILED", extra={"job_id": job["jobId"], "stage": stage,
+                                                                    "last_update": job["updatedAt"]})
+                swept.append(job["jobId"])
+        tracks = track_runtime.store
+        for track in tracks.stalled(older_than=cutoff):
+            user_id, track_id = track["userId"], track["trackId"]
+            text = message("processing", "upload the file again")
+            if tracks.mark_failed(user_id, track_id, track.get("version"), message=text):
+                storage.delete_prefix(track_runtime.s3, track_runtime.settings.bucket_name,
+                                      storage.track_prefix(user_id, track_id))
+                logger.warning("stalled track marked FAILED", extra={"track_id": track_id})
+                swept.append(track_id)
+    if swept:
+        metrics.add_metric(name="StalledWorkFailed", unit=MetricUnit.Count, value=len(swept))
+    return {"failed": swept}

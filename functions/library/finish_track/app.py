@@ -1,0 +1,50 @@
+"""FinishTrack: the track workflow's last step. Marks this version READY (with its MP3: the
+transcode, or the original itself for MP3 uploads) and due for Guess the Track, then removes
+what earlier versions of the track left behind.
+
+If a newer upload claimed the track meanwhile (or it was deleted), this version's own objects
+are removed instead and the record is left to the newer upload.
+Returns only its own result: `{ready, mp3Key, dueAt, removed}`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from soundcanvas.core import storage
+from soundcanvas.core.steps import transient_aws_errors
+from soundcanvas.library import training
+from soundcanvas.library.steps import TrackRuntime
+
+logger = Logger()
+metrics = Metrics()
+runtime = TrackRuntime.from_env()
+clock = time.time  # the local stack sets its own clock here
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    track = event["track"]
+    user_id, track_id, version = track["userId"], track["trackId"], track["version"]
+    logger.append_keys(track_id=track_id)
+    bucket = runtime.settings.bucket_name
+    transcoded = (track.get("transcode") or {}).get("mp3Key")
+    mp3_key = transcoded or track["originalKey"]
+    with transient_aws_errors():
+        record = runtime.store.get(user_id, track_id)
+        due_at = training.due_at_when_ready(record or {}, clock())
+        if record is None or not runtime.store.mark_ready(user_id, track_id, version, mp3_key=mp3_key, due_at=due_at):
+            prefix = storage.track_prefix(user_id, track_id)
+            storage.delete_prefix(runtime.s3, bucket, prefix, only_version=version)
+            logger.info("track deleted or replaced while processing: this version discarded")
+            return {"ready": False, "reason": "deleted or replaced by a newer upload"}
+        keep = frozenset(k for k in (track["originalKey"], mp3_key, track.get("coverKey")) if k)
+        removed = storage.delete_prefix(runtime.s3, bucket, storage.track_prefix(user_id, track_id), keep=keep)
+    metrics.add_metric(name="TracksReady", unit=MetricUnit.Count, value=1)
+    logger.info("track ready", extra={"mp3_key": mp3_key, "stale_objects_removed": removed})
+    return {"ready": True, "mp3Key": mp3_key, "dueAt": due_at, "removed": removed}

@@ -1,0 +1,483 @@
+"""Track library and Guess the Track: upload forms, the library, downloads, due reviews, grades.
+
+One Powertools resolver serves every library route (each declared in template.yaml); errors
+become JSON in one place (soundcanvas.core.api). The caller is the Cognito user in the authorizer's
+claims; another user's track is always a 404.
+
+Uploads go straight to S3 with a presigned form; the upload event registers the track and the
+track workflow reads, transcodes and readies it (statemachine/library.asl.json). A file name the
+caller already has in the library names the same track: uploading it again replaces the audio
+and keeps the track's id, edits and review history (see README, "Re-uploads").
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from email.parser import BytesParser
+from email.policy import HTTP
+from functools import cache
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from soundcanvas.core import api, storage
+from soundcanvas.core.quotas import Quota, QuotaStore
+from soundcanvas.core.settings import Settings
+from soundcanvas.generation import jobs
+from soundcanvas.library import training
+from soundcanvas.library.tracks import READY, UPLOADING, TrackConflict, TrackStore, UserSettingsStore, public_fields
+
+logger = Logger()
+metrics = Metrics()
+settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRACK_STATE_MACHINE_ARN", "QUOTAS_TABLE_NAME"))
+s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
+store = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
+user_settings = UserSettingsStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
+quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
+UPLOADS = Quota("track uploads", settings.track_upload_quota, settings.track_upload_quota_window_seconds)
+clock = time.time  # the local stack sets its own clock here
+DIRECT_MAX_BYTES = 6 * 1024 * 1024  # what a Lambda can receive through API Gateway
+UPLOAD_GRACE_SECONDS = 3600  # an UPLOADING record outlives its form by this much, for a slow upload
+
+app = api.resolver()
+
+
+@cache
+def stepfunctions() -> Any:
+    """The Step Functions client, made on first use: only POST /tracks needs it."""
+    return boto3.client("stepfunctions", region_name=settings.region)
+
+
+AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
+FileName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
+TrackId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class UploadFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fileName: FileName
+    contentType: AudioType
+    sizeBytes: int = Field(ge=1, le=settings.track_upload_max_bytes)
+
+
+class UploadRequest(BaseModel):
+    """Body of POST /tracks/uploads."""
+
+    model_config = ConfigDict(extra="forbid")
+    files: list[UploadFile] = Field(min_length=1, max_length=50)
+
+
+class RegisterFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trackId: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    fileName: FileName
+    key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class RegisterRequest(BaseModel):
+    """Body of POST /tracks: objects already uploaded, or a finished generation to keep."""
+
+    model_config = ConfigDict(extra="forbid")
+    files: list[RegisterFile] | None = Field(None, min_length=1, max_length=50)
+    generationId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> RegisterRequest:
+        if (self.files is None) == (self.generationId is None):
+            raise ValueError("send either files or generationId")
+        return self
+
+
+class EditRequest(BaseModel):
+    """Body of PATCH /tracks/{trackId}: the fields to change (null clears one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    artist: Text | None = None
+    album: Text | None = None
+    tags: list[Tag] | None = Field(None, max_length=20)
+
+    @model_validator(mode="after")
+    def not_empty(self) -> EditRequest:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of name, artist, album, tags")
+        return self
+
+
+class GradeRequest(BaseModel):
+    """Body of POST /grade."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    trackId: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    grade: int = Field(ge=0, le=5)
+
+
+class TrainingRequest(BaseModel):
+    """Body of PUT /training."""
+
+    model_config = ConfigDict(extra="forbid")
+    scheduler: Literal["sm2", "fsrs"]
+    desiredRetention: float = Field(0.9, ge=0.7, le=0.99)
+
+
+class TrackNotFound(LookupError):
+    """The track does not exist for this caller (missing, expired form, or someone else's)."""
+
+
+class BadUpload(ValueError):
+    """A direct upload or registration the API cannot accept; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field, self.status = field, status
+
+
+def _owned(track_id: str) -> dict[str, Any]:
+    track = store.get(api.caller(app), track_id)
+    if track is None:
+        raise TrackNotFound(f"track {track_id} not found")
+    return track
+
+
+def _download_name(track: dict[str, Any], ext: str) -> str:
+    title = track.get("name") or track["fileName"].rsplit(".", 1)[0]
+    return f"{track['artist']} - {title}.{ext}" if track.get("artist") else f"{title}.{ext}"
+
+
+def _urls(track: dict[str, Any]) -> dict[str, str | None]:
+    bucket, ttl = settings.bucket_name, settings.url_ttl_seconds
+    ready = track["status"] == READY
+    mp3 = track.get("mp3Key") if ready else None
+    return {
+        "streamUrl": storage.presign_get(s3, bucket, mp3, ttl),
+        "downloadUrl": storage.presign_get(s3, bucket, mp3, ttl, download_as=_download_name(track, "mp3")),
+        "originalUrl": storage.presign_get(s3, bucket, track.get("originalKey") if ready else None, ttl,
+                                           download_as=track["fileName"]),
+        "coverUrl": storage.presign_get(s3, bucket, track.get("coverKey") if ready else None, ttl),
+    }
+
+
+def _view(track: dict[str, Any], *, with_urls: bool = False) -> dict[str, Any]:
+    """The public shape of a track: no keys, no internals; URLs only on request."""
+    view: dict[str, Any] = {
+        **public_fields(track),
+        "format": track.get("format"),
+        "durationSeconds": float(track["durationSeconds"]) if track.get("durationSeconds") is not None else None,
+        "bitrateKbps": track.get("bitrateKbps"),
+        "sampleRate": track.get("sampleRate"),
+        "channels": track.get("channels"),
+        "sizeBytes": track.get("sizeBytes"),
+        "source": track["source"],
+        "generationId": track.get("generationId"),
+        "errorMessage": track.get("errorMessage"),
+        "createdAt": track["createdAt"],
+        "updatedAt": track["updatedAt"],
+        "review": {"count": int(track.get("reviewCount") or 0), "dueAt": _iso(track.get("dueAt"))},
+    }
+    if with_urls:
+        view.update(_urls(track))
+    return {k: (int(v) if isinstance(v, float) and k in ("bitrateKbps", "sampleRate", "channels", "sizeBytes") else v)
+            for k, v in view.items()}
+
+
+def _iso(epoch: Any) -> str | None:
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
+def _track_for_file(
+    user_id: str, file_name: str, *, source: str, content_type: str | None, expires_at: int
+) -> tuple[str, bool]:
+    """The track a file name belongs to (the newest one with that name), or a new UPLOADING track."""
+    existing = store.by_file_name(user_id, file_name)
+    if existing:
+        track = existing[0]
+        if track["status"] == UPLOADING:
+            store.extend_upload(user_id, track["trackId"], expires_at=expires_at)
+        return str(track["trackId"]), True
+    track_id = uuid.uuid4().hex
+    store.create(user_id, track_id, file_name=file_name, source=source, content_type=content_type, expires_at=expires_at)
+    return track_id, False
+
+
+# --- uploads -------------------------------------------------------------------------------------
+@app.post("/tracks/uploads")
+def create_uploads(body: UploadRequest) -> Response[dict[str, Any]]:
+    user_id = api.caller(app)
+    quotas.take(user_id, UPLOADS, len(body.files))
+    expires_in = settings.upload_expiry_seconds
+    expires_at = int(clock()) + expires_in
+    items = []
+    for file in body.files:
+        track_id, replaces = _track_for_file(
+            user_id, file.fileName, source="upload", content_type=file.contentType,
+            expires_at=expires_at + UPLOAD_GRACE_SECONDS,
+        )
+        key = storage.original_key(user_id, track_id, storage.AUDIO_CONTENT_TYPES[file.contentType])
+        fields = {
+            "Content-Type": file.contentType,
+            "x-amz-meta-file-name": quote(file.fileName),
+            "x-amz-meta-source": "upload",
+        }
+        form = s3.generate_presigned_post(
+            Bucket=settings.bucket_name,
+            Key=key,
+            Fields=fields,
+            Conditions=[*({k: v} for k, v in fields.items()), ["content-length-range", 1, settings.track_upload_max_bytes]],
+            ExpiresIn=expires_in,
+        )
+        upload = {"url": form["url"], "fields": form["fields"], "maxBytes": settings.track_upload_max_bytes,
+                  "expiresAt": expires_at}
+        items.append({"trackId": track_id, "fileName": file.fileName, "replaces": replaces, "upload": upload})
+    metrics.add_metric(name="TrackUploadsIssued", unit=MetricUnit.Count, value=len(items))
+    logger.info("upload forms issued", extra={"files": len(items)})
+    return Response(201, "application/json", {"files": items})
+
+
+def _start_processing(user_id: str, track_id: str, key: str) -> None:
+    stepfunctions().start_execution(
+        stateMachineArn=settings.track_state_machine_arn,
+        input=json.dumps({"userId": user_id, "trackId": track_id, "key": key}),
+    )
+
+
+@app.post("/tracks")
+def register_tracks(body: RegisterRequest) -> Response[dict[str, Any]]:
+    user_id = api.caller(app)
+    if body.generationId is not None:
+        return _save_generation(user_id, body.generationId)
+    quotas.take(user_id, UPLOADS, len(body.files or []))
+    items = []
+    for i, file in enumerate(body.files or []):
+        ids = storage.parse_original_key(file.key)
+        expected = storage.original_key(user_id, file.trackId, "<ext>")
+        if ids is not None and ids[0] != user_id:
+            raise TrackNotFound(f"no object {file.key} in your library")  # someone else's: as if it did not exist
+        if ids is None or ids[1] != file.trackId:
+            raise BadUpload(f"files.{i}.key", f"must be {expected} for this track")
+        try:
+            s3.head_object(Bucket=settings.bucket_name, Key=file.key)
+        except ClientError as exc:
+            raise BadUpload(f"files.{i}.key", f"no object at {file.key}; upload it first") from exc
+        if store.get(user_id, file.trackId) is None:
+            store.create(user_id, file.trackId, file_name=file.fileName, source="registered")
+        _start_processing(user_id, file.trackId, file.key)
+        items.append({"trackId": file.trackId, "fileName": file.fileName, "status": "PROCESSING"})
+    return Response(202, "application/json", {"files": items})
+
+
+def _save_generation(user_id: str, generation_id: str) -> Response[dict[str, Any]]:
+    """Keep a finished generation in the library: its WAV becomes the track's original."""
+    job = generations.get(user_id, generation_id)
+    if job is None:
+        raise TrackNotFound(f"generation {generation_id} not found")
+    if job["status"] != jobs.COMPLETE or not job.get("audioKey"):
+        raise TrackConflict(f"generation {generation_id} is {job['status']}; only a COMPLETE generation can be saved")
+    track_id = f"gen-{generation_id}"
+    existing = store.get(user_id, track_id)
+    if existing is not None:
+        return Response(200, "application/json", _view(existing))
+    params = job.get("params") or {}
+    title = f"{str(params.get('genre', 'SoundCanvas')).title()} in {params.get('key', '')} {params.get('scale', '')}".strip()
+    file_name = f"{title}.wav"
+    track = store.create(user_id, track_id, file_name=file_name, source="generation", name=title, artist="SoundCanvas",
+                         edited=["name", "artist"], generation_id=generation_id)
+    s3.copy_object(
+        Bucket=settings.bucket_name,
+        Key=storage.original_key(user_id, track_id, "wav"),
+        CopySource={"Bucket": settings.bucket_name, "Key": job["audioKey"]},
+        ContentType="audio/wav",
+        Metadata={"file-name": quote(file_name), "source": "generation"},
+        MetadataDirective="REPLACE",
+    )
+    metrics.add_metric(name="GenerationsSaved", unit=MetricUnit.Count, value=1)
+    return Response(201, "application/json", _view(track))
+
+
+@app.post("/tracks/direct")
+def upload_direct() -> Response[dict[str, Any]]:
+    """multipart/form-data with a `file` part (and optionally a `fileName` field), up to 6 MB."""
+    user_id = api.caller(app)
+    file_name, content_type, data = _read_multipart()
+    quotas.take(user_id, UPLOADS)
+    track_id, replaces = _track_for_file(user_id, file_name, source="direct", content_type=content_type,
+                                         expires_at=int(clock()) + UPLOAD_GRACE_SECONDS)
+    s3.put_object(
+        Bucket=settings.bucket_name,
+        Key=storage.original_key(user_id, track_id, storage.AUDIO_CONTENT_TYPES[content_type]),
+        Body=data,
+        ContentType=content_type,
+        Metadata={"file-name": quote(file_name), "source": "direct"},
+    )
+    metrics.add_metric(name="TrackDirectUploads", unit=MetricUnit.Count, value=1)
+    return Response(202, "application/json", {"trackId": track_id, "fileName": file_name, "replaces": replaces,
+                                              "status": "PROCESSING"})
+
+
+def _read_multipart() -> tuple[str, str, bytes]:
+    event = app.current_event
+    content_type = event.headers.get("content-type") or ""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise BadUpload("Content-Type", "send the file as multipart/form-data with a part named file", 415)
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogateescape")
+    if len(body) > DIRECT_MAX_BYTES:
+        limit = DIRECT_MAX_BYTES // 1048576
+        raise BadUpload("file", f"direct uploads are limited to {limit} MB; use POST /tracks/uploads", 413)
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+    part = parts.get("file")
+    if part is None or not part.get_filename():
+        raise BadUpload("file", "missing: send the audio in a part named file")
+    data = part.get_payload(decode=True) or b""
+    if not data:
+        raise BadUpload("file", "is empty")
+    name_part = parts.get("fileName")
+    file_name = (name_part.get_payload(decode=True) or b"").decode().strip() if name_part else part.get_filename()
+    if not file_name or "/" in file_name or len(file_name) > 255:
+        raise BadUpload("fileName", "must be 1-255 characters with no slash")
+    part_type = part.get_content_type()
+    if part_type not in storage.AUDIO_CONTENT_TYPES:
+        by_ext = {ext: ctype for ctype, ext in reversed(storage.AUDIO_CONTENT_TYPES.items())}
+        part_type = by_ext.get(file_name.rsplit(".", 1)[-1].lower(), part_type)
+    if part_type not in storage.AUDIO_CONTENT_TYPES:
+        allowed = ", ".join(sorted(storage.AUDIO_CONTENT_TYPES))
+        raise BadUpload("file", f"unsupported content type {part_type}; use one of {allowed}", 415)
+    return file_name, part_type, data
+
+
+# --- the library ---------------------------------------------------------------------------------
+@app.get("/tracks")
+def list_tracks(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    artist: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> dict[str, Any]:
+    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor, artist=artist, q=q)
+    return {"items": [_view(item) for item in items], "nextCursor": next_cursor}
+
+
+@app.get("/tracks/lookup")
+def lookup_tracks(fileName: Annotated[str, Query(min_length=1, max_length=255)]) -> dict[str, Any]:
+    found = store.by_file_name(api.caller(app), fileName)
+    return {
+        "fileName": fileName,
+        "trackIds": [t["trackId"] for t in found],
+        "tracks": [{"trackId": t["trackId"], "status": t["status"], "createdAt": t["createdAt"]} for t in found],
+    }
+
+
+@app.get("/tracks/<trackId>")
+def get_track(trackId: TrackId) -> dict[str, Any]:
+    return _view(_owned(trackId), with_urls=True)
+
+
+@app.patch("/tracks/<trackId>")
+def edit_track(trackId: TrackId, body: EditRequest) -> dict[str, Any]:
+    user_id = api.caller(app)
+    changes = body.model_dump(include=body.model_fields_set)
+    updated = store.edit(user_id, trackId, changes)
+    if updated is None:
+        raise TrackNotFound(f"track {trackId} not found")
+    return _view(updated, with_urls=True)
+
+
+@app.delete("/tracks/<trackId>")
+def delete_track(trackId: TrackId) -> Response[str]:
+    track = _owned(trackId)
+    store.delete(track["userId"], trackId)
+    removed = storage.delete_prefix(s3, settings.bucket_name, storage.track_prefix(track["userId"], trackId))
+    logger.info("track deleted", extra={"track_id": trackId, "objects_removed": removed})
+    return Response(204, "application/json", "")
+
+
+@app.get("/downloads")
+def list_downloads(
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor)
+    downloads = []
+    for track in items:
+        urls = _urls(track)
+        downloads.append({"trackId": track["trackId"], "fileName": track["fileName"], "status": track["status"],
+                          "originalUrl": urls["originalUrl"], "mp3Url": urls["downloadUrl"]})
+    return {"items": downloads, "expiresInSeconds": settings.url_ttl_seconds, "nextCursor": next_cursor}
+
+
+# --- Guess the Track -----------------------------------------------------------------------------
+@app.get("/due")
+def list_due(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+    now = clock()
+    due = store.due(api.caller(app), now=now, limit=limit)
+    items = []
+    for track in due:
+        clip = training.snippet(track["trackId"], int(track.get("reviewCount") or 0), track.get("durationSeconds"))
+        url = storage.presign_get(s3, settings.bucket_name, track.get("mp3Key"), settings.url_ttl_seconds)
+        items.append({
+            "trackId": track["trackId"],
+            "dueAt": _iso(track["dueAt"]),
+            "overdueSeconds": int(now - float(track["dueAt"])),
+            "reviewCount": int(track.get("reviewCount") or 0),
+            "snippet": {"url": url, **clip},
+            "answer": {"name": track.get("name"), "artist": track.get("artist"), "album": track.get("album")},
+        })
+    return {"now": _iso(now), "items": items}
+
+
+@app.post("/grade")
+def grade_track(body: GradeRequest) -> dict[str, Any]:
+    track = _owned(body.trackId)
+    schedule = training.grade(store, track, user_settings.training(track["userId"]), body.grade, clock())
+    metrics.add_metric(name="TracksGraded", unit=MetricUnit.Count, value=1)
+    return {"trackId": body.trackId, "grade": body.grade, **schedule}
+
+
+@app.get("/training")
+def get_training() -> dict[str, Any]:
+    return user_settings.training(api.caller(app))
+
+
+@app.put("/training")
+def set_training(body: TrainingRequest) -> dict[str, Any]:
+    user_id = api.caller(app)
+    previous = user_settings.training(user_id)
+    chosen = user_settings.set_training(user_id, scheduler=body.scheduler, desired_retention=body.desiredRetention,
+                                        now=clock())
+    changed = 0
+    if chosen != previous:
+        changed = training.reschedule_all(store, user_id, chosen)
+        logger.info("scheduler switched", extra={"from": previous, "to": chosen, "rescheduled": changed})
+    return {**chosen, "rescheduled": changed}
+
+
+# --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
+api.install_error_handlers(app, not_found=(TrackNotFound,), conflict=(TrackConflict,))
+
+
+@app.exception_handler(BadUpload)
+def _bad_upload(exc: BadUpload) -> Response:
+    return api.field_error(exc.status, exc.field, str(exc))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

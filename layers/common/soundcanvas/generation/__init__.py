@@ -1,0 +1,1 @@
+"""Generation: picture -> music (analysis, mapping, composition, render, job records, genres)."""

@@ -1,0 +1,288 @@
+"""Generation job records in DynamoDB (PynamoDB), with every status change a conditional write.
+
+Table layout (see GenerationsTable in template.yaml): partition key `userId`, sort key `jobId`,
+so a caller can only ever address their own jobs; the `ByUserCreated` index (userId, createdAt)
+lists a user's jobs newest first. `expiresAt` is the TTL attribute; expired records are
+filtered on read because DynamoDB deletes them lazily.
+
+Status machine: PENDING -(upload event)-> RUNNING -> COMPLETE | FAILED, and
+COMPLETE | FAILED -(regenerate)-> PENDING. Conditions make duplicated events harmless.
+
+While a job is RUNNING it carries `activeShard` (one of ACTIVE_SHARDS, from its id): the sparse
+`ByActivity` index (activeShard, updatedAt) lets the sweeper find jobs that stopped moving
+without a scan, and without one partition key that every running job would share.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+from soundcanvas.core import cursors
+from soundcanvas.core.records import active_shard, bind, conditional_failed, delete_partition, now_iso, stalled_records
+
+PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
+INDEX_NAME = "ByUserCreated"
+STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done": 100}
+
+
+class JobConflict(Exception):
+    """The job is not in a state that allows the requested change."""
+
+
+@lru_cache(maxsize=8)
+def _record_class(table_name: str, region: str, host: str | None) -> Any:
+    """A PynamoDB model bound to one table (tests and the local stack use their own tables)."""
+
+    class ByUserCreated(GlobalSecondaryIndex["GenerationRecord"]):
+        class Meta:
+            index_name = INDEX_NAME
+            projection = AllProjection()
+
+        userId = UnicodeAttribute(hash_key=True)
+        createdAt = UnicodeAttribute(range_key=True)
+
+    class ByActivity(GlobalSecondaryIndex["GenerationRecord"]):
+        class Meta:
+            index_name = "ByActivity"
+            projection = IncludeProjection(["stage", "status"])
+
+        activeShard = UnicodeAttribute(hash_key=True)
+        updatedAt = UnicodeAttribute(range_key=True)
+
+    class GenerationRecord(Model):
+        class Meta:
+            pass
+
+        userId = UnicodeAttribute(hash_key=True)
+        jobId = UnicodeAttribute(range_key=True)
+        createdAt = UnicodeAttribute()
+        updatedAt = UnicodeAttribute()
+        status = UnicodeAttribute()
+        stage = UnicodeAttribute()
+        progress = NumberAttribute(default=0)
+        run = NumberAttribute(default=0)
+        options = MapAttribute[str, Any]()
+        params = MapAttribute[str, Any](null=True)
+        imageKey = UnicodeAttribute()
+        contentType = UnicodeAttribute()
+        featuresKey = UnicodeAttribute(null=True)
+        midiKey = UnicodeAttribute(null=True)
+        audioKey = UnicodeAttribute(null=True)
+        previewKey = UnicodeAttribute(null=True)
+        errorMessage = UnicodeAttribute(null=True)
+        failedStage = UnicodeAttribute(null=True)
+        timings = MapAttribute[str, Any](default=dict)
+        expiresAt = NumberAttribute()
+        activeShard = UnicodeAttribute(null=True)  # only while RUNNING
+        by_user_created = ByUserCreated()
+        by_activity = ByActivity()
+
+    return bind(GenerationRecord, table_name, region, host)
+
+
+def _as_dict(record: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in record.get_attributes():
+        value = getattr(record, name)
+        if isinstance(value, MapAttribute):
+            value = value.as_dict()
+        data[name] = value
+    return data
+
+
+class JobStore:
+    """Reads and writes job records. Takes its table and endpoint as arguments, so tests need no patching."""
+
+    def __init__(self, table_name: str, region: str, *, host: str | None = None, clock=time.time) -> None:
+        self.model: Any = _record_class(table_name, region, host)
+        self.clock = clock
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, user_id: str, job_id: str) -> dict[str, Any] | None:
+        """The caller's job, or None when it does not exist, belongs to someone else or has expired."""
+        try:
+            record = self.model.get(user_id, job_id, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        if record.expiresAt <= self.clock():
+            return None
+        return _as_dict(record)
+
+    def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the user's jobs, newest first, by a query on the ByUserCreated index."""
+        start_key = cursors.decode(user_id, cursor) if cursor else None
+        results = self.model.by_user_created.query(
+            user_id,
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=start_key,
+            filter_condition=self.model.expiresAt > int(self.clock()),
+        )
+        items = [_as_dict(r) for r in results]
+        last = results.last_evaluated_key
+        return items, (cursors.encode(last) if last else None)
+
+    # --- writes ------------------------------------------------------------------------------
+    def create(
+        self,
+        user_id: str,
+        job_id: str,
+        *,
+        options: dict[str, Any],
+        image_key: str,
+        content_type: str,
+        retention_days: int,
+    ) -> dict[str, Any]:
+        now = self.clock()
+        record = self.model(
+            user_id,
+            job_id,
+            createdAt=now_iso(now),
+            updatedAt=now_iso(now),
+            status=PENDING,
+            stage="upload",
+            progress=0,
+            run=0,
+            options=options,
+            imageKey=image_key,
+            contentType=content_type,
+            timings={},
+            expiresAt=int(now + retention_days * 86400),
+        )
+        try:
+            record.save(condition=self.model.jobId.does_not_exist())
+        except PutError as exc:
+            if conditional_failed(exc):
+                raise JobConflict(f"job {job_id} already exists") from exc
+            raise
+        return _as_dict(record)
+
+    def claim(self, user_id: str, job_id: str, *, run: int | None = None) -> dict[str, Any] | None:
+        """PENDING -> RUNNING, once. None when another event already claimed it (or it is gone)."""
+        condition = (self.model.status == PENDING) & (self.model.expiresAt > int(self.clock()))
+        if run is not None:
+            condition &= self.model.run == run
+        record = self.model(user_id, job_id)
+        try:
+            record.update(
+                actions=[
+                    self.model.status.set(RUNNING),
+                    self.model.activeShard.set(active_shard(job_id)),
+                    self.model.stage.set("analyze"),
+                    self.model.progress.set(STAGE_PROGRESS["analyze"]),
+                    self.model.errorMessage.remove(),
+                    self.model.failedStage.remove(),
+                    self.model.updatedAt.set(now_iso(self.clock())),
+                ],
+                condition=condition,
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        return _as_dict(record)
+
+    def advance(
+        self,
+        user_id: str,
+        job_id: str,
+        *,
+        finished: str,
+        elapsed_ms: int,
+        next_stage: str,
+        **attributes: Any,
+    ) -> bool:
+        """Record a finished stage (its timing and results) and move on; False if the job is no longer RUNNING."""
+        actions = [
+            self.model.stage.set(next_stage),
+            self.model.progress.set(STAGE_PROGRESS[next_stage]),
+            self.model.timings[finished].set(elapsed_ms),
+            self.model.updatedAt.set(now_iso(self.clock())),
+        ]
+        if next_stage == "done":
+            actions += [self.model.status.set(COMPLETE), self.model.activeShard.remove()]
+        for name, value in attributes.items():
+            actions.append(getattr(self.model, name).set(value))
+        try:
+            self.model(user_id, job_id).update(actions=actions, condition=self.model.status == RUNNING)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def fail(self, user_id: str, job_id: str, *, stage: str, message: str) -> bool:
+        """Mark a PENDING or RUNNING job FAILED; False if it is gone or already finished."""
+        try:
+            self.model(user_id, job_id).update(
+                actions=[
+                    self.model.status.set(FAILED),
+                    self.model.activeShard.remove(),
+                    self.model.failedStage.set(stage),
+                    self.model.errorMessage.set(message),
+                    self.model.updatedAt.set(now_iso(self.clock())),
+                ],
+                condition=self.model.status.is_in(PENDING, RUNNING),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def restart(self, user_id: str, job_id: str, *, options: dict[str, Any]) -> dict[str, Any]:
+        """COMPLETE | FAILED -> PENDING with new options and the next run number (regenerate)."""
+        record = self.model(user_id, job_id)
+        try:
+            record.update(
+                actions=[
+                    self.model.status.set(PENDING),
+                    self.model.stage.set("analyze"),
+                    self.model.progress.set(0),
+                    self.model.options.set(options),
+                    self.model.run.add(1),
+                    self.model.errorMessage.remove(),
+                    self.model.failedStage.remove(),
+                    self.model.timings.set({}),
+                    self.model.updatedAt.set(now_iso(self.clock())),
+                ],
+                condition=self.model.status.is_in(COMPLETE, FAILED) & (self.model.expiresAt > int(self.clock())),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                raise JobConflict("only a COMPLETE or FAILED generation can be regenerated") from exc
+            raise
+        return _as_dict(record)
+
+    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
+        """RUNNING jobs whose record has not changed since `older_than` (epoch seconds), shard by shard."""
+        return (_as_dict(record) for record in stalled_records(self.model, older_than))
+
+    def all_jobs(self, user_id: str) -> Iterator[dict[str, Any]]:
+        """Every job record of a user that has not expired (for an export)."""
+        now = int(self.clock())
+        for record in self.model.query(user_id):
+            if record.expiresAt > now:
+                yield _as_dict(record)
+
+    def delete_all(self, user_id: str) -> int:
+        """Delete every job record of a user, expired ones too; returns how many."""
+        return delete_partition(self.model, user_id)
+
+    def delete(self, user_id: str, job_id: str) -> bool:
+        """Delete the record; False when there was none."""
+        try:
+            self.model(user_id, job_id).delete(condition=self.model.jobId.exists())
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,485 @@
+"""Track library records in DynamoDB (PynamoDB): one item per track, every status change conditional.
+
+Table layout (TracksTable in template.yaml): partition key `userId`, sort key `trackId`, so a
+caller only ever addresses their own tracks. Three indexes, all partitioned by user:
+
+- `ByUserCreated` (userId, createdAt): the library, newest first;
+- `ByUserFileName` (userId, fileName): which tracks came from a file name (lookup, re-uploads);
+- `ByUserDue` (userId, dueAt): Guess the Track. Only READY tracks carry `dueAt` (a sparse
+  index), so "due now" is a range query whose cost grows with the tracks due, not the library.
+
+Status: UPLOADING (form issued, file not arrived; the record expires with the form) ->
+PROCESSING (the upload event claimed this version of the file) -> READY | FAILED. A new upload
+of the same track claims it again. `version` names the original's content (from its ETag); the
+steps that follow a claim write only while the record still holds their version, so a stale
+or duplicated event can never overwrite a newer upload's result.
+
+Review history and scheduler state are JSON strings on the record: the history is the source of
+truth (see soundcanvas.library.schedulers), `reviewCount` guards concurrent grades.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+from soundcanvas.core import cursors
+from soundcanvas.core.records import active_shard, bind, conditional_failed, delete_partition, now_iso, stalled_records
+
+UPLOADING, PROCESSING, READY, FAILED = "UPLOADING", "PROCESSING", "READY", "FAILED"
+EDITABLE = ("name", "artist", "album", "tags")
+DUE_FIELDS = ["name", "artist", "album", "mp3Key", "originalKey", "durationSeconds", "reviewCount", "fileName"]
+LOOKUP_FIELDS = ["status", "createdAt", "expiresAt"]
+
+
+class TrackConflict(Exception):
+    """The track is not in a state that allows the requested change."""
+
+
+def public_fields(track: dict[str, Any]) -> dict[str, Any]:
+    """What every answer about a track shows its owner first: id, state, file name and the editable fields."""
+    return {
+        "trackId": track["trackId"],
+        "status": track["status"],
+        "fileName": track["fileName"],
+        "name": track.get("name"),
+        "artist": track.get("artist"),
+        "album": track.get("album"),
+        "tags": list(track.get("tags") or []),
+    }
+
+
+def search_text(record: dict[str, Any]) -> str:
+    """What `GET /tracks?q=` matches against: name, artist, album, tags and file name, lower-cased."""
+    parts = [record.get("name"), record.get("artist"), record.get("album"), record.get("fileName")]
+    parts += list(record.get("tags") or [])
+    return " | ".join(str(p) for p in parts if p).lower()
+
+
+@lru_cache(maxsize=8)
+def _record_class(table_name: str, region: str, host: str | None) -> Any:
+    """A PynamoDB model bound to one table (tests and the local stack use their own tables)."""
+
+    class ByUserCreated(GlobalSecondaryIndex["TrackRecord"]):
+        class Meta:
+            index_name = "ByUserCreated"
+            projection = AllProjection()
+
+        userId = UnicodeAttribute(hash_key=True)
+        createdAt = UnicodeAttribute(range_key=True)
+
+    class ByUserFileName(GlobalSecondaryIndex["TrackRecord"]):
+        class Meta:
+            index_name = "ByUserFileName"
+            projection = IncludeProjection(LOOKUP_FIELDS)
+
+        userId = UnicodeAttribute(hash_key=True)
+        fileName = UnicodeAttribute(range_key=True)
+
+    class ByUserDue(GlobalSecondaryIndex["TrackRecord"]):
+        class Meta:
+            index_name = "ByUserDue"
+            projection = IncludeProjection(DUE_FIELDS)
+
+        userId = UnicodeAttribute(hash_key=True)
+        dueAt = NumberAttribute(range_key=True)
+
+    class ByActivity(GlobalSecondaryIndex["TrackRecord"]):
+        class Meta:
+            index_name = "ByActivity"
+            projection = IncludeProjection(["status", "version"])
+
+        activeShard = UnicodeAttribute(hash_key=True)
+        updatedAt = UnicodeAttribute(range_key=True)
+
+    class TrackRecord(Model):
+        class Meta:
+            pass
+
+        userId = UnicodeAttribute(hash_key=True)
+        trackId = UnicodeAttribute(range_key=True)
+        createdAt = UnicodeAttribute()
+        updatedAt = UnicodeAttribute()
+        status = UnicodeAttribute()
+        source = UnicodeAttribute()  # upload | direct | registered | generation
+        fileName = UnicodeAttribute()
+        contentType = UnicodeAttribute(null=True)
+        generationId = UnicodeAttribute(null=True)
+        # the current original and what was read from it
+        originalKey = UnicodeAttribute(null=True)
+        format = UnicodeAttribute(null=True)
+        sizeBytes = NumberAttribute(null=True)
+        sourceETag = UnicodeAttribute(null=True)
+        version = UnicodeAttribute(null=True)
+        name = UnicodeAttribute(null=True)
+        artist = UnicodeAttribute(null=True)
+        album = UnicodeAttribute(null=True)
+        tags = ListAttribute(of=UnicodeAttribute, null=True)
+        edited = ListAttribute(of=UnicodeAttribute, null=True)  # fields set by PATCH: re-uploads keep them
+        searchText = UnicodeAttribute(null=True)
+        artistKey = UnicodeAttribute(null=True)
+        durationSeconds = NumberAttribute(null=True)
+        bitrateKbps = NumberAttribute(null=True)
+        sampleRate = NumberAttribute(null=True)
+        channels = NumberAttribute(null=True)
+        mp3Key = UnicodeAttribute(null=True)
+        coverKey = UnicodeAttribute(null=True)
+        errorMessage = UnicodeAttribute(null=True)
+        # Guess the Track
+        dueAt = NumberAttribute(null=True)
+        reviewCount = NumberAttribute(default=0)
+        reviews = UnicodeAttribute(null=True)  # JSON [[epochSeconds, grade], ...], oldest first
+        schedule = UnicodeAttribute(null=True)  # JSON {"scheduler", "state", "dueAt"}
+        expiresAt = NumberAttribute(null=True)  # only while UPLOADING
+        activeShard = UnicodeAttribute(null=True)  # only while PROCESSING (ByActivity, for the sweeper)
+        by_user_created = ByUserCreated()
+        by_activity = ByActivity()
+        by_user_file_name = ByUserFileName()
+        by_user_due = ByUserDue()
+
+    return bind(TrackRecord, table_name, region, host)
+
+
+def _as_dict(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.get_attributes() if getattr(record, name) is not None}
+
+
+class TrackStore:
+    """Reads and writes track records. Takes its table and endpoint as arguments, so tests need no patching."""
+
+    def __init__(self, table_name: str, region: str, *, host: str | None = None, clock=time.time) -> None:
+        self.model: Any = _record_class(table_name, region, host)
+        self.clock = clock
+
+    def _alive(self, record: Any) -> bool:
+        return record.expiresAt is None or record.expiresAt > self.clock()
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, user_id: str, track_id: str) -> dict[str, Any] | None:
+        """The caller's track, or None when it does not exist, is someone else's or its upload form expired."""
+        try:
+            record = self.model.get(user_id, track_id, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        return _as_dict(record) if self._alive(record) else None
+
+    def by_file_name(self, user_id: str, file_name: str) -> list[dict[str, Any]]:
+        """Tracks whose original had this file name, newest first."""
+        results = self.model.by_user_file_name.query(
+            user_id, range_key_condition=self.model.fileName == file_name
+        )
+        found = [_as_dict(r) for r in results if self._alive(r)]
+        return sorted(found, key=lambda r: r["createdAt"], reverse=True)
+
+    def list(
+        self, user_id: str, *, limit: int, cursor: str | None, artist: str | None = None, q: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the user's tracks, newest first (ByUserCreated), optionally filtered by artist or text."""
+        condition = self.model.expiresAt.does_not_exist() | (self.model.expiresAt > int(self.clock()))
+        if artist:
+            condition &= self.model.artistKey == artist.strip().lower()
+        if q:
+            condition &= self.model.searchText.contains(q.strip().lower())
+        start_key = cursors.decode(user_id, cursor) if cursor else None
+        items: list[dict[str, Any]] = []
+        # A filter can leave a page short: keep reading until the page is full or the index ends.
+        for _ in range(20):
+            results = self.model.by_user_created.query(
+                user_id,
+                scan_index_forward=False,
+                limit=limit - len(items),
+                last_evaluated_key=start_key,
+                filter_condition=condition,
+            )
+            items += [_as_dict(r) for r in results]
+            start_key = results.last_evaluated_key
+            if not start_key or len(items) >= limit:
+                break
+        return items, (cursors.encode(start_key) if start_key else None)
+
+    def due(self, user_id: str, *, now: float, limit: int) -> builtins.list[dict[str, Any]]:
+        """READY tracks due at or before `now`, most overdue first: one range query on ByUserDue."""
+        results = self.model.by_user_due.query(
+            user_id, range_key_condition=self.model.dueAt <= int(now), scan_index_forward=True, limit=limit
+        )
+        return [_as_dict(r) for r in results]
+
+    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
+        """PROCESSING tracks whose record has not changed since `older_than` (epoch seconds)."""
+        return (_as_dict(record) for record in stalled_records(self.model, older_than))
+
+    def all_tracks(self, user_id: str) -> Iterator[dict[str, Any]]:
+        """Every track of a user (rescheduling after a scheduler switch, exports)."""
+        for record in self.model.query(user_id):
+            if self._alive(record):
+                yield _as_dict(record)
+
+    def delete_all(self, user_id: str) -> int:
+        """Delete every track record of a user; returns how many."""
+        return delete_partition(self.model, user_id)
+
+    # --- writes: registration and processing --------------------------------------------------
+    def create(
+        self,
+        user_id: str,
+        track_id: str,
+        *,
+        file_name: str,
+        source: str,
+        content_type: str | None = None,
+        expires_at: int | None = None,
+        name: str | None = None,
+        artist: str | None = None,
+        edited: builtins.list[str] | None = None,
+        generation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A new track awaiting its file (UPLOADING); `expires_at` drops it if the file never comes."""
+        now = self.clock()
+        record = self.model(
+            user_id,
+            track_id,
+            createdAt=now_iso(now),
+            updatedAt=now_iso(now),
+            status=UPLOADING,
+            source=source,
+            fileName=file_name,
+            contentType=content_type,
+            name=name,
+            artist=artist,
+            edited=edited or None,
+            generationId=generation_id,
+            expiresAt=expires_at,
+            reviewCount=0,
+        )
+        record.searchText = search_text(_as_dict(record))
+        record.artistKey = artist.lower() if artist else None
+        try:
+            record.save(condition=self.model.trackId.does_not_exist())
+        except PutError as exc:
+            if conditional_failed(exc):
+                raise TrackConflict(f"track {track_id} already exists") from exc
+            raise
+        return _as_dict(record)
+
+    def extend_upload(self, user_id: str, track_id: str, *, expires_at: int) -> None:
+        """A new upload form for a track still UPLOADING: keep the record as long as the new form."""
+        try:
+            self.model(user_id, track_id).update(
+                actions=[self.model.expiresAt.set(expires_at), self.model.updatedAt.set(now_iso(self.clock()))],
+                condition=self.model.status == UPLOADING,
+            )
+        except UpdateError as exc:
+            if not conditional_failed(exc):
+                raise
+
+    def claim(
+        self, user_id: str, track_id: str, *, key: str, etag: str, version: str, size: int, file_name: str, source: str
+    ) -> dict[str, Any] | None:
+        """Start processing this version of the original (registering the track if it has no record).
+
+        None when this very content is already being processed or is READY: a duplicated or
+        replayed upload event. A new file (another ETag) always claims, even over a READY track.
+        """
+        m, now = self.model, self.clock()
+        duplicate = (m.sourceETag == etag) & m.status.is_in(PROCESSING, READY)
+        record = m(user_id, track_id)
+        try:
+            record.update(
+                actions=[
+                    m.status.set(PROCESSING),
+                    m.activeShard.set(active_shard(track_id)),
+                    m.originalKey.set(key),
+                    m.format.set(key.rsplit(".", 1)[-1]),
+                    m.sizeBytes.set(size),
+                    m.sourceETag.set(etag),
+                    m.version.set(version),
+                    m.createdAt.set(m.createdAt | now_iso(now)),
+                    m.updatedAt.set(now_iso(now)),
+                    m.fileName.set(m.fileName | file_name),
+                    m.source.set(m.source | source),
+                    m.reviewCount.set(m.reviewCount | 0),
+                    m.expiresAt.remove(),
+                    m.errorMessage.remove(),
+                    m.dueAt.remove(),  # out of Guess the Track until this version is READY
+                ],
+                condition=~duplicate,
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        return _as_dict(record)
+
+    def _update_version(self, user_id: str, track_id: str, version: str, actions: builtins.list[Any]) -> bool:
+        """Apply actions only while the record is PROCESSING this version; False otherwise."""
+        m = self.model
+        actions = [*actions, m.updatedAt.set(now_iso(self.clock()))]
+        try:
+            m(user_id, track_id).update(actions=actions, condition=(m.version == version) & (m.status == PROCESSING))
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def set_metadata(self, user_id: str, track_id: str, version: str, fields: dict[str, Any]) -> bool:
+        """Store what was read from the file (tags, stream facts, cover); fields set to None are removed."""
+        m = self.model
+        actions = [getattr(m, k).set(v) if v is not None else getattr(m, k).remove() for k, v in fields.items()]
+        return self._update_version(user_id, track_id, version, actions)
+
+    def mark_ready(self, user_id: str, track_id: str, version: str, *, mp3_key: str, due_at: int) -> bool:
+        m = self.model
+        actions = [m.status.set(READY), m.mp3Key.set(mp3_key), m.dueAt.set(due_at), m.activeShard.remove()]
+        return self._update_version(user_id, track_id, version, actions)
+
+    def mark_failed(self, user_id: str, track_id: str, version: str | None, *, message: str) -> bool:
+        """FAILED with a message; with no version (the claim never happened) only an UPLOADING record."""
+        m = self.model
+        actions = [
+            m.status.set(FAILED),
+            m.activeShard.remove(),
+            m.errorMessage.set(message),
+            m.mp3Key.remove(),
+            m.coverKey.remove(),
+            m.dueAt.remove(),
+            m.expiresAt.remove(),
+        ]
+        if version is not None:
+            return self._update_version(user_id, track_id, version, actions)
+        try:
+            m(user_id, track_id).update(
+                actions=[*actions, m.updatedAt.set(now_iso(self.clock()))], condition=m.status == UPLOADING
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    # --- writes: the owner's edits --------------------------------------------------------------
+    def edit(self, user_id: str, track_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """PATCH: set name/artist/album/tags, remember them as edited; None when the track is gone."""
+        current = self.get(user_id, track_id)
+        if current is None:
+            return None
+        merged = {**current, **changes}
+        m = self.model
+        edited = sorted(set(current.get("edited") or []) | set(changes))
+        actions = [getattr(m, k).set(v) if v not in (None, []) else getattr(m, k).remove() for k, v in changes.items()]
+        actions += [
+            m.edited.set(edited),
+            m.searchText.set(search_text(merged)),
+            m.updatedAt.set(now_iso(self.clock())),
+        ]
+        if "artist" in changes:
+            actions.append(m.artistKey.set(changes["artist"].lower()) if changes["artist"] else m.artistKey.remove())
+        record = m(user_id, track_id)
+        try:
+            record.update(actions=actions, condition=m.trackId.exists())
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        return _as_dict(record)
+
+    def record_review(
+        self, user_id: str, track_id: str, *, expected_count: int, reviews: str, schedule: str, due_at: int
+    ) -> bool:
+        """Store a graded review; False if another grade landed first or the track is no longer READY."""
+        m = self.model
+        try:
+            m(user_id, track_id).update(
+                actions=[
+                    m.reviews.set(reviews),
+                    m.schedule.set(schedule),
+                    m.reviewCount.set(expected_count + 1),
+                    m.dueAt.set(due_at),
+                    m.updatedAt.set(now_iso(self.clock())),
+                ],
+                condition=(m.reviewCount == expected_count) & (m.status == READY),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def reschedule(self, user_id: str, track_id: str, *, expected_count: int, schedule: str, due_at: int | None) -> bool:
+        """Replace the scheduler state (after a scheduler switch); False if a grade landed meanwhile."""
+        m = self.model
+        actions = [m.schedule.set(schedule), m.updatedAt.set(now_iso(self.clock()))]
+        condition = m.reviewCount == expected_count
+        if due_at is not None:
+            actions.append(m.dueAt.set(due_at))
+            condition &= m.status == READY
+        try:
+            m(user_id, track_id).update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, user_id: str, track_id: str) -> bool:
+        """Delete the record; False when there was none."""
+        try:
+            self.model(user_id, track_id).delete(condition=self.model.trackId.exists())
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+
+class UserSettingsStore:
+    """Per-user preferences (UsersTable): the Guess the Track scheduler and its desired retention."""
+
+    DEFAULTS: dict[str, Any] = {"scheduler": "sm2", "desiredRetention": 0.9}
+
+    def __init__(self, table_name: str, region: str, *, host: str | None = None) -> None:
+        self.model: Any = _settings_class(table_name, region, host)
+
+    def training(self, user_id: str) -> dict[str, Any]:
+        try:
+            record = self.model.get(user_id, consistent_read=True)
+        except self.model.DoesNotExist:
+            return dict(self.DEFAULTS)
+        return {"scheduler": record.scheduler, "desiredRetention": float(record.desiredRetention)}
+
+    def delete(self, user_id: str) -> int:
+        """Forget the user's preferences; 1 if there were any, else 0."""
+        try:
+            self.model(user_id).delete(condition=self.model.userId.exists())
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return 0
+            raise
+        return 1
+
+    def set_training(self, user_id: str, *, scheduler: str, desired_retention: float, now: float) -> dict[str, Any]:
+        self.model(user_id, scheduler=scheduler, desiredRetention=desired_retention, updatedAt=now_iso(now)).save()
+        return {"scheduler": scheduler, "desiredRetention": desired_retention}
+
+
+@lru_cache(maxsize=8)
+def _settings_class(table_name: str, region: str, host: str | None) -> Any:
+    class UserRecord(Model):
+        class Meta:
+            pass
+
+        userId = UnicodeAttribute(hash_key=True)
+        scheduler = UnicodeAttribute(default="sm2")
+        desiredRetention = NumberAttribute(default=0.9)
+        updatedAt = UnicodeAttribute(null=True)
+
+    return bind(UserRecord, table_name, region, host)
+

@@ -1,0 +1,170 @@
+"""Each workflow definition's contract, read from statemachine/ and template.yaml."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from local_stack.template import LocalTemplate
+from soundcanvas.core import errors
+
+ROOT = Path(__file__).resolve().parents[3]
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+OUR_ERRORS = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
+# Each state machine of the template, and the task every failure must end in.
+MACHINES = {"GenerationStateMachine": "MarkFailed", "TrackStateMachine": "TrackFailed"}
+
+
+def _definition_uri(machine: str) -> Path:
+    raw = yaml.safe_load((ROOT / "template.yaml").read_text().replace("!", ""))  # tags are irrelevant here
+    return ROOT / raw["Resources"][machine]["Properties"]["DefinitionUri"]
+
+
+def _load(machine: str) -> tuple[str, dict[str, Any]]:
+    text = _definition_uri(machine).read_text()
+    return text, json.loads(text)
+
+
+def _tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
+
+
+def _targets(state: dict) -> list[str]:
+    found = [state["Next"]] if "Next" in state else []
+    found += [c["Next"] for c in state.get("Catch", [])]
+    found += [c["Next"] for c in state.get("Choices", [])]
+    found += [state["Default"]] if "Default" in state else []
+    return found
+
+
+WORK_TASKS = [
+    (machine, task) for machine, failure in MACHINES.items() for task in sorted(_tasks(_load(machine)[1])) if task != failure
+]
+
+
+def test_every_state_machine_of_the_template_is_checked(sam_template: LocalTemplate) -> None:
+    assert set(sam_template.state_machines) == set(MACHINES)
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_transition_names_an_existing_state(machine: str) -> None:
+    _, definition = _load(machine)
+    states = definition["States"]
+    assert definition["StartAt"] in states
+    for name, state in states.items():
+        for target in _targets(state):
+            assert target in states, f"{name} -> {target} does not exist"
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_state_is_reachable(machine: str) -> None:
+    _, definition = _load(machine)
+    seen, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_targets(definition["States"][name]))
+    assert seen == set(definition["States"])
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_substitution_is_provided_by_the_template(machine: str, sam_template: LocalTemplate) -> None:
+    text, _ = _load(machine)
+    variables = set(re.findall(r"\$\{(\w+)\}", text))
+    props = sam_template.raw["Resources"][machine]["Properties"]
+    assert variables == set(props["DefinitionSubstitutions"])
+    # ...and each task names a function of the template.
+    resolved = sam_template.state_machines[machine]["definition"]
+    arns = {fn.arn for fn in sam_template.functions.values()}
+    for state in resolved["States"].values():
+        if state["Type"] == "Task":
+            assert state["Resource"] in arns
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_error_name_is_a_real_error(machine: str) -> None:
+    _, definition = _load(machine)
+    for name, state in definition["States"].items():
+        for clause in state.get("Retry", []) + state.get("Catch", []):
+            for error in clause["ErrorEquals"]:
+                assert error in OUR_ERRORS or error in LAMBDA_ERRORS or error.startswith("States."), (name, error)
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_task_has_a_timeout_and_retries(machine: str) -> None:
+    for name, task in _tasks(_load(machine)[1]).items():
+        assert 0 < task["TimeoutSeconds"] <= 900, name
+        assert task["Retry"], f"{name} has no Retry"
+
+
+@pytest.mark.parametrize(("machine", "name"), WORK_TASKS)
+def test_work_tasks_retry_transient_errors_only_and_catch_into_the_failure_task(machine: str, name: str) -> None:
+    task = _tasks(_load(machine)[1])[name]
+    for retry in task["Retry"]:
+        assert "States.ALL" not in retry["ErrorEquals"]
+        assert set(retry["ErrorEquals"]) <= LAMBDA_ERRORS | {"TransientError"}
+    (catch,) = task["Catch"]
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": MACHINES[machine]}
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_failures_end_failed_after_marking(machine: str) -> None:
+    states = _load(machine)[1]["States"]
+    assert states[MACHINES[machine]]["Next"] == "Failed"
+    assert states["Failed"]["Type"] == "Fail"
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_the_execution_has_an_overall_timeout_longer_than_its_tasks(machine: str) -> None:
+    _, definition = _load(machine)
+    assert definition["TimeoutSeconds"] >= sum(t["TimeoutSeconds"] for t in _tasks(definition).values())
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_template_functions_timeouts_fit_the_task_timeouts(machine: str, sam_template: LocalTemplate) -> None:
+    by_arn = {fn.arn: fn for fn in sam_template.functions.values()}
+    for name, task in _tasks(sam_template.state_machines[machine]["definition"]).items():
+        assert by_arn[task["Resource"]].timeout <= task["TimeoutSeconds"], name
+
+
+@pytest.mark.parametrize(("machine", "task", "failure"), [
+    ("GenerationStateMachine", "Analyze", "MarkFailed"),
+    ("TrackStateMachine", "TranscodeTrack", "TrackFailed"),
+])
+def test_a_task_timeout_is_caught_into_the_failure_task(machine: str, task: str, failure: str,
+                                                        sam_template: LocalTemplate) -> None:
+    """The real definition, run by the local runner with stand-in tasks: a task that overruns its
+    TimeoutSeconds (shortened here to 1 s) ends in the failure task with States.Timeout."""
+    from local_stack.asl import StateMachine
+
+    definition = json.loads(json.dumps(sam_template.state_machines[machine]["definition"]))
+    arns = {name: definition["States"][name]["Resource"] for name in definition["States"]
+            if definition["States"][name]["Type"] == "Task"}
+    definition["States"][task]["TimeoutSeconds"] = 1
+    seen: dict[str, Any] = {}
+
+    def step(name: str) -> Any:
+        def run(payload: Any, context: Any) -> Any:
+            if name == task:
+                time.sleep(3)  # overruns the shortened timeout
+            if name == failure:
+                seen["error"] = payload["error"]
+                return {"marked": True}
+            return {"claimed": True, "needsTranscode": True, "userId": "u", "trackId": "t", "jobId": "j",
+                    "bucket": "b", "originalKey": "library/u/t/original.flac", "version": "v", "format": "flac"}
+        return run
+
+    execution = StateMachine(definition, {arn: step(name) for name, arn in arns.items()}, time_scale=0).execute({})
+    assert execution.status == "FAILED" and seen["error"]["Error"] == "States.Timeout"
