@@ -19,7 +19,7 @@ help:
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
-	@echo "make bench     benchmark report (bench/results.md)"
+	@echo "make bench     benchmark report (docs/benchmarks.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 

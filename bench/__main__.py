@@ -36,7 +36,7 @@ from bench.transcode import transcode_lines, transcode_rows
 from local_stack.demo import generate
 from local_stack.stack import ROOT, LocalStack
 
-RESULTS = ROOT / "bench" / "results.md"
+RESULTS = ROOT / "docs" / "benchmarks.md"
 API_FUNCTIONS = ("generations_api", "tracks_api", "health")
 
 

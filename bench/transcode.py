@@ -2,7 +2,7 @@
 
 `transcode_rows(workdir)` makes a 5-minute 44.1 kHz stereo 16-bit FLAC of music-like content,
 runs `bare_transcode` and `transcode_to_mp3` alternately (so neither gets a warmer page cache)
-and reports the median of each; `transcode_lines(rows)` formats them for bench/results.md.
+and reports the median of each; `transcode_lines(rows)` formats them for docs/benchmarks.md.
 `pipeline_rows(workdir)` re-measures the design choice recorded in soundcanvas.library.transcode's
 docstring: one ffmpeg process against ffmpeg decoding into `lame -r` on a pipe.
 
@@ -93,7 +93,7 @@ def transcode_rows(workdir: Path) -> list[dict[str, Any]]:
 
 
 def transcode_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """Markdown lines for bench/results.md."""
+    """Markdown lines for docs/benchmarks.md."""
     lines = [
         "| track transcode to 320 kbps MP3 | transcode_to_mp3 (median of "
         f"{RUNS}) | bare `ffmpeg -i src -codec:a libmp3lame -b:a 320k` | ratio | target | met |",
