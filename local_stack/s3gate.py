@@ -39,9 +39,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import IO, Any, NoReturn
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
+from botocore.auth import HmacV1QueryAuth, S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.credentials import Credentials
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -614,6 +617,176 @@ def check_presigned_expiry(query: Sequence[tuple[str, str]], now: float) -> None
             )
 
 
+# ---------------------------------------------------------------------------------------------- query signatures
+
+_SIGV4_QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders",
+                       "X-Amz-Expires")
+
+
+def is_query_signed(query: Sequence[tuple[str, str]]) -> bool:
+    """Whether a request carries its signature in the query string (a presigned URL, SigV4 or SigV2)."""
+    names = {name for name, _ in query}
+    return "X-Amz-Signature" in names or "X-Amz-Credential" in names or ("Signature" in names and "AWSAccessKeyId" in names)
+
+
+def check_query_signature(environ: Environ, credentials: tuple[str, str]) -> None:
+    """Verify a presigned URL's signature as S3 does, over the request as received. Raises `S3Error`.
+
+    The expected signature is computed by botocore's own signers (`S3SigV4QueryAuth`, `HmacV1QueryAuth` for SigV2)
+    with the stack's credentials: method, path (bucket and key, URI-encoded as S3 does), every query parameter but
+    the signature, and the signed headers (Host included) as this request sent them. So a changed key, an added or
+    changed ``response-*`` override, another Host or an unsigned header's value all fail the check. Expiry is
+    checked by `check_presigned_expiry`. Requests without a query signature are left alone.
+    """
+    query = _raw_query(environ.get("QUERY_STRING", ""))
+    params = dict(query)
+    if "X-Amz-Signature" in params or "X-Amz-Credential" in params:
+        _check_sigv4_query(environ, query, credentials)
+    elif "Signature" in params and "AWSAccessKeyId" in params:
+        _check_sigv2_query(environ, query, credentials)
+
+
+def _raw_query(query_string: str) -> list[tuple[str, str]]:
+    """The query's parameters, percent-decoded ("+" is kept: S3 reads it as a plus, not a space)."""
+    pairs = []
+    for part in query_string.encode("latin-1").decode("utf-8", "replace").split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((unquote(name), unquote(value)))
+    return pairs
+
+
+def _canonical_path(environ: Environ) -> str:
+    """The request's path as S3 canonicalises it: every byte URI-encoded but unreserved characters, "/" and "~"."""
+    return quote((environ.get("PATH_INFO", "") or "/").encode("latin-1"), safe="/~")
+
+
+def _header(environ: Environ, name: str) -> str | None:
+    lower = name.lower()
+    key = lower.upper().replace("-", "_")
+    value = environ.get(key if lower in ("content-type", "content-length") else f"HTTP_{key}")
+    return None if value is None else value.encode("latin-1").decode("utf-8", "replace")
+
+
+def _check_sigv4_query(environ: Environ, query: list[tuple[str, str]], credentials: tuple[str, str]) -> None:
+    params = dict(query)
+    if any(not params.get(name) for name in _SIGV4_QUERY_PARAMS if name != "X-Amz-Expires") or (
+        "X-Amz-Expires" not in params
+    ):
+        raise _query_auth_error(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, "
+            "X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+        )
+    if params["X-Amz-Algorithm"] != SIGV4_ALGORITHM:
+        raise _query_auth_error(f'X-Amz-Algorithm only supports "{SIGV4_ALGORITHM}"')
+    credential = params["X-Amz-Credential"]
+    parts = credential.split("/")
+    if len(parts) != 5 or not re.fullmatch(r"\d{8}", parts[1]) or parts[4] != "aws4_request" or not parts[0]:
+        raise _query_auth_error(
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
+            'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+        )
+    access_key, date, region, service = parts[:4]
+    timestamp = params["X-Amz-Date"]
+    if not timestamp.startswith(date):
+        raise _query_auth_error(
+            f"Error parsing the X-Amz-Credential parameter; Invalid credential date. Date is not the same as "
+            f"X-Amz-Date: {date}."
+        )
+    _check_access_key(access_key, credentials)
+    provided = params["X-Amz-Signature"]
+    signed = params["X-Amz-SignedHeaders"].lower().split(";")
+    headers = {name: value for name in signed if (value := _header(environ, name)) is not None}
+    request = AWSRequest(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        url=f"http://{environ.get('HTTP_HOST', '')}{_canonical_path(environ)}",
+        headers=headers,
+    )
+    request.params = [(name, value) for name, value in query if name != "X-Amz-Signature"]
+    request.context["timestamp"] = timestamp
+    signer = S3SigV4QueryAuth(Credentials(access_key, credentials[1]), service, region)
+    canonical_request = signer.canonical_request(request)
+    string_to_sign = signer.string_to_sign(request, canonical_request)
+    expected = signer.signature(string_to_sign, request)
+    if not hmac.compare_digest(expected.encode(), provided.lower().encode()):
+        raise _signature_mismatch(access_key, string_to_sign, provided, canonical_request)
+
+
+class _SignedUntil(HmacV1QueryAuth):
+    """botocore's SigV2 query signer with the URL's own ``Expires`` in place of "now + lifetime"."""
+
+    def __init__(self, credentials: Credentials, expires: str) -> None:
+        super().__init__(credentials)
+        self._expires_at = expires
+
+    def _get_date(self) -> str:
+        return self._expires_at
+
+
+def _check_sigv2_query(environ: Environ, query: list[tuple[str, str]], credentials: tuple[str, str]) -> None:
+    params = dict(query)
+    access_key, provided = params["AWSAccessKeyId"], params["Signature"]
+    _check_access_key(access_key, credentials)
+    headers = HTTPHeaders()
+    for name in ("content-md5", "content-type"):
+        if (value := _header(environ, name)) is not None:
+            headers[name] = value
+    for key, value in environ.items():
+        if key.startswith("HTTP_X_AMZ_"):
+            headers[key[5:].lower().replace("_", "-")] = value.encode("latin-1").decode("utf-8", "replace")
+    request = _S3Request.from_environ(environ)
+    path = _canonical_path(environ)
+    auth_path = f"/{quote(request.bucket, safe='')}{path}" if request.virtual_host else None
+    split = urlsplit(f"http://{environ.get('HTTP_HOST', '')}{path}?{environ.get('QUERY_STRING', '')}")
+    signer = _SignedUntil(Credentials(access_key, credentials[1]), params.get("Expires", ""))
+    string_to_sign = signer.canonical_string(environ.get("REQUEST_METHOD", "GET"), split, headers, auth_path=auth_path)
+    expected = signer.sign_string(string_to_sign)
+    if not hmac.compare_digest(expected.encode(), provided.encode()):
+        raise _signature_mismatch(access_key, string_to_sign, provided)
+
+
+def _check_access_key(access_key: str, credentials: tuple[str, str]) -> None:
+    if access_key != credentials[0]:
+        raise S3Error(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            [("AWSAccessKeyId", access_key)],
+        )
+
+
+def _signature_mismatch(access_key: str, string_to_sign: str, provided: str, canonical_request: str = "") -> S3Error:
+    elements: list[tuple[str, object]] = [
+        ("AWSAccessKeyId", access_key),
+        ("StringToSign", string_to_sign),
+        ("SignatureProvided", provided),
+        ("StringToSignBytes", " ".join(f"{byte:02x}" for byte in string_to_sign.encode())),
+    ]
+    if canonical_request:
+        elements += [
+            ("CanonicalRequest", canonical_request),
+            ("CanonicalRequestBytes", " ".join(f"{byte:02x}" for byte in canonical_request.encode())),
+        ]
+    return S3Error(
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+        elements,
+    )
+
+
+def check_authenticated(environ: Environ, request: _S3Request, credentials: tuple[str, str]) -> None:
+    """Refuse what S3 refuses on the stack's bucket (Block Public Access, no public policy): a query-signed request
+    whose signature does not verify, and an anonymous request for a bucket or object. A POST form is checked by its
+    policy; a header-signed request (boto3's clients) is not verified here. Raises `S3Error`.
+    """
+    if is_query_signed(request.query):
+        check_query_signature(environ, credentials)
+    elif not environ.get("HTTP_AUTHORIZATION") and request.bucket and not request.is_post_object:
+        raise _access_denied("Access Denied")
+
+
 # ---------------------------------------------------------------------------------------------- moto
 
 
@@ -830,6 +1003,7 @@ class Gateway:
         try:
             if request.method != "OPTIONS":  # S3 answers CORS preflights without authenticating them
                 check_presigned_expiry(request.query, self._clock())
+                check_authenticated(environ, request, (self.access_key, self._secret_key))
         except S3Error as error:
             _drain(get_input_stream(environ))
             return self._error(error, request, environ, start_response)

@@ -732,3 +732,151 @@ def test_post_form_metadata_fields_are_stored(s3: Any, bucket: str) -> None:
     assert sent.status_code == 204, sent.text
     head = s3.head_object(Bucket=bucket, Key="library/u1/t2/original.flac")
     assert head["Metadata"] == {"file-name": "Bj%C3%B6rk.flac"} and head["ContentType"] == "audio/flac"
+
+
+# ------------------------------------------------------------------------------------------ query signatures
+
+
+def test_presigned_get_with_another_key_does_not_match_its_signature(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="exports/alice/a.json", Body=b"alice's")
+    s3.put_object(Bucket=bucket, Key="exports/mallory/m.json", Body=b"mallory's")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "exports/mallory/m.json"},
+                                    ExpiresIn=60)
+
+    tampered = requests.get(url.replace("exports/mallory/m.json", "exports/alice/a.json"), timeout=10)
+
+    assert requests.get(url, timeout=10).content == b"mallory's"
+    assert tampered.status_code == 403 and b"alice's" not in tampered.content
+    assert tampered.headers["Content-Type"] == "application/xml"
+    body = error(tampered)
+    assert body["Code"] == "SignatureDoesNotMatch" and body["AWSAccessKeyId"] == ACCESS_KEY
+    assert "/exports/alice/a.json" in body["CanonicalRequest"]
+
+
+def test_an_added_response_override_does_not_match_the_signature(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="audio/u1/j1/track.mp3", Body=b"<script>", ContentType="audio/mpeg")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "audio/u1/j1/track.mp3"},
+                                    ExpiresIn=60)
+
+    response = requests.get(url + "&response-content-type=text/html", timeout=10)
+
+    assert response.status_code == 403 and response.headers["Content-Type"] == "application/xml"
+    assert error(response)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_a_changed_signed_override_does_not_match_either(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="library/u1/t1/audio.mp3", Body=b"ID3", ContentType="audio/mpeg")
+    url = s3.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": "library/u1/t1/audio.mp3", "ResponseContentType": "audio/mpeg"})
+
+    response = requests.get(url.replace("response-content-type=audio%2Fmpeg", "response-content-type=text%2Fhtml"),
+                            timeout=10)
+
+    assert "response-content-type=audio%2Fmpeg" in url
+    assert response.status_code == 403 and error(response)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_a_removed_signature_is_an_anonymous_request_and_denied(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="images/u1/j1/input.png", Body=PNG)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "images/u1/j1/input.png"},
+                                    ExpiresIn=60)
+
+    anonymous = requests.get(url.split("?", 1)[0], timeout=10)
+    unsigned_put = requests.put(url.split("?", 1)[0], data=b"x", timeout=10)
+
+    assert anonymous.status_code == 403 and error(anonymous)["Code"] == "AccessDenied"
+    assert unsigned_put.status_code == 403 and error(unsigned_put)["Code"] == "AccessDenied"
+    assert s3.get_object(Bucket=bucket, Key="images/u1/j1/input.png")["Body"].read() == PNG
+
+
+def test_signature_covers_the_host_header(stack: Stack, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k.txt", Body=b"v")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k.txt"}, ExpiresIn=60)
+    port = stack.url.rsplit(":", 1)[1]
+
+    assert url.startswith(f"http://127.0.0.1:{port}/") and requests.get(url, timeout=10).status_code == 200
+    other_host = requests.get(url, headers={"Host": f"localhost:{port}"}, timeout=10)
+
+    assert other_host.status_code == 403 and error(other_host)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_presigned_put_to_another_key_is_refused_and_stores_nothing(stack: Stack, s3: Any, bucket: str) -> None:
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "images/u1/j1/input.png"},
+                                    ExpiresIn=60)
+
+    tampered = requests.put(url.replace("images/u1/j1/input.png", "images/u2/j2/input.png"), data=PNG, timeout=10)
+    honest = requests.put(url, data=PNG, timeout=10)
+
+    assert tampered.status_code == 403 and error(tampered)["Code"] == "SignatureDoesNotMatch"
+    assert not exists(s3, bucket, "images/u2/j2/input.png")
+    assert honest.status_code == 200 and exists(s3, bucket, "images/u1/j1/input.png")
+    assert [e["detail"]["object"]["key"] for e in stack.sink.events] == ["images/u1/j1/input.png"]
+
+
+def test_presigned_put_checks_its_signed_content_type(s3: Any, bucket: str) -> None:
+    url = s3.generate_presigned_url("put_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": "covers/u1/c.png", "ContentType": "image/png"})
+
+    wrong = requests.put(url, data=PNG, headers={"Content-Type": "text/html"}, timeout=10)
+    right = requests.put(url, data=PNG, headers={"Content-Type": "image/png"}, timeout=10)
+
+    assert wrong.status_code == 403 and error(wrong)["Code"] == "SignatureDoesNotMatch"
+    assert right.status_code == 200, right.text
+
+
+def test_presigned_head_and_delete_are_verified(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="b.txt", Body=b"b")
+    head = s3.generate_presigned_url("head_object", Params={"Bucket": bucket, "Key": "a.txt"}, ExpiresIn=60)
+    delete = s3.generate_presigned_url("delete_object", Params={"Bucket": bucket, "Key": "a.txt"}, ExpiresIn=60)
+
+    assert requests.head(head, timeout=10).status_code == 200
+    assert requests.head(head.replace("a.txt", "b.txt"), timeout=10).status_code == 403
+    assert requests.delete(delete.replace("a.txt", "b.txt"), timeout=10).status_code == 403
+    assert exists(s3, bucket, "b.txt")
+    assert requests.delete(delete, timeout=10).status_code == 204
+    assert not exists(s3, bucket, "a.txt")
+
+
+def test_presigned_url_of_an_unknown_key_or_secret_is_refused(stack: Stack, bucket: str) -> None:
+    session = boto3.session.Session(aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key=SECRET_KEY)
+    stranger = session.client("s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
+    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key="not-the-secret")
+    forger = session.client("s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
+    params = {"Bucket": bucket, "Key": "k"}
+
+    unknown = requests.get(stranger.generate_presigned_url("get_object", Params=params, ExpiresIn=60), timeout=10)
+    forged = requests.get(forger.generate_presigned_url("get_object", Params=params, ExpiresIn=60), timeout=10)
+
+    assert unknown.status_code == 403
+    assert (error(unknown)["Code"], error(unknown)["AWSAccessKeyId"]) == ("InvalidAccessKeyId", "AKIAUNKNOWN000000000")
+    assert forged.status_code == 403 and error(forged)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_presigned_sigv2_url_is_verified_too(stack: Stack, bucket: str) -> None:
+    legacy = stack.client("s3", config=Config(signature_version="s3"))
+    legacy.put_object(Bucket=bucket, Key="midi/u1/j1/song.mid", Body=b"MThd")
+    legacy.put_object(Bucket=bucket, Key="midi/u2/j2/song.mid", Body=b"MThd other")
+    url = legacy.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": "midi/u1/j1/song.mid", "ResponseContentDisposition": "attachment"})
+
+    honest = requests.get(url, timeout=10)
+    tampered = requests.get(url.replace("/u1/j1/", "/u2/j2/"), timeout=10)
+    added = requests.get(url + "&response-content-type=text%2Fhtml", timeout=10)
+
+    assert honest.status_code == 200 and honest.headers["Content-Disposition"] == "attachment"
+    assert tampered.status_code == 403 and error(tampered)["Code"] == "SignatureDoesNotMatch"
+    assert added.status_code == 403 and error(added)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_keys_that_need_escaping_still_verify(s3: Any, bucket: str) -> None:
+    key = "library/u1/t1/Björk \u2013 Jóga (live) +1 & 100%.flac"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"fLaC")
+    disposition = "attachment; filename*=UTF-8''Bj%C3%B6rk.flac"
+    url = s3.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition})
+
+    response = requests.get(url, timeout=10)
+
+    assert response.status_code == 200, response.text
+    assert response.content == b"fLaC" and response.headers["Content-Disposition"] == disposition
