@@ -34,7 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -936,6 +937,87 @@ def _quote_param(value: str) -> str:
     return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
 
 
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer goes before readers that arrive after it.
+
+    moto's S3 objects are not safe to share between threads: overwriting or deleting a key closes the old object's
+    buffer, and a request still reading it (a GET, the ETag another upload's answer computes, a listing) fails with
+    "I/O operation on closed file". The gateway reads moto's S3 state (GET, HEAD) under the read side and changes it
+    under the write side; request bodies are received before the write side is taken, so a slow client does not
+    hold everyone else up.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                if not self._readers:
+                    self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._writers_waiting += 1
+            self._condition.wait_for(lambda: not self._writing and not self._readers)
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What an "Object Created" event says about the object a write stored, read before the next write."""
+
+    etag: str
+    version_id: str | None
+    size: int
+
+
+def _stored_after(bucket: str, key: str, answer: _Answer) -> _Stored | None:
+    """The object a successful write just stored (call it while holding the write lock), or None."""
+    if not 200 <= answer.code < 300:
+        return None
+    version = answer.header("x-amz-version-id")
+    stored = _stored_object(bucket, key, version if version not in (None, "null") else None)
+    if stored is None:
+        return None
+    return _Stored((answer.header("ETag") or stored.etag).strip('"'), stored.version_id, stored.size)
+
+
+def _received_body(environ: Environ) -> tuple[Environ, IO[bytes]]:
+    """A copy of the environ whose body has been read to its end into a spooled file (close the file after use)."""
+    stream = get_input_stream(environ)
+    body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+b")  # noqa: SIM115 - the caller closes it
+    size = 0
+    while data := stream.read(_CHUNK):
+        body.write(data)
+        size += len(data)
+    body.seek(0)
+    copy = dict(environ)
+    copy["wsgi.input"] = body
+    copy["CONTENT_LENGTH"] = str(size)
+    copy.pop("HTTP_TRANSFER_ENCODING", None)
+    copy.pop("wsgi.input_terminated", None)
+    return copy, body
+
+
 # ---------------------------------------------------------------------------------------------- gateway
 
 
@@ -975,6 +1057,7 @@ class Gateway:
         # A Query on an index reads the index, as DynamoDB does, not every item of the table.
         dynamodb.install(dynamodb_backends[DEFAULT_ACCOUNT_ID][region])
         self._throttle_s3 = 0  # fault injection: answer this many S3 requests with 503 SlowDown
+        self._s3_lock = ReadWriteLock()  # moto's S3 objects are not thread-safe: see ReadWriteLock
         self._sequence_lock = threading.Lock()
         self._last_sequence = 0
 
@@ -1010,12 +1093,25 @@ class Gateway:
         if request.is_post_object:
             return self._post_object(request, environ, start_response)
         reason = request.creation_reason(environ)
-        if reason is None:
-            return self._backend("s3")(environ, _with_response_overrides(request, start_response))
-        answer = _call(self._backend("s3"), environ)
-        if 200 <= answer.code < 300:
-            self._announce(request, reason, environ, answer, answer.header("x-amz-request-id") or _request_ids()[0])
+        if reason is None and request.method in ("GET", "HEAD", "OPTIONS"):
+            with self._s3_lock.reading():
+                return self._backend("s3")(environ, _with_response_overrides(request, start_response))
+        answer, stored = self._write_s3(environ, request.bucket, request.key)
+        if reason is not None and 200 <= answer.code < 300:
+            request_id = answer.header("x-amz-request-id") or _request_ids()[0]
+            self._announce(request, reason, environ, answer, request_id, stored=stored)
         return answer.send(start_response)
+
+    def _write_s3(self, environ: Environ, bucket: str, key: str) -> tuple[_Answer, _Stored | None]:
+        """Hand a request that may change S3's state to moto, one at a time; return moto's answer and the object
+        then stored at ``bucket``/``key`` (if the request succeeded and there is one)."""
+        received, body = _received_body(environ)
+        try:
+            with self._s3_lock.writing():
+                answer = _call(self._backend("s3"), received)
+                return answer, _stored_after(bucket, key, answer) if key else None
+        finally:
+            body.close()
 
     def throttle_s3(self, requests: int) -> None:
         """Fault injection for tests: the next `requests` S3 requests get 503 SlowDown, as S3 answers under load."""
@@ -1074,17 +1170,20 @@ class Gateway:
     def _post_object(self, request: _S3Request, environ: Environ, start_response: StartResponse) -> list[bytes]:
         stream = get_input_stream(environ)
         try:
-            answer, form, key, size = self._receive_post(request, environ, stream)
+            answer, form, key, size, stored_object = self._receive_post(request, environ, stream)
         except S3Error as error:
             _drain(stream)
             return self._error(error, request, environ, start_response)
         if not 200 <= answer.code < 300:
             return answer.send(start_response)
         request_id = answer.header("x-amz-request-id") or _request_ids()[0]
-        stored = self._announce(request, "PostObject", environ, answer, request_id, key=key, size=size)
+        stored = self._announce(request, "PostObject", environ, answer, request_id, key=key, size=size,
+                                stored=stored_object)
         return self._post_answer(request, environ, form, key, stored, request_id, answer).send(start_response)
 
-    def _receive_post(self, request: _S3Request, environ: Environ, stream: IO[bytes]) -> tuple[_Answer, PostForm, str, int]:
+    def _receive_post(
+        self, request: _S3Request, environ: Environ, stream: IO[bytes]
+    ) -> tuple[_Answer, PostForm, str, int, _Stored | None]:
         """Read and check a POST Object form, then hand the upload to moto. Raises `S3Error`."""
         mimetype, options = parse_options_header(environ.get("CONTENT_TYPE", ""))
         if mimetype != "multipart/form-data":
@@ -1121,10 +1220,13 @@ class Gateway:
             if not form.has_file:
                 check.check_fields(form)  # raises: no key, or no file
             check.check_size(ranges, form.size)
-            answer = _call(self._backend("s3"), _multipart_environ(environ, form))
+            key = form.get("key") or ""
+            with self._s3_lock.writing():
+                answer = _call(self._backend("s3"), _multipart_environ(environ, form))
+                stored = _stored_after(request.bucket, key, answer)
         finally:
             form.close()
-        return answer, form, form.get("key") or "", form.size
+        return answer, form, key, form.size, stored
 
     def _post_answer(
         self,
@@ -1179,11 +1281,12 @@ class Gateway:
         *,
         key: str | None = None,
         size: int | None = None,
+        stored: _Stored | None = None,
     ) -> tuple[str, str | None]:
-        """Send the "Object Created" event for an object moto just stored; return its (etag, version id)."""
+        """Send the "Object Created" event for an object moto just stored (``stored``, read under the write lock);
+        return its (etag, version id)."""
         key = request.key if key is None else key
         version_header = answer.header("x-amz-version-id")
-        stored = _stored_object(request.bucket, key, version_header if version_header not in (None, "null") else None)
         etag = (answer.header("ETag") or (stored.etag if stored is not None else "")).strip('"')
         version_id = stored.version_id if stored is not None else version_header
         if stored is not None:

@@ -880,3 +880,58 @@ def test_keys_that_need_escaping_still_verify(s3: Any, bucket: str) -> None:
 
     assert response.status_code == 200, response.text
     assert response.content == b"fLaC" and response.headers["Content-Disposition"] == disposition
+
+
+# ------------------------------------------------------------------------------------------ concurrent writes
+
+
+def test_simultaneous_posts_of_one_form_all_succeed_and_one_upload_wins_whole(stack: Stack, s3: Any, bucket: str) -> None:
+    key = "images/u1/j1/input.png"
+    form = s3.generate_presigned_post(bucket, key, Fields={"Content-Type": "image/png"}, ExpiresIn=300, Conditions=[
+        {"Content-Type": "image/png"}, ["content-length-range", 1, 1_000_000]])
+    uploads = [PNG + bytes([n]) * (50_000 + n) for n in range(6)]
+    statuses: list[int] = []
+
+    for _ in range(4):
+        start = threading.Barrier(len(uploads))
+
+        def send(content: bytes, start: threading.Barrier = start) -> None:
+            start.wait(timeout=10)
+            statuses.append(upload(form, content).status_code)
+
+        threads = [threading.Thread(target=send, args=(content,)) for content in uploads]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() in uploads
+
+    assert statuses == [204] * 4 * len(uploads)
+    assert len(stack.sink.events) == 4 * len(uploads)
+
+
+def test_simultaneous_puts_and_reads_of_one_key_all_succeed(s3: Any, bucket: str) -> None:
+    key = "audio/u1/j1/track.mp3"
+    bodies = [bytes([n]) * (40_000 + n) for n in range(4)]
+    s3.put_object(Bucket=bucket, Key=key, Body=bodies[0])
+    put = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+    get = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+    results: list[tuple[int, bool]] = []
+
+    def writer(body: bytes) -> None:
+        for _ in range(5):
+            results.append((requests.put(put, data=body, timeout=30).status_code, True))
+
+    def reader() -> None:
+        for _ in range(10):
+            response = requests.get(get, timeout=30)
+            results.append((response.status_code, response.content in bodies))
+
+    threads = [threading.Thread(target=writer, args=(body,)) for body in bodies]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert results == [(200, True)] * (5 * len(bodies) + 20)
