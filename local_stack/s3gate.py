@@ -71,6 +71,10 @@ SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_PRE_FILE_BYTES = 20 * 1024  # S3: form fields before the file may not exceed 20 KB
 MAX_POST_OBJECT_BYTES = 5 * 1024**3  # S3's limit for an object uploaded in one request
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+# S3: "Within the PUT request header, the user-defined metadata is limited to 2 KB in size. The size of user-defined
+# metadata is measured by taking the sum of the number of bytes in the UTF-8 encoding of each key and value." The key
+# is the name after the "x-amz-meta-" prefix; a POST form's x-amz-meta-* fields count the same way.
+MAX_METADATA_BYTES = 2 * 1024
 _CHUNK = 64 * 1024
 _SPOOL_BYTES = 1024 * 1024
 _SCOPE_RE = re.compile(r"Credential=([^/,\s]*)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
@@ -788,6 +792,39 @@ def check_authenticated(environ: Environ, request: _S3Request, credentials: tupl
         raise _access_denied("Access Denied")
 
 
+# ---------------------------------------------------------------------------------------------- metadata
+
+
+def check_metadata_size(metadata: Iterable[tuple[str, str]]) -> None:
+    """Refuse user-defined metadata (``x-amz-meta-*`` names and values) over S3's 2 KB. Raises `S3Error`."""
+    size = 0
+    for name, value in metadata:
+        if name.lower().startswith("x-amz-meta-"):
+            size += len(name[len("x-amz-meta-"):].encode()) + len(value.encode())
+    if size > MAX_METADATA_BYTES:
+        raise S3Error(
+            400,
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size",
+            [("Size", size), ("MaxSizeAllowed", MAX_METADATA_BYTES)],
+        )
+
+
+def check_request_metadata(environ: Environ, request: _S3Request) -> None:
+    """`check_metadata_size` for a request whose ``x-amz-meta-*`` headers become an object's metadata: PutObject,
+    CreateMultipartUpload, and CopyObject with ``x-amz-metadata-directive: REPLACE`` (a plain copy keeps the source's
+    metadata, which was checked when it was written). Raises `S3Error`."""
+    if request.method not in ("PUT", "POST") or not request.key:
+        return
+    if environ.get("HTTP_X_AMZ_COPY_SOURCE") and environ.get("HTTP_X_AMZ_METADATA_DIRECTIVE", "").upper() != "REPLACE":
+        return
+    check_metadata_size(
+        (name[5:].lower().replace("_", "-"), value.encode("latin-1").decode("utf-8", "replace"))
+        for name, value in environ.items()
+        if name.startswith("HTTP_X_AMZ_META_")
+    )
+
+
 # ---------------------------------------------------------------------------------------------- moto
 
 
@@ -1087,6 +1124,7 @@ class Gateway:
             if request.method != "OPTIONS":  # S3 answers CORS preflights without authenticating them
                 check_presigned_expiry(request.query, self._clock())
                 check_authenticated(environ, request, (self.access_key, self._secret_key))
+                check_request_metadata(environ, request)
         except S3Error as error:
             _drain(get_input_stream(environ))
             return self._error(error, request, environ, start_response)
@@ -1213,6 +1251,7 @@ class Gateway:
 
         def on_file(form: PostForm) -> int:
             ranges.extend(check.check_fields(form))
+            check_metadata_size(form.fields)
             return min([MAX_POST_OBJECT_BYTES, *(high for _, high in ranges)]) + 1
 
         form = read_post_form(stream, options["boundary"].encode("latin-1"), on_file)

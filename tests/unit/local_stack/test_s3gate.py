@@ -935,3 +935,52 @@ def test_simultaneous_puts_and_reads_of_one_key_all_succeed(s3: Any, bucket: str
         thread.join(timeout=60)
 
     assert results == [(200, True)] * (5 * len(bodies) + 20)
+
+
+# ------------------------------------------------------------------------------------------ user-defined metadata
+
+
+def test_put_with_more_than_2_kb_of_metadata_is_metadata_too_large(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="big.txt", Body=b"x", Metadata={"note": "n" * 3000})
+
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert refused.value.response["Error"]["Code"] == "MetadataTooLarge"
+    assert refused.value.response["Error"]["MaxSizeAllowed"] == "2048"
+    assert not exists(s3, bucket, "big.txt")
+
+
+def test_metadata_limit_counts_keys_and_values_in_utf8_bytes(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="at-limit.txt", Body=b"x", Metadata={"a": "x" * 1000, "bb": "y" * 1045})
+
+    with pytest.raises(ClientError) as over:
+        s3.put_object(Bucket=bucket, Key="over.txt", Body=b"x", Metadata={"a": "x" * 1000, "bbb": "y" * 1045})
+
+    assert s3.head_object(Bucket=bucket, Key="at-limit.txt")["Metadata"]["a"] == "x" * 1000
+    assert over.value.response["Error"]["Code"] == "MetadataTooLarge"
+    assert over.value.response["Error"]["Size"] == "2049"
+
+
+def test_post_form_with_more_than_2_kb_of_metadata_is_refused(stack: Stack, s3: Any, bucket: str) -> None:
+    fields = {"Content-Type": "image/png", "x-amz-meta-note": "n" * 3000}
+    form = s3.generate_presigned_post(bucket, "images/u1/j1/input.png", Fields=fields, ExpiresIn=60,
+                                      Conditions=[{k: v} for k, v in fields.items()])
+
+    response = upload(form)
+
+    assert response.status_code == 400 and error(response)["Code"] == "MetadataTooLarge"
+    assert not exists(s3, bucket, "images/u1/j1/input.png") and stack.sink.events == []
+
+
+def test_copy_that_replaces_metadata_with_more_than_2_kb_is_refused(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="src.txt", Body=b"x", Metadata={"note": "small"})
+    source = {"Bucket": bucket, "Key": "src.txt"}
+
+    with pytest.raises(ClientError) as refused:
+        s3.copy_object(Bucket=bucket, Key="dst.txt", CopySource=source, MetadataDirective="REPLACE",
+                       Metadata={"note": "n" * 3000})
+    s3.copy_object(Bucket=bucket, Key="kept.txt", CopySource=source)
+
+    assert refused.value.response["Error"]["Code"] == "MetadataTooLarge"
+    assert not exists(s3, bucket, "dst.txt")
+    assert s3.head_object(Bucket=bucket, Key="kept.txt")["Metadata"] == {"note": "small"}
