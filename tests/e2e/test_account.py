@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
@@ -68,3 +70,35 @@ def test_export_and_delete_need_a_token(stack: LocalStack) -> None:
     assert requests.delete(f"{stack.api_url}/me", timeout=30).status_code == 401
     assert Client(stack, "nobody-yet").session.get(f"{stack.api_url}/me/export", timeout=30).json()["counts"] == {
         "generations": 0, "tracks": 0}
+
+
+def export_key(stack: LocalStack, client: Client) -> tuple[str, str]:
+    """(manifest URL, its object key) of a fresh export."""
+    response = client.session.get(client.url("/me/export"), timeout=60)
+    assert response.status_code == 200, response.text
+    url = response.json()["manifestUrl"]
+    bucket, _, key = unquote(urlsplit(url).path).lstrip("/").partition("/")
+    assert bucket == stack.template.names["MediaBucket"]
+    return url, key
+
+
+def test_export_keys_cannot_be_guessed_and_another_users_export_url_is_refused(stack: LocalStack) -> None:
+    alice, mallory = Client(stack, f"alice-{time.monotonic_ns()}"), Client(stack, f"mallory-{time.monotonic_ns()}")
+    _, first = export_key(stack, alice)
+    _, second = export_key(stack, alice)
+    mallory_url, mallory_key = export_key(stack, mallory)
+
+    prefix = f"exports/{alice.user}/"
+    names = [key.removeprefix(prefix) for key in (first, second)]
+    assert first.startswith(prefix) and second.startswith(prefix) and mallory_key.startswith(f"exports/{mallory.user}/")
+    # No time, counter or other guessable part: 32 URL-safe characters (192 random bits) and ".json".
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}\.json", name) for name in names), names
+    assert names[0] != names[1]
+
+    swapped = requests.get(mallory_url.replace(mallory_key, first), timeout=30)
+    assert swapped.status_code == 403 and b"SignatureDoesNotMatch" in swapped.content
+    assert requests.get(mallory_url, timeout=30).json()["userId"] == mallory.user
+
+    # The erase still finds every export under the user's prefix.
+    assert alice.session.delete(alice.url("/me"), timeout=60).json()["removed"]["objects"] == 2
+    assert objects(stack, alice.user) == []

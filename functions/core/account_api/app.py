@@ -2,7 +2,7 @@
 
 - `GET /me/export`: a manifest (JSON) of every generation and track, the review history and the
   preferences, each file as a presigned URL; the manifest itself is written to the bucket
-  (`exports/{userId}/{time}.json`, kept a day) and returned as a presigned URL, so an export of
+  (`exports/{userId}/{random}.json`, kept a day) and returned as a presigned URL, so an export of
   a large library is not limited by the API's response size.
 - `DELETE /me`: every record (generations, tracks, preferences) and every object under each of
   the user's prefixes, then reports what was removed. Idempotent: a second call removes nothing.
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from typing import Any
 
@@ -83,7 +84,9 @@ def export_me() -> dict[str, Any]:
         "generations": [_generation_entry(job) for job in generations.all_jobs(user_id)],
         "tracks": [_track_entry(track) for track in tracks.all_tracks(user_id)],
     }
-    key = f"exports/{user_id}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}.json"
+    # 192 random bits, nothing else after the user's prefix: a key cannot be guessed from another (a timestamp
+    # could be, within a few tries). The prefix is what DELETE /me and the bucket's expire-exports rule match.
+    key = f"exports/{user_id}/{secrets.token_urlsafe(24)}.json"
     s3.put_object(Bucket=settings.bucket_name, Key=key, Body=json.dumps(manifest, indent=2).encode(),
                   ContentType="application/json")
     counts = {"generations": len(manifest["generations"]), "tracks": len(manifest["tracks"])}
