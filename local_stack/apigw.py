@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from fnmatch import fnmatch
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -193,6 +194,20 @@ class ApiServer:
             def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
                 for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # http.server's own refusals (request line over 64 KB: 414; too many or too long headers: 431;
+                # an unreadable request line: 400) answered as API Gateway answers everything: JSON, not HTML.
+                self.close_connection = True
+                text = message or HTTPStatus(code).phrase
+                body = json.dumps({"message": text}).encode()
+                self.send_response(code, text)
+                for key, value in {"Content-Type": "application/json", "Connection": "close", **api.cors_headers()}.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from soundcanvas.core.inputs import is_subject
+
 POOL_ID = "us-east-1_SoundCanvasLocal"
 ISSUER = f"https://idp.soundcanvas.local/{POOL_ID}"
 AUDIENCE = "soundcanvas-local-client"
 JWKS_PATH = f"/{POOL_ID}/.well-known/jwks.json"
 TOKEN_SECONDS = 3600
-_USER = re.compile(r"^[A-Za-z0-9_.@+-]{1,128}$")
 
 
 class LocalIdentityProvider:
@@ -43,8 +43,8 @@ class LocalIdentityProvider:
 
     def issue(self, user: str, *, seconds: int = TOKEN_SECONDS, now: float | None = None, **claims: Any) -> str:
         """An ID token for `user` (its `sub`); extra claims override the defaults (tests forge bad ones)."""
-        if not _USER.match(user):
-            raise ValueError(f"user ids are 1-128 letters, digits or _.@+-, got {user!r}")
+        if not is_subject(user):
+            raise ValueError(f"user ids are 1-128 letters, digits, _ or - (starting with a letter or digit), got {user!r}")
         issued = int(now if now is not None else time.time())
         payload = {
             "sub": user,

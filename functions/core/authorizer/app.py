@@ -4,7 +4,8 @@ Cognito user pool) and hands API Gateway the user: `principalId` = the token's `
 Checks, in order: a `Bearer` token is present and well formed; its key id is one the user pool
 publishes in its JWKS (fetched once and cached, refetched for an unknown key id); the RS256
 signature; `iss` is the pool, `aud` is the app client, `token_use` is `id`; `exp`, `iat` and
-`sub` are present and the token has not expired. Anything else raises `Unauthorized`, which API
+`sub` are present and the token has not expired; `sub` is a subject the product can store
+(`soundcanvas.core.inputs.is_subject`: it becomes part of keys). Anything else raises `Unauthorized`, which API
 Gateway answers with 401 and a JSON message. The local stack runs this very function against
 its own key, published as a JWKS the same way, so tests exercise the code that runs in AWS.
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 import jwt
 from aws_lambda_powertools import Logger
+
+from soundcanvas.core.inputs import is_subject
 
 logger = Logger()
 
@@ -66,6 +69,8 @@ def verify(token: str) -> dict[str, Any]:
     )
     if claims.get("token_use") != "id":
         raise jwt.InvalidTokenError("not an ID token")
+    if not isinstance(claims["sub"], str) or not is_subject(claims["sub"]):
+        raise jwt.InvalidTokenError("subject is not one this product can store")
     return claims
 
 

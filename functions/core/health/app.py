@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 logger = Logger()
-app = APIGatewayRestResolver()
+app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=600))  # uptime pages in browsers
 VERSION = os.environ.get("SOUNDCANVAS_VERSION", "dev")
 OPENAPI = (Path(__file__).parent / "openapi.json").read_text()
 

@@ -33,7 +33,8 @@ logger = Logger()
 metrics = Metrics()
 settings = Settings.from_env(need_state_machine=True, need=("QUOTAS_TABLE_NAME",))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
-store = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
+clock = time.time  # the local stack sets its own clock here
+store = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
 GENERATIONS = Quota("generations", settings.generation_quota, settings.generation_quota_window_seconds)
 
@@ -59,8 +60,8 @@ class GenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     genre: Genre | None = None
     mode: Mode = "heuristic"
-    durationSeconds: int = Field(DEFAULT_DURATION_SECONDS, ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    durationSeconds: int = Field(DEFAULT_DURATION_SECONDS, ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS, strict=True)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, strict=True)
     contentType: ContentType = "image/jpeg"
 
 
@@ -70,8 +71,8 @@ class RegenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     genre: Genre | None = None
     mode: Mode | None = None
-    durationSeconds: int | None = Field(None, ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    durationSeconds: int | None = Field(None, ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS, strict=True)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, strict=True)
 
 
 class GenerationNotFound(LookupError):
@@ -101,7 +102,7 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
         "midiUrl": storage.presign_get(s3, bucket, job.get("midiKey"), ttl) if finished else None,
         "audioUrl": storage.presign_get(s3, bucket, job.get("audioKey"), ttl) if finished else None,
         "previewUrl": storage.presign_get(s3, bucket, job.get("previewKey"), ttl) if finished else None,
-        "errorMessage": job.get("errorMessage"),
+        "errorMessage": job.get("errorMessage") or _upload_missed(job),
         "failedStage": job.get("failedStage"),
         "createdAt": job["createdAt"],
         "updatedAt": job["updatedAt"],
@@ -109,11 +110,28 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _upload_missed(job: dict[str, Any]) -> str | None:
+    """What to tell a client about a job whose upload form expired before its picture arrived."""
+    form_expired_at = job.get("uploadExpiresAt")
+    if job["status"] != jobs.PENDING or not form_expired_at or clock() < float(form_expired_at):
+        return None
+    return (f"no picture arrived before the upload form expired at {_iso(form_expired_at)}; create a new generation "
+            f"(this one is removed at {_iso(job['expiresAt'])})")
+
+
+def _iso(epoch: Any) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
 @app.post("/generations")
 def create_generation(body: GenerationRequest | None = None) -> Response[dict[str, Any]]:
     request = body or GenerationRequest()
     user_id = api.caller(app)
-    quotas.take(user_id, GENERATIONS)
+    with quotas.spend(user_id, GENERATIONS):
+        return _create(user_id, request)
+
+
+def _create(user_id: str, request: GenerationRequest) -> Response[dict[str, Any]]:
     job_id = uuid.uuid4().hex
     logger.append_keys(job_id=job_id)
     options = request.model_dump(exclude={"contentType"})
@@ -130,6 +148,7 @@ def create_generation(body: GenerationRequest | None = None) -> Response[dict[st
         ],
         ExpiresIn=expires_in,
     )
+    upload_expires_at = int(clock()) + expires_in
     job = store.create(
         user_id,
         job_id,
@@ -137,6 +156,7 @@ def create_generation(body: GenerationRequest | None = None) -> Response[dict[st
         image_key=key,
         content_type=request.contentType,
         retention_days=settings.job_retention_days,
+        upload_expires_at=upload_expires_at,
     )
     metrics.add_metric(name="GenerationsCreated", unit=MetricUnit.Count, value=1)
     logger.info("generation created", extra={"options": options})
@@ -144,7 +164,7 @@ def create_generation(body: GenerationRequest | None = None) -> Response[dict[st
         "url": form["url"],
         "fields": form["fields"],
         "maxBytes": settings.upload_max_bytes,
-        "expiresAt": int(time.time()) + expires_in,
+        "expiresAt": upload_expires_at,
         "contentTypes": [request.contentType],
     }
     return Response(
@@ -173,12 +193,14 @@ def list_generations(
 def regenerate_generation(jobId: JobId, body: RegenerateRequest | None = None) -> Response[dict[str, Any]]:
     job = _owned_job(jobId)
     logger.append_keys(job_id=jobId)
-    quotas.take(job["userId"], GENERATIONS)
+    if job["status"] not in (jobs.COMPLETE, jobs.FAILED):  # checked before the quota: a refusal costs nothing
+        raise jobs.JobConflict(jobs.REGENERATE_CONFLICT)
     changes = (body or RegenerateRequest()).model_dump(exclude_none=True)
     options = {**job["options"], **changes}
     if "seed" not in changes:
         options["seed"] = secrets.randbelow(2**31)
-    restarted = store.restart(job["userId"], jobId, options=options)
+    with quotas.spend(job["userId"], GENERATIONS):  # the conditional restart commits; a lost race gives it back
+        restarted = store.restart(job["userId"], jobId, options=options)
     run = int(restarted["run"])
     stepfunctions().start_execution(
         stateMachineArn=settings.state_machine_arn,
@@ -206,4 +228,4 @@ api.install_error_handlers(app, not_found=(GenerationNotFound,), conflict=(jobs.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return api.resolve(app, event, context)

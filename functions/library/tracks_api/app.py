@@ -32,7 +32,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from soundcanvas.core import api, storage
+from soundcanvas.core import api, inputs, storage
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.generation import jobs
@@ -62,17 +62,17 @@ def stepfunctions() -> Any:
 
 
 AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
-FileName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
+FileName = inputs.name_type(255, file_name=True)
 TrackId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Text = inputs.name_type(200)
+Tag = inputs.name_type(50)
 
 
 class UploadFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     fileName: FileName
     contentType: AudioType
-    sizeBytes: int = Field(ge=1, le=settings.track_upload_max_bytes)
+    sizeBytes: int = Field(ge=1, le=settings.track_upload_max_bytes, strict=True)
 
 
 class UploadRequest(BaseModel):
@@ -107,7 +107,7 @@ class EditRequest(BaseModel):
     """Body of PATCH /tracks/{trackId}: the fields to change (null clears one)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    name: Text | None = None
     artist: Text | None = None
     album: Text | None = None
     tags: list[Tag] | None = Field(None, max_length=20)
@@ -262,24 +262,31 @@ def register_tracks(body: RegisterRequest) -> Response[dict[str, Any]]:
     user_id = api.caller(app)
     if body.generationId is not None:
         return _save_generation(user_id, body.generationId)
-    quotas.take(user_id, UPLOADS, len(body.files or []))
+    files = body.files or []
+    for i, file in enumerate(files):  # every file checked before the quota: a refused request costs nothing
+        _check_uploaded(user_id, i, file)
     items = []
-    for i, file in enumerate(body.files or []):
-        ids = storage.parse_original_key(file.key)
-        expected = storage.original_key(user_id, file.trackId, "<ext>")
-        if ids is not None and ids[0] != user_id:
-            raise TrackNotFound(f"no object {file.key} in your library")  # someone else's: as if it did not exist
-        if ids is None or ids[1] != file.trackId:
-            raise BadUpload(f"files.{i}.key", f"must be {expected} for this track")
-        try:
-            s3.head_object(Bucket=settings.bucket_name, Key=file.key)
-        except ClientError as exc:
-            raise BadUpload(f"files.{i}.key", f"no object at {file.key}; upload it first") from exc
-        if store.get(user_id, file.trackId) is None:
-            store.create(user_id, file.trackId, file_name=file.fileName, source="registered")
-        _start_processing(user_id, file.trackId, file.key)
-        items.append({"trackId": file.trackId, "fileName": file.fileName, "status": "PROCESSING"})
+    with quotas.spend(user_id, UPLOADS, len(files)):
+        for file in files:
+            if store.get(user_id, file.trackId) is None:
+                store.create(user_id, file.trackId, file_name=file.fileName, source="registered")
+            _start_processing(user_id, file.trackId, file.key)
+            items.append({"trackId": file.trackId, "fileName": file.fileName, "status": "PROCESSING"})
     return Response(202, "application/json", {"files": items})
+
+
+def _check_uploaded(user_id: str, i: int, file: RegisterFile) -> None:
+    """The object a registration names is the caller's, at this track's key, and is in the bucket."""
+    ids = storage.parse_original_key(file.key)
+    expected = storage.original_key(user_id, file.trackId, "<ext>")
+    if ids is not None and ids[0] != user_id:
+        raise TrackNotFound(f"no object {file.key} in your library")  # someone else's: as if it did not exist
+    if ids is None or ids[1] != file.trackId:
+        raise BadUpload(f"files.{i}.key", f"must be {expected} for this track")
+    try:
+        s3.head_object(Bucket=settings.bucket_name, Key=file.key)
+    except ClientError as exc:
+        raise BadUpload(f"files.{i}.key", f"no object at {file.key}; upload it first") from exc
 
 
 def _save_generation(user_id: str, generation_id: str) -> Response[dict[str, Any]]:
@@ -315,16 +322,16 @@ def upload_direct() -> Response[dict[str, Any]]:
     """multipart/form-data with a `file` part (and optionally a `fileName` field), up to 6 MB."""
     user_id = api.caller(app)
     file_name, content_type, data = _read_multipart()
-    quotas.take(user_id, UPLOADS)
-    track_id, replaces = _track_for_file(user_id, file_name, source="direct", content_type=content_type,
-                                         expires_at=int(clock()) + UPLOAD_GRACE_SECONDS)
-    s3.put_object(
-        Bucket=settings.bucket_name,
-        Key=storage.original_key(user_id, track_id, storage.AUDIO_CONTENT_TYPES[content_type]),
-        Body=data,
-        ContentType=content_type,
-        Metadata={"file-name": quote(file_name), "source": "direct"},
-    )
+    with quotas.spend(user_id, UPLOADS):
+        track_id, replaces = _track_for_file(user_id, file_name, source="direct", content_type=content_type,
+                                             expires_at=int(clock()) + UPLOAD_GRACE_SECONDS)
+        s3.put_object(
+            Bucket=settings.bucket_name,
+            Key=storage.original_key(user_id, track_id, storage.AUDIO_CONTENT_TYPES[content_type]),
+            Body=data,
+            ContentType=content_type,
+            Metadata={"file-name": quote(file_name), "source": "direct"},
+        )
     metrics.add_metric(name="TrackDirectUploads", unit=MetricUnit.Count, value=1)
     return Response(202, "application/json", {"trackId": track_id, "fileName": file_name, "replaces": replaces,
                                               "status": "PROCESSING"})
@@ -350,8 +357,10 @@ def _read_multipart() -> tuple[str, str, bytes]:
         raise BadUpload("file", "is empty")
     name_part = parts.get("fileName")
     file_name = (name_part.get_payload(decode=True) or b"").decode().strip() if name_part else part.get_filename()
-    if not file_name or "/" in file_name or len(file_name) > 255:
-        raise BadUpload("fileName", "must be 1-255 characters with no slash")
+    problem = inputs.name_problem(file_name.strip(), max_length=255, file_name=True)
+    if problem:
+        raise BadUpload("fileName", problem)
+    file_name = file_name.strip()
     part_type = part.get_content_type()
     if part_type not in storage.AUDIO_CONTENT_TYPES:
         by_ext = {ext: ctype for ctype, ext in reversed(storage.AUDIO_CONTENT_TYPES.items())}
@@ -480,4 +489,4 @@ def _bad_upload(exc: BadUpload) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return api.resolve(app, event, context)

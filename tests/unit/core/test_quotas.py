@@ -58,3 +58,17 @@ def test_the_apis_answer_429_with_retry_after(aws: dict[str, Any], monkeypatch: 
     status, payload = call(tracks, event("POST", "/tracks/uploads", body={"files": files[:2]}))
     assert status == 429 and payload["retryAfterSeconds"] > 0
     assert call(tracks, event("GET", "/tracks"))[1]["items"].__len__() == 3  # the refused batch made nothing
+
+
+def test_units_spent_on_work_that_is_then_refused_are_given_back(quotas: QuotaStore) -> None:
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused), quotas.spend("alice", TEN_PER_15_MIN, 4) as left:
+        assert left == 6
+        raise Refused
+    with quotas.spend("alice", TEN_PER_15_MIN, 10) as left:  # all ten are there again
+        assert left == 0
+    with pytest.raises(QuotaExceeded), quotas.spend("alice", TEN_PER_15_MIN):
+        pass  # a refusal by the quota itself gives nothing back: it took nothing
+    assert quotas.take("bob", TEN_PER_15_MIN) == 9

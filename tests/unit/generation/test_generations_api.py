@@ -176,3 +176,61 @@ def test_json_bodies_are_accepted_with_a_json_or_no_content_type(api: Any, heade
     ev = event("POST", "/generations", body={"genre": "lofi"})
     ev["headers"] = headers
     assert call(api, ev)[0] == 201
+
+
+@pytest.mark.parametrize(("body", "status", "says"), [
+    ('{"genre": ' + "[" * 1000 + "]" * 1000 + "}", 400, "levels deep"),  # was RecursionError -> 502
+    ('{"seed": ' + "9" * 5000 + "}", 400, "digits"),  # was ValueError (int over 4,300 digits) -> 502
+    ('{"genre": "' + "x" * 300_000 + '"}', 413, "KB"),
+])
+def test_hostile_bodies_are_refused_as_json_naming_the_body(api: Any, body: str, status: int, says: str) -> None:
+    got, payload = call(api, event("POST", "/generations", body=body))
+    assert got == status and says in payload["message"] and payload["errors"][0]["field"] == "body"
+
+
+def test_an_edited_cursor_of_the_callers_own_is_400(api: Any) -> None:
+    for _ in range(2):
+        create(api)
+    _, page = call(api, event("GET", "/generations", query={"limit": "1"}))
+    key = json.loads(base64.urlsafe_b64decode(page["nextCursor"] + "=" * (-len(page["nextCursor"]) % 4)))
+    key["createdAt"] = {"N": "x"}  # the probe's cursor: DynamoDB refused it and the API answered 502
+    edited = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    status, payload = call(api, event("GET", "/generations", query={"cursor": edited}))
+    assert status == 400 and payload["errors"][0]["field"] == "cursor"
+
+
+def test_a_boolean_is_not_a_number(api: Any) -> None:
+    status, payload = call(api, event("POST", "/generations", body={"durationSeconds": True}))
+    assert status == 400 and payload["errors"][0]["field"] == "durationSeconds"
+    assert "valid integer" in payload["message"] and "15" not in payload["message"]  # not "must be >= 15"
+
+
+def test_a_query_parameter_given_twice_is_named_as_such(api: Any) -> None:
+    ev = event("GET", "/generations", query={"limit": "1"})
+    ev["multiValueQueryStringParameters"] = {"limit": ["1", "2"]}
+    status, payload = call(api, ev)
+    assert status == 400 and payload["errors"] == [{"field": "limit", "message": "is given more than once; give it once"}]
+
+
+def test_refused_regenerates_spend_no_quota(api: Any) -> None:
+    job_id = create(api)["jobId"]  # 1 of the 10 generations this window
+    for _ in range(5):
+        assert call(api, event("POST", body={}, **job_path(job_id, "/regenerate")))[0] == 409  # still PENDING
+    assert [call(api, event("POST", "/generations", body={}))[0] for _ in range(9)] == [201] * 9
+    assert call(api, event("POST", "/generations", body={}))[0] == 429
+
+
+def test_a_generation_whose_picture_never_came_says_so_then_expires(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(api, "clock", lambda: now[0])
+    payload = create(api)
+    assert payload["upload"]["expiresAt"] == 1_800_000_900
+    _, job = call(api, event("GET", **job_path(payload["jobId"])))
+    assert job["status"] == "PENDING" and job["errorMessage"] is None
+    now[0] += 901  # the form has expired: S3 refuses it now
+    _, job = call(api, event("GET", **job_path(payload["jobId"])))
+    assert job["status"] == "PENDING" and job["errorMessage"].startswith(
+        "no picture arrived before the upload form expired at 2027-01-15T08:15:00Z; create a new generation")
+    now[0] += 3600  # an hour after its form: gone, not PENDING for a month
+    assert call(api, event("GET", **job_path(payload["jobId"])))[0] == 404
+    assert call(api, event("GET", "/generations"))[1]["items"] == []

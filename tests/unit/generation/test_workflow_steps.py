@@ -17,12 +17,19 @@ from tests.conftest import FakeContext, load_function
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
 
-def upload_event(bucket: str, key: str) -> dict[str, Any]:
+def upload_event(bucket: str, key: str, etag: str = "345c01198e6e27ca3cfe4e2e9793d8c8") -> dict[str, Any]:
     event = json.loads((EVENTS / "generation" / "start_job.json").read_text())
     event["detail"]["bucket"]["name"] = bucket
     event["detail"]["object"]["key"] = key
+    event["detail"]["object"]["etag"] = etag
     event["resources"] = [f"arn:aws:s3:::{bucket}"]
     return event
+
+
+def post_picture(aws: dict[str, Any], key: str, body: bytes) -> dict[str, Any]:
+    """Put a picture where the form would, and return the event S3 sends for it."""
+    etag = aws["s3"].put_object(Bucket=aws["bucket"], Key=key, Body=body, ContentType="image/jpeg")["ETag"]
+    return upload_event(aws["bucket"], key, etag.strip('"'))
 
 
 @pytest.fixture
@@ -40,12 +47,47 @@ def make_job(store: jobs.JobStore, user: str = "u1", job: str = "j1") -> str:
 def test_upload_event_claims_once(aws: dict[str, Any], store: jobs.JobStore) -> None:
     start = load_function("start_job")
     key = make_job(store)
-    first = start.lambda_handler(upload_event(aws["bucket"], key), FakeContext())
-    assert first["claimed"] is True and first["jobId"] == "j1" and first["imageKey"] == key
+    event = post_picture(aws, key, b"first picture")
+    first = start.lambda_handler(event, FakeContext())
+    picture = first["imageKey"]
+    assert first["claimed"] is True and first["jobId"] == "j1" and picture.startswith("images/u1/j1/picture.")
     assert first["options"]["durationSeconds"] == 30
-    replay = start.lambda_handler(upload_event(aws["bucket"], key), FakeContext())
-    assert replay["claimed"] is False
-    assert store.get("u1", "j1")["status"] == "RUNNING"
+    assert aws["s3"].get_object(Bucket=aws["bucket"], Key=picture)["Body"].read() == b"first picture"
+    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=aws["bucket"], Prefix=key)  # the upload is removed
+    replay = start.lambda_handler(event, FakeContext())
+    assert replay["claimed"] is False and replay["reason"] == "duplicate event for the claimed upload"
+    job = store.get("u1", "j1")
+    assert job["status"] == "RUNNING" and job["imageKey"] == picture and job["uploadExpiresAt"] is None
+
+
+def test_a_second_post_of_the_form_is_removed_without_work(aws: dict[str, Any], store: jobs.JobStore) -> None:
+    start = load_function("start_job")
+    key = make_job(store)
+    picture = start.lambda_handler(post_picture(aws, key, b"first picture"), FakeContext())["imageKey"]
+    again = start.lambda_handler(post_picture(aws, key, b"another picture"), FakeContext())
+    assert again["claimed"] is False and "later post" in again["reason"]
+    listed = aws["s3"].list_objects_v2(Bucket=aws["bucket"], Prefix="images/u1/j1/")["Contents"]
+    assert [o["Key"] for o in listed] == [picture]  # the re-post is gone; the claimed picture stays
+    assert aws["s3"].get_object(Bucket=aws["bucket"], Key=picture)["Body"].read() == b"first picture"
+    assert store.get("u1", "j1")["imageKey"] == picture
+
+
+def test_a_regenerated_job_is_not_claimed_by_a_late_upload(aws: dict[str, Any], store: jobs.JobStore) -> None:
+    start = load_function("start_job")
+    key = make_job(store)
+    start.lambda_handler(post_picture(aws, key, b"first picture"), FakeContext())
+    store.fail("u1", "j1", stage="render", message="x")
+    store.restart("u1", "j1", options={"mode": "model", "durationSeconds": 15, "seed": 1, "genre": "jazz"})
+    late = start.lambda_handler(post_picture(aws, key, b"late picture"), FakeContext())
+    assert late["claimed"] is False
+    assert store.get("u1", "j1")["status"] == "PENDING"  # still waiting for its regenerate run, not taken over
+
+
+def test_an_upload_for_a_job_that_is_gone_is_removed(aws: dict[str, Any], store: jobs.JobStore) -> None:
+    start = load_function("start_job")
+    stray = start.lambda_handler(post_picture(aws, "images/u1/nojob/input.jpg", b"x"), FakeContext())
+    assert stray["claimed"] is False and "no such job" in stray["reason"]
+    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=aws["bucket"], Prefix="images/u1/nojob/")
 
 
 @pytest.mark.parametrize(

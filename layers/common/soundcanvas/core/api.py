@@ -3,6 +3,8 @@
 Each API function has one Powertools resolver; `install_error_handlers` gives it the same
 answers for the same mistakes: 400 naming the field, 404 for anything the caller does not own,
 409 for a state conflict, 415 for a body that is not JSON, 429 with Retry-After over a quota.
+`resolve` is every API handler's one line: it refuses a JSON body that is too large, too deep or
+holds an absurd number before anything parses it (413 or 400), then lets the resolver answer.
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from soundcanvas.core import cursors
+from soundcanvas.core import cursors, inputs
 from soundcanvas.core.quotas import QuotaExceeded
 
 NOT_JSON = "send the request body as JSON with the header Content-Type: application/json"
+CORS_ORIGIN = "*"
 
 
 def resolver() -> APIGatewayRestResolver:
     """A resolver with request validation and the API's CORS answer."""
     return APIGatewayRestResolver(
         enable_validation=True,
-        cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600),
+        cors=CORSConfig(allow_origin=CORS_ORIGIN, allow_headers=["Authorization", "Content-Type"], max_age=600),
     )
 
 
@@ -38,6 +41,34 @@ def caller(app: APIGatewayRestResolver) -> str:
     if not user_id:
         raise UnauthorizedError("no authenticated user")
     return str(user_id)
+
+
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer an API Gateway event: bodies checked for size, depth and numbers first, then the routes."""
+    content_type = _header(event, "content-type")
+    body = event.get("body")
+    if body and not event.get("isBase64Encoded") and _is_json(content_type):
+        problem = inputs.json_body_problem(body)
+        if problem is not None:
+            status, message = problem
+            return {
+                "statusCode": status,
+                "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": CORS_ORIGIN},
+                "body": json.dumps({"message": message, "errors": [{"field": "body", "message": message}]}),
+                "isBase64Encoded": False,
+            }
+    return app.resolve(event, context)
+
+
+def _header(event: dict[str, Any], name: str) -> str:
+    headers = event.get("headers") or {}
+    return next((str(v) for k, v in headers.items() if k.lower() == name), "")
+
+
+def _is_json(content_type: str) -> bool:
+    """A body the API would parse as JSON: declared JSON, or sent with no type at all."""
+    media_type = content_type.split(";")[0].strip().lower()
+    return not media_type or media_type.endswith("json")
 
 
 def error(status: int, message: str, **extra: Any) -> Response:
@@ -70,15 +101,21 @@ def install_error_handlers(
     def invalid_request(exc: RequestValidationError) -> Response:
         if body_is_not_json():  # e.g. curl -d without the header: the body was read as a form
             return unsupported_content_type()
+        repeated = {name for name, values in (app.current_event.multi_value_query_string_parameters or {}).items()
+                    if len(values or ()) > 1}
         errors = []
         for err in exc.errors():
-            loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path")]
+            where = err.get("loc", ())
+            loc = [str(part) for part in where if part not in ("body", "query", "path")]
             field = ".".join(loc) or "body"
             if err.get("type") == "json_invalid":
                 field, text = "body", "is not valid JSON"
+            elif where[:1] == ("query",) and field in repeated:
+                text = "is given more than once; give it once"
             else:
-                text = err.get("msg", "is invalid")
-            errors.append({"field": field, "message": text})
+                text = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+            if {"field": field, "message": text} not in errors:
+                errors.append({"field": field, "message": text})
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return error(400, f"invalid request: {summary}", errors=errors)
 

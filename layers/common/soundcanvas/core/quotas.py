@@ -4,11 +4,17 @@ Each quota is a fixed window (for example 10 generations per 15 minutes). One it
 quota and window holds the count; taking `n` units is a single conditional UpdateItem (`ADD`
 only while the count stays within the limit), so concurrent requests can never slip past it,
 and a refused request changes nothing. Items expire (TTL) a day after their window ends.
+
+Only work is counted: a route validates its request and checks state first, then spends the
+units inside `spend(...)`, which gives them back if the work is then refused (a conflict found by
+the conditional write that commits it, say).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -62,9 +68,29 @@ class QuotaStore:
         self.model: Any = _counter_class(table_name, region, host)
         self.clock = clock
 
-    def take(self, user_id: str, quota: Quota, units: int = 1) -> int:
-        """Use `units` of the quota in the current window; returns what is left, or raises QuotaExceeded."""
+    @contextmanager
+    def spend(self, user_id: str, quota: Quota, units: int = 1) -> Iterator[int]:
+        """Take `units` for the work in the block (yields what is left); if the block raises, give them back."""
         now = self.clock()
+        start = int(now // quota.window_seconds) * quota.window_seconds
+        left = self.take(user_id, quota, units, now=now)
+        try:
+            yield left
+        except BaseException:
+            self._give_back(user_id, quota, units, start)
+            raise
+
+    def _give_back(self, user_id: str, quota: Quota, units: int, start: int) -> None:
+        m = self.model
+        try:
+            m(f"{user_id}#{quota.name}#{start}").update(actions=[m.used.add(-units)], condition=m.used >= units)
+        except UpdateError as exc:
+            if not conditional_failed(exc):
+                raise
+
+    def take(self, user_id: str, quota: Quota, units: int = 1, *, now: float | None = None) -> int:
+        """Use `units` of the quota in the current window; returns what is left, or raises QuotaExceeded."""
+        now = self.clock() if now is None else now
         start = int(now // quota.window_seconds) * quota.window_seconds
         end = start + quota.window_seconds
         retry_after = max(1, int(end - now))

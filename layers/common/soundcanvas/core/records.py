@@ -52,3 +52,15 @@ def delete_partition(model: Any, hash_key: str) -> int:
             batch.delete(item)
             deleted += 1
     return deleted
+
+
+def page_key_types(model: Any, index: Any) -> dict[str, str]:
+    """The attributes (name -> DynamoDB type) of a page's LastEvaluatedKey on `index`: the table's
+    keys and the index's. A cursor is checked against them before DynamoDB sees it."""
+    types = {model._hash_key_attribute().attr_name: model._hash_key_attribute().attr_type}
+    if model._range_key_attribute() is not None:
+        types[model._range_key_attribute().attr_name] = model._range_key_attribute().attr_type
+    for attribute in index.Meta.attributes.values():
+        if attribute.is_hash_key or attribute.is_range_key:
+            types[attribute.attr_name] = attribute.attr_type
+    return types

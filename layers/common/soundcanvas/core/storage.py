@@ -1,6 +1,8 @@
 """Where a job's objects live in the media bucket, and the S3 operations on them.
 
-    images/{userId}/{jobId}/input.<ext>          the uploaded picture (its upload starts the workflow)
+    images/{userId}/{jobId}/input.<ext>          where the upload form puts the picture (its arrival starts
+                                                 the workflow; the job then copies it and removes this one)
+    images/{userId}/{jobId}/picture.{version}.<ext>   the job's copy of the picture it claimed
     analysis/{userId}/{jobId}/features.json      what Analyze measured
     midi/{userId}/{jobId}/composition.mid        what Compose wrote
     audio/{userId}/{jobId}/output.wav            what Render produced (44.1 kHz stereo 16-bit)
@@ -52,6 +54,11 @@ ORIGINAL_KEY_RE = re.compile(rf"^library/(?P<userId>{_ID})/(?P<trackId>{_ID})/or
 
 def image_key(user_id: str, job_id: str, content_type: str) -> str:
     return f"images/{user_id}/{job_id}/input.{IMAGE_CONTENT_TYPES[content_type]}"
+
+
+def picture_key(user_id: str, job_id: str, version: str, ext: str) -> str:
+    """The job's own copy of the picture it claimed (its upload form cannot write here)."""
+    return f"images/{user_id}/{job_id}/picture.{version}.{ext}"
 
 
 def features_key(user_id: str, job_id: str) -> str:

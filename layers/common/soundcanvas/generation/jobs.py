@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -26,11 +27,30 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from soundcanvas.core import cursors
-from soundcanvas.core.records import active_shard, bind, conditional_failed, delete_partition, now_iso, stalled_records
+from soundcanvas.core.records import (
+    active_shard,
+    bind,
+    conditional_failed,
+    delete_partition,
+    now_iso,
+    page_key_types,
+    stalled_records,
+)
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 INDEX_NAME = "ByUserCreated"
 STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done": 100}
+REGENERATE_CONFLICT = "only a COMPLETE or FAILED generation can be regenerated"
+UPLOAD_GRACE_SECONDS = 3600  # a job whose picture never arrived outlives its form by this much
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A picture that arrived for a job: its ETag, the job's own copy of it, how long the job is then kept."""
+
+    etag: str
+    picture_key: str
+    retention_days: int
 
 
 class JobConflict(Exception):
@@ -81,6 +101,8 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         failedStage = UnicodeAttribute(null=True)
         timings = MapAttribute[str, Any](default=dict)
         expiresAt = NumberAttribute()
+        uploadExpiresAt = NumberAttribute(null=True)  # while the picture has not arrived: when its form expires
+        uploadEtag = UnicodeAttribute(null=True)  # the upload the job claimed (later posts of the form are ignored)
         activeShard = UnicodeAttribute(null=True)  # only while RUNNING
         by_user_created = ByUserCreated()
         by_activity = ByActivity()
@@ -118,7 +140,8 @@ class JobStore:
 
     def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the user's jobs, newest first, by a query on the ByUserCreated index."""
-        start_key = cursors.decode(user_id, cursor) if cursor else None
+        page_key = page_key_types(self.model, self.model.by_user_created)
+        start_key = cursors.decode(user_id, cursor, page_key) if cursor else None
         results = self.model.by_user_created.query(
             user_id,
             scan_index_forward=False,
@@ -140,8 +163,12 @@ class JobStore:
         image_key: str,
         content_type: str,
         retention_days: int,
+        upload_expires_at: int | None = None,
     ) -> dict[str, Any]:
+        """A PENDING job. With `upload_expires_at` (its form's expiry) the record lives only an hour past
+        the form until the picture arrives; the claim then keeps it for `retention_days`."""
         now = self.clock()
+        expires_at = upload_expires_at + UPLOAD_GRACE_SECONDS if upload_expires_at else int(now + retention_days * 86400)
         record = self.model(
             user_id,
             job_id,
@@ -155,7 +182,8 @@ class JobStore:
             imageKey=image_key,
             contentType=content_type,
             timings={},
-            expiresAt=int(now + retention_days * 86400),
+            expiresAt=expires_at,
+            uploadExpiresAt=upload_expires_at,
         )
         try:
             record.save(condition=self.model.jobId.does_not_exist())
@@ -165,25 +193,38 @@ class JobStore:
             raise
         return _as_dict(record)
 
-    def claim(self, user_id: str, job_id: str, *, run: int | None = None) -> dict[str, Any] | None:
-        """PENDING -> RUNNING, once. None when another event already claimed it (or it is gone)."""
-        condition = (self.model.status == PENDING) & (self.model.expiresAt > int(self.clock()))
+    def claim(
+        self, user_id: str, job_id: str, *, run: int | None = None, upload: Upload | None = None
+    ) -> dict[str, Any] | None:
+        """PENDING -> RUNNING, once. None when another event already claimed it (or it is gone).
+
+        A regenerate names its `run`; an arrived picture is an `Upload`, which only a job still waiting
+        for its picture can claim: the job keeps that upload (its ETag and the copy the workflow reads)
+        and from then on lives for the retention period."""
+        now = self.clock()
+        condition = (self.model.status == PENDING) & (self.model.expiresAt > int(now))
+        actions = [
+            self.model.status.set(RUNNING),
+            self.model.activeShard.set(active_shard(job_id)),
+            self.model.stage.set("analyze"),
+            self.model.progress.set(STAGE_PROGRESS["analyze"]),
+            self.model.errorMessage.remove(),
+            self.model.failedStage.remove(),
+            self.model.updatedAt.set(now_iso(now)),
+        ]
         if run is not None:
             condition &= self.model.run == run
+        if upload is not None:
+            condition &= self.model.stage == "upload"
+            actions += [
+                self.model.uploadEtag.set(upload.etag),
+                self.model.imageKey.set(upload.picture_key),
+                self.model.expiresAt.set(int(now + upload.retention_days * 86400)),
+                self.model.uploadExpiresAt.remove(),
+            ]
         record = self.model(user_id, job_id)
         try:
-            record.update(
-                actions=[
-                    self.model.status.set(RUNNING),
-                    self.model.activeShard.set(active_shard(job_id)),
-                    self.model.stage.set("analyze"),
-                    self.model.progress.set(STAGE_PROGRESS["analyze"]),
-                    self.model.errorMessage.remove(),
-                    self.model.failedStage.remove(),
-                    self.model.updatedAt.set(now_iso(self.clock())),
-                ],
-                condition=condition,
-            )
+            record.update(actions=actions, condition=condition)
         except UpdateError as exc:
             if conditional_failed(exc):
                 return None
@@ -258,7 +299,7 @@ class JobStore:
             )
         except UpdateError as exc:
             if conditional_failed(exc):
-                raise JobConflict("only a COMPLETE or FAILED generation can be regenerated") from exc
+                raise JobConflict(REGENERATE_CONFLICT) from exc
             raise
         return _as_dict(record)
 

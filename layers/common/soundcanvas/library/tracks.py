@@ -32,7 +32,15 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from soundcanvas.core import cursors
-from soundcanvas.core.records import active_shard, bind, conditional_failed, delete_partition, now_iso, stalled_records
+from soundcanvas.core.records import (
+    active_shard,
+    bind,
+    conditional_failed,
+    delete_partition,
+    now_iso,
+    page_key_types,
+    stalled_records,
+)
 
 UPLOADING, PROCESSING, READY, FAILED = "UPLOADING", "PROCESSING", "READY", "FAILED"
 EDITABLE = ("name", "artist", "album", "tags")
@@ -188,7 +196,8 @@ class TrackStore:
             condition &= self.model.artistKey == artist.strip().lower()
         if q:
             condition &= self.model.searchText.contains(q.strip().lower())
-        start_key = cursors.decode(user_id, cursor) if cursor else None
+        page_key = page_key_types(self.model, self.model.by_user_created)
+        start_key = cursors.decode(user_id, cursor, page_key) if cursor else None
         items: list[dict[str, Any]] = []
         # A filter can leave a page short: keep reading until the page is full or the index ends.
         for _ in range(20):
