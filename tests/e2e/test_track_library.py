@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import requests
 from mutagen.mp3 import MP3
+from PIL import Image
 
 from local_stack.stack import LocalStack
-from tests.audiogen import PNG_1PX, tagged_flac, write
+from tests.audiogen import lying_wav, picture, tagged_flac, with_pictures, write
 from tests.e2e.conftest import SAMPLE, Client, ShiftableClock
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +90,9 @@ def test_a_tagged_flac_becomes_a_playable_320k_mp3(stack: LocalStack, tmp_path: 
     download = requests.get(track["downloadUrl"], timeout=30)
     assert 'filename="Nadia K - Blue Hour.mp3"' in download.headers["Content-Disposition"]
     assert requests.get(track["originalUrl"], timeout=30).content == source.read_bytes()
-    assert requests.get(track["coverUrl"], timeout=30).content == PNG_1PX
+    cover = requests.get(track["coverUrl"], timeout=30)
+    assert cover.headers["Content-Type"] == "image/jpeg"  # re-encoded by us: PNG_1PX is opaque
+    assert Image.open(io.BytesIO(cover.content)).size == (1, 1)
     assert lib.due() == [item["trackId"]]  # a new track is due at once
     found = lib.session.get(lib.url("/tracks/lookup"), params={"fileName": "Nadia K - Blue Hour.flac"}, timeout=30)
     assert found.json()["trackIds"] == [item["trackId"]]
@@ -104,7 +107,8 @@ def test_an_mp3_is_kept_as_it_is(stack: LocalStack, tmp_path: Path) -> None:
     track = lib.settled(item["trackId"])
     assert track["status"] == "READY" and track["format"] == "mp3" and track["bitrateKbps"] == 192
     assert requests.get(track["streamUrl"], timeout=30).content == mp3.read_bytes()
-    assert objects(stack, lib.user, item["trackId"]) == ["original.mp3"]
+    (kept,) = objects(stack, lib.user, item["trackId"])  # the upload key is free again; the claimed file is kept
+    assert kept.startswith("source.") and kept.endswith(".mp3")
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -176,7 +180,50 @@ def test_duplicate_events_and_re_uploads(stack: LocalStack, tmp_path: Path) -> N
     track = lib.settled(item["trackId"])
     assert track["status"] == "READY" and track["durationSeconds"] == pytest.approx(4.0, abs=0.01)
     assert (track["name"], track["artist"]) == ("Take One", "Nadia K")
-    assert [n for n in objects(stack, lib.user, item["trackId"]) if n.startswith("original")] == ["original.flac"]
+    kept = [n for n in objects(stack, lib.user, item["trackId"]) if n.startswith(("original", "source"))]
+    assert len(kept) == 1 and kept[0].startswith("source.") and kept[0].endswith(".flac")
+
+
+def test_an_upload_form_is_single_use(stack: LocalStack, tmp_path: Path) -> None:
+    lib = library(stack, "reuse")
+    item = lib.add(write(tmp_path / "a.wav", 1.0), "audio/wav", "take.wav")
+    first = lib.settled(item["trackId"])
+    assert first["status"] == "READY", first
+    stack.wait_idle(60)
+    kept = objects(stack, lib.user, item["trackId"])
+    executions = len(stack.executions)
+    for seconds in (2.0, 3.0):  # the same form, posted again with other audio: S3 takes it, we do no work
+        assert lib.send(item, write(tmp_path / f"{seconds}.wav", seconds).read_bytes(), "audio/wav").status_code == 204
+        stack.wait_idle(60)
+    runs = list(stack.executions.values())[executions:]
+    assert len(runs) == 2 and all(run.result is not None and run.result.status == "SUCCEEDED" for run in runs)
+    assert all(run.result.output["track"]["claimed"] is False for run in runs if run.result is not None)
+    track = lib.track(item["trackId"]).json()
+    assert track["status"] == "READY" and track["durationSeconds"] == pytest.approx(1.0, abs=0.01)
+    assert objects(stack, lib.user, item["trackId"]) == kept  # the re-posts were removed, the processed files kept
+
+
+def test_cover_art_is_served_as_we_encoded_it_or_not_at_all(stack: LocalStack, tmp_path: Path) -> None:
+    lib = library(stack, "covers")
+    script = b"<html><script>alert(document.cookie)</script></html>"
+    html = with_pictures(tagged_flac(tmp_path / "html.flac", cover=None), (script, "text/html"))
+    track = lib.settled(lib.add(html, "audio/flac")["trackId"])
+    assert track["status"] == "READY" and track["coverUrl"] is None
+    disguised = with_pictures(tagged_flac(tmp_path / "png.flac", cover=None), (picture(1600, 900), "text/html"))
+    track = lib.settled(lib.add(disguised, "audio/flac")["trackId"])
+    cover = requests.get(track["coverUrl"], timeout=30)
+    assert cover.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(cover.content)).size == (1200, 675)
+
+
+def test_a_wav_shorter_than_its_header_fails_as_truncated(stack: LocalStack, tmp_path: Path) -> None:
+    lib = library(stack, "liar")
+    data = lying_wav(tmp_path / "a.wav", actual_seconds=1.0, header_minutes=29)
+    (item,) = lib.upload_forms({"fileName": "long.wav", "contentType": "audio/wav", "sizeBytes": len(data)})
+    assert lib.send(item, data, "audio/wav").status_code == 204
+    track = lib.settled(item["trackId"])
+    assert track["status"] == "FAILED" and "truncated" in track["errorMessage"], track
+    assert "29.0 minutes" in track["errorMessage"] and track["durationSeconds"] is None
 
 
 def test_direct_multipart_upload(stack: LocalStack, tmp_path: Path) -> None:

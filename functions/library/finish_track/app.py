@@ -1,6 +1,7 @@
 """FinishTrack: the track workflow's last step. Marks this version READY (with its MP3: the
 transcode, or the original itself for MP3 uploads) and due for Guess the Track, then removes
-what earlier versions of the track left behind.
+what earlier versions of the track left behind (never an upload key: an upload waiting there
+belongs to a newer workflow).
 
 If a newer upload claimed the track meanwhile (or it was deleted), this version's own objects
 are removed instead and the record is left to the newer upload.
@@ -44,7 +45,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.info("track deleted or replaced while processing: this version discarded")
             return {"ready": False, "reason": "deleted or replaced by a newer upload"}
         keep = frozenset(k for k in (track["originalKey"], mp3_key, track.get("coverKey")) if k)
-        removed = storage.delete_prefix(runtime.s3, bucket, storage.track_prefix(user_id, track_id), keep=keep)
+        removed = storage.delete_prefix(runtime.s3, bucket, storage.track_prefix(user_id, track_id), keep=keep,
+                                        keep_uploads=True)  # a newer upload waiting for its own claim
     metrics.add_metric(name="TracksReady", unit=MetricUnit.Count, value=1)
     logger.info("track ready", extra={"mp3_key": mp3_key, "stale_objects_removed": removed})
     return {"ready": True, "mp3Key": mp3_key, "dueAt": due_at, "removed": removed}

@@ -2,13 +2,26 @@
 reads what it is (mutagen): tags, stream facts and embedded cover art.
 
 Input is either the bucket's EventBridge "Object Created" event for `library/{userId}/{trackId}/
-original.<ext>`, or `{"userId", "trackId", "key"}` from POST /tracks (registering an object that is
-already in the bucket). The step always works on the object as it is now (its current ETag), so a
-late or duplicated event finds that content already claimed and the workflow ends at once
-(`claimed: false`). A track with no record yet is registered here: the upload alone is enough.
+original.<ext>` (the upload key), or `{"userId", "trackId", "key"}` from POST /tracks (registering an
+object that is already in the bucket). The step always works on the object as it is now (its
+current ETag), so a late or duplicated event finds that content already claimed, or the upload
+key already empty, and the workflow ends at once (`claimed: false`, AlreadyHandled). A track
+with no record yet is registered here: the upload alone is enough.
+
+An upload form is single-use: it signs an `x-amz-meta-form-id`, and the claim succeeds only while
+that form id is open on the track (the claim removes it in the same conditional write). What was
+claimed is copied (only if it is still the claimed content: CopySourceIfMatch) to
+`source.{version}.<ext>`, a key no form can write, and the upload key is removed; a later post of
+a used form is deleted without any work. Objects without a form id (direct uploads, POST /tracks,
+saved generations) are claimed by their content, as before.
+
+Cover art is re-encoded by soundcanvas.library.covers (JPEG, or PNG when transparent; longest
+side 1200 px) and stored with the content type of what was encoded; a picture that does not
+decode is dropped. Files with more than 16 MB of tags and pictures are refused before mutagen
+reads them (audio_meta.check_metadata_size).
 
 Returns only its own result: `{claimed, userId, trackId, bucket, originalKey, version, format,
-needsTranscode, coverKey}`.
+needsTranscode, coverKey}`; `originalKey` is the kept source key.
 """
 
 from __future__ import annotations
@@ -29,13 +42,14 @@ from botocore.exceptions import ClientError
 from soundcanvas.core import storage
 from soundcanvas.core.errors import AudioRejected, TrackNotFound
 from soundcanvas.core.steps import transient_aws_errors
-from soundcanvas.library import audio_meta, tracks
+from soundcanvas.library import audio_meta, covers, tracks
 from soundcanvas.library.steps import TrackRuntime
 
 logger = Logger()
 metrics = Metrics()
 runtime = TrackRuntime.from_env()
-COVER_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+MISSING = ("404", "NoSuchKey", "NotFound")
+CHANGED = ("412", "PreconditionFailed")
 
 
 def _target(event: dict[str, Any]) -> tuple[str, str, str] | str:
@@ -78,6 +92,74 @@ def _metadata_fields(track: dict[str, Any], info: audio_meta.AudioInfo, cover_ke
     return fields
 
 
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _head(bucket: str, key: str) -> dict[str, Any] | None:
+    """The upload's HEAD, or None when the key is empty (claimed and moved already, or removed)."""
+    try:
+        head: dict[str, Any] = runtime.s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _error_code(exc) in MISSING:
+            return None
+        raise
+    return head
+
+
+def _remove_upload(bucket: str, key: str, etag: str) -> None:
+    """Delete the upload key if it still holds `etag` (a newer upload there is left to its own event)."""
+    try:
+        runtime.s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+    except ClientError as exc:
+        if _error_code(exc) not in (*MISSING, *CHANGED):
+            raise
+
+
+def _keep(bucket: str, key: str, source_key: str, etag: str) -> str:
+    """Copy the claimed content from the upload key to its source key, remove the upload key; the copy's ETag."""
+    try:
+        copied = runtime.s3.copy_object(
+            Bucket=bucket, Key=source_key, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag,
+            MetadataDirective="COPY",
+        )
+    except ClientError as exc:
+        if _error_code(exc) in (*MISSING, *CHANGED):
+            raise TrackNotFound("the uploaded file was replaced or removed while it was being claimed; "
+                                "upload it again") from exc
+        raise
+    kept_etag = str(copied["CopyObjectResult"]["ETag"])
+    if "-" not in etag and kept_etag != etag:  # a single-part upload's copy has the same ETag (SSE-S3)
+        runtime.s3.delete_object(Bucket=bucket, Key=source_key)
+        raise TrackNotFound("the uploaded file was replaced while it was being claimed; upload it again")
+    _remove_upload(bucket, key, etag)
+    return kept_etag
+
+
+def _refused(bucket: str, key: str, etag: str, user_id: str, track_id: str, form_id: str | None) -> str:
+    """Why an upload was not claimed; a used form's upload is deleted (no work is done for it)."""
+    record = runtime.store.get(user_id, track_id) or {}
+    if record.get("sourceETag") == etag and record.get("status") == tracks.PROCESSING:
+        return "this content is being processed by another execution: duplicate event ignored"
+    _remove_upload(bucket, key, etag)
+    if form_id is not None and form_id not in (record.get("openForms") or ()):
+        metrics.add_metric(name="UsedUploadFormsRefused", unit=MetricUnit.Count, value=1)
+        return "the upload form was already used (or is not this track's): the upload was removed unprocessed"
+    return "this content is already processed: duplicate upload removed"
+
+
+def _store_cover(bucket: str, user_id: str, track_id: str, version: str, picture: tuple[bytes, str] | None) -> str | None:
+    """Re-encode the embedded picture and store it as what we encoded; None when there is none we can decode."""
+    cover = covers.normalize(picture[0]) if picture is not None else None
+    if cover is None:
+        if picture is not None:
+            logger.info("embedded picture dropped: not a raster image within the limits", extra={"claimed_type": picture[1]})
+        return None
+    key = storage.cover_key(user_id, track_id, version, cover.extension)
+    runtime.s3.put_object(Bucket=bucket, Key=key, Body=cover.data, ContentType=cover.content_type)
+    return key
+
+
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -89,24 +171,26 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(track_id=track_id)
     bucket, started = runtime.settings.bucket_name, time.perf_counter()
     with transient_aws_errors():
-        try:
-            head = runtime.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise TrackNotFound(f"the uploaded file {key.rsplit('/', 1)[-1]} is no longer in the library") from exc
-            raise
+        head = _head(bucket, key)
+        if head is None:
+            logger.info("the upload key is empty: already claimed and moved, or removed")
+            return {"claimed": False, "userId": user_id, "trackId": track_id,
+                    "reason": f"the uploaded file {key.rsplit('/', 1)[-1]} is no longer there (already handled)"}
         etag, size = str(head["ETag"]), int(head["ContentLength"])
         meta = head.get("Metadata") or {}
-        version = storage.object_version(etag)
+        version, form_id = storage.object_version(etag), meta.get("form-id") or None
+        source_key = storage.source_key(user_id, track_id, version, key.rsplit(".", 1)[-1])
         file_name = unquote(meta.get("file-name", "")) or key.rsplit("/", 1)[-1]
         track = runtime.store.claim(
-            user_id, track_id, key=key, etag=etag, version=version, size=size,
-            file_name=file_name, source=meta.get("source", "upload"),
+            user_id, track_id, key=source_key, etag=etag, version=version, size=size,
+            file_name=file_name, source=meta.get("source", "upload"), form_id=form_id,
         )
-    if track is None:
-        logger.info("this content is already processed or processing: duplicate event ignored")
-        metrics.add_metric(name="DuplicateTrackEventsIgnored", unit=MetricUnit.Count, value=1)
-        return {"claimed": False, "userId": user_id, "trackId": track_id, "reason": "already processed"}
+        if track is None:
+            reason = _refused(bucket, key, etag, user_id, track_id, form_id)
+            logger.info("upload not claimed", extra={"reason": reason})
+            metrics.add_metric(name="DuplicateTrackEventsIgnored", unit=MetricUnit.Count, value=1)
+            return {"claimed": False, "userId": user_id, "trackId": track_id, "reason": reason}
+        kept_etag = _keep(bucket, key, source_key, etag)
     if size > runtime.settings.track_upload_max_bytes:
         limit_mb = runtime.settings.track_upload_max_bytes // (1024 * 1024)
         raise AudioRejected(f"the file is {size / 1048576:.0f} MB; the limit is {limit_mb} MB")
@@ -114,17 +198,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="track-") as tmp:
         local = Path(tmp) / "original"
         with transient_aws_errors():
-            body = runtime.s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
+            body = runtime.s3.get_object(Bucket=bucket, Key=source_key, IfMatch=kept_etag)["Body"]
             with local.open("wb") as out:
                 shutil.copyfileobj(body, out, 1024 * 1024)
         info = audio_meta.read_audio_info(local, track["fileName"])
-        cover = audio_meta.read_cover(local)
-    cover_key = None
+        picture = audio_meta.read_cover(local)
     with transient_aws_errors():
-        if cover is not None:
-            data, mime = cover
-            cover_key = storage.cover_key(user_id, track_id, version, COVER_EXTENSIONS.get(mime, "jpg"))
-            runtime.s3.put_object(Bucket=bucket, Key=cover_key, Body=data, ContentType=mime)
+        cover_key = _store_cover(bucket, user_id, track_id, version, picture)
         if not runtime.store.set_metadata(user_id, track_id, version, _metadata_fields(track, info, cover_key)):
             storage.delete_prefix(runtime.s3, bucket, storage.track_prefix(user_id, track_id), only_version=version)
             raise TrackNotFound(f"track {track_id} was deleted or replaced by a newer upload while it was read")
@@ -136,7 +216,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "userId": user_id,
         "trackId": track_id,
         "bucket": bucket,
-        "originalKey": key,
+        "originalKey": source_key,
         "version": version,
         "format": info.format,
         "needsTranscode": info.needs_transcode,

@@ -34,6 +34,24 @@ def _target(state: dict[str, Any]) -> tuple[str, str, str | None, str | None] | 
     return (ids[0], ids[1], str(key), None) if ids else None
 
 
+def _claimed_version(record: dict[str, Any] | None, key: str | None, event_etag: str | None) -> str | None:
+    """The version InspectTrack claimed from this upload before it failed (it had no chance to return it).
+
+    The claim keeps the upload at `source.{version}.<ext>`: the record must be PROCESSING such a key
+    with the upload's extension and, when the event names the upload's ETag, that version.
+    """
+    if not record or record.get("status") != tracks.PROCESSING or not key:
+        return None
+    if record.get("originalKey") == key:  # claimed before uploads were kept under their version
+        return str(record.get("version"))
+    kept, upload = storage.parse_source_key(str(record.get("originalKey"))), storage.parse_original_key(key)
+    if kept is None or upload is None or kept[3] != upload[2]:
+        return None
+    if event_etag and storage.object_version(event_etag) != kept[2]:
+        return None
+    return kept[2]
+
+
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -49,12 +67,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = runtime.settings.bucket_name
     with transient_aws_errors():
         record = runtime.store.get(user_id, track_id)
-        if version is None and record and record["status"] == tracks.PROCESSING and record.get("originalKey") == key:
-            version = record.get("version")  # the step failed after claiming, before it could return
+        claimed = version is not None
+        if not claimed:  # the step may have failed after claiming, before it could return
+            etag = ((event.get("detail") or {}).get("object") or {}).get("etag")
+            version = _claimed_version(record, key, etag)
         marked = bool(record) and runtime.store.mark_failed(user_id, track_id, version, message=message)
         prefix = storage.track_prefix(user_id, track_id)
-        if marked:
-            removed = storage.delete_prefix(runtime.s3, bucket, prefix)
+        if marked:  # an upload key left after a claim is a newer upload, waiting for its own event
+            removed = storage.delete_prefix(runtime.s3, bucket, prefix, keep_uploads=version is not None)
         else:  # a newer upload owns the track now: remove only what this version made
             removed = storage.delete_prefix(runtime.s3, bucket, prefix, only_version=version) if version else 0
     metrics.add_metric(name="TracksFailed", unit=MetricUnit.Count, value=1)

@@ -230,10 +230,13 @@ def create_uploads(body: UploadRequest) -> Response[dict[str, Any]]:
             expires_at=expires_at + UPLOAD_GRACE_SECONDS,
         )
         key = storage.original_key(user_id, track_id, storage.AUDIO_CONTENT_TYPES[file.contentType])
+        form_id = uuid.uuid4().hex  # signed into the form; InspectTrack claims it once (single-use form)
+        store.open_form(user_id, track_id, form_id)
         fields = {
             "Content-Type": file.contentType,
             "x-amz-meta-file-name": quote(file.fileName),
             "x-amz-meta-source": "upload",
+            "x-amz-meta-form-id": form_id,
         }
         form = s3.generate_presigned_post(
             Bucket=settings.bucket_name,

@@ -1,6 +1,7 @@
 """TranscodeTrack (container image with ffmpeg): a track's FLAC, WAV, AIFF, OGG or M4A original -> 320 kbps MP3.
 
-Input from the track workflow: `{userId, trackId, bucket, originalKey, version, format}`. Downloads
+Input from the track workflow: `{userId, trackId, bucket, originalKey, version, format}` (the kept
+`source.{version}.<ext>` key; the upload key `original.<ext>` is accepted too). Downloads
 the original into a temporary directory under /tmp, transcodes it (soundcanvas.library.transcode), uploads
 `library/{userId}/{trackId}/audio.{version}.mp3` and removes the temporary files whatever happens.
 Records nothing: FinishTrack stamps the track. Returns only its own result:
@@ -41,13 +42,13 @@ MIN_TRANSCODE_SECONDS = 5.0
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     user_id, track_id, key = event["userId"], event["trackId"], event["originalKey"]
     logger.append_keys(track_id=track_id)
-    ids = storage.parse_original_key(key)
+    ids = storage.parse_source_key(key) or storage.parse_original_key(key)
     if ids is None or (ids[0], ids[1]) != (user_id, track_id):
         raise ValueError(f"{key} is not the original of track {track_id}")
     bucket = event["bucket"]
     mp3_key = storage.track_mp3_key(user_id, track_id, event["version"])
     with tempfile.TemporaryDirectory(prefix="transcode-") as tmp:
-        original, mp3 = Path(tmp, key.rsplit("/", 1)[-1]), Path(tmp, "audio.mp3")
+        original, mp3 = Path(tmp, f"original.{key.rsplit('.', 1)[-1]}"), Path(tmp, "audio.mp3")
         with transient_aws_errors():
             try:
                 s3.download_file(bucket, key, str(original))

@@ -78,6 +78,19 @@ def test_upload_forms_enforce_type_and_size_and_carry_the_file_name(api: Any, st
     assert record["status"] == "UPLOADING" and record["fileName"] == "Björk \u2013 Jóga.flac"
 
 
+def test_each_upload_form_carries_its_own_signed_form_id(api: Any, store: TrackStore) -> None:
+    (first,) = uploads(api, flac("a.flac"))
+    (second,) = uploads(api, flac("a.flac"))
+    ids = []
+    for item in (first, second):
+        fields = item["upload"]["fields"]
+        policy = json.loads(base64.b64decode(fields["policy"]))
+        assert {"x-amz-meta-form-id": fields["x-amz-meta-form-id"]} in policy["conditions"]
+        ids.append(fields["x-amz-meta-form-id"])
+    assert first["trackId"] == second["trackId"] and ids[0] != ids[1]
+    assert store.open_forms("alice", first["trackId"]) == set(ids)
+
+
 def test_the_same_file_name_names_the_same_track(api: Any) -> None:
     (first,) = uploads(api, flac("set.flac"))
     (again,) = uploads(api, flac("set.flac"))

@@ -19,10 +19,13 @@ import soundfile
 from mutagen.flac import FLAC, Picture
 from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode
+from mutagen.ogg import OggPage
 
 from soundcanvas.core import storage
 from soundcanvas.core.errors import TrackNotFound, TranscodeFailed
+from soundcanvas.library import transcode
 from soundcanvas.library.transcode import TranscodeResult, bare_transcode, require_tools, tools_missing, transcode_to_mp3
+from tests.audiogen import lying_wav
 from tests.conftest import FakeContext, load_function
 
 SECONDS = 3.0
@@ -345,3 +348,53 @@ def test_handler_refuses_a_key_of_another_track(aws: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="is not the original of track"):
         fn.lambda_handler(event, FakeContext())
 
+
+
+# --- decoder failures in words a person can act on -------------------------------------------------
+
+
+def _ogg_with_an_empty_chained_stream(path: Path, pages: int = 200_000) -> None:
+    """A real Vorbis stream followed by a second logical stream of `pages` empty Ogg pages."""
+    write_audio(path, seconds=1.0)
+    with path.open("rb") as fh:
+        real = []
+        while True:
+            try:
+                real.append(OggPage(fh))
+            except EOFError:
+                break
+    empty = []
+    for sequence in range(pages):
+        page = OggPage()
+        page.serial, page.sequence, page.position, page.packets, page.complete = 4242, sequence, -1, [], True
+        empty.append(page)
+    empty[0].first = True
+    path.write_bytes(b"".join(page.write() for page in real + empty))
+
+
+def test_an_ogg_of_empty_pages_is_explained_in_words(tmp_path: Path) -> None:
+    src = tmp_path / "original.ogg"
+    _ogg_with_an_empty_chained_stream(src)
+    with pytest.raises(TranscodeFailed) as failure:
+        transcode_to_mp3(src, tmp_path / "audio.mp3")
+    message = str(failure.value)
+    assert message.startswith("could not decode the audio: the Ogg file "), message
+    plain = message.split(" (ffmpeg: ")[0]  # ffmpeg's own words follow in brackets, for whoever helps
+    assert "no audio" in plain and "export" in plain, message
+    assert "ogg:" not in plain and "exited with code" not in message, message
+
+
+def test_a_wav_shorter_than_its_header_is_explained_as_truncated(tmp_path: Path) -> None:
+    src = tmp_path / "original.wav"
+    lying_wav(src, actual_seconds=1.0, header_minutes=29)
+    with pytest.raises(TranscodeFailed) as failure:
+        transcode_to_mp3(src, tmp_path / "audio.mp3")
+    message = str(failure.value)
+    assert message.startswith("could not decode the audio: the file is truncated or damaged"), message
+    assert "export it again" in message and "corrupt input packet" not in message.split(" (ffmpeg: ")[0]
+
+
+def test_a_decoder_that_fails_without_a_word_still_gets_a_sentence() -> None:
+    message = transcode.explain_failure(b"", "ffmpeg", 1)
+    assert message.startswith("the decoder stopped without naming a problem; the file is probably damaged")
+    assert "export" in message, message

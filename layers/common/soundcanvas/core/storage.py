@@ -8,12 +8,17 @@
     audio/{userId}/{jobId}/output.wav            what Render produced (44.1 kHz stereo 16-bit)
     audio/{userId}/{jobId}/preview.mp3           the streaming preview
 
-The track library keeps each track under one prefix; derived objects carry the version (the
-original's ETag) they were made from, so a re-upload never mixes with a stale result:
+The track library keeps each track under one prefix; every object but the upload key carries the
+version (from the uploaded object's ETag) it belongs to, so a re-upload never mixes with a stale
+result:
 
-    library/{userId}/{trackId}/original.<ext>             the uploaded file, kept as it is
+    library/{userId}/{trackId}/original.<ext>             where an upload lands (form, direct, copy); transient
+    library/{userId}/{trackId}/source.{version}.<ext>     the claimed upload, kept as it is (no form can write it)
     library/{userId}/{trackId}/audio.{version}.mp3        the 320 kbps MP3 (absent for MP3 uploads)
-    library/{userId}/{trackId}/cover.{version}.<ext>      embedded cover art, when the file has one
+    library/{userId}/{trackId}/cover.{version}.<jpg|png>  embedded cover art re-encoded, when the file has one
+
+InspectTrack copies what it claimed from the upload key to the source key and removes the upload
+key; only the upload key matches the EventBridge rule (`library/*/*/original.*`).
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ PREFIXES = ("images", "analysis", "midi", "audio")
 _ID = r"[A-Za-z0-9_.:@+-]{1,128}"
 IMAGE_KEY_RE = re.compile(rf"^images/(?P<userId>{_ID})/(?P<jobId>{_ID})/input\.(?P<ext>[a-z]{{3,4}})$")
 ORIGINAL_KEY_RE = re.compile(rf"^library/(?P<userId>{_ID})/(?P<trackId>{_ID})/original\.(?P<ext>[a-z0-9]{{2,4}})$")
+SOURCE_KEY_RE = re.compile(
+    rf"^library/(?P<userId>{_ID})/(?P<trackId>{_ID})/source\.(?P<version>[0-9a-f]{{1,16}})\.(?P<ext>[a-z0-9]{{2,4}})$"
+)
 
 
 def image_key(user_id: str, job_id: str, content_type: str) -> str:
@@ -96,6 +104,17 @@ def object_version(etag: str) -> str:
     return re.sub(r"[^0-9a-f]", "", etag.strip('"').split("-")[0].lower())[:16] or "0"
 
 
+def source_key(user_id: str, track_id: str, version: str, ext: str) -> str:
+    """Where a claimed upload is kept: named by its version, so no upload form can overwrite it."""
+    return f"library/{user_id}/{track_id}/source.{version}.{ext}"
+
+
+def parse_source_key(key: str) -> tuple[str, str, str, str] | None:
+    """(userId, trackId, version, ext) of a kept track original's key, or None for any other key."""
+    match = SOURCE_KEY_RE.match(key)
+    return (match["userId"], match["trackId"], match["version"], match["ext"]) if match else None
+
+
 def track_mp3_key(user_id: str, track_id: str, version: str) -> str:
     return f"library/{user_id}/{track_id}/audio.{version}.mp3"
 
@@ -111,10 +130,17 @@ def parse_original_key(key: str) -> tuple[str, str, str] | None:
 
 
 def delete_prefix(
-    s3: Any, bucket: str, prefix: str, *, keep: frozenset[str] = frozenset(), only_version: str | None = None
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    *,
+    keep: frozenset[str] = frozenset(),
+    only_version: str | None = None,
+    keep_uploads: bool = False,
 ) -> int:
     """Delete every object under a prefix except the keys in `keep` (with `only_version`, only the
-    objects derived from that version of a track); returns how many were deleted."""
+    objects derived from that version of a track; with `keep_uploads`, not the track upload keys,
+    which belong to a workflow that has not claimed them yet); returns how many were deleted."""
     deleted = 0
     marker = f".{only_version}." if only_version else ""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -122,6 +148,7 @@ def delete_prefix(
             {"Key": item["Key"]}
             for item in page.get("Contents", [])
             if item["Key"] not in keep and marker in item["Key"].rsplit("/", 1)[-1]
+            and not (keep_uploads and parse_original_key(item["Key"]))
         ]
         if objects:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})

@@ -10,9 +10,11 @@ caller only ever addresses their own tracks. Three indexes, all partitioned by u
 
 Status: UPLOADING (form issued, file not arrived; the record expires with the form) ->
 PROCESSING (the upload event claimed this version of the file) -> READY | FAILED. A new upload
-of the same track claims it again. `version` names the original's content (from its ETag); the
-steps that follow a claim write only while the record still holds their version, so a stale
-or duplicated event can never overwrite a newer upload's result.
+of the same track claims it again. Each upload form's id is kept in `openForms` until an upload
+under it is claimed, which removes it in the same conditional write: a form is used once.
+`version` names the original's content (from its ETag); the steps that follow a claim write
+only while the record still holds their version, so a stale or duplicated event can never
+overwrite a newer upload's result.
 
 Review history and scheduler state are JSON strings on the record: the history is the source of
 truth (see soundcanvas.library.schedulers), `reviewCount` guards concurrent grades.
@@ -26,7 +28,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
@@ -148,6 +150,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         schedule = UnicodeAttribute(null=True)  # JSON {"scheduler", "state", "dueAt"}
         expiresAt = NumberAttribute(null=True)  # only while UPLOADING
         activeShard = UnicodeAttribute(null=True)  # only while PROCESSING (ByActivity, for the sweeper)
+        openForms = UnicodeSetAttribute(null=True)  # ids of upload forms issued and not yet used
         by_user_created = ByUserCreated()
         by_activity = ByActivity()
         by_user_file_name = ByUserFileName()
@@ -289,20 +292,48 @@ class TrackStore:
             if not conditional_failed(exc):
                 raise
 
+    def open_form(self, user_id: str, track_id: str, form_id: str) -> None:
+        """Remember an upload form issued for the track: an upload under it may be claimed once."""
+        self.model(user_id, track_id).update(
+            actions=[self.model.openForms.add({form_id})], condition=self.model.trackId.exists()
+        )
+
+    def open_forms(self, user_id: str, track_id: str) -> set[str]:
+        """Ids of the track's upload forms not used yet."""
+        track = self.get(user_id, track_id)
+        return set(track.get("openForms") or ()) if track else set()
+
     def claim(
-        self, user_id: str, track_id: str, *, key: str, etag: str, version: str, size: int, file_name: str, source: str
+        self,
+        user_id: str,
+        track_id: str,
+        *,
+        key: str,
+        etag: str,
+        version: str,
+        size: int,
+        file_name: str,
+        source: str,
+        form_id: str | None = None,
     ) -> dict[str, Any] | None:
         """Start processing this version of the original (registering the track if it has no record).
 
-        None when this very content is already being processed or is READY: a duplicated or
-        replayed upload event. A new file (another ETag) always claims, even over a READY track.
+        None when this very content is already being processed or is READY (a duplicated or
+        replayed upload event), or when `form_id` names a form that is not open (never issued for
+        this track, or already used). A new file (another ETag) always claims, even over a READY
+        track. `key` is where the claimed content is kept (storage.source_key).
         """
         m, now = self.model, self.clock()
-        duplicate = (m.sourceETag == etag) & m.status.is_in(PROCESSING, READY)
+        condition = ~((m.sourceETag == etag) & m.status.is_in(PROCESSING, READY))
+        form_actions = []
+        if form_id is not None:
+            condition &= m.openForms.contains(form_id)
+            form_actions = [m.openForms.delete({form_id})]
         record = m(user_id, track_id)
         try:
             record.update(
                 actions=[
+                    *form_actions,
                     m.status.set(PROCESSING),
                     m.activeShard.set(active_shard(track_id)),
                     m.originalKey.set(key),
@@ -319,7 +350,7 @@ class TrackStore:
                     m.errorMessage.remove(),
                     m.dueAt.remove(),  # out of Guess the Track until this version is READY
                 ],
-                condition=~duplicate,
+                condition=condition,
             )
         except UpdateError as exc:
             if conditional_failed(exc):
@@ -351,7 +382,10 @@ class TrackStore:
         return self._update_version(user_id, track_id, version, actions)
 
     def mark_failed(self, user_id: str, track_id: str, version: str | None, *, message: str) -> bool:
-        """FAILED with a message; with no version (the claim never happened) only an UPLOADING record."""
+        """FAILED with a message; with no version (the claim never happened) only an UPLOADING record.
+
+        The stream facts read from the file go too: a file that failed may have declared a
+        duration (or rate) it does not hold, and the record must not repeat it."""
         m = self.model
         actions = [
             m.status.set(FAILED),
@@ -359,6 +393,10 @@ class TrackStore:
             m.errorMessage.set(message),
             m.mp3Key.remove(),
             m.coverKey.remove(),
+            m.durationSeconds.remove(),
+            m.bitrateKbps.remove(),
+            m.sampleRate.remove(),
+            m.channels.remove(),
             m.dueAt.remove(),
             m.expiresAt.remove(),
         ]

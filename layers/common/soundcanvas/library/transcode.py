@@ -38,9 +38,11 @@ embedded cover art and other non-audio streams are not (the library stores the c
 
 Strictness: ffmpeg runs with -xerror, so a decoding error anywhere fails the transcode instead of
 leaving a gap, and the MP3 must last as long as the source says it does (a FLAC cut at a frame
-boundary decodes without an error, just short). Failures raise TranscodeFailed with ffmpeg's own
-words, cleaned of addresses and temporary paths; nothing is left at `dst` and no process outlives
-the call (subprocess.run kills the child on a timeout or any other exception).
+boundary decodes without an error, just short). Failures raise TranscodeFailed with a sentence for
+the uploader: what ffmpeg's words mean (a truncated or damaged file, an Ogg stream without audio,
+not the format it claims), what to do about it, and ffmpeg's own words in brackets, cleaned of
+addresses and temporary paths (`explain_failure`); nothing is left at `dst` and no process
+outlives the call (subprocess.run kills the child on a timeout or any other exception).
 """
 
 from __future__ import annotations
@@ -81,6 +83,17 @@ TRUNCATION_TOLERANCE_SECONDS = 0.5
 TRUNCATION_TOLERANCE_SHARE = 0.01
 MESSAGE_LINES = 3
 MESSAGE_CHARS = 300
+
+EXPORT_AGAIN = "export it again from the original recording and upload that file"
+# What ffmpeg's words mean for the person who uploaded the file; the first phrase found wins.
+PLAIN_FAILURES: tuple[tuple[str, str], ...] = (
+    ("corrupt input packet", "the file is truncated or damaged: part of its audio data is missing"),
+    ("Cannot identify new stream", "the Ogg file carries a stream with no audio in it (empty or unknown pages)"),
+    ("failed to create or replace stream", "the Ogg file carries a stream with no audio in it (empty or unknown pages)"),
+    ("Invalid data found when processing input", "the file is damaged or is not the format its name says"),
+    ("End of file", "the file ends before any audio could be read"),
+)
+SILENT_FAILURE = "the decoder stopped without naming a problem; the file is probably damaged"
 
 # No reading of stdin (ffmpeg would take keystrokes from it), errors only on stderr.
 _QUIET = ("-nostdin", "-hide_banner", "-loglevel", "error")
@@ -234,7 +247,10 @@ def _probe(ffprobe: str, src: Path, deadline: float, limit_seconds: float) -> So
         # ffprobe guesses the format from the file name when the content matches none, and then
         # reports a stream without a sample rate, often saying nothing: explain it ourselves.
         empty = src.stat().st_size == 0
-        reason = _summary(stderr, src) or ("the file is empty" if empty else "no audio stream found (damaged, or not audio)")
+        if not stderr.strip():
+            reason = "the file is empty" if empty else "no audio stream found (damaged, or not audio)"
+        else:
+            reason = explain_failure(stderr, FFPROBE_BIN, 1, src=src)
         raise TranscodeFailed(f"could not decode the audio: {reason}")
     duration = _float(stream.get("duration")) or _float((found.get("format") or {}).get("duration"))
     return SourceInfo(codec=str(stream.get("codec_name") or "unknown"), sample_rate=rate, channels=channels,
@@ -263,7 +279,7 @@ def _run(
             raise TransientError("transcoding ran out of temporary disk space; try again")
         if "Cannot allocate memory" in text:
             raise TransientError("transcoding ran out of memory; try again")
-        reason = _summary(done.stderr, src, part) or f"{Path(command[0]).name} exited with code {done.returncode}"
+        reason = explain_failure(done.stderr, Path(command[0]).name, done.returncode, src=src, part=part)
         raise TranscodeFailed(f"could not decode the audio: {reason}")
     return done.stdout, done.stderr
 
@@ -300,12 +316,30 @@ _ADDRESS = re.compile(r"^\[([^\]@]+?) @ 0x[0-9a-fA-F]+\]\s*")
 _NOISE = ("Conversion failed!", "Error marking filters as finished", "Error closing file", "Exiting normally")
 
 
-def _summary(stderr: bytes, src: Path, part: Path | None = None) -> str:
+def explain_failure(
+    stderr: bytes, tool: str, returncode: int, *, src: Path | None = None, part: Path | None = None
+) -> str:
+    """Why a tool failed, for the uploader: the meaning of ffmpeg's words and what to do, then its words.
+
+    Words we have no meaning for are passed on as they are; a tool that said nothing at all
+    still gets a sentence (never only an exit code).
+    """
+    said = _summary(stderr, src, part)
+    plain = next((meaning for phrase, meaning in PLAIN_FAILURES if phrase in said), None)
+    if plain is not None:
+        return f"{plain}; {EXPORT_AGAIN} ({tool}: {said})"
+    if said:
+        return said
+    return f"{SILENT_FAILURE} ({tool} stopped with code {returncode} and no message): {EXPORT_AGAIN}"
+
+
+def _summary(stderr: bytes, src: Path | None, part: Path | None = None) -> str:
     """The first distinct lines of a tool's stderr, without object addresses or temporary paths."""
     lines: list[str] = []
     for raw in stderr.decode(errors="replace").splitlines():
         line = _ADDRESS.sub(lambda m: f"{m[1].split(',')[0]}: ", raw.strip())
-        line = line.replace(f"{src}: ", "").replace(str(src), src.name)
+        if src is not None:
+            line = line.replace(f"{src}: ", "").replace(str(src), src.name)
         if part is not None:
             line = line.replace(f"{part}: ", "").replace(str(part), "the MP3")
         if line and line not in lines and not any(noise in line for noise in _NOISE):
