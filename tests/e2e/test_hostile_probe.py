@@ -42,7 +42,7 @@ def test_a_generation_form_posted_again_changes_nothing(alice: Client, stack: Lo
     ("2,100 characters", "a" * 2100),
     ("control characters", "ivy\x01\x02"),
     ("empty", ""),
-])
+], ids=["slash", "2100-characters", "control-characters", "empty"])
 def test_tokens_whose_subject_cannot_be_stored_get_the_standard_401(stack: LocalStack, case: str, subject: str) -> None:
     token = stack.token("ivy", sub=subject)
     for path in ("/generations", "/me/export"):

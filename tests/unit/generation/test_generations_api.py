@@ -182,7 +182,7 @@ def test_json_bodies_are_accepted_with_a_json_or_no_content_type(api: Any, heade
     ('{"genre": ' + "[" * 1000 + "]" * 1000 + "}", 400, "levels deep"),  # was RecursionError -> 502
     ('{"seed": ' + "9" * 5000 + "}", 400, "digits"),  # was ValueError (int over 4,300 digits) -> 502
     ('{"genre": "' + "x" * 300_000 + '"}', 413, "KB"),
-])
+], ids=["nested-1000-deep", "5000-digit-number", "300-KB-body"])
 def test_hostile_bodies_are_refused_as_json_naming_the_body(api: Any, body: str, status: int, says: str) -> None:
     got, payload = call(api, event("POST", "/generations", body=body))
     assert got == status and says in payload["message"] and payload["errors"][0]["field"] == "body"
