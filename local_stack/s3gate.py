@@ -43,7 +43,7 @@ from typing import IO, Any, NoReturn
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
-from botocore.auth import HmacV1QueryAuth, S3SigV4QueryAuth
+from botocore.auth import HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -781,14 +781,55 @@ def _signature_mismatch(access_key: str, string_to_sign: str, provided: str, can
     )
 
 
+_AUTHORIZATION_RE = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=([^,\s]+)\s*,\s*SignedHeaders=([^,\s]+)\s*,\s*Signature=([0-9a-fA-F]+)\s*"
+)
+
+
+def check_header_signature(environ: Environ, credentials: tuple[str, str]) -> None:
+    """Verify a SigV4 ``Authorization`` header (boto3's clients) with botocore's `S3SigV4Auth`, over the request as
+    received, as `check_query_signature` does for URLs; the payload hash is the ``x-amz-content-sha256`` the client
+    signed (S3 also checks the body against it; the local stack does not), and the request time is not compared with
+    the clock (tests move it). SigV2 ``Authorization: AWS ...`` headers are not verified. Raises `S3Error`."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if not authorization.startswith("AWS4-"):
+        return
+    match = _AUTHORIZATION_RE.fullmatch(authorization)
+    parts = match.group(1).split("/") if match else []
+    if match is None or len(parts) != 5 or not re.fullmatch(r"\d{8}", parts[1]) or parts[4] != "aws4_request":
+        raise S3Error(400, "AuthorizationHeaderMalformed", "The authorization header is malformed; the authorization "
+                      "header requires three components: Credential, SignedHeaders, and Signature.")
+    access_key, date, region, service = parts[:4]
+    _check_access_key(access_key, credentials)
+    timestamp = _header(environ, "x-amz-date") or ""
+    if not timestamp.startswith(date):
+        raise _access_denied("AWS authentication requires a valid Date or x-amz-date header")
+    headers = {name: value for name in match.group(2).lower().split(";") if (value := _header(environ, name)) is not None}
+    request = AWSRequest(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        url=f"http://{environ.get('HTTP_HOST', '')}{_canonical_path(environ)}",
+        headers=headers,
+    )
+    request.params = _raw_query(environ.get("QUERY_STRING", ""))
+    request.context["timestamp"] = timestamp
+    signer = S3SigV4Auth(Credentials(access_key, credentials[1]), service, region)
+    canonical_request = signer.canonical_request(request)
+    string_to_sign = signer.string_to_sign(request, canonical_request)
+    expected = signer.signature(string_to_sign, request)
+    if not hmac.compare_digest(expected.encode(), match.group(3).lower().encode()):
+        raise _signature_mismatch(access_key, string_to_sign, match.group(3), canonical_request)
+
+
 def check_authenticated(environ: Environ, request: _S3Request, credentials: tuple[str, str]) -> None:
-    """Refuse what S3 refuses on the stack's bucket (Block Public Access, no public policy): a query-signed request
-    whose signature does not verify, and an anonymous request for a bucket or object. A POST form is checked by its
-    policy; a header-signed request (boto3's clients) is not verified here. Raises `S3Error`.
+    """Refuse what S3 refuses on the stack's bucket (Block Public Access, no public policy): a request whose query or
+    SigV4 header signature does not verify, and an anonymous request for a bucket or object. A POST form is checked
+    by its policy. Raises `S3Error`.
     """
     if is_query_signed(request.query):
         check_query_signature(environ, credentials)
-    elif not environ.get("HTTP_AUTHORIZATION") and request.bucket and not request.is_post_object:
+    elif environ.get("HTTP_AUTHORIZATION"):
+        check_header_signature(environ, credentials)
+    elif request.bucket and not request.is_post_object:
         raise _access_denied("Access Denied")
 
 

@@ -984,3 +984,24 @@ def test_copy_that_replaces_metadata_with_more_than_2_kb_is_refused(s3: Any, buc
     assert refused.value.response["Error"]["Code"] == "MetadataTooLarge"
     assert not exists(s3, bucket, "dst.txt")
     assert s3.head_object(Bucket=bucket, Key="kept.txt")["Metadata"] == {"note": "small"}
+
+
+def test_header_signed_requests_are_verified_too(stack: Stack, s3: Any, bucket: str) -> None:
+    forger = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key="not-the-secret").client(
+        "s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
+    stranger = boto3.session.Session(aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key=SECRET_KEY).client(
+        "s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"a", Metadata={"name": "Bjork"}, ContentType="text/plain")
+
+    with pytest.raises(ClientError) as forged:
+        forger.put_object(Bucket=bucket, Key="a.txt", Body=b"forged")
+    with pytest.raises(ClientError) as unknown:
+        stranger.get_object(Bucket=bucket, Key="a.txt")
+
+    assert forged.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert unknown.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+    assert s3.get_object(Bucket=bucket, Key="a.txt")["Body"].read() == b"a"
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix="a", Delimiter="/", MaxKeys=5)
+    assert [item["Key"] for item in listing["Contents"]] == ["a.txt"]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a.txt"}]})
+    assert not exists(s3, bucket, "a.txt")
