@@ -7,6 +7,10 @@
 * enforces presigned POST policies the way S3 does (signature, expiration, conditions, the coverage rule and
   ``content-length-range``), with S3's status codes and XML error bodies, before the upload reaches moto;
 * refuses presigned URLs past their lifetime (``Request has expired``);
+* verifies presigned URLs' query signatures (SigV4 and SigV2) and boto3's SigV4 ``Authorization`` headers with
+  botocore's own signers, and refuses unsigned requests to the bucket (Block Public Access);
+* refuses more than 2 KB of user-defined metadata (``MetadataTooLarge``);
+* changes moto's S3 state one request at a time (moto closes an overwritten object under a concurrent reader);
 * runs one DynamoDB request at a time (each is atomic in DynamoDB), on tables whose index Queries read sorted
   index keys (`local_stack.dynamodb`), so a Query's cost follows what it returns, not the table's size.
 
