@@ -5,7 +5,8 @@ CLI render followed by the same preview encode; end to end (upload done -> COMPL
 local stack; Analyze on a 12-megapixel JPEG; `GET /generations/{id}` p95 under 20 concurrent
 clients; cold import of each API function; `GET /due` with 1,000 and 10,000 tracks
 (bench/library.py); 20 users submitting 200 generations and 200 track uploads at once (bench/fleet.py);
-transcoding a 5-minute FLAC against the bare ffmpeg command (bench/transcode.py).
+transcoding a 5-minute FLAC against the bare ffmpeg command (bench/transcode.py); InspectTrack's peak
+memory on hostile files up to the 200 MB upload limit (bench/inspect_memory.py).
 Targets are printed beside each figure; nothing here is a test, and nothing fails the build.
 """
 
@@ -31,6 +32,7 @@ import requests
 from PIL import Image
 
 from bench.fleet import fleet_lines, run_fleet
+from bench.inspect_memory import inspect_lines, inspect_rows
 from bench.library import due_lines, due_rows
 from bench.transcode import transcode_lines, transcode_rows
 from local_stack.demo import generate
@@ -170,6 +172,8 @@ def main() -> int:
     rows = stage_rows(photo, soundfont)
     with tempfile.TemporaryDirectory(prefix="bench-transcode-") as tmp:
         transcode = transcode_rows(Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="bench-inspect-") as tmp:
+        inspect_memory = inspect_rows(Path(tmp))
     with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
         end_to_end(stack, image, 30)  # warm the handlers, as a warm Lambda would be
         e2e_s, state = end_to_end(stack, image, 180)
@@ -220,13 +224,15 @@ def main() -> int:
         lines.append(f"| cold import, {name} (median of 5) | {ms:.0f} ms"
                      f"{', loads ' + ', '.join(heavy) if heavy else ', no numpy/Pillow/mido'} | <= 400 ms, none "
                      f"of numpy/Pillow/mido | {'yes' if ms <= 400 and not heavy else 'NO'} |")
-    lines += [*due_lines(due), *fleet_lines(fleet), "", *transcode_lines(transcode)]
+    lines += [*due_lines(due), *fleet_lines(fleet), "", *transcode_lines(transcode), "",
+              *inspect_lines(inspect_memory)]
     report = "\n".join(lines) + "\n"
     say(report)
     RESULTS.write_text(report)
     (ROOT / "bench" / "results.json").write_text(json.dumps(
         {"stages": rows, "end_to_end_s": e2e_s, "latency_polling": polling, "latency_saturated": saturated,
-         "imports_ms": {k: v[0] for k, v in imports.items()}, "due": due, "fleet": fleet, "transcode": transcode},
+         "imports_ms": {k: v[0] for k, v in imports.items()}, "due": due, "fleet": fleet, "transcode": transcode,
+         "inspect_memory": inspect_memory},
         indent=2) + "\n")
     say(f"saved {RESULTS.relative_to(ROOT)}")
     return 0

@@ -4,8 +4,9 @@ A file's embedded picture is the uploader's bytes under the uploader's label: a 
 an ID3 `APIC` frame can say `text/html` and hold a script, or say `image/svg+xml`. The library
 never stores or serves those bytes. `normalize` decodes the picture as a raster image (JPEG, PNG,
 GIF, WebP, BMP or TIFF; the first frame of an animation), within a byte limit and a pixel
-limit checked before any pixel is decoded, applies its EXIF orientation, scales it so that its
-longest side is at most MAX_SIDE_PX, and encodes it again:
+limit checked before any pixel is decoded (on the size it will be decoded at: a JPEG is decoded
+at 1/2, 1/4 or 1/8 scale when that is still larger than the stored cover), applies its EXIF
+orientation, scales it so that its longest side is at most MAX_SIDE_PX, and encodes it again:
 
 - JPEG (quality 88, no metadata) when it is opaque,
 - PNG when it has transparency (an alpha channel, or a transparent palette entry).
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
     from PIL import Image
 
 MAX_COVER_BYTES = 16 * 1024 * 1024  # an embedded picture larger than this is not decoded
-MAX_COVER_PIXELS = 25_000_000  # width x height, read from the header before decoding (5000 x 5000)
+# Pixels decoded at most (width x height from the header, after a JPEG's scaled decoding): 12 MP
+# is 4000 x 3000. An RGBA image takes 4 bytes a pixel and Pillow's resize makes a premultiplied
+# copy, so the largest cover costs about 2 x 48 MB while it is scaled (bench/inspect_memory.py).
+MAX_COVER_PIXELS = 12_000_000
 MAX_SIDE_PX = 1200  # longest side of the stored cover
 JPEG_QUALITY = 88
 RASTER_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -70,18 +74,18 @@ def _reencode(data: bytes) -> Cover | None:
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data), formats=RASTER_FORMATS) as opened:
+        opened.draft("RGB", (MAX_SIDE_PX, MAX_SIDE_PX))  # JPEG: decode at a smaller scale when it can
         width, height = opened.size
         if width < 1 or height < 1 or width * height > MAX_COVER_PIXELS:
             return None
-        opened.draft("RGB", (MAX_SIDE_PX, MAX_SIDE_PX))  # JPEG: decode at a smaller scale when it can
         opened.load()  # the first frame of an animation
         ImageOps.exif_transpose(opened, in_place=True)
-        transparent = _has_transparency(opened)
-        wanted = "RGBA" if transparent else "RGB"
         picture: Image.Image = opened
-        if picture.mode in ("1", "P"):  # palette images resize only by nearest neighbour: expand them first
-            picture = picture.convert(wanted)
-        picture.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)  # scale first: convert fewer pixels
+        if picture.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, 1-bit, CMYK, 16-bit ...: resizable first
+            picture = picture.convert("RGBA" if _has_transparency(picture) else "RGB")
+        picture.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
+        transparent = _has_transparency(picture)  # measured on the scaled image: fewer pixels to read
+        wanted = "RGBA" if transparent else "RGB"
         if picture.mode != wanted:
             picture = picture.convert(wanted)
         out = io.BytesIO()
@@ -93,7 +97,8 @@ def _reencode(data: bytes) -> Cover | None:
 
 
 def _has_transparency(picture: Image.Image) -> bool:
+    """An alpha channel that is not fully opaque everywhere, or a transparent colour (palette, tRNS)."""
     if picture.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        extrema = picture.getextrema()
-        return bool(extrema[-1][0] < 255)  # type: ignore[index]
+        lowest_alpha = picture.getchannel(picture.mode[-1]).getextrema()[0]
+        return bool(lowest_alpha < 255)  # type: ignore[operator]
     return "transparency" in picture.info
