@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import soundfile
 from mutagen.flac import FLAC, Picture
 from mutagen.id3 import APIC, ID3, TIT2, TPE1
 
-from soundcanvas.library.audio_meta import AudioRejected, guess_from_filename, read_audio_info, read_cover
+from soundcanvas.library.audio_meta import AudioRejected, _megabytes, guess_from_filename, read_audio_info, read_cover
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc0000003"
@@ -103,3 +104,57 @@ def test_rejections_say_what_is_wrong(tmp_path: Path) -> None:
 ])
 def test_guess_from_filename(name: str, expected: tuple[str | None, str]) -> None:
     assert guess_from_filename(name) == expected
+
+
+# --- tags and pictures over the limit are refused from their block headers ---------------------
+
+
+def _m4a(path: Path) -> Path:
+    wav = write(path.with_suffix(".wav"))
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "aac", str(path)],
+                   check=True)
+    return path
+
+
+def _ogg_with_comment(path: Path, size: int) -> Path:
+    from mutagen.oggvorbis import OggVorbis
+
+    write(path, fmt="OGG", subtype="VORBIS")
+    ogg = OggVorbis(path)
+    ogg["comment"] = "x" * size
+    ogg.save()
+    return path
+
+
+def _wav_with_apic(path: Path, size: int) -> Path:
+    from mutagen.wave import WAVE
+
+    write(path, fmt="WAV", subtype="PCM_16")
+    wav = WAVE(path)
+    wav.add_tags()
+    wav.tags.add(APIC(encoding=3, mime="image/png", type=3, desc="", data=bytes(size)))
+    wav.save()
+    return path
+
+
+def _m4a_with_cover(path: Path, size: int) -> Path:
+    from mutagen.mp4 import MP4, MP4Cover
+
+    m4a = MP4(_m4a(path))
+    m4a["covr"] = [MP4Cover(b"\x89PNG\r\n\x1a\n" + bytes(size), imageformat=MP4Cover.FORMAT_PNG)]
+    m4a.save()
+    return path
+
+
+@pytest.mark.parametrize("make", [_ogg_with_comment, _wav_with_apic, _m4a_with_cover], ids=["ogg", "wav", "m4a"])
+def test_every_container_is_measured_before_mutagen_reads_it(tmp_path: Path, make: Any) -> None:
+    big = make(tmp_path / f"big.{make.__name__.split('_')[1]}", 17 * 1024 * 1024)
+    with pytest.raises(AudioRejected, match=r"embedded tags and pictures take 17(\.\d+)? MB; the limit is 16 MB"):
+        read_audio_info(big, big.name)
+    small = make(tmp_path / f"small.{make.__name__.split('_')[1]}", 64 * 1024)
+    assert read_audio_info(small, small.name).duration_seconds == pytest.approx(2.0, abs=0.1)
+
+
+def test_just_over_the_limit_says_so() -> None:
+    assert _megabytes(16 * 1024 * 1024 + 20_000, 16 * 1024 * 1024) == "16.02"
+    assert _megabytes(190 * 1024 * 1024, 16 * 1024 * 1024) == "190"
