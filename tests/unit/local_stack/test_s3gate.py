@@ -839,7 +839,7 @@ def test_presigned_head_and_delete_are_verified(s3: Any, bucket: str) -> None:
 
 
 def test_presigned_url_of_an_unknown_key_or_secret_is_refused(stack: Stack, bucket: str) -> None:
-    session = boto3.session.Session(aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key=SECRET_KEY)
+    session = boto3.session.Session(aws_access_key_id="UNKNOWNLOCALKEY00000", aws_secret_access_key=SECRET_KEY)
     stranger = session.client("s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
     session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key="not-the-secret")
     forger = session.client("s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
@@ -849,7 +849,7 @@ def test_presigned_url_of_an_unknown_key_or_secret_is_refused(stack: Stack, buck
     forged = requests.get(forger.generate_presigned_url("get_object", Params=params, ExpiresIn=60), timeout=10)
 
     assert unknown.status_code == 403
-    assert (error(unknown)["Code"], error(unknown)["AWSAccessKeyId"]) == ("InvalidAccessKeyId", "AKIAUNKNOWN000000000")
+    assert (error(unknown)["Code"], error(unknown)["AWSAccessKeyId"]) == ("InvalidAccessKeyId", "UNKNOWNLOCALKEY00000")
     assert forged.status_code == 403 and error(forged)["Code"] == "SignatureDoesNotMatch"
 
 
@@ -989,7 +989,7 @@ def test_copy_that_replaces_metadata_with_more_than_2_kb_is_refused(s3: Any, buc
 def test_header_signed_requests_are_verified_too(stack: Stack, s3: Any, bucket: str) -> None:
     forger = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key="not-the-secret").client(
         "s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
-    stranger = boto3.session.Session(aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key=SECRET_KEY).client(
+    stranger = boto3.session.Session(aws_access_key_id="UNKNOWNLOCALKEY00000", aws_secret_access_key=SECRET_KEY).client(
         "s3", endpoint_url=stack.url, region_name=REGION, config=SIGV4)
     s3.put_object(Bucket=bucket, Key="a.txt", Body=b"a", Metadata={"name": "Bjork"}, ContentType="text/plain")
 
