@@ -644,7 +644,7 @@ def check_query_signature(environ: Environ, credentials: tuple[str, str]) -> Non
     The expected signature is computed by botocore's own signers (`S3SigV4QueryAuth`, `HmacV1QueryAuth` for SigV2)
     with the stack's credentials: method, path (bucket and key, URI-encoded as S3 does), every query parameter but
     the signature, and the signed headers (Host included) as this request sent them. So a changed key, an added or
-    changed ``response-*`` override, another Host or an unsigned header's value all fail the check. Expiry is
+    changed ``response-*`` override, another Host or another value of a signed header fails the check. Expiry is
     checked by `check_presigned_expiry`. Requests without a query signature are left alone.
     """
     query = _raw_query(environ.get("QUERY_STRING", ""))
