@@ -17,6 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
+	@echo "make unit      unit tests only (under two minutes); make e2e: the local stack over HTTP"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
 	@echo "make bench     benchmark report (docs/benchmarks.md)"
@@ -63,11 +64,15 @@ setup: $(STAMP) system-deps
 demo: setup
 	$(BIN)/python -m local_stack demo $(ARGS)
 
+# Unit tests run on two workers (pytest-xdist); end-to-end tests share one local stack per run,
+# so they run in one process, the 200-job load test (marked slow) last.
 test: setup lint validate scan
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit -n 2
+	$(BIN)/python -m pytest tests/e2e -m "not slow"
+	$(BIN)/python -m pytest tests/e2e -m slow
 
 unit: setup
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit -n 2
 
 e2e: setup
 	$(BIN)/python -m pytest tests/e2e

@@ -9,7 +9,7 @@ import pytest
 from bench.fleet import run_fleet
 from local_stack.stack import LocalStack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_twenty_users_at_once(stack: LocalStack) -> None:
