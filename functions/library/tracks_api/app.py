@@ -230,8 +230,8 @@ def create_uploads(body: UploadRequest) -> Response[dict[str, Any]]:
             expires_at=expires_at + UPLOAD_GRACE_SECONDS,
         )
         key = storage.original_key(user_id, track_id, storage.AUDIO_CONTENT_TYPES[file.contentType])
-        form_id = uuid.uuid4().hex  # signed into the form; InspectTrack claims it once (single-use form)
-        store.open_form(user_id, track_id, form_id)
+        # signed into the form; InspectTrack claims it once (single-use form)
+        form_id = store.open_form(user_id, track_id, claimable_until=expires_at + UPLOAD_GRACE_SECONDS)
         fields = {
             "Content-Type": file.contentType,
             "x-amz-meta-file-name": quote(file.fileName),

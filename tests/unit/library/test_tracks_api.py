@@ -91,6 +91,15 @@ def test_each_upload_form_carries_its_own_signed_form_id(api: Any, store: TrackS
     assert store.open_forms("alice", first["trackId"]) == set(ids)
 
 
+def test_forms_that_can_no_longer_be_claimed_are_forgotten(api: Any, store: TrackStore, clock: ManualClock) -> None:
+    ready_track(store, "alice", "t1", file_name="a.flac")
+    (first,) = uploads(api, flac("a.flac"))
+    clock.now += 2 * 3600  # the form expired, and the grace for a late upload event has passed
+    (second,) = uploads(api, flac("a.flac"))
+    assert first["trackId"] == second["trackId"] == "t1"
+    assert store.open_forms("alice", "t1") == {second["upload"]["fields"]["x-amz-meta-form-id"]}
+
+
 def test_the_same_file_name_names_the_same_track(api: Any) -> None:
     (first,) = uploads(api, flac("set.flac"))
     (again,) = uploads(api, flac("set.flac"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import time
+import uuid
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -159,6 +160,12 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
     return bind(TrackRecord, table_name, region, host)
 
 
+def _form_lapsed(form_id: str, now: float) -> bool:
+    """Whether an upload form id (`{claimable until}-{random}`) can no longer be claimed."""
+    until = form_id.partition("-")[0]
+    return until.isdigit() and int(until) < now
+
+
 def _as_dict(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.get_attributes() if getattr(record, name) is not None}
 
@@ -292,11 +299,18 @@ class TrackStore:
             if not conditional_failed(exc):
                 raise
 
-    def open_form(self, user_id: str, track_id: str, form_id: str) -> None:
-        """Remember an upload form issued for the track: an upload under it may be claimed once."""
-        self.model(user_id, track_id).update(
-            actions=[self.model.openForms.add({form_id})], condition=self.model.trackId.exists()
-        )
+    def open_form(self, user_id: str, track_id: str, *, claimable_until: int) -> str:
+        """A new upload form id for the track, recorded as open: an upload under it may be claimed once.
+
+        The id names when it stops being claimable (epoch seconds); forms past that are forgotten
+        here, so the set holds only the forms that can still be used, whatever the user asks for.
+        """
+        m, form_id = self.model, f"{claimable_until}-{uuid.uuid4().hex}"
+        lapsed = {f for f in self.open_forms(user_id, track_id) if _form_lapsed(f, self.clock())}
+        if lapsed:
+            m(user_id, track_id).update(actions=[m.openForms.delete(lapsed)], condition=m.trackId.exists())
+        m(user_id, track_id).update(actions=[m.openForms.add({form_id})], condition=m.trackId.exists())
+        return form_id
 
     def open_forms(self, user_id: str, track_id: str) -> set[str]:
         """Ids of the track's upload forms not used yet."""
