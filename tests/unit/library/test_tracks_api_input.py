@@ -12,7 +12,7 @@ import pytest
 
 from soundcanvas.library.tracks import TrackStore
 from tests.apigw import call, event
-from tests.unit.library.test_tracks_api import api, direct_event, multipart, ready_track, store, track_path  # noqa: F401
+from tests.unit.library.test_tracks_api import direct_event, multipart, ready_track, track_path
 
 BAD_NAMES = [("Blue\x00Hour", "control"), ("Blue\x1b[31mHour", "control"), ("  ", "blank"), ("..", "dots"),
              ("evil\u202eplh.mp3", "control")]
