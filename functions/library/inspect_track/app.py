@@ -20,6 +20,11 @@ side 1200 px) and stored with the content type of what was encoded; a picture th
 decode is dropped. Files with more than 16 MB of tags and pictures are refused before mutagen
 reads them (audio_meta.check_metadata_size).
 
+The workflow passes `{"event": <its input>, "executionId": $$.Execution.Id}`; the claim records the
+execution, so when Step Functions retries this step after a transient error, the same execution
+finds its own claim and carries on (a duplicate event's execution is another one and stops). The
+bare input shapes are accepted too (`make invoke`), without that resumption.
+
 Returns only its own result: `{claimed, userId, trackId, bucket, originalKey, version, format,
 needsTranscode, coverKey}`; `originalKey` is the kept source key.
 """
@@ -50,6 +55,7 @@ metrics = Metrics()
 runtime = TrackRuntime.from_env()
 MISSING = ("404", "NoSuchKey", "NotFound")
 CHANGED = ("412", "PreconditionFailed")
+REPLACED = "the uploaded file was replaced or removed while it was being claimed; upload it again"
 
 
 def _target(event: dict[str, Any]) -> tuple[str, str, str] | str:
@@ -70,6 +76,13 @@ def _target(event: dict[str, Any]) -> tuple[str, str, str] | str:
     if "detail-type" not in event and (ids[0], ids[1]) != (event.get("userId"), event.get("trackId")):
         return f"key {key} does not belong to track {event.get('trackId')}"
     return ids[0], ids[1], key
+
+
+def _unwrap(payload: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """(the workflow's input, the execution's id): the state machine passes both; a bare input has no id."""
+    if isinstance(payload.get("event"), dict) and payload.get("executionId"):
+        return payload["event"], str(payload["executionId"])
+    return payload, None
 
 
 def _metadata_fields(track: dict[str, Any], info: audio_meta.AudioInfo, cover_key: str | None) -> dict[str, Any]:
@@ -116,8 +129,8 @@ def _remove_upload(bucket: str, key: str, etag: str) -> None:
             raise
 
 
-def _keep(bucket: str, key: str, source_key: str, etag: str) -> str:
-    """Copy the claimed content from the upload key to its source key, remove the upload key; the copy's ETag."""
+def _keep(bucket: str, key: str, source_key: str, etag: str) -> None:
+    """Copy the claimed content from the upload key to its source key, then remove the upload key."""
     try:
         copied = runtime.s3.copy_object(
             Bucket=bucket, Key=source_key, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag,
@@ -125,15 +138,61 @@ def _keep(bucket: str, key: str, source_key: str, etag: str) -> str:
         )
     except ClientError as exc:
         if _error_code(exc) in (*MISSING, *CHANGED):
-            raise TrackNotFound("the uploaded file was replaced or removed while it was being claimed; "
-                                "upload it again") from exc
+            raise TrackNotFound(REPLACED) from exc
         raise
-    kept_etag = str(copied["CopyObjectResult"]["ETag"])
-    if "-" not in etag and kept_etag != etag:  # a single-part upload's copy has the same ETag (SSE-S3)
+    if "-" not in etag and str(copied["CopyObjectResult"]["ETag"]) != etag:  # a one-part upload's copy keeps its ETag
         runtime.s3.delete_object(Bucket=bucket, Key=source_key)
-        raise TrackNotFound("the uploaded file was replaced while it was being claimed; upload it again")
+        raise TrackNotFound(REPLACED)
     _remove_upload(bucket, key, etag)
-    return kept_etag
+
+
+def _resumed(user_id: str, track_id: str, execution_id: str | None) -> dict[str, Any] | None:
+    """The track this very execution claimed on an earlier attempt of this step (a Retry), if any."""
+    if not execution_id:
+        return None
+    record = runtime.store.get(user_id, track_id)
+    if record and record.get("claimedBy") == execution_id and record.get("status") == tracks.PROCESSING:
+        return record
+    return None
+
+
+def _claim(
+    bucket: str, user_id: str, track_id: str, key: str, execution_id: str | None
+) -> dict[str, Any] | str:
+    """Claim the upload and keep it under its source key: the track record, or why it was not claimed."""
+    head = _head(bucket, key)
+    if head is not None:
+        etag, meta = str(head["ETag"]), head.get("Metadata") or {}
+        version, form_id = storage.object_version(etag), meta.get("form-id") or None
+        source_key = storage.source_key(user_id, track_id, version, key.rsplit(".", 1)[-1])
+        track = runtime.store.claim(
+            user_id, track_id, key=source_key, etag=etag, version=version, size=int(head["ContentLength"]),
+            file_name=unquote(meta.get("file-name", "")) or key.rsplit("/", 1)[-1],
+            source=meta.get("source", "upload"), form_id=form_id, claimed_by=execution_id,
+        )
+        if track is not None:
+            _keep(bucket, key, source_key, etag)
+            return track
+    track = _resumed(user_id, track_id, execution_id)
+    if track is None:
+        if head is None:
+            return f"the uploaded file {key.rsplit('/', 1)[-1]} is no longer there (already handled)"
+        return _refused(bucket, key, str(head["ETag"]), user_id, track_id, head.get("Metadata", {}).get("form-id"))
+    logger.info("resuming this execution's own claim (the step was retried)")
+    if head is not None and str(head["ETag"]) == track.get("sourceETag"):
+        _keep(bucket, key, str(track["originalKey"]), str(head["ETag"]))  # the last attempt stopped before it
+    return track
+
+
+def _download(bucket: str, source_key: str, local: Path) -> None:
+    try:
+        body = runtime.s3.get_object(Bucket=bucket, Key=source_key)["Body"]
+    except ClientError as exc:
+        if _error_code(exc) in MISSING:
+            raise TrackNotFound(REPLACED) from exc
+        raise
+    with local.open("wb") as out:
+        shutil.copyfileobj(body, out, 1024 * 1024)
 
 
 def _refused(bucket: str, key: str, etag: str, user_id: str, track_id: str, form_id: str | None) -> str:
@@ -163,6 +222,7 @@ def _store_cover(bucket: str, user_id: str, track_id: str, version: str, picture
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    event, execution_id = _unwrap(event)
     target = _target(event)
     if isinstance(target, str):
         logger.warning("event ignored", extra={"reason": target})
@@ -171,26 +231,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(track_id=track_id)
     bucket, started = runtime.settings.bucket_name, time.perf_counter()
     with transient_aws_errors():
-        head = _head(bucket, key)
-        if head is None:
-            logger.info("the upload key is empty: already claimed and moved, or removed")
-            return {"claimed": False, "userId": user_id, "trackId": track_id,
-                    "reason": f"the uploaded file {key.rsplit('/', 1)[-1]} is no longer there (already handled)"}
-        etag, size = str(head["ETag"]), int(head["ContentLength"])
-        meta = head.get("Metadata") or {}
-        version, form_id = storage.object_version(etag), meta.get("form-id") or None
-        source_key = storage.source_key(user_id, track_id, version, key.rsplit(".", 1)[-1])
-        file_name = unquote(meta.get("file-name", "")) or key.rsplit("/", 1)[-1]
-        track = runtime.store.claim(
-            user_id, track_id, key=source_key, etag=etag, version=version, size=size,
-            file_name=file_name, source=meta.get("source", "upload"), form_id=form_id,
-        )
-        if track is None:
-            reason = _refused(bucket, key, etag, user_id, track_id, form_id)
-            logger.info("upload not claimed", extra={"reason": reason})
-            metrics.add_metric(name="DuplicateTrackEventsIgnored", unit=MetricUnit.Count, value=1)
-            return {"claimed": False, "userId": user_id, "trackId": track_id, "reason": reason}
-        kept_etag = _keep(bucket, key, source_key, etag)
+        track = _claim(bucket, user_id, track_id, key, execution_id)
+    if isinstance(track, str):
+        logger.info("upload not claimed", extra={"reason": track})
+        metrics.add_metric(name="DuplicateTrackEventsIgnored", unit=MetricUnit.Count, value=1)
+        return {"claimed": False, "userId": user_id, "trackId": track_id, "reason": track}
+    version, source_key, size = str(track["version"]), str(track["originalKey"]), int(track["sizeBytes"])
     if size > runtime.settings.track_upload_max_bytes:
         limit_mb = runtime.settings.track_upload_max_bytes // (1024 * 1024)
         raise AudioRejected(f"the file is {size / 1048576:.0f} MB; the limit is {limit_mb} MB")
@@ -198,9 +244,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="track-") as tmp:
         local = Path(tmp) / "original"
         with transient_aws_errors():
-            body = runtime.s3.get_object(Bucket=bucket, Key=source_key, IfMatch=kept_etag)["Body"]
-            with local.open("wb") as out:
-                shutil.copyfileobj(body, out, 1024 * 1024)
+            _download(bucket, source_key, local)
         info = audio_meta.read_audio_info(local, track["fileName"])
         picture = audio_meta.read_cover(local)
     with transient_aws_errors():

@@ -9,10 +9,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from soundcanvas.core import storage
-from soundcanvas.core.errors import AudioRejected
+from soundcanvas.core.errors import AudioRejected, TransientError
 from soundcanvas.library.tracks import TrackStore
 from tests.apigw import call, event
 from tests.audiogen import lying_wav, mp3, picture, tagged_flac, with_apic, with_pictures, write
@@ -316,3 +317,28 @@ def test_a_new_form_for_the_same_file_name_replaces_the_audio(steps: dict[str, A
     second = run(steps, "inspect_track", upload_event(aws["bucket"], key))
     assert second["claimed"] and second["version"] != first["version"]
     assert store.get("alice", form["trackId"])["durationSeconds"] == pytest.approx(3.0, abs=0.01)
+
+
+def test_a_retried_inspect_carries_on_with_its_own_claim(steps: dict[str, Any], aws: dict[str, Any],
+                                                         store: TrackStore, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    form = issue_form(aws, "take.wav")
+    key = post_form(aws, form, write(tmp_path / "a.wav", 1.0).read_bytes())
+    execution = "arn:aws:states:us-east-1:000000000000:execution:TrackStateMachine:one"
+    wrapped = {"event": upload_event(aws["bucket"], key), "executionId": execution}  # as the workflow passes it
+    s3 = steps["inspect_track"].runtime.s3
+
+    def slow_down(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(s3, "get_object", slow_down)  # S3 throttles the download, after the claim and the move
+        with pytest.raises(TransientError):
+            run(steps, "inspect_track", wrapped)
+    assert key not in keys(aws, "library/alice/")
+    # Another execution for the same upload (a duplicated event) stops; this one, retried, carries on.
+    assert run(steps, "inspect_track", {**wrapped, "executionId": execution[:-3] + "two"})["claimed"] is False
+    track = run(steps, "inspect_track", wrapped)
+    assert track["claimed"] and track["originalKey"] == storage.source_key("alice", form["trackId"],
+                                                                           track["version"], "wav")
+    assert store.get("alice", form["trackId"])["durationSeconds"] == pytest.approx(1.0, abs=0.01)

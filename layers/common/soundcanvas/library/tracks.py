@@ -152,6 +152,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         expiresAt = NumberAttribute(null=True)  # only while UPLOADING
         activeShard = UnicodeAttribute(null=True)  # only while PROCESSING (ByActivity, for the sweeper)
         openForms = UnicodeSetAttribute(null=True)  # ids of upload forms issued and not yet used
+        claimedBy = UnicodeAttribute(null=True)  # the workflow execution that claimed this version
         by_user_created = ByUserCreated()
         by_activity = ByActivity()
         by_user_file_name = ByUserFileName()
@@ -329,13 +330,15 @@ class TrackStore:
         file_name: str,
         source: str,
         form_id: str | None = None,
+        claimed_by: str | None = None,
     ) -> dict[str, Any] | None:
         """Start processing this version of the original (registering the track if it has no record).
 
         None when this very content is already being processed or is READY (a duplicated or
         replayed upload event), or when `form_id` names a form that is not open (never issued for
         this track, or already used). A new file (another ETag) always claims, even over a READY
-        track. `key` is where the claimed content is kept (storage.source_key).
+        track. `key` is where the claimed content is kept (storage.source_key); `claimed_by` names
+        the workflow execution, so that a retry of the same step can recognise its own claim.
         """
         m, now = self.model, self.clock()
         condition = ~((m.sourceETag == etag) & m.status.is_in(PROCESSING, READY))
@@ -348,6 +351,7 @@ class TrackStore:
             record.update(
                 actions=[
                     *form_actions,
+                    m.claimedBy.set(claimed_by) if claimed_by else m.claimedBy.remove(),
                     m.status.set(PROCESSING),
                     m.activeShard.set(active_shard(track_id)),
                     m.originalKey.set(key),
