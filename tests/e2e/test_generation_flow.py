@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -15,6 +16,8 @@ import requests
 from local_stack.stack import LocalStack
 from tests import imagegen
 from tests.e2e.conftest import SAMPLE, Client, ShiftableClock, job_objects
+
+SAMPLE_VERSION = hashlib.md5(SAMPLE.read_bytes()).hexdigest()[:16]  # noqa: S324 (S3's ETag of a simple upload)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fluidsynth]
 
@@ -48,7 +51,7 @@ def test_picture_to_music_end_to_end(alice: Client, stack: LocalStack) -> None:
     assert job["jobId"] in [item["jobId"] for item in listed]
     assert job_objects(stack, "alice", job["jobId"]) == sorted([
         f"analysis/alice/{job['jobId']}/features.json", f"audio/alice/{job['jobId']}/output.wav",
-        f"audio/alice/{job['jobId']}/preview.mp3", f"images/alice/{job['jobId']}/input.jpg",
+        f"audio/alice/{job['jobId']}/preview.mp3", f"images/alice/{job['jobId']}/picture.{SAMPLE_VERSION}.jpg",
         f"midi/alice/{job['jobId']}/composition.mid"])
 
 
@@ -70,9 +73,10 @@ def test_bad_pictures_fail_the_job_with_a_clear_message(alice: Client, stack: Lo
     assert final["status"] == "FAILED" and final["failedStage"] == "analyze"
     assert message in final["errorMessage"]
     assert final["audioUrl"] is None and final["midiUrl"] is None
-    # nothing half-written: only the upload itself is stored
+    # nothing half-written: only the job's copy of the upload is stored
     ext = "png" if content_type == "image/png" else "jpg"
-    assert job_objects(stack, "alice", job["jobId"]) == [f"images/alice/{job['jobId']}/input.{ext}"]
+    version = hashlib.md5(data).hexdigest()[:16]  # noqa: S324 (S3's ETag of a simple upload)
+    assert job_objects(stack, "alice", job["jobId"]) == [f"images/alice/{job['jobId']}/picture.{version}.{ext}"]
 
 
 def test_empty_and_oversize_uploads_are_refused_by_s3(alice: Client, stack: LocalStack) -> None:
