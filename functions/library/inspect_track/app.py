@@ -130,9 +130,12 @@ def _remove_upload(bucket: str, key: str, etag: str) -> None:
 
 
 def _keep(bucket: str, key: str, source_key: str, etag: str) -> None:
-    """Copy the claimed content from the upload key to its source key, then remove the upload key."""
+    """Copy the claimed content from the upload key to its source key, then remove the upload key.
+
+    S3 copies only while the upload key still holds `etag` (CopySourceIfMatch; 412 otherwise).
+    """
     try:
-        copied = runtime.s3.copy_object(
+        runtime.s3.copy_object(
             Bucket=bucket, Key=source_key, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag,
             MetadataDirective="COPY",
         )
@@ -140,9 +143,6 @@ def _keep(bucket: str, key: str, source_key: str, etag: str) -> None:
         if _error_code(exc) in (*MISSING, *CHANGED):
             raise TrackNotFound(REPLACED) from exc
         raise
-    if "-" not in etag and str(copied["CopyObjectResult"]["ETag"]) != etag:  # a one-part upload's copy keeps its ETag
-        runtime.s3.delete_object(Bucket=bucket, Key=source_key)
-        raise TrackNotFound(REPLACED)
     _remove_upload(bucket, key, etag)
 
 
@@ -177,7 +177,8 @@ def _claim(
     if track is None:
         if head is None:
             return f"the uploaded file {key.rsplit('/', 1)[-1]} is no longer there (already handled)"
-        return _refused(bucket, key, str(head["ETag"]), user_id, track_id, head.get("Metadata", {}).get("form-id"))
+        form_id = (head.get("Metadata") or {}).get("form-id") or None
+        return _refused(bucket, key, str(head["ETag"]), user_id, track_id, form_id)
     logger.info("resuming this execution's own claim (the step was retried)")
     if head is not None and str(head["ETag"]) == track.get("sourceETag"):
         _keep(bucket, key, str(track["originalKey"]), str(head["ETag"]))  # the last attempt stopped before it
