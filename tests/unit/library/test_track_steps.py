@@ -342,3 +342,19 @@ def test_a_retried_inspect_carries_on_with_its_own_claim(steps: dict[str, Any], 
     assert track["claimed"] and track["originalKey"] == storage.source_key("alice", form["trackId"],
                                                                            track["version"], "wav")
     assert store.get("alice", form["trackId"])["durationSeconds"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_an_object_without_a_form_is_claimed_by_its_content(steps: dict[str, Any], aws: dict[str, Any],
+                                                            store: TrackStore, tmp_path: Path) -> None:
+    # POST /tracks (an object already in the bucket) and direct uploads carry no form id.
+    key = storage.original_key("alice", "t1", "wav")
+    data = write(tmp_path / "a.wav", 1.0).read_bytes()
+    put(aws, key, data, "a.wav")
+    registered = {"userId": "alice", "trackId": "t1", "key": key}
+    track = run(steps, "inspect_track", {"event": registered, "executionId": "arn:execution:one"})
+    assert track["claimed"] and keys(aws, "library/alice/t1/") == [track["originalKey"]]
+    assert store.mark_ready("alice", "t1", track["version"], mp3_key=track["originalKey"], due_at=0)
+    put(aws, key, data, "a.wav")  # the same content again: nothing to do, and the copy is removed
+    again = run(steps, "inspect_track", {"event": registered, "executionId": "arn:execution:two"})
+    assert again["claimed"] is False and "already processed" in again["reason"]
+    assert keys(aws, "library/alice/t1/") == [track["originalKey"]]
