@@ -870,6 +870,29 @@ def check_request_metadata(environ: Environ, request: _S3Request) -> None:
     )
 
 
+def check_copy_conditions(environ: Environ) -> None:
+    """CopyObject's ``x-amz-copy-source-if-match`` / ``-if-none-match`` against the source's ETag, as S3 evaluates
+    them (moto ignores them): 412 PreconditionFailed when one does not hold. Called under the S3 write lock, so
+    the source cannot change between the check and the copy. Raises `S3Error`."""
+    source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+    if_match = environ.get("HTTP_X_AMZ_COPY_SOURCE_IF_MATCH")
+    if_none_match = environ.get("HTTP_X_AMZ_COPY_SOURCE_IF_NONE_MATCH")
+    if not source or not (if_match or if_none_match):
+        return
+    path, _, query = unquote(source).lstrip("/").partition("?")
+    bucket, _, key = path.partition("/")
+    stored = _stored_object(bucket, key, dict(parse_qsl(query)).get("versionId"))
+    if stored is None:
+        raise S3Error(404, "NoSuchKey", "The specified key does not exist.", [("Key", key)])
+    etag = stored.etag.strip('"')
+    if if_match and if_match.strip('"') != etag:
+        raise S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                      [("Condition", "x-amz-copy-source-If-Match")])
+    if if_none_match and if_none_match.strip('"') == etag:
+        raise S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                      [("Condition", "x-amz-copy-source-If-None-Match")])
+
+
 # ---------------------------------------------------------------------------------------------- moto
 
 
@@ -1179,7 +1202,10 @@ class Gateway:
         if reason is None and request.method in ("GET", "HEAD", "OPTIONS"):
             with self._s3_lock.reading():
                 return self._backend("s3")(environ, _with_response_overrides(request, start_response))
-        answer, stored = self._write_s3(environ, request.bucket, request.key)
+        try:
+            answer, stored = self._write_s3(environ, request.bucket, request.key)
+        except S3Error as error:
+            return self._error(error, request, environ, start_response)
         if reason is not None and 200 <= answer.code < 300:
             request_id = answer.header("x-amz-request-id") or _request_ids()[0]
             self._announce(request, reason, environ, answer, request_id, stored=stored)
@@ -1191,6 +1217,7 @@ class Gateway:
         received, body = _received_body(environ)
         try:
             with self._s3_lock.writing():
+                check_copy_conditions(received)
                 answer = _call(self._backend("s3"), received)
                 return answer, _stored_after(bucket, key, answer) if key else None
         finally:

@@ -69,15 +69,11 @@ def _copy_upload(key: str, etag: str, picture: str) -> bool:
     """Copy the upload with this ETag to the job's picture key; False if the upload changed or vanished."""
     s3, bucket = runtime.s3, runtime.settings.bucket_name
     try:
-        copied = s3.copy_object(Bucket=bucket, Key=picture, CopySource={"Bucket": bucket, "Key": key},
-                                CopySourceIfMatch=etag)
+        s3.copy_object(Bucket=bucket, Key=picture, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in GONE:
             return False
         raise
-    if not _same_etag(copied["CopyObjectResult"]["ETag"], etag):  # replaced between the event and the copy
-        s3.delete_object(Bucket=bucket, Key=picture)
-        return False
     return True
 
 

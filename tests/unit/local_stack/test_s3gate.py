@@ -1005,3 +1005,27 @@ def test_header_signed_requests_are_verified_too(stack: Stack, s3: Any, bucket: 
     assert [item["Key"] for item in listing["Contents"]] == ["a.txt"]
     s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a.txt"}]})
     assert not exists(s3, bucket, "a.txt")
+
+
+def test_copy_source_conditions_are_evaluated_as_s3_does(stack: Stack, s3: Any, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="in/a.wav", Body=b"first")["ETag"]
+    source = {"Bucket": bucket, "Key": "in/a.wav"}
+    s3.copy_object(Bucket=bucket, Key="kept/a.wav", CopySource=source, CopySourceIfMatch=etag)
+    s3.put_object(Bucket=bucket, Key="in/a.wav", Body=b"a later post")  # the source changed since its event
+    stack.sink.events.clear()
+    with pytest.raises(ClientError) as refused:
+        s3.copy_object(Bucket=bucket, Key="kept/b.wav", CopySource=source, CopySourceIfMatch=etag)
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="kept/b")  # nothing copied
+    assert not stack.sink.events  # and nothing announced
+    with pytest.raises(ClientError) as refused:
+        s3.copy_object(Bucket=bucket, Key="kept/c.wav", CopySource=source,
+                       CopySourceIfNoneMatch=s3.head_object(Bucket=bucket, Key="in/a.wav")["ETag"])
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+    s3.copy_object(Bucket=bucket, Key="kept/d.wav", CopySource=source, CopySourceIfNoneMatch=etag)
+    assert s3.get_object(Bucket=bucket, Key="kept/d.wav")["Body"].read() == b"a later post"
+    with pytest.raises(ClientError) as missing:
+        s3.copy_object(Bucket=bucket, Key="kept/e.wav", CopySource={"Bucket": bucket, "Key": "in/none.wav"},
+                       CopySourceIfMatch=etag)
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"
