@@ -53,16 +53,13 @@ def _same_etag(a: str | None, b: str | None) -> bool:
 
 
 def _delete_if_unchanged(key: str, etag: str) -> None:
-    """Remove the object at `key` if it is still the one with `etag` (a newer post has its own event)."""
-    s3, bucket = runtime.s3, runtime.settings.bucket_name
+    """Remove the object at `key` if it is still the one with `etag` (S3's conditional delete; a newer
+    post has its own event)."""
     try:
-        current = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+        runtime.s3.delete_object(Bucket=runtime.settings.bucket_name, Key=key, IfMatch=etag)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in GONE:
-            return
-        raise
-    if _same_etag(current, etag):
-        s3.delete_object(Bucket=bucket, Key=key)
+        if exc.response.get("Error", {}).get("Code") not in GONE:
+            raise
 
 
 def _copy_upload(key: str, etag: str, picture: str) -> bool:
