@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from unittest import mock
 from urllib.parse import unquote
 
 import pytest
@@ -14,25 +13,9 @@ from soundcanvas.core import storage
 from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import TrackStore
 from tests.apigw import call, event
-from tests.conftest import ManualClock, load_function
+from tests.conftest import ManualClock
 
 DAY = 86400
-
-
-
-
-@pytest.fixture
-def api(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> Any:
-    module = load_function("tracks_api")
-    monkeypatch.setattr(module, "stepfunctions", mock.Mock())
-    monkeypatch.setattr(module, "clock", clock)
-    module.store.clock = clock
-    return module
-
-
-@pytest.fixture
-def store(aws: dict[str, Any], clock: ManualClock) -> TrackStore:
-    return TrackStore(aws["tracks_table"], "us-east-1", clock=clock)
 
 
 def track_path(track_id: str) -> dict[str, Any]:

@@ -8,12 +8,30 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+
 ACTIVE_SHARDS = 8  # partitions of the sparse ByActivity indexes (work in progress, for the sweeper)
 
 
 def active_shard(item_id: str) -> str:
     """Which ByActivity partition an item in progress is in: spread evenly, stable for the item."""
     return str(int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS)
+
+
+def activity_index(projected: list[str]) -> Any:
+    """The sparse `ByActivity` index (activeShard, updatedAt) a record store declares for the sweeper:
+    only items in progress carry `activeShard`, spread over ACTIVE_SHARDS partitions."""
+
+    class ByActivity(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "ByActivity"
+            projection = IncludeProjection(projected)
+
+        activeShard = UnicodeAttribute(hash_key=True)
+        updatedAt = UnicodeAttribute(range_key=True)
+
+    return ByActivity()
 
 
 def stalled_records(model: Any, older_than: float) -> Iterator[Any]:

@@ -23,12 +23,13 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from soundcanvas.core import cursors
 from soundcanvas.core.records import (
     active_shard,
+    activity_index,
     bind,
     conditional_failed,
     delete_partition,
@@ -69,14 +70,6 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         userId = UnicodeAttribute(hash_key=True)
         createdAt = UnicodeAttribute(range_key=True)
 
-    class ByActivity(GlobalSecondaryIndex["GenerationRecord"]):
-        class Meta:
-            index_name = "ByActivity"
-            projection = IncludeProjection(["stage", "status"])
-
-        activeShard = UnicodeAttribute(hash_key=True)
-        updatedAt = UnicodeAttribute(range_key=True)
-
     class GenerationRecord(Model):
         class Meta:
             pass
@@ -105,7 +98,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         uploadEtag = UnicodeAttribute(null=True)  # the upload the job claimed (later posts of the form are ignored)
         activeShard = UnicodeAttribute(null=True)  # only while RUNNING
         by_user_created = ByUserCreated()
-        by_activity = ByActivity()
+        by_activity = activity_index(["stage", "status"])
 
     return bind(GenerationRecord, table_name, region, host)
 

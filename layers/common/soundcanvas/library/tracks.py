@@ -37,6 +37,7 @@ from pynamodb.models import Model
 from soundcanvas.core import cursors
 from soundcanvas.core.records import (
     active_shard,
+    activity_index,
     bind,
     conditional_failed,
     delete_partition,
@@ -103,14 +104,6 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         userId = UnicodeAttribute(hash_key=True)
         dueAt = NumberAttribute(range_key=True)
 
-    class ByActivity(GlobalSecondaryIndex["TrackRecord"]):
-        class Meta:
-            index_name = "ByActivity"
-            projection = IncludeProjection(["status", "version"])
-
-        activeShard = UnicodeAttribute(hash_key=True)
-        updatedAt = UnicodeAttribute(range_key=True)
-
     class TrackRecord(Model):
         class Meta:
             pass
@@ -154,7 +147,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         openForms = UnicodeSetAttribute(null=True)  # ids of upload forms issued and not yet used
         claimedBy = UnicodeAttribute(null=True)  # the workflow execution that claimed this version
         by_user_created = ByUserCreated()
-        by_activity = ByActivity()
+        by_activity = activity_index(["status", "version"])
         by_user_file_name = ByUserFileName()
         by_user_due = ByUserDue()
 
