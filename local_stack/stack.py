@@ -1,15 +1,24 @@
 """The local stack: template.yaml's API, bucket, table and workflow on loopback, in one process.
 
-    moto's S3 + DynamoDB app  <- wrapped by the gateway (upload policy, URL expiry, S3 events,
-                                 index Queries that read sorted index keys, the Step Functions API)
-                                 on one port (default 4566)
+    moto's S3 + DynamoDB +    <- wrapped by the gateway (upload policy, URL expiry, S3 events,
+    Step Functions app           index Queries that read sorted index keys, Lambda's Invoke API
+                                 answered by the in-process handlers) on one port (default 4566)
     the API                   <- API Gateway's routes from template.yaml (default port 3000)
-    the workflow              <- statemachine/*.asl.json run by the local ASL runner, Task
-                                 states dispatched to the same handlers, in-process
+    the workflows             <- statemachine/*.asl.json, created through the Step Functions API
+                                 with their DefinitionSubstitutions and run by moto's ASL engine
+                                 (`local_stack.workflows`); a Task state invokes its function
+                                 through the gateway's Lambda Invoke, so the same handlers run it
+
+An S3 "Object Created" event matching a state machine's EventBridge rule starts an execution with
+``StartExecution``; the product's own Step Functions calls reach the same moto backend. Retry
+intervals and Wait seconds are multiplied by ``time_scale`` (tests shorten them; the definitions
+are unchanged). A definition whose tasks the stack cannot run stops `start` with a message naming
+the state (`local_stack.workflows.check_definition`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
-from local_stack import events, s3gate, template
+from local_stack import events, s3gate, template, workflows
 from local_stack.apigw import ApiServer
 from local_stack.asl import Execution, StateMachine
 from local_stack.functions import FunctionHost
@@ -35,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IDP_KEY = ROOT / ".local-stack" / "idp-key.pem"  # the local identity provider's signing key (not committed)
 CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
 REGION = "us-east-1"
+IDLE_POLL_SECONDS = 0.05  # how often wait_idle and execution() ask Step Functions whether executions ended
 # Local differences from a deployed function's environment: no X-Ray daemon to send traces to,
 # and CloudWatch metrics (EMF lines on stdout) would only clutter the terminal.
 LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -91,10 +102,16 @@ class LocalStack:
         workers: int = 3,
         env_overrides: dict[str, str] | None = None,
         clock: Any = time.time,
+        engine: str = "moto",
     ) -> None:
+        if engine not in ("moto", "runner"):
+            raise ValueError(f"engine must be 'moto' or 'runner', not {engine!r}")
         self.root, self.host = root, host
         self.api_port, self.aws_port = api_port, aws_port
         self.time_scale, self.workers = time_scale, workers
+        # "runner": the hand-written local_stack/asl.py, kept only until the bench has compared the two
+        # (the product's own Step Functions calls are not served with it).
+        self.engine = engine
         self.idp = LocalIdentityProvider(idp_key or IDP_KEY)
         self.env_overrides = env_overrides or {}
         self.clock = clock
@@ -110,13 +127,17 @@ class LocalStack:
         warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off locally
         self.template = template.load(self.root, region=REGION)
         self.functions = FunctionHost(self.template.functions, clock=self.clock)
-        self.machines: dict[str, tuple[StateMachine, list[dict[str, Any]]]] = {}
+        self.machines: dict[str, tuple[StateMachine | None, list[dict[str, Any]]]] = {}
         # Everything that must be true is checked before anything listens.
+        function_arns = {fn.arn for fn in self.template.functions.values()}
         for spec in self.template.state_machines.values():
             for rule in spec["rules"]:
                 events.validate(rule)
-            resources = {fn.arn: self._task(fn.name) for fn in self.template.functions.values()}
-            machine = StateMachine(spec["definition"], resources, time_scale=self.time_scale)
+            workflows.check_definition(spec["name"], spec["definition"], function_arns)
+            machine = None
+            if self.engine == "runner":
+                resources = {fn.arn: self._task(fn.name) for fn in self.template.functions.values()}
+                machine = StateMachine(spec["definition"], resources, time_scale=self.time_scale)
             self.machines[spec["arn"]] = (machine, spec["rules"])
         for name, props in self.template.buckets.items():
             unknown = set(props) - BUCKET_PROPERTIES
@@ -127,7 +148,8 @@ class LocalStack:
             credentials=CREDENTIALS,
             region=REGION,
             on_object_created=self.publish,
-            targets={"AWSStepFunctions": self._stepfunctions},
+            functions={name: functools.partial(self.functions.invoke, name) for name in self.template.functions},
+            account=template.ACCOUNT,
             documents={JWKS_PATH: self.idp.jwks},
             clock=self.clock,
         )
@@ -137,6 +159,8 @@ class LocalStack:
         self.aws_port = int(getattr(server, "port", None) or server.server_port)
         self.endpoint = f"http://{self.host}:{self.aws_port}"
         self._saved_environ = dict(os.environ)  # the handlers share this process's environment
+        self._engine = workflows.EngineSwitch(self.aws_port, self.time_scale)
+        self._engine.on()
         boto3.DEFAULT_SESSION = None  # it caches credentials: let the handlers' clients read ours
         os.environ.update(self.client_environment())
         os.environ.update(LOCAL_DEFAULTS)
@@ -144,6 +168,9 @@ class LocalStack:
         os.environ.update(self.idp.environment(self.endpoint))  # the authorizer trusts the local pool
         os.environ.update(self.env_overrides)
         self._create_resources()
+        self._sfn = self.client("stepfunctions")
+        if self.engine == "moto":
+            self._create_state_machines()
         routes = [route for fn in self.template.functions.values() for route in fn.routes]
         self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors,
                              authorizer=self.template.authorizer, binary_types=self.template.binary_media_types)
@@ -193,6 +220,8 @@ class LocalStack:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             boto3.DEFAULT_SESSION = None
+        if hasattr(self, "_engine"):
+            self._engine.off()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -200,13 +229,14 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def client(self, service: Any) -> Any:
+    def client(self, service: Any, config: Config | None = None) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
             aws_access_key_id=CREDENTIALS[0],
             aws_secret_access_key=CREDENTIALS[1],
+            config=config,
         )
 
     def _create_resources(self) -> None:
@@ -250,6 +280,18 @@ class LocalStack:
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
 
     # ------------------------------------------------------------------ workflow
+    def _create_state_machines(self) -> None:
+        """Create the template's state machines through the Step Functions API, names and ARNs as resolved."""
+        for spec in self.template.state_machines.values():
+            name = spec["arn"].rsplit(":", 1)[-1]
+            created = self._sfn.create_state_machine(
+                name=name, definition=json.dumps(spec["definition"]),
+                roleArn=f"arn:aws:iam::{template.ACCOUNT}:role/{name}-role",
+            )
+            if created["stateMachineArn"] != spec["arn"]:
+                raise template.TemplateError(f"state machine {name} was created as {created['stateMachineArn']}, "
+                                             f"not {spec['arn']} as the template resolves it")
+
     def _task(self, function_name: str) -> Any:
         def run(payload: Any, context: Any = None) -> Any:
             return self.functions.invoke(function_name, payload)
@@ -257,7 +299,7 @@ class LocalStack:
         return run
 
     def publish(self, event: dict[str, Any]) -> list[str]:
-        """Deliver an event to the default bus: start every state machine whose rule matches."""
+        """Deliver an event to the default bus: start every state machine whose rule matches (its execution ARNs)."""
         started: list[str] = []
         if not self.deliver_events:
             return started
@@ -267,7 +309,52 @@ class LocalStack:
         return started
 
     def start_execution(self, machine_arn: str, input_text: str, name: str | None = None) -> str:
+        """StartExecution, as the EventBridge rule's target does; a new execution name unless one is given."""
+        if self.engine == "runner":
+            return self._runner_start(machine_arn, input_text, name)
+        started = self._sfn.start_execution(stateMachineArn=machine_arn, name=name or str(uuid.uuid4()),
+                                            input=input_text)
+        return str(started["executionArn"])
+
+    def execution(self, arn: str, timeout: float = 120.0) -> dict[str, Any]:
+        """DescribeExecution once the execution has ended (raises TimeoutError if it runs past `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            described: dict[str, Any] = self._sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"execution {arn} still running after {timeout} s")
+            time.sleep(IDLE_POLL_SECONDS)
+
+    def history(self, arn: str, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """GetExecutionHistory of an execution, once it has ended, every page."""
+        self.execution(arn, timeout)
+        pages = self._sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        return [event for page in pages for event in page["events"]]
+
+    def running(self) -> list[str]:
+        """The ARNs of the executions still running, every state machine of the template (ListExecutions)."""
+        if self.engine == "runner":
+            with self._lock:
+                return [r.arn for r in self.executions.values() if r.future and not r.future.done()]
+        pages = (page for arn in self.machines
+                 for page in self._sfn.get_paginator("list_executions").paginate(stateMachineArn=arn,
+                                                                               statusFilter="RUNNING"))
+        return [execution["executionArn"] for page in pages for execution in page["executions"]]
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        """Block until every started execution has finished (tests and the demo use it)."""
+        deadline = time.monotonic() + timeout
+        while running := self.running():
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{len(running)} executions still running after {timeout} s")
+            time.sleep(IDLE_POLL_SECONDS)
+
+    # ------------------------------------------------------------------ the hand-written runner (being replaced)
+    def _runner_start(self, machine_arn: str, input_text: str, name: str | None = None) -> str:
         machine, _ = self.machines[machine_arn]
+        assert machine is not None
         name = name or str(uuid.uuid4())
         arn = machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
         with self._lock:
@@ -289,38 +376,6 @@ class LocalStack:
 
         record.future = self._pool.submit(execute)
         return arn
-
-    def wait_idle(self, timeout: float = 120.0) -> None:
-        """Block until every started execution has finished (tests and the demo use it)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = [r.future for r in self.executions.values() if r.future and not r.future.done()]
-            if not pending:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{len(pending)} executions still running after {timeout} s")
-            pending[0].result(timeout=remaining)
-
-    def _stepfunctions(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """The Step Functions API calls the product makes, served by the local runner."""
-        if operation == "StartExecution":
-            machine_arn = body.get("stateMachineArn", "")
-            if machine_arn not in self.machines:
-                message = f"State Machine Does Not Exist: '{machine_arn}'"
-                return 400, {"__type": "StateMachineDoesNotExist", "message": message}
-            try:
-                arn = self.start_execution(machine_arn, body.get("input", "{}"), body.get("name"))
-            except ExecutionAlreadyExists as exc:
-                return 400, {"__type": "ExecutionAlreadyExists", "message": str(exc)}
-            return 200, {"executionArn": arn, "startDate": self.executions[arn].started}
-        if operation == "DescribeExecution":
-            record = self.executions.get(body.get("executionArn", ""))
-            if record is None:
-                return 400, {"__type": "ExecutionDoesNotExist", "message": "Execution Does Not Exist"}
-            return 200, record.describe()
-        return 400, {"__type": "UnknownOperationException", "message": f"{operation} is not supported by the local stack"}
 
 
 def scheduled_event(function: str, now: float) -> dict[str, Any]:
