@@ -21,12 +21,13 @@ pytestmark = pytest.mark.e2e
 STALL_SECONDS = 3  # the stalled task's call lasts this long, its TimeoutSeconds is 1
 
 
-def shortened(stack: LocalStack, machine: str, task: str) -> str:
-    """A copy of a template state machine whose `task` times out after 1 s, created through Step Functions."""
+def shortened(stack: LocalStack, machine: str, task: str | None) -> str:
+    """A copy of a template state machine whose `task` (or, with None, whole execution) times out after 1 s,
+    created through Step Functions."""
     definition = json.loads(json.dumps(stack.template.state_machines[machine]["definition"]))
-    definition["States"][task]["TimeoutSeconds"] = 1
+    (definition["States"][task] if task else definition)["TimeoutSeconds"] = 1
     created = stack.client("stepfunctions").create_state_machine(
-        name=f"{machine}-{task}-timeout-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
+        name=f"{machine}-{task or 'execution'}-timeout-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
         roleArn="arn:aws:iam::000000000000:role/local")
     return str(created["stateMachineArn"])
 
@@ -98,3 +99,16 @@ def test_an_overrunning_transcode_is_caught_into_track_failed(stack: LocalStack,
     assert entered_input(history, "TrackFailed")["error"]["Error"] == "States.Timeout"
     assert history[-1]["type"] == "ExecutionFailed"
     assert client.session.get(client.url(f"/tracks/{item['trackId']}"), timeout=30).json()["status"] == "FAILED"
+
+
+def test_an_execution_past_the_machines_timeout_ends_timed_out(stack: LocalStack) -> None:
+    client = Client(stack, f"timeout-{time.monotonic_ns()}")
+    job = client.create(durationSeconds=15)
+    key = job["upload"]["fields"]["key"]
+    put_quietly(stack, key, SAMPLE.read_bytes())
+    machine_arn = shortened(stack, "GenerationStateMachine", None)  # Analyze's own TimeoutSeconds (60) is not reached
+    stack.functions.delay_next("AnalyzeFunction", STALL_SECONDS)
+
+    arn = stack.start_execution(machine_arn, json.dumps(object_created(stack, key, SAMPLE.stat().st_size)))
+
+    assert stack.execution(arn, timeout=60)["status"] == "TIMED_OUT"
