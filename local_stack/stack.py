@@ -159,7 +159,7 @@ class LocalStack:
         self.aws_port = int(getattr(server, "port", None) or server.server_port)
         self.endpoint = f"http://{self.host}:{self.aws_port}"
         self._saved_environ = dict(os.environ)  # the handlers share this process's environment
-        self._engine = workflows.EngineSwitch(self.aws_port, self.time_scale)
+        self._engine = workflows.EngineSwitch(self.endpoint, self.time_scale, CREDENTIALS)
         self._engine.on()
         boto3.DEFAULT_SESSION = None  # it caches credentials: let the handlers' clients read ours
         os.environ.update(self.client_environment())

@@ -10,13 +10,20 @@ moto's, read through the Step Functions API (``DescribeExecution``, ``GetExecuti
 This module is the one place the local stack adapts that engine, and says why:
 
 * `EngineSwitch` turns the engine on for the stack's lifetime and back off at stop: moto's config,
-  ``MOTO_PORT``, and two patches. (1) moto 5.2.1's ``StartExecution`` deep-copies the state
+  ``MOTO_PORT``, and these patches. (1) moto 5.2.1's ``StartExecution`` deep-copies the state
   machine, running executions (threads, locks) included, and fails with "cannot pickle
   '_thread.RLock'" once one execution exists; an execution is a live object, so a copy shares it.
   (2) Retry intervals and Wait seconds are real seconds in the engine; ``time_scale`` multiplies
   the sleep the engine computes (backoff and jitter included) so tests run fast, while the
-  definition, its TimeoutSeconds and what it means stay untouched. The patches are process-wide:
-  one local stack per process at a time, as the shared environment variables already require.
+  definition, its TimeoutSeconds and what it means stay untouched. The engine's per-error ERROR
+  logs (the state's parse tree, once per nesting level) are silenced; histories keep the errors.
+  The patches are process-wide: one local stack per process at a time, as the shared environment
+  variables already require.
+* The engine creates a boto3 client (and a TCP connection) for every Lambda call, from boto3's
+  default session, in execution threads: about 30 ms of CPU per Task on a busy 2-core machine,
+  and a default session is not safe to build clients from in several threads at once. The switch
+  gives it `LambdaClients`: one client per region from a session of its own, built once under a
+  lock, with moto's settings (no retries: ASL Retry decides) and a pool for concurrent calls.
 * `check_definition` refuses, when the stack starts, a definition whose tasks the stack cannot
   run: only Lambda functions of the template (by ARN, or through ``arn:aws:states:::lambda:invoke``)
   exist locally, and nothing can call back a ``.waitForTaskToken`` task or poll a ``.sync`` job.
@@ -24,17 +31,28 @@ This module is the one place the local stack adapts that engine, and says why:
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import boto3
+from botocore.config import Config
 from moto.core.config import default_user_config
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.backend.execution import Execution
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+# The engine logs every task error at ERROR, again at each level it passes through, each time with
+# the state's whole parse tree: pages per retried or caught error. The execution history has the facts.
+ENGINE_ERROR_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+LAMBDA_POOL_CONNECTIONS = 64  # Task calls in flight at once that keep their connection for the next call
 _FUNCTION_ARN_PREFIX = "arn:aws:lambda:"
 
 
@@ -108,10 +126,11 @@ def _names(arns: Collection[str]) -> set[str]:
 class EngineSwitch:
     """Turn moto's ASL engine on (`on`), pointed at the local endpoint, and restore everything (`off`)."""
 
-    def __init__(self, port: int, time_scale: float) -> None:
+    def __init__(self, endpoint: str, time_scale: float, credentials: tuple[str, str]) -> None:
         if not isinstance(time_scale, int | float) or time_scale < 0:
             raise ValueError(f"time_scale must be a number >= 0, not {time_scale!r}")
-        self.port, self.time_scale = port, float(time_scale)
+        self.endpoint, self.time_scale, self.credentials = endpoint, float(time_scale), credentials
+        self.port = int(urlsplit(endpoint).port or 80)
         self._undo: list[Callable[[], None]] = []
 
     def on(self) -> None:
@@ -123,18 +142,52 @@ class EngineSwitch:
         self._undo.append(lambda: _restore_env("MOTO_PORT", previous_port))
         os.environ["MOTO_PORT"] = str(self.port)  # where the engine sends Lambda Invoke
         self._patch(Execution, "__deepcopy__", _share_execution)
+        self._patch(lambda_eval_utils, "boto_client_for", LambdaClients(self.endpoint, self.credentials))
         self._patch(retrier_decl, "time", ScaledSleep(self.time_scale))
         self._patch(WaitFunction, "_wait_interval", scaled_wait(self.time_scale))
+        self._quiet(ENGINE_ERROR_LOGGER)
 
     def off(self) -> None:
         while self._undo:
             self._undo.pop()()
+
+    def _quiet(self, name: str) -> None:
+        logger = logging.getLogger(name)
+        previous = logger.level
+        logger.setLevel(logging.CRITICAL)
+        self._undo.append(lambda: logger.setLevel(previous))
 
     def _patch(self, owner: Any, name: str, value: Any) -> None:
         missing = object()
         previous = owner.__dict__.get(name, missing) if isinstance(owner, type) else getattr(owner, name)
         setattr(owner, name, value)
         self._undo.append(lambda: delattr(owner, name) if previous is missing else setattr(owner, name, previous))
+
+
+class LambdaClients:
+    """Stands in for the engine's client factory in its Lambda Task code: one Lambda client per region, reused."""
+
+    def __init__(self, endpoint: str, credentials: tuple[str, str]) -> None:
+        self.endpoint = endpoint
+        # Not the default session the handlers share; the local stack's credentials, as its other clients.
+        self._session = boto3.session.Session(aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1])
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, region: str, service: str, state_credentials: Any = None) -> Any:
+        if service != "lambda":
+            raise UnsupportedDefinition(f"the local stack's Tasks call Lambda only, not {service}")
+        with self._lock:
+            client = self._clients.get(region)
+            if client is None:
+                client = self._clients[region] = self._session.client(
+                    "lambda", region_name=region, endpoint_url=self.endpoint,
+                    config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+                                  connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                                  read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                                  max_pool_connections=LAMBDA_POOL_CONNECTIONS),
+                )
+            return client
 
 
 def _share_execution(self: Execution, memo: dict[int, Any]) -> Execution:

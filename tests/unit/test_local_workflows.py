@@ -4,6 +4,7 @@ start, and how time_scale shortens the engine's sleeps without touching the defi
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import threading
 import time
@@ -12,12 +13,14 @@ from typing import Any
 import pytest
 from moto.core.config import default_user_config
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.backend.execution import Execution
 
 from local_stack import workflows
 from local_stack.workflows import LAMBDA_INVOKE, EngineSwitch, UnsupportedDefinition, check_definition
 
+CREDENTIALS = ("LOCALKEY", "local-secret")
 FN = "arn:aws:lambda:us-east-1:000000000000:function:Render"
 FUNCTIONS = {FN}
 
@@ -69,19 +72,29 @@ def test_a_distributed_map_reading_s3_is_refused() -> None:
         check_definition("m", machine(("Each", mapped)), FUNCTIONS)
 
 
+def engine_log_level() -> int:
+    return logging.getLogger(workflows.ENGINE_ERROR_LOGGER).level
+
+
 def test_the_switch_turns_the_engine_on_and_restores_everything() -> None:
     before = (copy.deepcopy(default_user_config["stepfunctions"]), os.environ.get("MOTO_PORT"), retrier_decl.time,
-              WaitFunction.__dict__["_wait_interval"], "__deepcopy__" in Execution.__dict__)
-    switch = EngineSwitch(4566, 0.01)
+              WaitFunction.__dict__["_wait_interval"], "__deepcopy__" in Execution.__dict__, engine_log_level(),
+              lambda_eval_utils.boto_client_for)
+    switch = EngineSwitch("http://127.0.0.1:4566", 0.01, CREDENTIALS)
     switch.on()
     try:
         assert default_user_config["stepfunctions"]["execute_state_machine"] is True
         assert os.environ["MOTO_PORT"] == "4566"
+        assert engine_log_level() == logging.CRITICAL
+        client = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+        assert lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda") is client  # reused
+        assert client.meta.endpoint_url == "http://127.0.0.1:4566"
     finally:
         switch.off()
 
     after = (default_user_config["stepfunctions"], os.environ.get("MOTO_PORT"), retrier_decl.time,
-             WaitFunction.__dict__["_wait_interval"], "__deepcopy__" in Execution.__dict__)
+             WaitFunction.__dict__["_wait_interval"], "__deepcopy__" in Execution.__dict__, engine_log_level(),
+             lambda_eval_utils.boto_client_for)
     assert after == before
 
 
@@ -124,4 +137,4 @@ def test_a_scaled_wait_ends_when_the_execution_stops() -> None:
 
 def test_time_scale_must_be_a_non_negative_number() -> None:
     with pytest.raises(ValueError, match="time_scale"):
-        EngineSwitch(4566, -1)
+        EngineSwitch("http://127.0.0.1:4566", -1, CREDENTIALS)
