@@ -2,8 +2,7 @@
 
 Rows: per-stage time for 30/180/300 s pieces; the render stage against the plain `fluidsynth`
 CLI render followed by the same preview encode; end to end (upload done -> COMPLETE) on the
-local stack, and the same on the hand-written ASL runner against moto's ASL engine (bench/engines.py);
-Analyze on a 12-megapixel JPEG; `GET /generations/{id}` p95 under 20 concurrent
+local stack (workflows on moto's ASL engine); Analyze on a 12-megapixel JPEG; `GET /generations/{id}` p95 under 20 concurrent
 clients; cold import of each API function; `GET /due` with 1,000 and 10,000 tracks
 (bench/library.py); 20 users submitting 200 generations and 200 track uploads at once (bench/fleet.py);
 transcoding a 5-minute FLAC against the bare ffmpeg command (bench/transcode.py).
@@ -31,8 +30,6 @@ import numpy as np
 import requests
 from PIL import Image
 
-from bench.engines import compare as compare_engines
-from bench.engines import engine_lines
 from bench.fleet import fleet_lines, run_fleet
 from bench.library import due_lines, due_rows
 from bench.transcode import transcode_lines, transcode_rows
@@ -173,7 +170,6 @@ def main() -> int:
     rows = stage_rows(photo, soundfont)
     with tempfile.TemporaryDirectory(prefix="bench-transcode-") as tmp:
         transcode = transcode_rows(Path(tmp))
-    engines = compare_engines()  # the 180 s piece on the hand-written runner and on moto's engine, alternating
     with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
         end_to_end(stack, image, 30)  # warm the handlers, as a warm Lambda would be
         e2e_s, state = end_to_end(stack, image, 180)
@@ -209,7 +205,6 @@ def main() -> int:
         f"(analyze {timings.get('analyze')} ms, compose {timings.get('compose')} ms, render {timings.get('render')} ms)"
         f" = {e2e_s / bare_180:.2f} x bare | <= 1.0 x bare render-then-encode ({bare_180:.2f} s) | "
         f"{'yes' if e2e_s <= bare_180 else 'NO'} |",
-        *engine_lines(engines),
         f"| analyze, 12 MP JPEG | {rows[0]['analyze'] * 1000:.0f} ms | <= 150 ms | "
         f"{'yes' if rows[0]['analyze'] <= 0.150 else 'NO'} |",
         f"| compose, 180 s | {rows[1]['compose'] * 1000:.0f} ms | <= 100 ms | "
@@ -230,8 +225,7 @@ def main() -> int:
     say(report)
     RESULTS.write_text(report)
     (ROOT / "bench" / "results.json").write_text(json.dumps(
-        {"stages": rows, "end_to_end_s": e2e_s, "workflow_engines": engines, "latency_polling": polling,
-         "latency_saturated": saturated,
+        {"stages": rows, "end_to_end_s": e2e_s, "latency_polling": polling, "latency_saturated": saturated,
          "imports_ms": {k: v[0] for k, v in imports.items()}, "due": due, "fleet": fleet, "transcode": transcode},
         indent=2) + "\n")
     say(f"saved {RESULTS.relative_to(ROOT)}")

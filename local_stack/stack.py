@@ -1,4 +1,4 @@
-"""The local stack: template.yaml's API, bucket, table and workflow on loopback, in one process.
+"""The local stack: template.yaml's API, bucket, tables and workflows on loopback, in one process.
 
     moto's S3 + DynamoDB +    <- wrapped by the gateway (upload policy, URL expiry, S3 events,
     Step Functions app           index Queries that read sorted index keys, Lambda's Invoke API
@@ -26,8 +26,6 @@ import threading
 import time
 import uuid
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,6 @@ from botocore.config import Config
 
 from local_stack import events, s3gate, template, workflows
 from local_stack.apigw import ApiServer
-from local_stack.asl import Execution, StateMachine
 from local_stack.functions import FunctionHost
 from local_stack.idp import JWKS_PATH, LocalIdentityProvider
 
@@ -46,6 +43,7 @@ IDP_KEY = ROOT / ".local-stack" / "idp-key.pem"  # the local identity provider's
 CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
 REGION = "us-east-1"
 IDLE_POLL_SECONDS = 0.05  # how often wait_idle and execution() ask Step Functions whether executions ended
+STOP_WAIT_SECONDS = 60.0  # how long stop() lets running executions finish
 # Local differences from a deployed function's environment: no X-Ray daemon to send traces to,
 # and CloudWatch metrics (EMF lines on stdout) would only clutter the terminal.
 LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -53,38 +51,6 @@ BUCKET_PROPERTIES = {
     "BucketName", "NotificationConfiguration", "PublicAccessBlockConfiguration", "BucketEncryption",
     "OwnershipControls", "CorsConfiguration", "LifecycleConfiguration",
 }
-
-
-@dataclass
-class ExecutionRecord:
-    arn: str
-    name: str
-    machine_arn: str
-    input: str
-    started: float
-    future: Future[Execution] | None = None
-    result: Execution | None = field(default=None)
-
-    def describe(self) -> dict[str, Any]:
-        result = self.result
-        status = "RUNNING" if result is None else result.status
-        reply: dict[str, Any] = {
-            "executionArn": self.arn,
-            "stateMachineArn": self.machine_arn,
-            "name": self.name,
-            "status": status,
-            "startDate": self.started,
-            "input": self.input,
-        }
-        if result is not None:
-            reply["stopDate"] = result.stop_time.timestamp()
-            if result.output is not None:
-                reply["output"] = json.dumps(result.output)
-            if result.error:
-                reply["error"] = result.error
-            if result.cause:
-                reply["cause"] = result.cause
-        return reply
 
 
 class LocalStack:
@@ -99,25 +65,15 @@ class LocalStack:
         aws_port: int = 4566,
         idp_key: Path | None = None,
         time_scale: float = 0.05,
-        workers: int = 3,
         env_overrides: dict[str, str] | None = None,
         clock: Any = time.time,
-        engine: str = "moto",
     ) -> None:
-        if engine not in ("moto", "runner"):
-            raise ValueError(f"engine must be 'moto' or 'runner', not {engine!r}")
         self.root, self.host = root, host
         self.api_port, self.aws_port = api_port, aws_port
-        self.time_scale, self.workers = time_scale, workers
-        # "runner": the hand-written local_stack/asl.py, kept only until the bench has compared the two
-        # (the product's own Step Functions calls are not served with it).
-        self.engine = engine
+        self.time_scale = time_scale  # Retry intervals and Wait seconds x this (local_stack.workflows)
         self.idp = LocalIdentityProvider(idp_key or IDP_KEY)
         self.env_overrides = env_overrides or {}
         self.clock = clock
-        self.executions: dict[str, ExecutionRecord] = {}
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
         self._servers: list[Any] = []
         self.deliver_events = True
 
@@ -127,18 +83,14 @@ class LocalStack:
         warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off locally
         self.template = template.load(self.root, region=REGION)
         self.functions = FunctionHost(self.template.functions, clock=self.clock)
-        self.machines: dict[str, tuple[StateMachine | None, list[dict[str, Any]]]] = {}
+        self.machines: dict[str, list[dict[str, Any]]] = {}  # state machine ARN -> its EventBridge rules
         # Everything that must be true is checked before anything listens.
         function_arns = {fn.arn for fn in self.template.functions.values()}
         for spec in self.template.state_machines.values():
             for rule in spec["rules"]:
                 events.validate(rule)
             workflows.check_definition(spec["name"], spec["definition"], function_arns)
-            machine = None
-            if self.engine == "runner":
-                resources = {fn.arn: self._task(fn.name) for fn in self.template.functions.values()}
-                machine = StateMachine(spec["definition"], resources, time_scale=self.time_scale)
-            self.machines[spec["arn"]] = (machine, spec["rules"])
+            self.machines[spec["arn"]] = spec["rules"]
         for name, props in self.template.buckets.items():
             unknown = set(props) - BUCKET_PROPERTIES
             if unknown:
@@ -169,8 +121,7 @@ class LocalStack:
         os.environ.update(self.env_overrides)
         self._create_resources()
         self._sfn = self.client("stepfunctions")
-        if self.engine == "moto":
-            self._create_state_machines()
+        self._create_state_machines()
         routes = [route for fn in self.template.functions.values() for route in fn.routes]
         self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors,
                              authorizer=self.template.authorizer, binary_types=self.template.binary_media_types)
@@ -210,7 +161,7 @@ class LocalStack:
     def stop(self) -> None:
         if hasattr(self, "_stopping"):
             self._stopping.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            self._let_executions_finish()
         if hasattr(self, "api"):
             self.api.stop()
         for server in self._servers:
@@ -222,6 +173,14 @@ class LocalStack:
             boto3.DEFAULT_SESSION = None
         if hasattr(self, "_engine"):
             self._engine.off()
+
+    def _let_executions_finish(self) -> None:
+        """Executions run in the engine's daemon threads: give running ones time to end before the endpoint
+        their tasks call goes away (the runner this replaced waited for them too)."""
+        try:
+            self.wait_idle(STOP_WAIT_SECONDS)
+        except TimeoutError as exc:
+            log.warning("stopping with executions still running: %s", exc)
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -292,26 +251,18 @@ class LocalStack:
                 raise template.TemplateError(f"state machine {name} was created as {created['stateMachineArn']}, "
                                              f"not {spec['arn']} as the template resolves it")
 
-    def _task(self, function_name: str) -> Any:
-        def run(payload: Any, context: Any = None) -> Any:
-            return self.functions.invoke(function_name, payload)
-
-        return run
-
     def publish(self, event: dict[str, Any]) -> list[str]:
         """Deliver an event to the default bus: start every state machine whose rule matches (its execution ARNs)."""
         started: list[str] = []
         if not self.deliver_events:
             return started
-        for arn, (_, rules) in self.machines.items():
+        for arn, rules in self.machines.items():
             if any(events.matches(rule, event) for rule in rules):
                 started.append(self.start_execution(arn, json.dumps(event)))
         return started
 
     def start_execution(self, machine_arn: str, input_text: str, name: str | None = None) -> str:
         """StartExecution, as the EventBridge rule's target does; a new execution name unless one is given."""
-        if self.engine == "runner":
-            return self._runner_start(machine_arn, input_text, name)
         started = self._sfn.start_execution(stateMachineArn=machine_arn, name=name or str(uuid.uuid4()),
                                             input=input_text)
         return str(started["executionArn"])
@@ -334,14 +285,13 @@ class LocalStack:
         return [event for page in pages for event in page["events"]]
 
     def running(self) -> list[str]:
-        """The ARNs of the executions still running, every state machine of the template (ListExecutions)."""
-        if self.engine == "runner":
-            with self._lock:
-                return [r.arn for r in self.executions.values() if r.future and not r.future.done()]
-        pages = (page for arn in self.machines
-                 for page in self._sfn.get_paginator("list_executions").paginate(stateMachineArn=arn,
-                                                                               statusFilter="RUNNING"))
-        return [execution["executionArn"] for page in pages for execution in page["executions"]]
+        """The ARNs of the executions still running, of every state machine (ListStateMachines, ListExecutions)."""
+        machines = [m["stateMachineArn"] for page in self._sfn.get_paginator("list_state_machines").paginate()
+                    for m in page["stateMachines"]]
+        listing = self._sfn.get_paginator("list_executions")
+        return [execution["executionArn"] for arn in machines
+                for page in listing.paginate(stateMachineArn=arn, statusFilter="RUNNING")
+                for execution in page["executions"]]
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Block until every started execution has finished (tests and the demo use it)."""
@@ -350,32 +300,6 @@ class LocalStack:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{len(running)} executions still running after {timeout} s")
             time.sleep(IDLE_POLL_SECONDS)
-
-    # ------------------------------------------------------------------ the hand-written runner (being replaced)
-    def _runner_start(self, machine_arn: str, input_text: str, name: str | None = None) -> str:
-        machine, _ = self.machines[machine_arn]
-        assert machine is not None
-        name = name or str(uuid.uuid4())
-        arn = machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-        with self._lock:
-            existing = self.executions.get(arn)
-            if existing is not None:
-                if existing.input == input_text and existing.result is None:
-                    return arn
-                raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
-            record = ExecutionRecord(arn, name, machine_arn, input_text, time.time())
-            self.executions[arn] = record
-        payload = json.loads(input_text or "{}")
-
-        def execute() -> Execution:
-            result = machine.execute(payload, name=name, execution_arn=arn)
-            record.result = result
-            if result.status != "SUCCEEDED":
-                log.warning("execution %s %s: %s %s", name, result.status, result.error, result.cause)
-            return result
-
-        record.future = self._pool.submit(execute)
-        return arn
 
 
 def scheduled_event(function: str, now: float) -> dict[str, Any]:
@@ -391,7 +315,3 @@ def scheduled_event(function: str, now: float) -> dict[str, Any]:
         "resources": [f"arn:aws:events:{REGION}:000000000000:rule/{function}-schedule"],
         "detail": {},
     }
-
-
-class ExecutionAlreadyExists(Exception):
-    """An execution with this name exists with another input or has finished."""
