@@ -3,8 +3,8 @@
 moto bundles LocalStack's complete Amazon States Language interpreter (`moto.stepfunctions.parser`);
 with moto's config ``stepfunctions: {execute_state_machine: True}`` its Step Functions backend runs
 every execution with it, each in its own threads. A Task state calling a Lambda function sends a
-real Lambda ``Invoke`` to ``http://localhost:$MOTO_PORT``: the local gateway, which runs the
-template's handler in this process (`local_stack.lambda_invoke`). History, status and errors are
+real Lambda ``Invoke`` to the local endpoint: the gateway, which runs the template's handler in
+this process (`local_stack.lambda_invoke`). History, status and errors are
 moto's, read through the Step Functions API (``DescribeExecution``, ``GetExecutionHistory``).
 
 This module is the one place the local stack adapts that engine, and says why:
@@ -140,7 +140,7 @@ class EngineSwitch:
         config["execute_state_machine"] = True  # moto's get_backend() reads it on every Step Functions request
         previous_port = os.environ.get("MOTO_PORT")
         self._undo.append(lambda: _restore_env("MOTO_PORT", previous_port))
-        os.environ["MOTO_PORT"] = str(self.port)  # where the engine sends Lambda Invoke
+        os.environ["MOTO_PORT"] = str(self.port)  # where the engine's own clients go (LambdaClients replaces Lambda's)
         self._patch(Execution, "__deepcopy__", _share_execution)
         self._patch(lambda_eval_utils, "boto_client_for", LambdaClients(self.endpoint, self.credentials))
         self._patch(retrier_decl, "time", ScaledSleep(self.time_scale))
