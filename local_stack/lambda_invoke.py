@@ -70,7 +70,7 @@ def invoke(functions: Mapping[str, Handler], name: str, body: bytes, invocation_
     except Exception as exc:  # noqa: BLE001 (any handler failure is the answer, as Lambda's runtime reports it)
         log.info("function %s raised %s: %s", name, type(exc).__name__, exc)
         headers.append(("X-Amz-Function-Error", "Unhandled"))
-        return Reply(200, headers, json.dumps(error_document(exc)).encode())
+        return Reply(200, headers, json.dumps(error_document(exc, request_id)).encode())
     try:
         payload = json.dumps(result).encode()
     except (TypeError, ValueError) as exc:
@@ -81,11 +81,12 @@ def invoke(functions: Mapping[str, Handler], name: str, body: bytes, invocation_
     return Reply(200, headers, payload)
 
 
-def error_document(exc: BaseException) -> dict[str, Any]:
+def error_document(exc: BaseException, request_id: str) -> dict[str, Any]:
     """The Python runtime's report of an unhandled exception: its class name, message and stack."""
     return {
-        "errorType": type(exc).__name__,
         "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
         "stackTrace": traceback.format_tb(exc.__traceback__),
     }
 

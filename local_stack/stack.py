@@ -10,10 +10,11 @@
                                  through the gateway's Lambda Invoke, so the same handlers run it
 
 An S3 "Object Created" event matching a state machine's EventBridge rule starts an execution with
-``StartExecution``; the product's own Step Functions calls reach the same moto backend. Retry
-intervals and Wait seconds are multiplied by ``time_scale`` (tests shorten them; the definitions
-are unchanged). A definition whose tasks the stack cannot run stops `start` with a message naming
-the state (`local_stack.workflows.check_definition`).
+``StartExecution``, at most ``workers`` of those running at once (`local_stack.starter` says why);
+the product's own Step Functions calls reach the same moto backend. Retry intervals and Wait
+seconds are multiplied by ``time_scale`` (tests shorten them; the definitions are unchanged). A
+definition whose tasks the stack cannot run stops `start` with a message naming the state
+(`local_stack.workflows.check_definition`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from local_stack import events, s3gate, template, workflows
 from local_stack.apigw import ApiServer
 from local_stack.functions import FunctionHost
 from local_stack.idp import JWKS_PATH, LocalIdentityProvider
+from local_stack.starter import ExecutionStarter
 
 log = logging.getLogger("local_stack")
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,7 @@ CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
 REGION = "us-east-1"
 IDLE_POLL_SECONDS = 0.05  # how often wait_idle and execution() ask Step Functions whether executions ended
 STOP_WAIT_SECONDS = 60.0  # how long stop() lets running executions finish
+DEFAULT_MACHINE_TIMEOUT = 365 * 24 * 3600  # a state machine without TimeoutSeconds may run a year
 # Local differences from a deployed function's environment: no X-Ray daemon to send traces to,
 # and CloudWatch metrics (EMF lines on stdout) would only clutter the terminal.
 LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -65,12 +68,14 @@ class LocalStack:
         aws_port: int = 4566,
         idp_key: Path | None = None,
         time_scale: float = 0.05,
+        workers: int = 3,
         env_overrides: dict[str, str] | None = None,
         clock: Any = time.time,
     ) -> None:
         self.root, self.host = root, host
         self.api_port, self.aws_port = api_port, aws_port
         self.time_scale = time_scale  # Retry intervals and Wait seconds x this (local_stack.workflows)
+        self.workers = workers  # executions started by events that run at once (local_stack.starter)
         self.idp = LocalIdentityProvider(idp_key or IDP_KEY)
         self.env_overrides = env_overrides or {}
         self.clock = clock
@@ -122,6 +127,10 @@ class LocalStack:
         self._create_resources()
         self._sfn = self.client("stepfunctions")
         self._create_state_machines()
+        longest = max((spec["definition"].get("TimeoutSeconds", DEFAULT_MACHINE_TIMEOUT)
+                       for spec in self.template.state_machines.values()), default=DEFAULT_MACHINE_TIMEOUT)
+        self._starter = ExecutionStarter(self.start_execution, self._status, limit=self.workers,
+                                         max_run_seconds=longest + 60)
         routes = [route for fn in self.template.functions.values() for route in fn.routes]
         self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors,
                              authorizer=self.template.authorizer, binary_types=self.template.binary_media_types)
@@ -162,6 +171,7 @@ class LocalStack:
         if hasattr(self, "_stopping"):
             self._stopping.set()
             self._let_executions_finish()
+            self._starter.stop()
         if hasattr(self, "api"):
             self.api.stop()
         for server in self._servers:
@@ -258,18 +268,23 @@ class LocalStack:
             return started
         for arn, rules in self.machines.items():
             if any(events.matches(rule, event) for rule in rules):
-                started.append(self.start_execution(arn, json.dumps(event)))
+                started.append(self._starter.submit(arn, str(uuid.uuid4()), json.dumps(event)))
         return started
 
     def start_execution(self, machine_arn: str, input_text: str, name: str | None = None) -> str:
-        """StartExecution, as the EventBridge rule's target does; a new execution name unless one is given."""
+        """StartExecution now (events go through the starter's queue); a new execution name unless one is given."""
         started = self._sfn.start_execution(stateMachineArn=machine_arn, name=name or str(uuid.uuid4()),
                                             input=input_text)
         return str(started["executionArn"])
 
+    def _status(self, arn: str) -> str:
+        return str(self._sfn.describe_execution(executionArn=arn)["status"])
+
     def execution(self, arn: str, timeout: float = 120.0) -> dict[str, Any]:
         """DescribeExecution once the execution has ended (raises TimeoutError if it runs past `timeout`)."""
         deadline = time.monotonic() + timeout
+        if not self._starter.wait_started(arn, timeout):
+            raise TimeoutError(f"execution {arn} still queued after {timeout} s")
         while True:
             described: dict[str, Any] = self._sfn.describe_execution(executionArn=arn)
             if described["status"] != "RUNNING":
@@ -285,13 +300,13 @@ class LocalStack:
         return [event for page in pages for event in page["events"]]
 
     def running(self) -> list[str]:
-        """The ARNs of the executions still running, of every state machine (ListStateMachines, ListExecutions)."""
+        """The ARNs of the executions queued or running, of every state machine (ListStateMachines, ListExecutions)."""
         machines = [m["stateMachineArn"] for page in self._sfn.get_paginator("list_state_machines").paginate()
                     for m in page["stateMachines"]]
         listing = self._sfn.get_paginator("list_executions")
-        return [execution["executionArn"] for arn in machines
-                for page in listing.paginate(stateMachineArn=arn, statusFilter="RUNNING")
-                for execution in page["executions"]]
+        return self._starter.queued() + [execution["executionArn"] for arn in machines
+                                         for page in listing.paginate(stateMachineArn=arn, statusFilter="RUNNING")
+                                         for execution in page["executions"]]
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Block until every started execution has finished (tests and the demo use it)."""
