@@ -2,7 +2,7 @@
 
 Rows: per-stage time for 30/180/300 s pieces; the render stage against the plain `fluidsynth`
 CLI render followed by the same preview encode; end to end (upload done -> COMPLETE) on the
-local stack; Analyze on a 12-megapixel JPEG; `GET /generations/{id}` p95 under 20 concurrent
+local stack (workflows on moto's ASL engine); Analyze on a 12-megapixel JPEG; `GET /generations/{id}` p95 under 20 concurrent
 clients; cold import of each API function; `GET /due` with 1,000 and 10,000 tracks
 (bench/library.py); 20 users submitting 200 generations and 200 track uploads at once (bench/fleet.py);
 transcoding a 5-minute FLAC against the bare ffmpeg command (bench/transcode.py); InspectTrack's peak

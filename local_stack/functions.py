@@ -66,7 +66,8 @@ class FunctionHost:
     def __init__(self, specs: dict[str, FunctionSpec], *, clock: Any = None) -> None:
         self.specs = specs
         self.clock = clock
-        self._faults: dict[str, list[BaseException]] = {}  # function -> errors its next invocations raise
+        # function -> what its next invocations do instead: raise an error, or first sleep (a stalled call)
+        self._faults: dict[str, list[BaseException | float]] = {}
         self._modules: dict[str, ModuleType] = {}
         self._stamps: dict[str, dict[str, float]] = {}
         self._checked: dict[str, float] = {}
@@ -147,6 +148,14 @@ class FunctionHost:
         with self._lock:
             self._faults.setdefault(name, []).extend([error] * times)
 
+    def delay_next(self, name: str, seconds: float, times: int = 1) -> None:
+        """Fault injection for tests: the function's next `times` invocations sleep `seconds`, then run (a task
+        overrunning its TimeoutSeconds; as in Lambda, the call goes on after Step Functions stops waiting)."""
+        if name not in self.specs:
+            raise KeyError(f"no function {name}")
+        with self._lock:
+            self._faults.setdefault(name, []).extend([float(seconds)] * times)
+
     def pending_faults(self, name: str) -> int:
         with self._lock:
             return len(self._faults.get(name, []))
@@ -157,8 +166,10 @@ class FunctionHost:
         with self._busy[name]:
             with self._lock:
                 fault = self._faults[name].pop(0) if self._faults.get(name) else None
-            if fault is not None:
+            if isinstance(fault, BaseException):
                 raise fault
+            if fault is not None:
+                time.sleep(fault)
             return self._invoke(spec, event)
 
     def _invoke(self, spec: FunctionSpec, event: Any) -> Any:

@@ -2,8 +2,9 @@
 
 `Gateway` is a WSGI app wrapping moto's server app. On the way in it:
 
-* answers JSON-protocol calls whose ``X-Amz-Target`` prefix it was given a handler for (the local workflow runner
-  answers ``AWSStepFunctions.*``); everything else goes to moto;
+* answers Lambda's ``Invoke`` API with the in-process handlers it was given (`local_stack.lambda_invoke`): Step
+  Functions (moto's ASL engine, behind this same endpoint) runs a Task state's function through it;
+* sends Step Functions calls to moto for the template's account (its ARNs name that account, moto's default differs);
 * enforces presigned POST policies the way S3 does (signature, expiration, conditions, the coverage rule and
   ``content-length-range``), with S3's status codes and XML error bodies, before the upload reaches moto;
 * refuses presigned URLs past their lifetime (``Request has expired``);
@@ -62,14 +63,13 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
 
-from local_stack import dynamodb
+from local_stack import dynamodb, lambda_invoke
 
 logger = logging.getLogger(__name__)
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 ObjectCreatedHandler = Callable[[dict[str, Any]], object]
-TargetHandler = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
 
 SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_PRE_FILE_BYTES = 20 * 1024  # S3: form fields before the file may not exceed 20 KB
@@ -1130,8 +1130,9 @@ class Gateway:
     """WSGI app: moto's S3/DynamoDB server app with AWS's presigned-request rules and S3 -> EventBridge events.
 
     ``credentials`` are the (access key, secret key) the local stack hands its clients; presigned POST signatures are
-    verified with them. ``targets`` maps an ``X-Amz-Target`` prefix (e.g. ``"AWSStepFunctions"``) to a handler taking
-    (operation, JSON body) and returning (status, JSON body). ``on_object_created`` receives each "Object Created"
+    verified with them. ``functions`` maps a Lambda function name to a callable taking the event and returning the
+    result; Lambda ``Invoke`` requests run it. ``account`` is the account Step Functions resources live in (moto
+    reads it from the ``x-moto-account-id`` header). ``on_object_created`` receives each "Object Created"
     event synchronously on the request's thread, before S3's answer is sent; its exceptions are logged, never
     answered. ``clock`` (epoch seconds) decides expiry and event times.
     """
@@ -1142,7 +1143,8 @@ class Gateway:
         credentials: tuple[str, str],
         region: str,
         on_object_created: ObjectCreatedHandler,
-        targets: Mapping[str, TargetHandler] | None = None,
+        functions: Mapping[str, lambda_invoke.Handler] | None = None,
+        account: str = DEFAULT_ACCOUNT_ID,
         documents: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -1151,7 +1153,8 @@ class Gateway:
         self._documents = {path: json.dumps(doc).encode() for path, doc in (documents or {}).items()}
         self.region = region
         self._on_object_created = on_object_created
-        self._targets = dict(targets or {})
+        self._functions = dict(functions or {})
+        self._account = account
         self._clock = clock
         self._moto = DomainDispatcherApplication(create_backend_app)
         # moto's dispatcher looks the service up (a directory scan) under a global lock on every
@@ -1172,9 +1175,12 @@ class Gateway:
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(document)))])
             return [document]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        handler = self._targets.get(target.partition(".")[0]) if target else None
-        if handler is not None:
-            return self._call_target(handler, target.partition(".")[2], environ, start_response)
+        function = lambda_invoke.function_name(environ.get("PATH_INFO", ""))
+        if function is not None and environ.get("REQUEST_METHOD") == "POST":
+            return self._invoke(function, environ, start_response)
+        if target.startswith("AWSStepFunctions."):
+            environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self._account)
+            return self._backend("stepfunctions")(environ, start_response)
         if not _is_s3(environ):
             if target.startswith("DynamoDB_"):
                 # DynamoDB applies each request atomically (a conditional write cannot interleave with
@@ -1248,32 +1254,15 @@ class Gateway:
                 self._apps[service] = app
         return app
 
-    # ------------------------------------------------------------------------------------ JSON targets
+    # ------------------------------------------------------------------------------------ Lambda Invoke
 
-    def _call_target(
-        self, handler: TargetHandler, operation: str, environ: Environ, start_response: StartResponse
-    ) -> list[bytes]:
-        request_id = str(uuid.uuid4())
-        try:
-            payload = json.loads(get_input_stream(environ).read() or b"{}")
-            if not isinstance(payload, dict):
-                raise ValueError("the request body must be a JSON object")
-        except ValueError as exc:
-            status, body = 400, {"__type": "SerializationException", "message": str(exc)}
-        else:
-            try:
-                status, body = handler(operation, payload)
-            except Exception as exc:
-                logger.exception("handler for %s failed", environ.get("HTTP_X_AMZ_TARGET"))
-                status, body = 500, {"__type": "InternalFailure", "message": str(exc)}
-        data = json.dumps(body, default=str).encode()
-        headers = [
-            ("Content-Type", "application/x-amz-json-1.0"),
-            ("Content-Length", str(len(data))),
-            ("x-amzn-RequestId", request_id),
-        ]
-        start_response(f"{status} {_reason_phrase(status)}", headers)
-        return [data]
+    def _invoke(self, function: str, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        """Lambda's Invoke, run by the in-process handler on this request's thread."""
+        body = get_input_stream(environ).read()
+        reply = lambda_invoke.invoke(self._functions, function, body, environ.get("HTTP_X_AMZ_INVOCATION_TYPE"))
+        headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
+        start_response(f"{reply.status} {_reason_phrase(reply.status)}", headers)
+        return [reply.body]
 
     # ------------------------------------------------------------------------------------ POST Object
 

@@ -1,15 +1,25 @@
-"""The local stack: template.yaml's API, bucket, table and workflow on loopback, in one process.
+"""The local stack: template.yaml's API, bucket, tables and workflows on loopback, in one process.
 
-    moto's S3 + DynamoDB app  <- wrapped by the gateway (upload policy, URL expiry, S3 events,
-                                 index Queries that read sorted index keys, the Step Functions API)
-                                 on one port (default 4566)
+    moto's S3 + DynamoDB +    <- wrapped by the gateway (upload policy, URL expiry, S3 events,
+    Step Functions app           index Queries that read sorted index keys, Lambda's Invoke API
+                                 answered by the in-process handlers) on one port (default 4566)
     the API                   <- API Gateway's routes from template.yaml (default port 3000)
-    the workflow              <- statemachine/*.asl.json run by the local ASL runner, Task
-                                 states dispatched to the same handlers, in-process
+    the workflows             <- statemachine/*.asl.json, created through the Step Functions API
+                                 with their DefinitionSubstitutions and run by moto's ASL engine
+                                 (`local_stack.workflows`); a Task state invokes its function
+                                 through the gateway's Lambda Invoke, so the same handlers run it
+
+An S3 "Object Created" event matching a state machine's EventBridge rule starts an execution with
+``StartExecution``, at most ``workers`` of those running at once (`local_stack.starter` says why);
+the product's own Step Functions calls reach the same moto backend. Retry intervals and Wait
+seconds are multiplied by ``time_scale`` (tests shorten them; the definitions are unchanged). A
+definition whose tasks the stack cannot run stops `start` with a message naming the state
+(`local_stack.workflows.check_definition`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -17,24 +27,26 @@ import threading
 import time
 import uuid
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
-from local_stack import events, s3gate, template
+from local_stack import events, s3gate, template, workflows
 from local_stack.apigw import ApiServer
-from local_stack.asl import Execution, StateMachine
 from local_stack.functions import FunctionHost
 from local_stack.idp import JWKS_PATH, LocalIdentityProvider
+from local_stack.starter import ExecutionStarter
 
 log = logging.getLogger("local_stack")
 ROOT = Path(__file__).resolve().parent.parent
 IDP_KEY = ROOT / ".local-stack" / "idp-key.pem"  # the local identity provider's signing key (not committed)
 CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
 REGION = "us-east-1"
+IDLE_POLL_SECONDS = 0.05  # how often wait_idle and execution() ask Step Functions whether executions ended
+STOP_WAIT_SECONDS = 60.0  # how long stop() lets running executions finish
+DEFAULT_MACHINE_TIMEOUT = 365 * 24 * 3600  # a state machine without TimeoutSeconds may run a year
 # Local differences from a deployed function's environment: no X-Ray daemon to send traces to,
 # and CloudWatch metrics (EMF lines on stdout) would only clutter the terminal.
 LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -42,38 +54,6 @@ BUCKET_PROPERTIES = {
     "BucketName", "NotificationConfiguration", "PublicAccessBlockConfiguration", "BucketEncryption",
     "OwnershipControls", "CorsConfiguration", "LifecycleConfiguration",
 }
-
-
-@dataclass
-class ExecutionRecord:
-    arn: str
-    name: str
-    machine_arn: str
-    input: str
-    started: float
-    future: Future[Execution] | None = None
-    result: Execution | None = field(default=None)
-
-    def describe(self) -> dict[str, Any]:
-        result = self.result
-        status = "RUNNING" if result is None else result.status
-        reply: dict[str, Any] = {
-            "executionArn": self.arn,
-            "stateMachineArn": self.machine_arn,
-            "name": self.name,
-            "status": status,
-            "startDate": self.started,
-            "input": self.input,
-        }
-        if result is not None:
-            reply["stopDate"] = result.stop_time.timestamp()
-            if result.output is not None:
-                reply["output"] = json.dumps(result.output)
-            if result.error:
-                reply["error"] = result.error
-            if result.cause:
-                reply["cause"] = result.cause
-        return reply
 
 
 class LocalStack:
@@ -94,13 +74,11 @@ class LocalStack:
     ) -> None:
         self.root, self.host = root, host
         self.api_port, self.aws_port = api_port, aws_port
-        self.time_scale, self.workers = time_scale, workers
+        self.time_scale = time_scale  # Retry intervals and Wait seconds x this (local_stack.workflows)
+        self.workers = workers  # executions started by events that run at once (local_stack.starter)
         self.idp = LocalIdentityProvider(idp_key or IDP_KEY)
         self.env_overrides = env_overrides or {}
         self.clock = clock
-        self.executions: dict[str, ExecutionRecord] = {}
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
         self._servers: list[Any] = []
         self.deliver_events = True
 
@@ -110,14 +88,14 @@ class LocalStack:
         warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off locally
         self.template = template.load(self.root, region=REGION)
         self.functions = FunctionHost(self.template.functions, clock=self.clock)
-        self.machines: dict[str, tuple[StateMachine, list[dict[str, Any]]]] = {}
+        self.machines: dict[str, list[dict[str, Any]]] = {}  # state machine ARN -> its EventBridge rules
         # Everything that must be true is checked before anything listens.
+        function_arns = {fn.arn for fn in self.template.functions.values()}
         for spec in self.template.state_machines.values():
             for rule in spec["rules"]:
                 events.validate(rule)
-            resources = {fn.arn: self._task(fn.name) for fn in self.template.functions.values()}
-            machine = StateMachine(spec["definition"], resources, time_scale=self.time_scale)
-            self.machines[spec["arn"]] = (machine, spec["rules"])
+            workflows.check_definition(spec["name"], spec["definition"], function_arns)
+            self.machines[spec["arn"]] = spec["rules"]
         for name, props in self.template.buckets.items():
             unknown = set(props) - BUCKET_PROPERTIES
             if unknown:
@@ -127,7 +105,8 @@ class LocalStack:
             credentials=CREDENTIALS,
             region=REGION,
             on_object_created=self.publish,
-            targets={"AWSStepFunctions": self._stepfunctions},
+            functions={name: functools.partial(self.functions.invoke, name) for name in self.template.functions},
+            account=template.ACCOUNT,
             documents={JWKS_PATH: self.idp.jwks},
             clock=self.clock,
         )
@@ -137,6 +116,8 @@ class LocalStack:
         self.aws_port = int(getattr(server, "port", None) or server.server_port)
         self.endpoint = f"http://{self.host}:{self.aws_port}"
         self._saved_environ = dict(os.environ)  # the handlers share this process's environment
+        self._engine = workflows.EngineSwitch(self.endpoint, self.time_scale, CREDENTIALS)
+        self._engine.on()
         boto3.DEFAULT_SESSION = None  # it caches credentials: let the handlers' clients read ours
         os.environ.update(self.client_environment())
         os.environ.update(LOCAL_DEFAULTS)
@@ -144,6 +125,12 @@ class LocalStack:
         os.environ.update(self.idp.environment(self.endpoint))  # the authorizer trusts the local pool
         os.environ.update(self.env_overrides)
         self._create_resources()
+        self._sfn = self.client("stepfunctions")
+        self._create_state_machines()
+        longest = max((spec["definition"].get("TimeoutSeconds", DEFAULT_MACHINE_TIMEOUT)
+                       for spec in self.template.state_machines.values()), default=DEFAULT_MACHINE_TIMEOUT)
+        self._starter = ExecutionStarter(self.start_execution, self._status, limit=self.workers,
+                                         max_run_seconds=longest + 60)
         routes = [route for fn in self.template.functions.values() for route in fn.routes]
         self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors,
                              authorizer=self.template.authorizer, binary_types=self.template.binary_media_types)
@@ -183,7 +170,8 @@ class LocalStack:
     def stop(self) -> None:
         if hasattr(self, "_stopping"):
             self._stopping.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            self._let_executions_finish()
+            self._starter.stop()
         if hasattr(self, "api"):
             self.api.stop()
         for server in self._servers:
@@ -193,6 +181,16 @@ class LocalStack:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             boto3.DEFAULT_SESSION = None
+        if hasattr(self, "_engine"):
+            self._engine.off()
+
+    def _let_executions_finish(self) -> None:
+        """Executions run in the engine's daemon threads: give running ones time to end before the endpoint
+        their tasks call goes away (the runner this replaced waited for them too)."""
+        try:
+            self.wait_idle(STOP_WAIT_SECONDS)
+        except TimeoutError as exc:
+            log.warning("stopping with executions still running: %s", exc)
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -200,13 +198,14 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def client(self, service: Any) -> Any:
+    def client(self, service: Any, config: Config | None = None) -> Any:
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
             aws_access_key_id=CREDENTIALS[0],
             aws_secret_access_key=CREDENTIALS[1],
+            config=config,
         )
 
     def _create_resources(self) -> None:
@@ -250,77 +249,72 @@ class LocalStack:
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
 
     # ------------------------------------------------------------------ workflow
-    def _task(self, function_name: str) -> Any:
-        def run(payload: Any, context: Any = None) -> Any:
-            return self.functions.invoke(function_name, payload)
-
-        return run
+    def _create_state_machines(self) -> None:
+        """Create the template's state machines through the Step Functions API, names and ARNs as resolved."""
+        for spec in self.template.state_machines.values():
+            name = spec["arn"].rsplit(":", 1)[-1]
+            created = self._sfn.create_state_machine(
+                name=name, definition=json.dumps(spec["definition"]),
+                roleArn=f"arn:aws:iam::{template.ACCOUNT}:role/{name}-role",
+            )
+            if created["stateMachineArn"] != spec["arn"]:
+                raise template.TemplateError(f"state machine {name} was created as {created['stateMachineArn']}, "
+                                             f"not {spec['arn']} as the template resolves it")
 
     def publish(self, event: dict[str, Any]) -> list[str]:
-        """Deliver an event to the default bus: start every state machine whose rule matches."""
+        """Deliver an event to the default bus: start every state machine whose rule matches (its execution ARNs)."""
         started: list[str] = []
         if not self.deliver_events:
             return started
-        for arn, (_, rules) in self.machines.items():
+        for arn, rules in self.machines.items():
             if any(events.matches(rule, event) for rule in rules):
-                started.append(self.start_execution(arn, json.dumps(event)))
+                started.append(self._starter.submit(arn, str(uuid.uuid4()), json.dumps(event)))
         return started
 
     def start_execution(self, machine_arn: str, input_text: str, name: str | None = None) -> str:
-        machine, _ = self.machines[machine_arn]
-        name = name or str(uuid.uuid4())
-        arn = machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-        with self._lock:
-            existing = self.executions.get(arn)
-            if existing is not None:
-                if existing.input == input_text and existing.result is None:
-                    return arn
-                raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
-            record = ExecutionRecord(arn, name, machine_arn, input_text, time.time())
-            self.executions[arn] = record
-        payload = json.loads(input_text or "{}")
+        """StartExecution now (events go through the starter's queue); a new execution name unless one is given."""
+        started = self._sfn.start_execution(stateMachineArn=machine_arn, name=name or str(uuid.uuid4()),
+                                            input=input_text)
+        return str(started["executionArn"])
 
-        def execute() -> Execution:
-            result = machine.execute(payload, name=name, execution_arn=arn)
-            record.result = result
-            if result.status != "SUCCEEDED":
-                log.warning("execution %s %s: %s %s", name, result.status, result.error, result.cause)
-            return result
+    def _status(self, arn: str) -> str:
+        return str(self._sfn.describe_execution(executionArn=arn)["status"])
 
-        record.future = self._pool.submit(execute)
-        return arn
+    def execution(self, arn: str, timeout: float = 120.0) -> dict[str, Any]:
+        """DescribeExecution once the execution has ended (raises TimeoutError if it runs past `timeout`)."""
+        deadline = time.monotonic() + timeout
+        if not self._starter.wait_started(arn, timeout):
+            raise TimeoutError(f"execution {arn} still queued after {timeout} s")
+        while True:
+            described: dict[str, Any] = self._sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"execution {arn} still running after {timeout} s")
+            time.sleep(IDLE_POLL_SECONDS)
+
+    def history(self, arn: str, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """GetExecutionHistory of an execution, once it has ended, every page."""
+        self.execution(arn, timeout)
+        pages = self._sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        return [event for page in pages for event in page["events"]]
+
+    def running(self) -> list[str]:
+        """The ARNs of the executions queued or running, of every state machine (ListStateMachines, ListExecutions)."""
+        machines = [m["stateMachineArn"] for page in self._sfn.get_paginator("list_state_machines").paginate()
+                    for m in page["stateMachines"]]
+        listing = self._sfn.get_paginator("list_executions")
+        return self._starter.queued() + [execution["executionArn"] for arn in machines
+                                         for page in listing.paginate(stateMachineArn=arn, statusFilter="RUNNING")
+                                         for execution in page["executions"]]
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Block until every started execution has finished (tests and the demo use it)."""
         deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = [r.future for r in self.executions.values() if r.future and not r.future.done()]
-            if not pending:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{len(pending)} executions still running after {timeout} s")
-            pending[0].result(timeout=remaining)
-
-    def _stepfunctions(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """The Step Functions API calls the product makes, served by the local runner."""
-        if operation == "StartExecution":
-            machine_arn = body.get("stateMachineArn", "")
-            if machine_arn not in self.machines:
-                message = f"State Machine Does Not Exist: '{machine_arn}'"
-                return 400, {"__type": "StateMachineDoesNotExist", "message": message}
-            try:
-                arn = self.start_execution(machine_arn, body.get("input", "{}"), body.get("name"))
-            except ExecutionAlreadyExists as exc:
-                return 400, {"__type": "ExecutionAlreadyExists", "message": str(exc)}
-            return 200, {"executionArn": arn, "startDate": self.executions[arn].started}
-        if operation == "DescribeExecution":
-            record = self.executions.get(body.get("executionArn", ""))
-            if record is None:
-                return 400, {"__type": "ExecutionDoesNotExist", "message": "Execution Does Not Exist"}
-            return 200, record.describe()
-        return 400, {"__type": "UnknownOperationException", "message": f"{operation} is not supported by the local stack"}
+        while running := self.running():
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{len(running)} executions still running after {timeout} s")
+            time.sleep(IDLE_POLL_SECONDS)
 
 
 def scheduled_event(function: str, now: float) -> dict[str, Any]:
@@ -336,7 +330,3 @@ def scheduled_event(function: str, now: float) -> dict[str, Any]:
         "resources": [f"arn:aws:events:{REGION}:000000000000:rule/{function}-schedule"],
         "detail": {},
     }
-
-
-class ExecutionAlreadyExists(Exception):
-    """An execution with this name exists with another input or has finished."""

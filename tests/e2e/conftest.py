@@ -1,5 +1,6 @@
 """One local stack for the end-to-end tests: real HTTP to the API on loopback, real presigned
-uploads to the S3 endpoint, the workflow run by the local runner with the real handlers."""
+uploads to the S3 endpoint, the workflows run by moto's ASL engine with the real handlers (retry
+intervals and Wait seconds shortened by time_scale; task and execution timeouts are real)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,22 @@ def job_objects(stack: LocalStack, user: str, job_id: str) -> list[str]:
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{user}/{job_id}/")
         keys += [o["Key"] for o in listing.get("Contents", [])]
     return sorted(keys)
+
+
+def machine_executions(stack: LocalStack, machine: str) -> list[dict[str, Any]]:
+    """Every execution of one of the template's state machines (Step Functions' ListExecutions)."""
+    arn = stack.template.state_machines[machine]["arn"]
+    pages = stack.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=arn)
+    return [execution for page in pages for execution in page["executions"]]
+
+
+def state_attempts(stack: LocalStack, execution_arn: str, state: str) -> int:
+    """How many times an execution ran a Task state's function (its history, read once the execution has
+    ended): each try, the first and every retry, is one LambdaFunctionStarted event inside the state."""
+    current, count = None, 0
+    for event in stack.history(execution_arn):
+        if event["type"].endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] in ("LambdaFunctionStarted", "TaskStarted") and current == state:
+            count += 1
+    return count

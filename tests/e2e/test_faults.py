@@ -11,7 +11,7 @@ import pytest
 
 from local_stack.stack import LocalStack
 from soundcanvas.core.errors import TransientError
-from tests.e2e.conftest import SAMPLE, Client, job_objects
+from tests.e2e.conftest import SAMPLE, Client, job_objects, machine_executions, state_attempts
 
 pytestmark = pytest.mark.e2e
 
@@ -23,13 +23,13 @@ def run(client: Client, **options: Any) -> dict[str, Any]:
 
 
 def attempts(stack: LocalStack, job_id: str, state: str) -> int:
-    """How many times the workflow ran a state for this job (its execution history). The job reads
-    COMPLETE or FAILED a moment before its execution ends, so this waits for the execution's end."""
-    for record in list(stack.executions.values()):
-        if job_id in record.input and record.future is not None:
-            history = record.future.result(timeout=60).history
-            return sum(1 for e in history if e.get("type") == "TaskStarted" and e.get("state") == state)
-    raise AssertionError(f"no execution for {job_id}")
+    """How many times the workflow ran a state for this job, from its execution's history (read through
+    Step Functions once the execution has ended: the job reads COMPLETE or FAILED a moment before)."""
+    executions = [e for e in machine_executions(stack, "GenerationStateMachine")
+                  if job_id in stack.client("stepfunctions").describe_execution(executionArn=e["executionArn"])["input"]]
+    if not executions:
+        raise AssertionError(f"no execution for {job_id}")
+    return state_attempts(stack, executions[0]["executionArn"], state)
 
 
 def test_a_transient_render_failure_is_retried(stack: LocalStack) -> None:

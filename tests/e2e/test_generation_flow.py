@@ -182,9 +182,9 @@ def test_replayed_and_duplicated_upload_events_run_the_job_once(alice: Client, s
     assert final["status"] == "COMPLETE"
     replay = stack.publish(_upload_event(stack, key))
     stack.wait_idle()
-    results = [stack.executions[arn].result for arn in arns + replay]
-    assert all(r is not None and r.status == "SUCCEEDED" for r in results)
-    claimed = [r for r in results if r is not None and r.output["job"]["claimed"]]
+    results = [stack.execution(arn) for arn in arns + replay]  # DescribeExecution, each has ended
+    assert all(r["status"] == "SUCCEEDED" for r in results)
+    claimed = [r for r in results if json.loads(r["output"])["job"]["claimed"]]
     assert len(claimed) == 1, "the job ran more than once"
     after = alice.get(job["jobId"]).json()
     assert after["updatedAt"] == final["updatedAt"] and after["timings"] == final["timings"]

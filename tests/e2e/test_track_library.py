@@ -5,6 +5,7 @@ and Guess the Track over simulated days."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from PIL import Image
 
 from local_stack.stack import LocalStack
 from tests.audiogen import lying_wav, picture, tagged_flac, with_pictures, write
-from tests.e2e.conftest import SAMPLE, Client, ShiftableClock
+from tests.e2e.conftest import SAMPLE, Client, ShiftableClock, machine_executions
 
 pytestmark = pytest.mark.e2e
 DAY = 86400
@@ -157,7 +158,7 @@ def test_duplicate_events_and_re_uploads(stack: LocalStack, tmp_path: Path) -> N
     item = lib.add(write(tmp_path / "a.wav", 2.0), "audio/wav", "take.wav")
     first = lib.settled(item["trackId"])
     lib.session.patch(lib.url(f"/tracks/{item['trackId']}"), json={"name": "Take One"}, timeout=30)
-    executions = len(stack.executions)
+    executions = len(machine_executions(stack, "TrackStateMachine"))
     # S3 delivers at least once: the same event again runs the workflow, which does nothing.
     key = f"library/{lib.user}/{item['trackId']}/original.wav"
     replay = {"version": "0", "id": "dup", "detail-type": "Object Created", "source": "aws.s3", "account": "000000000000",
@@ -167,9 +168,9 @@ def test_duplicate_events_and_re_uploads(stack: LocalStack, tmp_path: Path) -> N
                          "request-id": "r", "requester": "r", "source-ip-address": "127.0.0.1", "reason": "PostObject"}}
     (arn,) = stack.publish(replay)
     stack.wait_idle(60)
-    assert len(stack.executions) == executions + 1
-    result = stack.executions[arn].result
-    assert result is not None and result.status == "SUCCEEDED" and result.output["track"]["claimed"] is False
+    assert len(machine_executions(stack, "TrackStateMachine")) == executions + 1
+    result = stack.execution(arn)
+    assert result["status"] == "SUCCEEDED" and json.loads(result["output"])["track"]["claimed"] is False
     unchanged = lib.track(item["trackId"]).json()
     assert unchanged["status"] == "READY" and unchanged["name"] == "Take One" and first["status"] == "READY"
     # The same file name again is the same track: new audio, same id, the owner's edits kept.
@@ -191,13 +192,15 @@ def test_an_upload_form_is_single_use(stack: LocalStack, tmp_path: Path) -> None
     assert first["status"] == "READY", first
     stack.wait_idle(60)
     kept = objects(stack, lib.user, item["trackId"])
-    executions = len(stack.executions)
+    before = {e["executionArn"] for e in machine_executions(stack, "TrackStateMachine")}
     for seconds in (2.0, 3.0):  # the same form, posted again with other audio: S3 takes it, we do no work
         assert lib.send(item, write(tmp_path / f"{seconds}.wav", seconds).read_bytes(), "audio/wav").status_code == 204
         stack.wait_idle(60)
-    runs = list(stack.executions.values())[executions:]
-    assert len(runs) == 2 and all(run.result is not None and run.result.status == "SUCCEEDED" for run in runs)
-    assert all(run.result.output["track"]["claimed"] is False for run in runs if run.result is not None)
+    sfn = stack.client("stepfunctions")
+    runs = [sfn.describe_execution(executionArn=e["executionArn"])
+            for e in machine_executions(stack, "TrackStateMachine") if e["executionArn"] not in before]
+    assert len(runs) == 2 and all(run["status"] == "SUCCEEDED" for run in runs)
+    assert all(json.loads(run["output"])["track"]["claimed"] is False for run in runs)
     track = lib.track(item["trackId"]).json()
     assert track["status"] == "READY" and track["durationSeconds"] == pytest.approx(1.0, abs=0.01)
     assert objects(stack, lib.user, item["trackId"]) == kept  # the re-posts were removed, the processed files kept

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -137,34 +136,3 @@ def test_template_functions_timeouts_fit_the_task_timeouts(machine: str, sam_tem
     by_arn = {fn.arn: fn for fn in sam_template.functions.values()}
     for name, task in _tasks(sam_template.state_machines[machine]["definition"]).items():
         assert by_arn[task["Resource"]].timeout <= task["TimeoutSeconds"], name
-
-
-@pytest.mark.parametrize(("machine", "task", "failure"), [
-    ("GenerationStateMachine", "Analyze", "MarkFailed"),
-    ("TrackStateMachine", "TranscodeTrack", "TrackFailed"),
-])
-def test_a_task_timeout_is_caught_into_the_failure_task(machine: str, task: str, failure: str,
-                                                        sam_template: LocalTemplate) -> None:
-    """The real definition, run by the local runner with stand-in tasks: a task that overruns its
-    TimeoutSeconds (shortened here to 1 s) ends in the failure task with States.Timeout."""
-    from local_stack.asl import StateMachine
-
-    definition = json.loads(json.dumps(sam_template.state_machines[machine]["definition"]))
-    arns = {name: definition["States"][name]["Resource"] for name in definition["States"]
-            if definition["States"][name]["Type"] == "Task"}
-    definition["States"][task]["TimeoutSeconds"] = 1
-    seen: dict[str, Any] = {}
-
-    def step(name: str) -> Any:
-        def run(payload: Any, context: Any) -> Any:
-            if name == task:
-                time.sleep(3)  # overruns the shortened timeout
-            if name == failure:
-                seen["error"] = payload["error"]
-                return {"marked": True}
-            return {"claimed": True, "needsTranscode": True, "userId": "u", "trackId": "t", "jobId": "j",
-                    "bucket": "b", "originalKey": "library/u/t/original.flac", "version": "v", "format": "flac"}
-        return run
-
-    execution = StateMachine(definition, {arn: step(name) for name, arn in arns.items()}, time_scale=0).execute({})
-    assert execution.status == "FAILED" and seen["error"]["Error"] == "States.Timeout"

@@ -17,7 +17,9 @@ import yaml
 from local_stack import events, template
 from local_stack.apigw import ApiServer, build_event
 from local_stack.functions import FunctionHost
+from local_stack.stack import LocalStack
 from local_stack.template import ApiRoute, FunctionSpec
+from local_stack.workflows import UnsupportedDefinition
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -80,6 +82,19 @@ def test_unsupported_intrinsics_stop_the_stack(tmp_path: Path) -> None:
     (root / "template.yaml").write_text(text)
     with pytest.raises(template.TemplateError, match="Fn::Select is not supported"):
         template.load(root, region="us-east-1")
+
+
+def test_a_task_the_stack_cannot_run_stops_it_at_start_naming_state_and_feature(tmp_path: Path) -> None:
+    root = _copy_repo(tmp_path)
+    definition = root / "statemachine" / "generation.asl.json"
+    states = json.loads(definition.read_text())
+    states["States"]["Render"]["Resource"] = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    definition.write_text(json.dumps(states))
+    stack = LocalStack(root, api_port=0, aws_port=0, idp_key=tmp_path / "idp.pem")
+    with pytest.raises(UnsupportedDefinition, match=r"GenerationStateMachine\.Render: the \.waitForTaskToken integration"):
+        stack.start()
+    stack.stop()
+    assert not hasattr(stack, "gateway")  # refused before anything listened
 
 
 def test_the_upload_rule_matches_only_picture_uploads(sam_template: template.LocalTemplate) -> None:

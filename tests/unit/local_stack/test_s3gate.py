@@ -28,6 +28,7 @@ from local_stack import s3gate
 ACCESS_KEY = "AKIALOCALSTACKTEST01"
 SECRET_KEY = "local-stack-test-secret"
 REGION = "us-east-1"
+ACCOUNT = "000000000000"  # the local stack's account (template ARNs), not moto's default
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
 CONTENT_RANGE = ["content-length-range", 1, 1000]
 SIGV4 = Config(signature_version="s3v4")
@@ -61,7 +62,6 @@ class Stack:
     url: str
     clock: FakeClock
     sink: Sink
-    calls: list[tuple[str, dict[str, Any]]]
     entered: threading.Event
     release: threading.Event
 
@@ -72,18 +72,17 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    calls: list[tuple[str, dict[str, Any]]] = []
     entered, release = threading.Event(), threading.Event()
 
-    def stepfunctions(operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        calls.append((operation, body))
-        if body.get("name") == "duplicate":
-            return 400, {"__type": "ExecutionAlreadyExists", "message": "Execution Already Exists: 'duplicate'"}
-        return 200, {"executionArn": f"{body['stateMachineArn']}:{body['name']}", "startDate": 1_700_000_000.5}
+    def echo(event: Any) -> Any:
+        return {"echo": event}
 
-    def blocking(operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def crash(event: Any) -> Any:
+        raise TransientTestError("the render service is busy")
+
+    def blocking(event: Any) -> Any:
         entered.set()
-        return 200, {"operation": operation, "released": release.wait(timeout=15)}
+        return {"released": release.wait(timeout=15)}
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -98,12 +97,13 @@ def stack() -> Iterator[Stack]:
             credentials=(ACCESS_KEY, SECRET_KEY),
             region=REGION,
             on_object_created=sink,
-            targets={"AWSStepFunctions": stepfunctions, "SoundCanvasTest": blocking},
+            functions={"Echo": echo, "Crash": crash, "Wait": blocking},
+            account=ACCOUNT,
             clock=clock,
         )
         server, thread = s3gate.serve("127.0.0.1", 0, gateway)
         try:
-            yield Stack(f"http://127.0.0.1:{server.port}", clock, sink, calls, entered, release)
+            yield Stack(f"http://127.0.0.1:{server.port}", clock, sink, entered, release)
         finally:
             server.shutdown()
             server.server_close()
@@ -115,7 +115,6 @@ def _fresh(stack: Stack) -> None:
     stack.clock.offset = 0.0
     stack.sink.events.clear()
     stack.sink.fail = False
-    stack.calls.clear()
 
 
 @pytest.fixture
@@ -609,18 +608,46 @@ def test_sequencers_increase(stack: Stack, s3: Any, bucket: str) -> None:
 # ------------------------------------------------------------------------------------------ other services
 
 
-def test_json_target_reaches_its_handler_and_boto3_parses_the_reply(stack: Stack) -> None:
+class TransientTestError(Exception):
+    """Raised by the Crash function: its class name is the error name Step Functions matches."""
+
+
+def test_lambda_invoke_runs_the_function_and_returns_its_result(stack: Stack) -> None:
+    answer = stack.client("lambda").invoke(FunctionName=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:Echo",
+                                           Payload=b'{"jobId": "j1"}')
+
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read()) == {"echo": {"jobId": "j1"}}
+
+
+def test_a_handler_exception_is_answered_as_lambda_reports_an_unhandled_error(stack: Stack) -> None:
+    answer = stack.client("lambda").invoke(FunctionName="Crash", Payload=b"{}")
+
+    error = json.loads(answer["Payload"].read())
+    assert answer["StatusCode"] == 200 and answer["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "TransientTestError" and error["errorMessage"] == "the render service is busy"
+    assert any("raise TransientTestError" in line for line in error["stackTrace"])
+
+
+def test_lambda_invoke_of_an_unknown_function_is_resource_not_found(stack: Stack) -> None:
+    with pytest.raises(ClientError) as missing:
+        stack.client("lambda").invoke(FunctionName="Nope", Payload=b"{}")
+
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_step_functions_calls_reach_moto_in_the_gateways_account(stack: Stack) -> None:
     sfn = stack.client("stepfunctions")
-    machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:generation"
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
 
-    started = sfn.start_execution(stateMachineArn=machine, name="job-1", input='{"jobId": "j1"}')
-    with pytest.raises(ClientError) as duplicate:
-        sfn.start_execution(stateMachineArn=machine, name="duplicate", input="{}")
+    created = sfn.create_state_machine(name=f"m-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
+                                       roleArn=f"arn:aws:iam::{ACCOUNT}:role/r")
 
-    assert started["executionArn"] == f"{machine}:job-1"
-    assert started["startDate"] == datetime.fromtimestamp(1_700_000_000.5, UTC)
-    assert stack.calls[0] == ("StartExecution", {"stateMachineArn": machine, "name": "job-1", "input": '{"jobId": "j1"}'})
-    assert duplicate.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    assert created["stateMachineArn"].startswith(f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:")
+    with pytest.raises(ClientError) as missing:
+        sfn.describe_execution(executionArn=f"arn:aws:states:{REGION}:{ACCOUNT}:execution:nope:x")
+    assert missing.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
 
 
 def test_dynamodb_still_reaches_moto(stack: Stack) -> None:
@@ -674,8 +701,8 @@ def test_requests_are_served_concurrently(stack: Stack, s3: Any, bucket: str) ->
     stack.release.clear()
 
     def blocked() -> None:
-        response = requests.post(stack.url, data="{}", headers={"X-Amz-Target": "SoundCanvasTest.Wait"}, timeout=30)
-        replies.append(response.json())
+        answer = stack.client("lambda").invoke(FunctionName="Wait", Payload=b"{}")
+        replies.append(json.loads(answer["Payload"].read()))
 
     waiter = threading.Thread(target=blocked)
     waiter.start()
@@ -685,7 +712,7 @@ def test_requests_are_served_concurrently(stack: Stack, s3: Any, bucket: str) ->
     stack.release.set()
     waiter.join(timeout=30)
 
-    assert replies == [{"operation": "Wait", "released": True}]
+    assert replies == [{"released": True}]
 
 
 # ------------------------------------------------------------------------------------------ signing
