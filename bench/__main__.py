@@ -39,7 +39,7 @@ from local_stack.demo import generate
 from local_stack.stack import ROOT, LocalStack
 
 RESULTS = ROOT / "docs" / "benchmarks.md"
-API_FUNCTIONS = ("generations_api", "tracks_api", "health")
+API_FUNCTIONS = {"generations_api": "generation", "tracks_api": "library", "health": "core"}  # name -> product folder
 
 
 def say(text: str = "") -> None:
@@ -147,11 +147,11 @@ def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, list[str]]]:
         "sys.stdout.write(f'{ms:.0f} {\",\".join(heavy)}')\n"
     )
     results = {}
-    for name in API_FUNCTIONS:
+    for name, product in API_FUNCTIONS.items():
         times, heavy = [], []
         for _ in range(5):
             out = subprocess.run(
-                [sys.executable, "-c", probe, str(ROOT / "functions" / name / "app.py")],
+                [sys.executable, "-c", probe, str(ROOT / "functions" / product / name / "app.py")],
                 capture_output=True, text=True, check=True,
                 env={**os.environ, **env, "PYTHONPATH": str(ROOT / "layers/common")},
             ).stdout.split(" ")
