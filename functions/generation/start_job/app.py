@@ -29,7 +29,7 @@ from soundcanvas.generation.steps import StepRuntime
 logger = Logger()
 metrics = Metrics()
 runtime = StepRuntime.from_env()
-GONE = ("NoSuchKey", "404", "PreconditionFailed", "412")  # the upload changed or vanished since its event
+GONE = (*storage.MISSING, *storage.CHANGED)  # the upload changed or vanished since its event
 
 
 def _target(event: dict[str, Any]) -> tuple[str, str, int | None, str | None]:
@@ -53,13 +53,7 @@ def _same_etag(a: str | None, b: str | None) -> bool:
 
 
 def _delete_if_unchanged(key: str, etag: str) -> None:
-    """Remove the object at `key` if it is still the one with `etag` (S3's conditional delete; a newer
-    post has its own event)."""
-    try:
-        runtime.s3.delete_object(Bucket=runtime.settings.bucket_name, Key=key, IfMatch=etag)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in GONE:
-            raise
+    storage.delete_if_unchanged(runtime.s3, runtime.settings.bucket_name, key, etag)
 
 
 def _copy_upload(key: str, etag: str, picture: str) -> bool:
@@ -68,7 +62,7 @@ def _copy_upload(key: str, etag: str, picture: str) -> bool:
     try:
         s3.copy_object(Bucket=bucket, Key=picture, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in GONE:
+        if storage.error_code(exc) in GONE:
             return False
         raise
     return True

@@ -53,8 +53,6 @@ from soundcanvas.library.steps import TrackRuntime
 logger = Logger()
 metrics = Metrics()
 runtime = TrackRuntime.from_env()
-MISSING = ("404", "NoSuchKey", "NotFound")
-CHANGED = ("412", "PreconditionFailed")
 REPLACED = "the uploaded file was replaced or removed while it was being claimed; upload it again"
 
 
@@ -105,28 +103,15 @@ def _metadata_fields(track: dict[str, Any], info: audio_meta.AudioInfo, cover_ke
     return fields
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _head(bucket: str, key: str) -> dict[str, Any] | None:
     """The upload's HEAD, or None when the key is empty (claimed and moved already, or removed)."""
     try:
         head: dict[str, Any] = runtime.s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _error_code(exc) in MISSING:
+        if storage.error_code(exc) in storage.MISSING:
             return None
         raise
     return head
-
-
-def _remove_upload(bucket: str, key: str, etag: str) -> None:
-    """Delete the upload key if it still holds `etag` (a newer upload there is left to its own event)."""
-    try:
-        runtime.s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
-    except ClientError as exc:
-        if _error_code(exc) not in (*MISSING, *CHANGED):
-            raise
 
 
 def _keep(bucket: str, key: str, source_key: str, etag: str) -> None:
@@ -140,10 +125,10 @@ def _keep(bucket: str, key: str, source_key: str, etag: str) -> None:
             MetadataDirective="COPY",
         )
     except ClientError as exc:
-        if _error_code(exc) in (*MISSING, *CHANGED):
+        if storage.error_code(exc) in (*storage.MISSING, *storage.CHANGED):
             raise TrackNotFound(REPLACED) from exc
         raise
-    _remove_upload(bucket, key, etag)
+    storage.delete_if_unchanged(runtime.s3, bucket, key, etag)
 
 
 def _resumed(user_id: str, track_id: str, execution_id: str | None) -> dict[str, Any] | None:
@@ -189,7 +174,7 @@ def _download(bucket: str, source_key: str, local: Path) -> None:
     try:
         body = runtime.s3.get_object(Bucket=bucket, Key=source_key)["Body"]
     except ClientError as exc:
-        if _error_code(exc) in MISSING:
+        if storage.error_code(exc) in storage.MISSING:
             raise TrackNotFound(REPLACED) from exc
         raise
     with local.open("wb") as out:
@@ -201,7 +186,7 @@ def _refused(bucket: str, key: str, etag: str, user_id: str, track_id: str, form
     record = runtime.store.get(user_id, track_id) or {}
     if record.get("sourceETag") == etag and record.get("status") == tracks.PROCESSING:
         return "this content is being processed by another execution: duplicate event ignored"
-    _remove_upload(bucket, key, etag)
+    storage.delete_if_unchanged(runtime.s3, bucket, key, etag)
     if form_id is not None and form_id not in (record.get("openForms") or ()):
         metrics.add_metric(name="UsedUploadFormsRefused", unit=MetricUnit.Count, value=1)
         return "the upload form was already used (or is not this track's): the upload was removed unprocessed"

@@ -27,6 +27,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
+
 IMAGE_CONTENT_TYPES: dict[str, str] = {
     "image/jpeg": "jpg",
     "image/png": "png",
@@ -154,6 +156,24 @@ def delete_prefix(
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
             deleted += len(objects)
     return deleted
+
+
+MISSING = ("404", "NoSuchKey", "NotFound")  # S3 error codes: no object at the key
+CHANGED = ("412", "PreconditionFailed")  # the object is no longer the one the request named
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def delete_if_unchanged(s3: Any, bucket: str, key: str, etag: str) -> None:
+    """Delete the object at `key` if it still holds `etag` (S3's conditional delete): an upload that is
+    gone already, or was replaced by a newer one (which has its own event), is left alone."""
+    try:
+        s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+    except ClientError as exc:
+        if error_code(exc) not in (*MISSING, *CHANGED):
+            raise
 
 
 def delete_job_objects(s3: Any, bucket: str, user_id: str, job_id: str) -> int:
