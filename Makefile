@@ -8,7 +8,7 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
-SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm lame ffmpeg
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont lame ffmpeg
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -24,9 +24,10 @@ help:
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/listen.txt requirements/listen-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -r requirements/listen.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/listen-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -47,7 +48,8 @@ system-deps:
 	command -v fluidsynth >/dev/null || missing="$$missing fluidsynth"; \
 	command -v lame >/dev/null || missing="$$missing lame"; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
-	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
+	test -s /usr/share/sounds/sf2/FluidR3_GM.sf2 || missing="$$missing fluid-soundfont-gm"; \
+	test -s /usr/share/sounds/sf2/TimGM6mb.sf2 || missing="$$missing timgm6mb-soundfont"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \
