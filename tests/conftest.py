@@ -36,6 +36,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
     env = {
         **sam_template.functions["GenerationsApiFunction"].environment,
         **sam_template.functions["TracksApiFunction"].environment,
+        **sam_template.functions["TranscriptionsApiFunction"].environment,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": REGION,
@@ -66,6 +67,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
             "table": table_name,
             "tracks_table": sam_template.names["TracksTable"],
             "users_table": sam_template.names["UsersTable"],
+            "transcriptions_table": sam_template.names["TranscriptionsTable"],
             "env": env,
         }
 

@@ -18,7 +18,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "functions/core/health/openapi.json"
-API_FUNCTIONS = ("generation/generations_api", "library/tracks_api", "core/account_api", "core/health")
+API_FUNCTIONS = ("generation/generations_api", "library/tracks_api", "listen/transcriptions_api", "core/account_api",
+                 "core/health")
 PUBLIC = {"/health", "/openapi.json"}
 # Only what the modules need to import; nothing is called.
 IMPORT_ENV = {
@@ -26,6 +27,8 @@ IMPORT_ENV = {
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:GenerationStateMachine",
     "TRACKS_TABLE_NAME": "TracksTable", "USERS_TABLE_NAME": "UsersTable", "QUOTAS_TABLE_NAME": "QuotasTable",
     "TRACK_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:TrackStateMachine",
+    "TRANSCRIPTIONS_TABLE_NAME": "TranscriptionsTable",
+    "LISTEN_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:ListenStateMachine",
     "POWERTOOLS_TRACE_DISABLED": "true", "AWS_ACCESS_KEY_ID": "unused", "AWS_SECRET_ACCESS_KEY": "unused",
 }
 
@@ -46,7 +49,7 @@ def document() -> dict[str, Any]:
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "SoundCanvas API", "version": "1.0.0",
-                 "description": "Picture to music, the track library and Guess the Track."},
+                 "description": "Picture to music, the track library and Guess the Track, and Listen (audio to tabs)."},
         "paths": {},
         "components": {"schemas": {}, "securitySchemes": {
             "idToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",

@@ -38,7 +38,9 @@ def stack(clock: ShiftableClock) -> Iterator[LocalStack]:
     with LocalStack(api_port=0, aws_port=0, time_scale=0.01, clock=clock,
                     # Many tests create generations as the same few users within minutes; the
                     # generation quota has its own tests (unit, and track uploads end to end).
-                    env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", "GENERATION_QUOTA": "1000"}) as running:
+                    env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", "GENERATION_QUOTA": "1000",
+                                   # Listen's length limit, low enough to test with 95 s of sound
+                                   "TRANSCRIPTION_MAX_SECONDS": "90"}) as running:
         yield running
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 def objects(stack: LocalStack, user: str) -> list[str]:
     s3, bucket, keys = stack.client("s3"), stack.template.names["MediaBucket"], []
-    for prefix in ("images", "analysis", "midi", "audio", "library", "exports"):
+    for prefix in ("images", "analysis", "midi", "audio", "library", "listen", "exports"):
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{user}/")
         keys += [o["Key"] for o in listing.get("Contents", [])]
     return keys
@@ -36,18 +36,27 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     track = me.add(flac, "audio/flac")
     assert me.settled(track["trackId"])["status"] == "READY"
     me.grade(track["trackId"], 4)
+    transcription = me.session.post(me.url("/transcriptions"), json={"trackId": track["trackId"]}, timeout=30)
+    assert transcription.status_code == 202, transcription.text
+    transcription_id = transcription.json()["transcriptionId"]
+    deadline = time.monotonic() + 120
+    while me.session.get(me.url(f"/transcriptions/{transcription_id}"), timeout=30).json()["status"] in (
+            "PENDING", "RUNNING"):
+        assert time.monotonic() < deadline, "the transcription did not finish"
+        time.sleep(0.2)
     kept = other.add(flac, "audio/flac")
     assert other.settled(kept["trackId"])["status"] == "READY"
 
     export = me.session.get(me.url("/me/export"), timeout=60)
     assert export.status_code == 200, export.text
     body = export.json()
-    assert body["counts"] == {"generations": 1, "tracks": 1} and body["expiresInSeconds"] <= 900
+    assert body["counts"] == {"generations": 1, "tracks": 1, "transcriptions": 1} and body["expiresInSeconds"] <= 900
     manifest = requests.get(body["manifestUrl"], timeout=30).json()
     assert manifest["userId"] == user
     (generation,) = manifest["generations"]
     assert set(generation["files"]) == {"picture", "midi", "audio", "preview"}
     assert requests.get(generation["files"]["midi"], timeout=30).content[:4] == b"MThd"
+    assert [t["transcriptionId"] for t in manifest["transcriptions"]] == [transcription_id]
     (entry,) = manifest["tracks"]
     assert entry["name"] == "Blue Hour" and [r["grade"] for r in entry["reviews"]] == [4]
     assert requests.get(entry["files"]["original"], timeout=30).content == flac.read_bytes()
@@ -55,12 +64,14 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     deleted = me.session.delete(me.url("/me"), timeout=60)
     assert deleted.status_code == 200, deleted.text
     removed = deleted.json()["removed"]
-    assert (removed["generations"], removed["tracks"]) == (1, 1) and removed["objects"] >= 8
+    assert (removed["generations"], removed["tracks"], removed["transcriptions"]) == (1, 1, 1)
+    assert removed["objects"] >= 9
     assert objects(stack, user) == []
     assert me.get(job["jobId"]).status_code == 404
+    assert me.session.get(me.url(f"/transcriptions/{transcription_id}"), timeout=30).status_code == 404
     assert me.session.get(me.url("/tracks"), timeout=30).json()["items"] == []
     again = me.session.delete(me.url("/me"), timeout=60).json()["removed"]
-    assert again == {"generations": 0, "tracks": 0, "preferences": 0, "objects": 0}
+    assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "preferences": 0, "objects": 0}
     # Nobody else lost anything.
     assert other.track(kept["trackId"]).json()["status"] == "READY" and objects(stack, other.user)
 
@@ -69,7 +80,7 @@ def test_export_and_delete_need_a_token(stack: LocalStack) -> None:
     assert requests.get(f"{stack.api_url}/me/export", timeout=30).status_code == 401
     assert requests.delete(f"{stack.api_url}/me", timeout=30).status_code == 401
     assert Client(stack, "nobody-yet").session.get(f"{stack.api_url}/me/export", timeout=30).json()["counts"] == {
-        "generations": 0, "tracks": 0}
+        "generations": 0, "tracks": 0, "transcriptions": 0}
 
 
 def export_key(stack: LocalStack, client: Client) -> tuple[str, str]:

@@ -1,10 +1,10 @@
 """Account API: everything SoundCanvas holds about the caller, to take away or to erase.
 
-- `GET /me/export`: a manifest (JSON) of every generation and track, the review history and the
-  preferences, each file as a presigned URL; the manifest itself is written to the bucket
+- `GET /me/export`: a manifest (JSON) of every generation, track and transcription, the review
+  history and the preferences, each file as a presigned URL; the manifest itself is written to the bucket
   (`exports/{userId}/{random}.json`, kept a day) and returned as a presigned URL, so an export of
   a large library is not limited by the API's response size.
-- `DELETE /me`: every record (generations, tracks, preferences) and every object under each of
+- `DELETE /me`: every record (generations, tracks, transcriptions, preferences) and every object under each of
   the user's prefixes, then reports what was removed. Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
   wrote. Quota counters hold no content and expire within a day on their own.
@@ -28,16 +28,21 @@ from soundcanvas.core.records import now_iso
 from soundcanvas.core.settings import Settings
 from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import TrackStore, UserSettingsStore, public_fields
+from soundcanvas.listen import transcriptions as listen
+from soundcanvas.listen.preferences import PreferencesStore
 
 logger = Logger()
 metrics = Metrics()
-settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME"))
+settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME"))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
 user_settings = UserSettingsStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+listen_preferences = PreferencesStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+transcriptions = listen.TranscriptionStore(settings.transcriptions_table_name, settings.region,
+                                           host=settings.dynamodb_endpoint)
 clock = time.time  # the local stack sets its own clock here
-USER_PREFIXES = (*storage.PREFIXES, "library", "exports")
+USER_PREFIXES = (*storage.PREFIXES, "library", "listen", "exports")
 EXPORT_URL_SECONDS = 900  # presigned URLs in an export live 15 minutes, the longest the API hands out
 
 app = api.resolver()
@@ -72,6 +77,22 @@ def _track_entry(track: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _transcription_entry(record: dict[str, Any]) -> dict[str, Any]:
+    outputs = (record.get("outputs") or {}) if record["status"] == listen.COMPLETE else {}
+    return {
+        "transcriptionId": record["transcriptionId"],
+        "status": record["status"],
+        "createdAt": record["createdAt"],
+        "source": record.get("source"),
+        "options": record.get("options"),
+        "summary": record.get("summary"),
+        "errorMessage": record.get("errorMessage"),
+        "files": {name: _url(outputs.get(field)) for name, field in (
+            ("midi", "midiKey"), ("tab", "tabKey"), ("tabFile", "tabFileKey"), ("result", "resultKey"))
+            if outputs.get(field)},
+    }
+
+
 @app.get("/me/export")
 def export_me() -> dict[str, Any]:
     user_id = api.caller(app)
@@ -80,16 +101,17 @@ def export_me() -> dict[str, Any]:
         "userId": user_id,
         "exportedAt": now_iso(now),
         "urlsExpireInSeconds": EXPORT_URL_SECONDS,
-        "preferences": user_settings.training(user_id),
+        "preferences": {**user_settings.training(user_id), **listen_preferences.get(user_id)},
         "generations": [_generation_entry(job) for job in generations.all_jobs(user_id)],
         "tracks": [_track_entry(track) for track in tracks.all_tracks(user_id)],
+        "transcriptions": [_transcription_entry(record) for record in transcriptions.all_records(user_id)],
     }
     # 192 random bits, nothing else after the user's prefix: a key cannot be guessed from another (a timestamp
     # could be, within a few tries). The prefix is what DELETE /me and the bucket's expire-exports rule match.
     key = f"exports/{user_id}/{secrets.token_urlsafe(24)}.json"
     s3.put_object(Bucket=settings.bucket_name, Key=key, Body=json.dumps(manifest, indent=2).encode(),
                   ContentType="application/json")
-    counts = {"generations": len(manifest["generations"]), "tracks": len(manifest["tracks"])}
+    counts = {name: len(manifest[name]) for name in ("generations", "tracks", "transcriptions")}
     metrics.add_metric(name="AccountExports", unit=MetricUnit.Count, value=1)
     logger.info("export written", extra=counts)
     return {"manifestUrl": _url(key, download_as="soundcanvas-export.json"),
@@ -102,6 +124,7 @@ def delete_me() -> dict[str, Any]:
     removed = {
         "generations": generations.delete_all(user_id),
         "tracks": tracks.delete_all(user_id),
+        "transcriptions": transcriptions.delete_all(user_id),
         "preferences": user_settings.delete(user_id),
         "objects": sum(storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/")
                        for prefix in USER_PREFIXES),

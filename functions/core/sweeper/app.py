@@ -1,5 +1,5 @@
-"""Sweeper: on a schedule, marks generations and tracks that stopped moving as FAILED, so nothing
-stays RUNNING or PROCESSING.
+"""Sweeper: on a schedule, marks generations, tracks and transcriptions that stopped moving as FAILED,
+so nothing stays RUNNING or PROCESSING.
 
 A RUNNING job's record changes at every stage and a PROCESSING track's at every step; both
 workflows give up after 20 minutes and every task has its own timeout, so a record unchanged for
@@ -22,11 +22,14 @@ from soundcanvas.core import storage
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.generation.steps import StepRuntime
 from soundcanvas.library.steps import TrackRuntime
+from soundcanvas.listen import transcriptions
+from soundcanvas.listen.steps import ListenRuntime
 
 logger = Logger()
 metrics = Metrics()
 runtime = StepRuntime.from_env()
 track_runtime = TrackRuntime.from_env()
+listen_runtime = ListenRuntime.from_env()
 clock = time.time  # the local stack sets its own clock here
 STALLED_AFTER_SECONDS = int(os.environ.get("STALLED_AFTER_SECONDS", "1800"))
 
@@ -57,6 +60,23 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                                       storage.track_prefix(user_id, track_id))
                 logger.warning("stalled track marked FAILED", extra={"track_id": track_id})
                 swept.append(track_id)
+        swept += _sweep_transcriptions(cutoff)
     if swept:
         metrics.add_metric(name="StalledWorkFailed", unit=MetricUnit.Count, value=len(swept))
     return {"failed": swept}
+
+
+def _sweep_transcriptions(cutoff: float) -> list[str]:
+    """Stalled transcriptions: FAILED with the stage they stopped in; everything but the source removed."""
+    store, swept = listen_runtime.store, []
+    for record in store.stalled(older_than=cutoff):
+        user_id, transcription_id = record["userId"], record["transcriptionId"]
+        stage = str(record.get("stage") or "decode")
+        if store.fail(user_id, transcription_id, stage=stage, message=message(stage, "try again with POST /transcriptions")):
+            kept = store.get(user_id, transcription_id) or {}
+            keep = frozenset({str(kept["sourceKey"])}) if kept.get("sourceKey") else frozenset()
+            storage.delete_prefix(listen_runtime.s3, listen_runtime.settings.bucket_name,
+                                  transcriptions.prefix(user_id, transcription_id), keep=keep)
+            logger.warning("stalled transcription marked FAILED", extra={"transcription_id": transcription_id})
+            swept.append(transcription_id)
+    return swept

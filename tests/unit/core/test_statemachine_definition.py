@@ -22,7 +22,8 @@ LAMBDA_ERRORS = {
 }
 OUR_ERRORS = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
 # Each state machine of the template, and the task every failure must end in.
-MACHINES = {"GenerationStateMachine": "MarkFailed", "TrackStateMachine": "TrackFailed"}
+MACHINES = {"GenerationStateMachine": "MarkFailed", "TrackStateMachine": "TrackFailed",
+            "ListenStateMachine": "TranscriptionFailed"}
 
 
 def _definition_uri(machine: str) -> Path:

@@ -32,9 +32,16 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
                            ("GET", "/tracks"), ("GET", "/tracks/lookup"), ("GET", "/tracks/{trackId}"),
                            ("PATCH", "/tracks/{trackId}"), ("DELETE", "/tracks/{trackId}"), ("GET", "/downloads"),
                            ("GET", "/due"), ("POST", "/grade"), ("GET", "/training"), ("PUT", "/training"),
-                           ("GET", "/me/export"), ("DELETE", "/me"), ("GET", "/openapi.json")}
-    assert {r.function for path, r in routes.items() if "generations" not in path[1] and path[1] != "/health"
-            and not path[1].startswith(("/me", "/openapi"))} == {"TracksApiFunction"}
+                           ("GET", "/me/export"), ("DELETE", "/me"), ("GET", "/openapi.json"),
+                           ("POST", "/transcriptions"), ("GET", "/transcriptions"),
+                           ("GET", "/transcriptions/{transcriptionId}"), ("DELETE", "/transcriptions/{transcriptionId}"),
+                           ("GET", "/transcriptions/{transcriptionId}/result"),
+                           ("POST", "/transcriptions/{transcriptionId}/tab"),
+                           ("GET", "/me/preferences"), ("PUT", "/me/preferences")}
+    assert {r.function for path, r in routes.items() if path[1].startswith(("/tracks", "/due", "/grade", "/training",
+                                                                             "/downloads"))} == {"TracksApiFunction"}
+    assert {r.function for path, r in routes.items() if path[1].startswith(("/transcriptions", "/me/preferences"))} \
+        == {"TranscriptionsApiFunction"}
     assert not routes[("GET", "/health")].authorizer and routes[("GET", "/generations")].authorizer
     env = sam_template.functions["GenerationsApiFunction"].environment
     assert env["TABLE_NAME"] == sam_template.names["GenerationsTable"]
@@ -42,7 +49,9 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
     assert env["UPLOAD_MAX_BYTES"] == "20971520"
     render = sam_template.functions["RenderFunction"]
     assert render.code_dir == ROOT / "functions/generation/render" and render.handler == "app.lambda_handler"
-    for machine in ("GenerationStateMachine", "TrackStateMachine"):
+    transcribe = sam_template.functions["TranscribeFunction"]
+    assert transcribe.code_dir == ROOT / "functions/listen/analysis" and transcribe.handler == "transcribe.lambda_handler"
+    for machine in ("GenerationStateMachine", "TrackStateMachine", "ListenStateMachine"):
         assert "${" not in json.dumps(sam_template.state_machines[machine]["definition"])
     assert sam_template.binary_media_types == ["multipart/form-data"]
 

@@ -41,3 +41,11 @@ class TranscodeFailed(SoundCanvasError):
 
 class TrackNotFound(SoundCanvasError):
     """The track record does not exist (deleted while processing, or never registered)."""
+
+
+class TranscriptionFailed(SoundCanvasError):
+    """Listen could not transcribe audio it accepted (a tool or the model missing or failing)."""
+
+
+class TranscriptionNotFound(SoundCanvasError):
+    """The transcription record does not exist (deleted while running, or never created)."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 
 ACTIVE_SHARDS = 8  # partitions of the sparse ByActivity indexes (work in progress, for the sweeper)
@@ -82,3 +82,12 @@ def page_key_types(model: Any, index: Any) -> dict[str, str]:
         if attribute.is_hash_key or attribute.is_range_key:
             types[attribute.attr_name] = attribute.attr_type
     return types
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """A record's attributes as plain values (map attributes as dicts), absent ones as None."""
+    data: dict[str, Any] = {}
+    for name in record.get_attributes():
+        value = getattr(record, name)
+        data[name] = value.as_dict() if isinstance(value, MapAttribute) else value
+    return data

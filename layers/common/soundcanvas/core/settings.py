@@ -32,6 +32,12 @@ class Settings:
     generation_quota_window_seconds: int = 900
     track_upload_quota: int = 200
     track_upload_quota_window_seconds: int = 86400
+    transcriptions_table_name: str = ""
+    listen_state_machine_arn: str = ""
+    transcription_upload_max_bytes: int = 100 * 1024 * 1024
+    transcription_max_seconds: int = 600
+    transcription_quota: int = 10
+    transcription_quota_window_seconds: int = 3600
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -44,6 +50,10 @@ class Settings:
         "generation_quota_window_seconds": "GENERATION_QUOTA_WINDOW_SECONDS",
         "track_upload_quota": "TRACK_UPLOAD_QUOTA",
         "track_upload_quota_window_seconds": "TRACK_UPLOAD_QUOTA_WINDOW_SECONDS",
+        "transcription_upload_max_bytes": "TRANSCRIPTION_UPLOAD_MAX_BYTES",
+        "transcription_max_seconds": "TRANSCRIPTION_MAX_SECONDS",
+        "transcription_quota": "TRANSCRIPTION_QUOTA",
+        "transcription_quota_window_seconds": "TRANSCRIPTION_QUOTA_WINDOW_SECONDS",
     }
 
     @classmethod
@@ -80,6 +90,8 @@ class Settings:
             users_table_name=env.get("USERS_TABLE_NAME", ""),
             track_state_machine_arn=env.get("TRACK_STATE_MACHINE_ARN", ""),
             quotas_table_name=env.get("QUOTAS_TABLE_NAME", ""),
+            transcriptions_table_name=env.get("TRANSCRIPTIONS_TABLE_NAME", ""),
+            listen_state_machine_arn=env.get("LISTEN_STATE_MACHINE_ARN", ""),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )

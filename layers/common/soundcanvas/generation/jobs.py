@@ -30,6 +30,7 @@ from soundcanvas.core import cursors
 from soundcanvas.core.records import (
     active_shard,
     activity_index,
+    as_dict,
     bind,
     conditional_failed,
     delete_partition,
@@ -103,16 +104,6 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
     return bind(GenerationRecord, table_name, region, host)
 
 
-def _as_dict(record: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for name in record.get_attributes():
-        value = getattr(record, name)
-        if isinstance(value, MapAttribute):
-            value = value.as_dict()
-        data[name] = value
-    return data
-
-
 class JobStore:
     """Reads and writes job records. Takes its table and endpoint as arguments, so tests need no patching."""
 
@@ -129,7 +120,7 @@ class JobStore:
             return None
         if record.expiresAt <= self.clock():
             return None
-        return _as_dict(record)
+        return as_dict(record)
 
     def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the user's jobs, newest first, by a query on the ByUserCreated index."""
@@ -142,7 +133,7 @@ class JobStore:
             last_evaluated_key=start_key,
             filter_condition=self.model.expiresAt > int(self.clock()),
         )
-        items = [_as_dict(r) for r in results]
+        items = [as_dict(r) for r in results]
         last = results.last_evaluated_key
         return items, (cursors.encode(last) if last else None)
 
@@ -184,7 +175,7 @@ class JobStore:
             if conditional_failed(exc):
                 raise JobConflict(f"job {job_id} already exists") from exc
             raise
-        return _as_dict(record)
+        return as_dict(record)
 
     def claim(
         self, user_id: str, job_id: str, *, run: int | None = None, upload: Upload | None = None
@@ -222,7 +213,7 @@ class JobStore:
             if conditional_failed(exc):
                 return None
             raise
-        return _as_dict(record)
+        return as_dict(record)
 
     def advance(
         self,
@@ -294,18 +285,18 @@ class JobStore:
             if conditional_failed(exc):
                 raise JobConflict(REGENERATE_CONFLICT) from exc
             raise
-        return _as_dict(record)
+        return as_dict(record)
 
     def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
         """RUNNING jobs whose record has not changed since `older_than` (epoch seconds), shard by shard."""
-        return (_as_dict(record) for record in stalled_records(self.model, older_than))
+        return (as_dict(record) for record in stalled_records(self.model, older_than))
 
     def all_jobs(self, user_id: str) -> Iterator[dict[str, Any]]:
         """Every job record of a user that has not expired (for an export)."""
         now = int(self.clock())
         for record in self.model.query(user_id):
             if record.expiresAt > now:
-                yield _as_dict(record)
+                yield as_dict(record)
 
     def delete_all(self, user_id: str) -> int:
         """Delete every job record of a user, expired ones too; returns how many."""

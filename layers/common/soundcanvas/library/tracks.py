@@ -524,7 +524,11 @@ class UserSettingsStore:
         return 1
 
     def set_training(self, user_id: str, *, scheduler: str, desired_retention: float, now: float) -> dict[str, Any]:
-        self.model(user_id, scheduler=scheduler, desiredRetention=desired_retention, updatedAt=now_iso(now)).save()
+        """Set the scheduler and retention only: an update, not a put, so that the other attributes other
+        products keep on the same item (Listen's preferences, soundcanvas.listen.preferences) survive."""
+        m = self.model
+        m(user_id).update(actions=[m.scheduler.set(scheduler), m.desiredRetention.set(desired_retention),
+                                   m.updatedAt.set(now_iso(now))])
         return {"scheduler": scheduler, "desiredRetention": desired_retention}
 
 

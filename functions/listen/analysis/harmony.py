@@ -1,0 +1,68 @@
+"""Harmony: once the notes and the audio's accents are known, the rhythm (tempo, meter, beats and
+downbeats from both), then the key (with confidence and the runner-up keys) and the chords, one per
+beat smoothed by an HMM (soundcanvas.listen.rhythm, soundcanvas.listen.harmony)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+
+from soundcanvas.core.errors import TranscriptionNotFound
+from soundcanvas.core.steps import transient_aws_errors
+from soundcanvas.listen import harmony, rhythm
+from soundcanvas.listen.notes import Note
+from soundcanvas.listen.steps import ListenRuntime, stopwatch
+
+logger = Logger()
+metrics = Metrics()
+runtime = ListenRuntime.from_env()
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    job, decoded, analysis = event["job"], event["decoded"], event["analysis"]
+    logger.append_keys(transcription_id=job["transcriptionId"])
+    with stopwatch() as elapsed:
+        with transient_aws_errors():
+            samples = runtime.get_array(decoded["audioKey"])
+            notes = [Note.from_json(item) for item in runtime.get_json(analysis["notes"]["notesKey"])]
+            onsets = runtime.get_array(analysis["rhythm"]["onsetsKey"])
+        found_rhythm = rhythm.estimate_rhythm(samples, notes, audio_envelopes=(onsets[0], onsets[1]))
+        key = harmony.estimate_key(notes, samples)
+        chords = harmony.estimate_chords(notes, found_rhythm.beats_seconds, samples, key=key)
+        with transient_aws_errors():
+            rhythm_key = runtime.put_json(job, "rhythm.json", {
+                "beats": [round(float(t), 3) for t in found_rhythm.beats_seconds],
+                "downbeats": [round(float(t), 3) for t in found_rhythm.downbeats_seconds],
+            })
+            harmony_key = runtime.put_json(job, "harmony.json", {
+                "key": key_json(key),
+                "chords": [{"start": round(c.start_seconds, 3), "end": round(c.end_seconds, 3), "label": c.label}
+                           for c in chords],
+            })
+    summary = {
+        "tempoBpm": round(float(found_rhythm.tempo_bpm), 1),
+        "timeSignature": found_rhythm.time_signature,
+        "key": key_json(key),
+        "chordCount": sum(1 for c in chords if c.label != "N"),
+    }
+    with transient_aws_errors():
+        moved = runtime.store.advance(job["userId"], job["transcriptionId"], finished="harmony",
+                                      elapsed_ms=elapsed["ms"], next_stage="tab", summary=summary)
+    if not moved:
+        raise TranscriptionNotFound("the transcription was deleted while its harmony was being found")
+    return {"rhythmKey": rhythm_key, "harmonyKey": harmony_key, **summary}
+
+
+def key_json(key: harmony.Key) -> dict[str, Any]:
+    """The key as the API shows it: tonic, mode, confidence and the runner-up keys."""
+    return {
+        "tonic": key.tonic,
+        "mode": key.mode,
+        "label": key.label,
+        "confidence": round(float(key.confidence), 3),
+        "alternatives": [{"tonic": tonic, "mode": mode, "score": round(float(score), 3)}
+                         for tonic, mode, score in key.alternatives],
+    }

@@ -1,0 +1,41 @@
+"""Rhythm: the audio half of rhythm analysis, beside Transcribe in the workflow's Parallel state. It
+measures the audio's accent envelopes (spectral-flux onset strength over all bands and over the low
+bands: soundcanvas.listen.rhythm.audio_onset_strength); Harmony, once the notes are known too,
+weighs them with the notes' accents to choose tempo, meter and downbeats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+
+from soundcanvas.core.errors import TranscriptionNotFound
+from soundcanvas.core.steps import transient_aws_errors
+import numpy as np
+
+from soundcanvas.listen import rhythm
+from soundcanvas.listen.audio import SAMPLE_RATE_HZ
+from soundcanvas.listen.steps import ListenRuntime, stopwatch
+
+logger = Logger()
+metrics = Metrics()
+runtime = ListenRuntime.from_env()
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    job, decoded = event["job"], event["decoded"]
+    logger.append_keys(transcription_id=job["transcriptionId"])
+    with stopwatch() as elapsed:
+        with transient_aws_errors():
+            samples = runtime.get_array(decoded["audioKey"])
+        audio_env, low_env = rhythm.audio_onset_strength(samples, SAMPLE_RATE_HZ)
+        with transient_aws_errors():
+            onsets_key = runtime.put_array(job, "onsets.npy", np.stack([audio_env, low_env]))
+    with transient_aws_errors():
+        moved = runtime.store.advance(job["userId"], job["transcriptionId"], finished="rhythm",
+                                      elapsed_ms=elapsed["ms"], next_stage=None)
+    if not moved:
+        raise TranscriptionNotFound("the transcription was deleted while its rhythm was being found")
+    return {"onsetsKey": onsets_key, "frames": int(audio_env.size)}

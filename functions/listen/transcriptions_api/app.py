@@ -1,0 +1,472 @@
+"""Listen API: start, read, list, re-tab and delete transcriptions; the user's Listen preferences.
+
+One Powertools resolver serves every /transcriptions route and /me/preferences (each declared in
+template.yaml); errors become JSON in one place (soundcanvas.core.api). The caller is the Cognito
+user in the authorizer's claims; another user's transcription is always a 404.
+
+A transcription starts one of two ways. `POST /transcriptions` with no `trackId` returns a presigned
+upload form for `listen/{userId}/{id}/input.<ext>`; the upload's arrival starts the Listen workflow
+(statemachine/listen.asl.json), which claims it. With `trackId`, the API copies that READY library
+track's kept original to the transcription's source key and starts the workflow itself. Reading
+the track is a seam between products (docs/architecture.md, "Seams"): only this handler imports
+soundcanvas.library; the soundcanvas.listen package never does.
+
+Re-tabbing (`POST /transcriptions/{id}/tab`) runs here, in this zip function, not in the Listen
+container image: the tab solver (soundcanvas.listen.tab) is pure Python and fast enough for a
+request, and the Guitar Pro writer (soundcanvas.listen.tab_files) needs only PyGuitarPro, which
+requirements.txt adds to what the Common layer provides (no numpy: neither module uses it). Both
+modules are imported inside that route only (the tab module also on the first tuning a request
+parses), so a cold start stays as light as the other API functions' (no numpy, no guitarpro).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from soundcanvas.core import api, storage
+from soundcanvas.core.quotas import Quota, QuotaStore
+from soundcanvas.core.settings import Settings
+from soundcanvas.library.tracks import READY, TrackStore  # the seam: a library track as a transcription's source
+from soundcanvas.listen import preferences as listen_preferences
+from soundcanvas.listen import transcriptions
+from soundcanvas.listen.transcriptions import TranscriptionConflict, TranscriptionStore
+
+logger = Logger()
+metrics = Metrics()
+settings = Settings.from_env(need=("TRANSCRIPTIONS_TABLE_NAME", "TRACKS_TABLE_NAME", "USERS_TABLE_NAME",
+                                   "QUOTAS_TABLE_NAME", "LISTEN_STATE_MACHINE_ARN"))
+s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
+clock = time.time  # the local stack sets its own clock here
+store = TranscriptionStore(settings.transcriptions_table_name, settings.region, host=settings.dynamodb_endpoint,
+                           clock=lambda: clock())
+tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
+preferences = listen_preferences.PreferencesStore(settings.users_table_name, settings.region,
+                                                   host=settings.dynamodb_endpoint)
+quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
+TRANSCRIPTIONS = Quota("transcriptions", settings.transcription_quota, settings.transcription_quota_window_seconds)
+RESULT_INLINE_MAX_BYTES = 5 * 1024 * 1024  # a Lambda answer through API Gateway stops at 6 MB; larger: a redirect
+TUNING_TEXT_MAX = 64  # a name, or six note names in one string ("Eb2 Ab2 Db3 Gb3 Bb3 Eb4")
+
+
+@cache
+def stepfunctions() -> Any:
+    """The Step Functions client, made on first use: only a transcription of a library track needs it."""
+    return boto3.client("stepfunctions", region_name=settings.region)
+
+
+app = api.resolver()
+
+
+Instrument = Literal["auto", "guitar", "bass", "piano", "voice"]
+AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
+TranscriptionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+TrackIdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+TuningField = (Annotated[str, StringConstraints(min_length=1, max_length=64)]
+               | Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=8)]],
+                           Field(min_length=6, max_length=6)])
+TUNING_DESCRIPTION = ("A tuning's name (standard, drop-d, half-step-down, open-g, dadgad) or six note names, "
+                      "low string to high, e.g. [\"D2\", \"A2\", \"D3\", \"G3\", \"B3\", \"E4\"].")
+
+
+def _parse_tuning(value: Any) -> Any:
+    """The tab module's Tuning for a tuning a caller gave (the module is imported on first use)."""
+    from soundcanvas.listen import tab
+
+    return tab.parse_tuning(value)
+
+
+def _check_tuning(value: Any) -> Any:
+    """A pydantic `before` check: a name or a list of note names the tab module accepts, as given."""
+    if value is None:
+        return value
+    if isinstance(value, str):
+        if not value.strip() or len(value) > TUNING_TEXT_MAX:
+            raise ValueError(f"must be a tuning name or note names of 1-{TUNING_TEXT_MAX} characters")
+    elif isinstance(value, list) and all(isinstance(note, str) for note in value):
+        if any(not note.strip() or len(note) > 8 for note in value):
+            raise ValueError("must be six note names such as E2 or Eb2, low string to high")
+    else:
+        raise ValueError("must be a tuning name or a list of note names, low string to high")
+    try:
+        _parse_tuning(value)
+    except ValueError as exc:  # the tab module's words; the field is named by pydantic's location
+        raise ValueError(str(exc).removeprefix("tuning: ")) from exc
+    return value
+
+
+class TranscriptionRequest(BaseModel):
+    """Body of POST /transcriptions: an upload form (no trackId), or one of the caller's READY library tracks."""
+
+    model_config = ConfigDict(extra="forbid")
+    trackId: TrackIdField | None = Field(default=None, description="Transcribe this READY track of your library.")
+    instrument: Instrument | None = None
+    tuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
+    capo: int | None = Field(default=None, ge=0, le=12, strict=True, description="Capo fret, 0 (none) to 12.")
+    contentType: AudioType = Field(default="audio/mpeg",  # type: ignore[valid-type]
+                                   description="The upload's type (not with trackId).")
+    sizeBytes: int | None = Field(default=None, ge=1, le=settings.transcription_upload_max_bytes, strict=True,
+                                  description="The upload's size, checked before you send it (not with trackId).")
+
+    _tuning = field_validator("tuning", mode="before")(_check_tuning)
+
+    @field_validator("contentType", "sizeBytes")
+    @classmethod
+    def _upload_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("trackId") is not None:
+            raise ValueError("describes an upload; leave it out when you give trackId")
+        return value
+
+
+class RetabRequest(BaseModel):
+    """Body of POST /transcriptions/{transcriptionId}/tab: what is omitted keeps the transcription's own."""
+
+    model_config = ConfigDict(extra="forbid")
+    tuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
+    capo: int | None = Field(default=None, ge=0, le=12, strict=True, description="Capo fret, 0 (none) to 12.")
+
+    _tuning = field_validator("tuning", mode="before")(_check_tuning)
+
+
+class PreferencesRequest(BaseModel):
+    """Body of PUT /me/preferences: the preferences to change (null resets one to its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    guitarTuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
+    notationPreference: Literal["tab", "standard", "both"] | None = None
+    difficultyLevel: Literal["beginner", "intermediate", "advanced"] | None = None
+
+    _tuning = field_validator("guitarTuning", mode="before")(_check_tuning)
+
+
+class TranscriptionNotFound(LookupError):
+    """The transcription (or the library track named) does not exist for this caller."""
+
+
+class BadRequest(ValueError):
+    """A request the models cannot judge alone (it needs a record); `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _owned(transcription_id: str) -> dict[str, Any]:
+    record = store.get(api.caller(app), transcription_id)
+    if record is None:
+        raise TranscriptionNotFound(f"transcription {transcription_id} not found")
+    return record
+
+
+def _tuning_option(value: Any) -> dict[str, Any]:
+    """How a record's options keep a tuning: its name and its strings' note names, low to high."""
+    return dict(_parse_tuning(value).to_json())
+
+
+def _options(request: TranscriptionRequest | RetabRequest, base: dict[str, Any]) -> dict[str, Any]:
+    """The record's options: what the request gives, else `base`."""
+    return {
+        "instrument": getattr(request, "instrument", None) or base["instrument"],
+        "tuning": _tuning_option(request.tuning) if request.tuning is not None else base["tuning"],
+        "capo": request.capo if request.capo is not None else base["capo"],
+    }
+
+
+def _defaults(user_id: str) -> dict[str, Any]:
+    """Options for what a new transcription's request leaves out: the user's preferred tuning, no capo."""
+    preferred = preferences.get(user_id)["guitarTuning"]
+    try:
+        tuning = _tuning_option(preferred)
+    except ValueError:  # a preference saved before the tab module stopped knowing it: not the request's fault
+        logger.warning("preferred tuning no longer parses; using standard", extra={"tuning": preferred})
+        tuning = _tuning_option(listen_preferences.DEFAULTS["guitarTuning"])
+    return {"instrument": "auto", "tuning": tuning, "capo": 0}
+
+
+def _key_view(key: Any) -> dict[str, Any] | None:
+    if not isinstance(key, dict):
+        return None
+    return {"tonic": key.get("tonic"), "mode": key.get("mode"), "confidence": key.get("confidence"),
+            "alternatives": key.get("alternatives") or []}
+
+
+def _view(record: dict[str, Any]) -> dict[str, Any]:
+    """The public shape of a transcription: what is known so far, and presigned URLs once COMPLETE."""
+    bucket, ttl = settings.bucket_name, settings.url_ttl_seconds
+    finished = record["status"] == transcriptions.COMPLETE
+    outputs = (record.get("outputs") or {}) if finished else {}
+    summary = record.get("summary") or {}
+    options = record.get("options") or {}
+    tuning = options.get("tuning")
+    return {
+        "transcriptionId": record["transcriptionId"],
+        "status": record["status"],
+        "stage": record["stage"],
+        "progress": int(record["progress"]),
+        "source": record["source"],
+        "instrument": options.get("instrument"),
+        "tuning": tuning,
+        "capo": int(options["capo"]) if options.get("capo") is not None else None,
+        "durationSeconds": summary.get("durationSeconds"),
+        "tempoBpm": summary.get("tempoBpm"),
+        "timeSignature": summary.get("timeSignature"),
+        "key": _key_view(summary.get("key")),
+        "chordCount": summary.get("chordCount"),
+        "noteCount": summary.get("noteCount"),
+        "midiUrl": storage.presign_get(s3, bucket, outputs.get("midiKey"), ttl),
+        "tabUrl": storage.presign_get(s3, bucket, outputs.get("tabKey"), ttl),
+        "tabFileUrl": storage.presign_get(s3, bucket, outputs.get("tabFileKey"), ttl,
+                                          download_as=f"{record['transcriptionId']}.gp5"),
+        "resultUrl": storage.presign_get(s3, bucket, outputs.get("resultKey"), ttl),
+        "errorMessage": record.get("errorMessage") or _upload_missed(record),
+        "failedStage": record.get("failedStage"),
+        "createdAt": record["createdAt"],
+        "updatedAt": record["updatedAt"],
+        "timings": {k: int(v) for k, v in (record.get("timings") or {}).items()},
+    }
+
+
+def _upload_missed(record: dict[str, Any]) -> str | None:
+    """What to tell a client about a transcription whose upload form expired before its audio arrived."""
+    form_expired_at = record.get("uploadExpiresAt")
+    if record["status"] != transcriptions.PENDING or not form_expired_at or clock() < float(form_expired_at):
+        return None
+    return (f"no audio arrived before the upload form expired at {_iso(form_expired_at)}; create a new transcription "
+            f"(this one is removed at {_iso(record['expiresAt'])})")
+
+
+def _iso(epoch: Any) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
+# --- transcriptions ------------------------------------------------------------------------------
+@app.post("/transcriptions")
+def create_transcription(body: TranscriptionRequest | None = None) -> Response[dict[str, Any]]:
+    request = body or TranscriptionRequest()
+    user_id = api.caller(app)
+    options = _options(request, _defaults(user_id))
+    if request.trackId is not None:
+        return _from_track(user_id, request.trackId, options)
+    with quotas.spend(user_id, TRANSCRIPTIONS):
+        return _with_upload_form(user_id, request.contentType, options)
+
+
+def _with_upload_form(user_id: str, content_type: str, options: dict[str, Any]) -> Response[dict[str, Any]]:
+    transcription_id = uuid.uuid4().hex
+    logger.append_keys(transcription_id=transcription_id)
+    key = transcriptions.input_key(user_id, transcription_id, storage.AUDIO_CONTENT_TYPES[content_type])
+    expires_in, max_bytes = settings.upload_expiry_seconds, settings.transcription_upload_max_bytes
+    form = s3.generate_presigned_post(
+        Bucket=settings.bucket_name,
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires_in,
+    )
+    upload_expires_at = int(clock()) + expires_in
+    record = store.create(user_id, transcription_id, source={"kind": "upload", "contentType": content_type},
+                          options=options, retention_days=settings.job_retention_days,
+                          upload_expires_at=upload_expires_at)
+    metrics.add_metric(name="TranscriptionsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("transcription created", extra={"options": options, "source": "upload"})
+    upload = {"url": form["url"], "fields": form["fields"], "maxBytes": max_bytes, "expiresAt": upload_expires_at,
+              "contentTypes": [content_type]}
+    return Response(
+        201,
+        "application/json",
+        {"transcriptionId": transcription_id, "status": record["status"], "upload": upload},
+        headers={"Location": f"/transcriptions/{transcription_id}"},
+    )
+
+
+def _from_track(user_id: str, track_id: str, options: dict[str, Any]) -> Response[dict[str, Any]]:
+    """Transcribe a READY library track: copy its kept original to the source key, then start the workflow."""
+    track = tracks.get(user_id, track_id)  # checked before the quota: a refusal costs nothing
+    if track is None:
+        raise TranscriptionNotFound(f"track {track_id} not found")
+    if track["status"] != READY or not track.get("originalKey"):
+        raise TranscriptionConflict(f"track {track_id} is {track['status']}; wait until it is READY")
+    duration = track.get("durationSeconds")
+    if duration is not None and float(duration) > settings.transcription_max_seconds:
+        raise BadRequest("trackId", f"track {track_id} lasts {float(duration):.0f} s; Listen transcribes recordings "
+                                    f"of up to {settings.transcription_max_seconds} s")
+    transcription_id = uuid.uuid4().hex
+    logger.append_keys(transcription_id=transcription_id)
+    ext = track.get("format") or str(track["originalKey"]).rsplit(".", 1)[-1]
+    key = transcriptions.source_key(user_id, transcription_id, ext)
+    source = {"kind": "track", "trackId": track_id}
+    with quotas.spend(user_id, TRANSCRIPTIONS):
+        try:
+            s3.copy_object(Bucket=settings.bucket_name, Key=key,
+                           CopySource={"Bucket": settings.bucket_name, "Key": track["originalKey"]})
+        except ClientError as exc:
+            if storage.error_code(exc) in storage.MISSING:  # re-uploaded or deleted since it was read
+                raise TranscriptionConflict(f"track {track_id} changed while it was read; try again") from exc
+            raise
+        store.create(user_id, transcription_id, source=source, options=options,
+                     retention_days=settings.job_retention_days, source_key=key)
+        try:
+            stepfunctions().start_execution(
+                stateMachineArn=settings.listen_state_machine_arn,
+                name=transcription_id,
+                input=json.dumps({"userId": user_id, "transcriptionId": transcription_id}),
+            )
+        except ClientError:
+            store.delete(user_id, transcription_id)  # nothing would ever run it: leave no PENDING record behind
+            storage.delete_prefix(s3, settings.bucket_name, transcriptions.prefix(user_id, transcription_id))
+            raise
+    metrics.add_metric(name="TranscriptionsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("transcription created", extra={"options": options, "source": "track"})
+    return Response(
+        202,
+        "application/json",
+        {"transcriptionId": transcription_id, "status": transcriptions.PENDING, "source": source},
+        headers={"Location": f"/transcriptions/{transcription_id}"},
+    )
+
+
+@app.get("/transcriptions")
+def list_transcriptions(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor)
+    return {"items": [_view(item) for item in items], "nextCursor": next_cursor}
+
+
+@app.get("/transcriptions/<transcriptionId>")
+def get_transcription(transcriptionId: TranscriptionId) -> dict[str, Any]:
+    return _view(_owned(transcriptionId))
+
+
+def _complete(record: dict[str, Any], what: str) -> dict[str, Any]:
+    """The record's outputs; a conflict unless it is COMPLETE."""
+    if record["status"] != transcriptions.COMPLETE or not (record.get("outputs") or {}).get("resultKey"):
+        raise TranscriptionConflict(f"transcription {record['transcriptionId']} is {record['status']}; {what}")
+    return dict(record["outputs"])
+
+
+def _read_json(key: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(s3.get_object(Bucket=settings.bucket_name, Key=key)["Body"].read())
+    return data
+
+
+@app.get("/transcriptions/<transcriptionId>/result")
+def get_transcription_result(transcriptionId: TranscriptionId) -> Response[dict[str, Any]]:
+    """The whole analysis (result.json); a redirect to it when it is too large to answer inline."""
+    outputs = _complete(_owned(transcriptionId), "the result is ready when it is COMPLETE")
+    key = str(outputs["resultKey"])
+    size = int(s3.head_object(Bucket=settings.bucket_name, Key=key)["ContentLength"])
+    if size > RESULT_INLINE_MAX_BYTES:
+        url = storage.presign_get(s3, settings.bucket_name, key, settings.url_ttl_seconds)
+        return Response(303, "application/json", {"resultUrl": url}, headers={"Location": str(url)})
+    return Response(200, "application/json", _read_json(key))
+
+
+@app.delete("/transcriptions/<transcriptionId>")
+def delete_transcription(transcriptionId: TranscriptionId) -> Response[str]:
+    record = _owned(transcriptionId)
+    logger.append_keys(transcription_id=transcriptionId)
+    store.delete(record["userId"], transcriptionId)
+    removed = storage.delete_prefix(s3, settings.bucket_name, transcriptions.prefix(record["userId"], transcriptionId))
+    logger.info("transcription deleted", extra={"objects_removed": removed})
+    return Response(204, "application/json", "")
+
+
+@app.post("/transcriptions/<transcriptionId>/tab")
+def retab_transcription(transcriptionId: TranscriptionId, body: RetabRequest | None = None) -> dict[str, Any]:
+    """Place the transcription's notes again for another tuning or capo; the new tab replaces the old one."""
+    record = _owned(transcriptionId)
+    logger.append_keys(transcription_id=transcriptionId)
+    user_id = record["userId"]
+    outputs = _complete(record, "it can be re-tabbed when it is COMPLETE")
+    from soundcanvas.listen import tab, tab_files  # PyGuitarPro comes with tab_files: this route's alone
+    from soundcanvas.listen.notes import Note
+
+    request = body or RetabRequest()
+    options = _options(request, record["options"])
+    result = _read_json(str(outputs["resultKey"]))
+    notes = [Note.from_json(item) for item in result.get("notes") or []]
+    tuning = tab.parse_tuning(options["tuning"]["strings"])
+    placed = tab.solve_tab(notes, tuning, int(options["capo"]))
+    tempo_bpm = float(result.get("tempoBpm") or 0.0)  # 0: no pulse found; both writers then know what to do
+    meter = str(result.get("timeSignature") or "4/4")
+    result["tab"] = tab.tab_to_json(placed)
+    version = secrets.token_hex(4)  # new keys: a URL handed out earlier never serves another tab than it named
+    new_outputs = {
+        **outputs,
+        "tabKey": transcriptions.output_key(user_id, transcriptionId, f"tab-{version}.txt"),
+        "tabFileKey": transcriptions.output_key(user_id, transcriptionId, f"tab-{version}.gp5"),
+        "resultKey": transcriptions.output_key(user_id, transcriptionId, f"result-{version}.json"),
+    }
+    bucket = settings.bucket_name
+    s3.put_object(Bucket=bucket, Key=new_outputs["tabKey"], ContentType="text/plain; charset=utf-8",
+                  Body=tab.ascii_tab(placed, tempo_bpm, time_signature=meter).encode())
+    s3.put_object(Bucket=bucket, Key=new_outputs["tabFileKey"], ContentType="application/x-guitar-pro",
+                  Body=tab_files.guitar_pro_bytes(placed, tempo_bpm, meter, title=_title(record)))
+    s3.put_object(Bucket=bucket, Key=new_outputs["resultKey"], ContentType="application/json",
+                  Body=json.dumps(result, separators=(",", ":")).encode())
+    replaced = store.replace_outputs(user_id, transcriptionId, outputs=new_outputs, options=options,
+                                     expected_result_key=str(outputs["resultKey"]))
+    stale = [new_outputs[k] for k in ("tabKey", "tabFileKey", "resultKey")] if not replaced else \
+        [outputs[k] for k in ("tabKey", "tabFileKey", "resultKey") if outputs.get(k) and outputs[k] != new_outputs[k]]
+    if stale:  # the loser's files, or the files the new tab replaced
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale], "Quiet": True})
+    if not replaced:
+        raise TranscriptionConflict(f"transcription {transcriptionId} changed while it was re-tabbed; try again")
+    metrics.add_metric(name="TranscriptionsRetabbed", unit=MetricUnit.Count, value=1)
+    ttl = settings.url_ttl_seconds
+    return {
+        "transcriptionId": transcriptionId,
+        "tuning": options["tuning"],
+        "capo": options["capo"],
+        "tab": result["tab"],
+        "tabUrl": storage.presign_get(s3, bucket, new_outputs["tabKey"], ttl),
+        "tabFileUrl": storage.presign_get(s3, bucket, new_outputs["tabFileKey"], ttl,
+                                          download_as=f"{transcriptionId}.gp5"),
+    }
+
+
+def _title(record: dict[str, Any]) -> str:
+    source = record.get("source") or {}
+    return f"Track {source['trackId']}" if source.get("trackId") else f"Transcription {record['transcriptionId']}"
+
+
+# --- preferences ---------------------------------------------------------------------------------
+@app.get("/me/preferences")
+def get_preferences() -> dict[str, Any]:
+    return preferences.get(api.caller(app))
+
+
+@app.put("/me/preferences")
+def put_preferences(body: PreferencesRequest) -> dict[str, Any]:
+    return preferences.update(api.caller(app), body.model_dump(include=body.model_fields_set))
+
+
+# --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
+api.install_error_handlers(app, not_found=(TranscriptionNotFound,), conflict=(TranscriptionConflict,))
+
+
+@app.exception_handler(BadRequest)
+def _bad_request(exc: BadRequest) -> Response:
+    return api.field_error(400, exc.field, str(exc))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return api.resolve(app, event, context)

@@ -1,0 +1,278 @@
+"""Transcription records in DynamoDB (PynamoDB) and where a transcription's objects live.
+
+Table layout (TranscriptionsTable in template.yaml): partition key `userId`, sort key
+`transcriptionId`, so a caller can only address their own; `ByUserCreated` (userId, createdAt)
+lists them newest first; `expiresAt` is the TTL attribute (expired records are filtered on read).
+
+Status: PENDING -(audio claimed)-> RUNNING -> COMPLETE | FAILED. Every change is a conditional
+write, so a duplicated event finds the record already claimed. While RUNNING the record carries
+`activeShard` for the sweeper's sparse `ByActivity` index, like the other products' records.
+
+Objects, under one prefix per transcription:
+
+    listen/{userId}/{id}/input.<ext>       where the upload form puts the audio (its arrival starts the
+                                           workflow; the claim copies it and removes this one)
+    listen/{userId}/{id}/source.<ext>      the audio the transcription works on (claimed upload, or a
+                                           copy of a library track's source)
+    listen/{userId}/{id}/work/...          what one stage hands the next (decoded audio, notes, rhythm,
+                                           harmony); removed when the workflow ends
+    listen/{userId}/{id}/notes.mid         the notes as a Standard MIDI File
+    listen/{userId}/{id}/tab.txt, tab.gp5  the guitar tab as text and as a Guitar Pro 5 file
+    listen/{userId}/{id}/result.json       the whole analysis
+    listen/{userId}/{id}/tab-{v}.txt, tab-{v}.gp5, result-{v}.json
+                                           a re-tab's files (POST /transcriptions/{id}/tab), under new
+                                           names so a URL handed out earlier never serves another tab;
+                                           `outputs` names the current ones and the replaced are removed
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from soundcanvas.core import cursors
+from soundcanvas.core.records import (
+    active_shard,
+    activity_index,
+    as_dict,
+    bind,
+    conditional_failed,
+    delete_partition,
+    now_iso,
+    page_key_types,
+    stalled_records,
+)
+
+PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
+STAGES = ("upload", "decode", "analyze", "harmony", "tab", "done")
+STAGE_PROGRESS = {"upload": 0, "decode": 10, "analyze": 25, "harmony": 70, "tab": 85, "done": 100}
+UPLOAD_GRACE_SECONDS = 3600  # a transcription whose audio never arrived outlives its form by this much
+INPUT_KEY_RE = re.compile(r"^listen/(?P<userId>[A-Za-z0-9_.:@+-]{1,128})/(?P<transcriptionId>[0-9a-f]{32})/"
+                          r"input\.(?P<ext>[a-z0-9]{2,4})$")
+
+
+class TranscriptionConflict(Exception):
+    """The transcription is not in a state that allows the requested change."""
+
+
+# --- object keys ---------------------------------------------------------------------------------
+def prefix(user_id: str, transcription_id: str) -> str:
+    return f"listen/{user_id}/{transcription_id}/"
+
+
+def input_key(user_id: str, transcription_id: str, ext: str) -> str:
+    return f"{prefix(user_id, transcription_id)}input.{ext}"
+
+
+def source_key(user_id: str, transcription_id: str, ext: str) -> str:
+    return f"{prefix(user_id, transcription_id)}source.{ext}"
+
+
+def work_key(user_id: str, transcription_id: str, name: str) -> str:
+    return f"{prefix(user_id, transcription_id)}work/{name}"
+
+
+def output_key(user_id: str, transcription_id: str, name: str) -> str:
+    """notes.mid, tab.txt, tab.gp5 or result.json."""
+    return f"{prefix(user_id, transcription_id)}{name}"
+
+
+def parse_input_key(key: str) -> tuple[str, str, str] | None:
+    """(userId, transcriptionId, ext) of an upload key, or None for any other key."""
+    match = INPUT_KEY_RE.match(key)
+    return (match["userId"], match["transcriptionId"], match["ext"]) if match else None
+
+
+# --- records -------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _record_class(table_name: str, region: str, host: str | None) -> Any:
+    class ByUserCreated(GlobalSecondaryIndex["TranscriptionRecord"]):
+        class Meta:
+            index_name = "ByUserCreated"
+            projection = AllProjection()
+
+        userId = UnicodeAttribute(hash_key=True)
+        createdAt = UnicodeAttribute(range_key=True)
+
+    class TranscriptionRecord(Model):
+        class Meta:
+            pass
+
+        userId = UnicodeAttribute(hash_key=True)
+        transcriptionId = UnicodeAttribute(range_key=True)
+        createdAt = UnicodeAttribute()
+        updatedAt = UnicodeAttribute()
+        status = UnicodeAttribute()
+        stage = UnicodeAttribute()
+        progress = NumberAttribute(default=0)
+        source = MapAttribute[str, Any]()  # {kind: "upload", contentType} or {kind: "track", trackId}
+        options = MapAttribute[str, Any]()  # instrument, tuning, capo
+        sourceKey = UnicodeAttribute(null=True)
+        uploadEtag = UnicodeAttribute(null=True)
+        summary = MapAttribute[str, Any](default=dict)  # durationSeconds, tempoBpm, key, ... once known
+        outputs = MapAttribute[str, Any](null=True)  # midiKey, tabKey, tabFileKey, resultKey
+        errorMessage = UnicodeAttribute(null=True)
+        failedStage = UnicodeAttribute(null=True)
+        timings = MapAttribute[str, Any](default=dict)
+        expiresAt = NumberAttribute()
+        uploadExpiresAt = NumberAttribute(null=True)
+        activeShard = UnicodeAttribute(null=True)  # only while RUNNING
+        by_user_created = ByUserCreated()
+        by_activity = activity_index(["stage", "status"])
+
+    return bind(TranscriptionRecord, table_name, region, host)
+
+
+class TranscriptionStore:
+    """Reads and writes transcription records; takes its table and endpoint as arguments."""
+
+    def __init__(self, table_name: str, region: str, *, host: str | None = None, clock: Any = time.time) -> None:
+        self.model: Any = _record_class(table_name, region, host)
+        self.clock = clock
+
+    def get(self, user_id: str, transcription_id: str) -> dict[str, Any] | None:
+        """The caller's transcription, or None when missing, someone else's or expired."""
+        try:
+            record = self.model.get(user_id, transcription_id, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        return None if record.expiresAt <= self.clock() else as_dict(record)
+
+    def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the user's transcriptions, newest first (a query on ByUserCreated)."""
+        start_key = cursors.decode(user_id, cursor, page_key_types(self.model, self.model.by_user_created)) \
+            if cursor else None
+        results = self.model.by_user_created.query(
+            user_id, scan_index_forward=False, limit=limit, last_evaluated_key=start_key,
+            filter_condition=self.model.expiresAt > int(self.clock()),
+        )
+        items = [as_dict(r) for r in results]
+        last = results.last_evaluated_key
+        return items, (cursors.encode(last) if last else None)
+
+    def create(self, user_id: str, transcription_id: str, *, source: dict[str, Any], options: dict[str, Any],
+               retention_days: int, upload_expires_at: int | None = None,
+               source_key: str | None = None) -> dict[str, Any]:
+        """A PENDING transcription. One waiting for its upload lives an hour past its form until claimed."""
+        now = self.clock()
+        expires_at = upload_expires_at + UPLOAD_GRACE_SECONDS if upload_expires_at else int(now + retention_days * 86400)
+        record = self.model(
+            user_id, transcription_id, createdAt=now_iso(now), updatedAt=now_iso(now), status=PENDING,
+            stage="upload", progress=0, source=source, options=options, sourceKey=source_key, timings={}, summary={},
+            expiresAt=expires_at, uploadExpiresAt=upload_expires_at,
+        )
+        try:
+            record.save(condition=self.model.transcriptionId.does_not_exist())
+        except PutError as exc:
+            if conditional_failed(exc):
+                raise TranscriptionConflict(f"transcription {transcription_id} already exists") from exc
+            raise
+        return as_dict(record)
+
+    def claim(self, user_id: str, transcription_id: str, *, source_key: str, retention_days: int,
+              upload_etag: str | None = None) -> dict[str, Any] | None:
+        """PENDING -> RUNNING, once; None when another event claimed it first (or it is gone)."""
+        now = self.clock()
+        record = self.model(user_id, transcription_id)
+        actions = [
+            self.model.status.set(RUNNING),
+            self.model.activeShard.set(active_shard(transcription_id)),
+            self.model.stage.set("decode"),
+            self.model.progress.set(STAGE_PROGRESS["decode"]),
+            self.model.sourceKey.set(source_key),
+            self.model.expiresAt.set(int(now + retention_days * 86400)),
+            self.model.uploadExpiresAt.remove(),
+            self.model.updatedAt.set(now_iso(now)),
+        ]
+        if upload_etag:
+            actions.append(self.model.uploadEtag.set(upload_etag))
+        try:
+            record.update(actions=actions, condition=(self.model.status == PENDING) & (self.model.expiresAt > int(now)))
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        return as_dict(record)
+
+    def advance(self, user_id: str, transcription_id: str, *, finished: str, elapsed_ms: int,
+                next_stage: str | None, summary: dict[str, Any] | None = None,
+                outputs: dict[str, Any] | None = None) -> bool:
+        """Record a finished stage (its timing, what it learned) and move on to `next_stage` (None: stay,
+        for a branch of a Parallel state that finishes before its sibling); False if no longer RUNNING."""
+        m = self.model
+        actions = [m.timings[finished].set(elapsed_ms), m.updatedAt.set(now_iso(self.clock()))]
+        if next_stage is not None:
+            actions += [m.stage.set(next_stage), m.progress.set(STAGE_PROGRESS[next_stage])]
+        for name, value in (summary or {}).items():
+            actions.append(m.summary[name].set(value))
+        if outputs is not None:
+            actions.append(m.outputs.set(outputs))
+        if next_stage == "done":
+            actions += [m.status.set(COMPLETE), m.activeShard.remove()]
+        try:
+            m(user_id, transcription_id).update(actions=actions, condition=m.status == RUNNING)
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def replace_outputs(self, user_id: str, transcription_id: str, *, outputs: dict[str, Any], options: dict[str, Any],
+                        expected_result_key: str) -> bool:
+        """A COMPLETE transcription's files and options replaced (a new tab for another tuning or capo).
+
+        False when it is gone, no longer COMPLETE, or another change replaced its result since
+        `expected_result_key` was read: of two concurrent re-tabs, one wins whole."""
+        m = self.model
+        try:
+            m(user_id, transcription_id).update(
+                actions=[m.outputs.set(outputs), m.options.set(options), m.updatedAt.set(now_iso(self.clock()))],
+                condition=(m.status == COMPLETE) & (m.outputs["resultKey"] == expected_result_key),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def fail(self, user_id: str, transcription_id: str, *, stage: str, message: str) -> bool:
+        """Mark a PENDING or RUNNING transcription FAILED; False if it is gone or already finished."""
+        m = self.model
+        try:
+            m(user_id, transcription_id).update(
+                actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
+                         m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
+                condition=m.status.is_in(PENDING, RUNNING),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
+        return (as_dict(record) for record in stalled_records(self.model, older_than))
+
+    def all_records(self, user_id: str) -> Iterator[dict[str, Any]]:
+        now = int(self.clock())
+        return (as_dict(r) for r in self.model.query(user_id) if r.expiresAt > now)
+
+    def delete_all(self, user_id: str) -> int:
+        return delete_partition(self.model, user_id)
+
+    def delete(self, user_id: str, transcription_id: str) -> bool:
+        try:
+            self.model(user_id, transcription_id).delete(condition=self.model.transcriptionId.exists())
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
