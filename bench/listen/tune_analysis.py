@@ -1,32 +1,36 @@
-"""Tune soundcanvas.listen.rhythm's and .harmony's free parameters on the corpus's 'tune' split.
+"""Tune soundcanvas.listen.rhythm's and .harmony's free parameters on the corpus' 'tune' split.
 
-    python -m bench.listen.tune_analysis                      # all stages, transcribed notes
-    python -m bench.listen.tune_analysis --stage key --notes true
-    python -m bench.listen.tune_analysis --seeds 7            # the standard tune split only
+    python -m bench.listen.tune_analysis --stage rhythm --cross-validate   # then key, chords
+    python -m bench.listen.tune_analysis --stage check                     # the constants as they stand
+    python -m bench.listen.tune_analysis --stage key --notes true --condition clean --seeds 7
 
-Only the 'tune' split is ever read: bench.listen.corpus.rendered("tune", ...) for corpus seed 7
-(the 24 even-indexed pieces the report's pieces are paired with) and, by default, seeds 8 and 9
-as well: 48 more pieces from the same generator, also even-indexed 'tune' pieces, never a
-'report' one. The extra seeds are there because the rhythm model has about fifty weights and 24
-pieces would overfit them. Figures are printed for seed 7 alone (comparable with the report's
-table) and for all tune pieces.
+Only the 'tune' split is ever read: the even-indexed pieces of bench.listen.corpus.pieces() for
+corpus seed 7 (the 24 the report's pieces are paired with) and, by default, for seeds 8 and 9
+as well: 48 more pieces from the same generator, also 'tune' pieces, never a 'report' one. The
+extra seeds are there because the rhythm model has about fifty weights and 24 pieces would
+overfit them. Each piece is heard twice by default (`--condition both`): as the corpus renders
+the tune split (FluidR3, clean) and rendered the way it renders the report split (TimGM6mb,
+pink noise at 30 dB SNR), so the values chosen survive another SoundFont and noise. Figures
+are printed for seed 7 per condition (comparable with the report's table) and for every item.
 
 The product runs on transcribed notes, so by default the stages are fed soundcanvas.listen.
-transcribe's notes of the tune recordings (cached as JSON beside the renders) and our own beats,
-as in bench.listen.evaluate's chain; `--notes true` feeds the corpus' notes instead.
+transcribe's notes of the recordings (cached as JSON beside them) and our own beats, as in
+bench.listen.evaluate's chain; `--notes true` feeds the corpus' notes instead.
 
-Stages, each printing its tune-split figures against the bare baseline and the constants to
-paste into the module:
-- rhythm: the log-linear metrical model's weights (rhythm.WEIGHTS, rhythm.TEMPO_PRIOR) by
+Stages, each printing its tune-split figures beside the bare baseline and the values to paste
+into the module's constants (which carry the command and the figures in a comment):
+- rhythm: the log-linear metrical model's weights (rhythm.WEIGHTS, TEMPO_PRIOR, LOOP_WEIGHTS) by
   maximum likelihood: a softmax over every (beat period, meter, downbeat bin) hypothesis of a
   piece, the true tempo (within 1.5 %), meter and downbeat (within one bin) as the target, L2 on
-  every weight but the meter offsets (RHYTHM_L2). Baseline: librosa.beat.beat_track.
+  every weight but the meter offsets (RHYTHM_L2); `--cross-validate` also fits with each seed
+  held out. Baseline: librosa.beat.beat_track.
 - key: coordinate ascent on the MIREX weighted score over KEY_GRID. Baselines:
   Krumhansl-Schmuckler on the notes' duration profile, and on the audio's mean chroma_cqt (the
   evaluator's).
 - chords: coordinate ascent on length-weighted mir_eval majmin over CHORD_GRID, with our beats
-  (from the tuned rhythm) and no downbeats, as the evaluator calls it. Baseline: the same
-  templates per beat without smoothing (smooth=False).
+  (the fitted rhythm's under 'all', the module's under 'chords') and no downbeats, as the
+  evaluator calls it. Baseline: the same templates per beat without smoothing (smooth=False).
+- check: no tuning; the module constants on the evaluator's chain beside the baselines.
 """
 
 from __future__ import annotations
@@ -377,9 +381,28 @@ def tune_chords(items: Sequence[Item], beats: str) -> dict[str, Any]:
     return best
 
 
+def check(items: Sequence[Item]) -> None:
+    """The module constants as they stand, on the chain bench.listen.evaluate runs (rhythm, key and
+    chords from our notes and our beats), beside the bare baselines; no tuning."""
+    say("check: module constants, the evaluator's chain")
+    rhythm_tables(items)
+    ours = {id(item): r for item, r in zip(items, rhythm_estimates(items), strict=True)}
+    for item in items:
+        item.beats_seconds = ours[id(item)].beats_seconds
+    report_line("tempo/meter, librosa beat_track", lambda c: rhythm_figures(
+        c, [(librosa_tempo(i.audio), "4/4") for i in c]), items)
+    report_line("tempo/meter, ours", lambda c: rhythm_figures(
+        c, [(ours[id(i)].tempo_bpm, ours[id(i)].time_signature) for i in c]), items)
+    ks = {id(i): key_score(i.piece.key, _ks_chroma_label(i.chroma)) for i in items}
+    report_line("key, Krumhansl-Schmuckler on chroma", lambda c: f"{np.mean([ks[id(i)] for i in c]):.3f}", items)
+    report_line("key, ours", lambda c: f"{key_figure(c):.3f}", items)
+    report_line("chords, templates, no smoothing", lambda c: f"{chord_figure(c, 'ours', smooth=False):.3f}", items)
+    report_line("chords, ours", lambda c: f"{chord_figure(c, 'ours'):.3f}", items)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=("all", "rhythm", "key", "chords"), default="all")
+    parser.add_argument("--stage", choices=("all", "rhythm", "key", "chords", "check"), default="all")
     parser.add_argument("--notes", choices=("transcribed", "true"), default="transcribed")
     parser.add_argument("--seeds", default=",".join(str(s) for s in DEFAULT_SEEDS))
     parser.add_argument("--condition", choices=("clean", "noisy", "both"), default="both",
@@ -389,8 +412,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     items = tune_items(seeds, args.notes, args.condition)
     say(f"{len(items)} tune pieces (seeds {seeds}), {args.notes} notes, {args.condition} recordings")
-    if args.stage in ("all", "rhythm", "chords"):
+    if args.stage == "check":
+        check(items)
+        return 0
+    if args.stage in ("all", "rhythm"):
         tune_rhythm(items, args.cross_validate)
+    elif args.stage == "chords":  # beats from the module's rhythm constants
+        rhythm_tables(items)
+        for item, estimate in zip(items, rhythm_estimates(items), strict=True):
+            item.beats_seconds = estimate.beats_seconds
     if args.stage in ("all", "key"):
         tune_key(items)
     if args.stage in ("all", "chords"):

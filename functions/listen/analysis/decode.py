@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Metrics
 from soundcanvas.core.errors import TranscriptionNotFound
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.listen import audio
-from soundcanvas.listen.steps import ListenRuntime, stopwatch
+from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
 
 logger = Logger()
 metrics = Metrics()
@@ -39,6 +39,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         moved = runtime.store.advance(job["userId"], job["transcriptionId"], finished="decode", elapsed_ms=elapsed["ms"],
                                       next_stage="analyze", summary={"durationSeconds": duration_seconds})
     if not moved:
-        raise TranscriptionNotFound("the transcription was deleted while its audio was being decoded")
+        runtime.discard(audio_key)
+        raise TranscriptionNotFound(STOPPED)
     logger.info("decoded", extra={"duration_seconds": duration_seconds, "ms": elapsed["ms"]})
     return {"audioKey": audio_key, "durationSeconds": duration_seconds}

@@ -12,7 +12,7 @@ from soundcanvas.core.errors import TranscriptionNotFound
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.listen import harmony, rhythm
 from soundcanvas.listen.notes import Note
-from soundcanvas.listen.steps import ListenRuntime, stopwatch
+from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
 
 logger = Logger()
 metrics = Metrics()
@@ -31,7 +31,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             onsets = runtime.get_array(analysis["rhythm"]["onsetsKey"])
         found_rhythm = rhythm.estimate_rhythm(samples, notes, audio_envelopes=(onsets[0], onsets[1]))
         key = harmony.estimate_key(notes, samples)
-        chords = harmony.estimate_chords(notes, found_rhythm.beats_seconds, samples, key=key)
+        chords = harmony.estimate_chords(notes, found_rhythm.beats_seconds, samples, key=key,
+                                         downbeats_seconds=found_rhythm.downbeats_seconds)
         with transient_aws_errors():
             rhythm_key = runtime.put_json(job, "rhythm.json", {
                 "beats": [round(float(t), 3) for t in found_rhythm.beats_seconds],
@@ -52,7 +53,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         moved = runtime.store.advance(job["userId"], job["transcriptionId"], finished="harmony",
                                       elapsed_ms=elapsed["ms"], next_stage="tab", summary=summary)
     if not moved:
-        raise TranscriptionNotFound("the transcription was deleted while its harmony was being found")
+        runtime.discard(rhythm_key, harmony_key)
+        raise TranscriptionNotFound(STOPPED)
     return {"rhythmKey": rhythm_key, "harmonyKey": harmony_key, **summary}
 
 

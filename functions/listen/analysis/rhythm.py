@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from aws_lambda_powertools import Logger, Metrics
 
 from soundcanvas.core.errors import TranscriptionNotFound
 from soundcanvas.core.steps import transient_aws_errors
-import numpy as np
-
 from soundcanvas.listen import rhythm
 from soundcanvas.listen.audio import SAMPLE_RATE_HZ
-from soundcanvas.listen.steps import ListenRuntime, stopwatch
+from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
 
 logger = Logger()
 metrics = Metrics()
@@ -37,5 +36,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         moved = runtime.store.advance(job["userId"], job["transcriptionId"], finished="rhythm",
                                       elapsed_ms=elapsed["ms"], next_stage=None)
     if not moved:
-        raise TranscriptionNotFound("the transcription was deleted while its rhythm was being found")
+        runtime.discard(onsets_key)
+        raise TranscriptionNotFound(STOPPED)
     return {"onsetsKey": onsets_key, "frames": int(audio_env.size)}

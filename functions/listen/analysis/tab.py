@@ -59,7 +59,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with transient_aws_errors():
             _put(outputs["midiKey"], transcribe.notes_to_midi(notes, quarter_notes_per_minute(tempo_bpm, meter), meter),
                  "audio/midi")
-            _put(outputs["tabKey"], tab.ascii_tab(placed, tempo_bpm, time_signature=meter).encode(), "text/plain; charset=utf-8")
+            _put(outputs["tabKey"], tab.ascii_tab(placed, tempo_bpm, time_signature=meter).encode(),
+                 "text/plain; charset=utf-8")
             _put(outputs["tabFileKey"], tab_files.guitar_pro_bytes(placed, tempo_bpm, meter),
                  "application/x-guitar-pro")
             _put(outputs["resultKey"], storage_json(result), "application/json")

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from soundcanvas.core.errors import TranscriptionNotFound
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.listen import transcribe
-from soundcanvas.listen.steps import ListenRuntime, stopwatch
+from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
 
 logger = Logger()
 metrics = Metrics()
@@ -34,6 +34,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                                       elapsed_ms=elapsed["ms"], next_stage="harmony",
                                       summary={"noteCount": len(notes)})
     if not moved:
-        raise TranscriptionNotFound("the transcription was deleted while its notes were being transcribed")
+        runtime.discard(notes_key)
+        raise TranscriptionNotFound(STOPPED)
     logger.info("transcribed", extra={"notes": len(notes), "ms": elapsed["ms"]})
     return {"notesKey": notes_key, "noteCount": len(notes)}

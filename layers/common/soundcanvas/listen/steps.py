@@ -16,6 +16,8 @@ import boto3
 from soundcanvas.core.settings import Settings
 from soundcanvas.listen.transcriptions import TranscriptionStore, work_key
 
+STOPPED = "the transcription stopped running (another stage failed, or it was deleted)"
+
 
 @dataclass(frozen=True)
 class ListenRuntime:
@@ -51,6 +53,13 @@ class ListenRuntime:
         key = work_key(job["userId"], job["transcriptionId"], name)
         self.s3.put_object(Bucket=self.settings.bucket_name, Key=key, Body=buffer.getvalue())
         return key
+
+    def discard(self, *keys: str) -> None:
+        """Remove work files a stage wrote for a transcription that stopped running meanwhile (another
+        branch failed, or it was deleted): the stage writes first and advances the record with a
+        condition after, so whatever it wrote is either removed by the failure's clean-up or here."""
+        self.s3.delete_objects(Bucket=self.settings.bucket_name,
+                               Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True})
 
     def get_array(self, key: str) -> Any:
         import numpy as np
