@@ -5,9 +5,9 @@ rhythm, harmony, the tab solver), and the files a musician downloads."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import io
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,10 @@ from local_stack.stack import LocalStack
 from tests.e2e.conftest import ROOT, Client, machine_executions
 
 pytestmark = pytest.mark.e2e
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-# C major, 100 BPM, 4/4: C - Am - F - G - C - F - G - C, a bar each; a guitar picking the chord tones in eighths.
-C, A_MINOR, F, G = (60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62)
-PROGRESSION = [C, A_MINOR, F, G, C, F, G, C]
+_spec = importlib.util.spec_from_file_location("listen_sample", ROOT / "events/listen/audio/make_sample.py")
+assert _spec and _spec.loader
+sample = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sample)  # the sample recording's maker: C major, 100 BPM, 4/4 guitar picking
 
 
 class Listener(Client):
@@ -57,29 +57,9 @@ def listener(stack: LocalStack, name: str) -> Listener:
     return Listener(stack, f"{name}-{time.monotonic_ns()}")
 
 
-def _midi(bpm: float = 100.0) -> mido.MidiFile:
-    midi = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack()
-    midi.tracks.append(track)
-    track += [mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)), mido.MetaMessage("time_signature"),
-              mido.Message("program_change", program=24, channel=0)]
-    for chord in PROGRESSION:  # bass on beats 1 and 3 (accented on 1), chord tones between: a plain 4/4 picking
-        pattern = [chord[0] - 12, chord[2], chord[0] + 12, chord[1], chord[2] - 12, chord[2], chord[0] + 12, chord[1]]
-        for index, pitch in enumerate(pattern):
-            velocity = 110 if index == 0 else 90 if index == 4 else 70
-            track += [mido.Message("note_on", note=pitch, velocity=velocity, time=0),
-                      mido.Message("note_off", note=pitch, velocity=0, time=240)]
-    return midi
-
-
-def recording(tmp_path: Path, ext: str = "mp3", *, bpm: float = 100.0) -> bytes:
-    """The progression rendered with FluidSynth, then encoded by ffmpeg (mp3, flac or wav)."""
-    mid, wav, out = tmp_path / "take.mid", tmp_path / "render.wav", tmp_path / f"take.{ext}"
-    _midi(bpm).save(mid)
-    subprocess.run(["fluidsynth", "-ni", "-g", "0.7", "-F", str(wav), "-r", "22050", str(SOUNDFONT), str(mid)],
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), str(out)], check=True, timeout=120)
-    return out.read_bytes()
+def recording(tmp_path: Path, ext: str = "mp3") -> bytes:
+    """The sample progression rendered with FluidSynth, then encoded by ffmpeg (mp3, flac or wav)."""
+    return Path(sample.render(tmp_path / f"take.{ext}")).read_bytes()
 
 
 def tone_wav(tmp_path: Path, seconds: float, amplitude: float) -> bytes:
