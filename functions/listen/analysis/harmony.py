@@ -29,9 +29,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             samples = runtime.get_array(decoded["audioKey"])
             notes = [Note.from_json(item) for item in runtime.get_json(analysis["notes"]["notesKey"])]
             onsets = runtime.get_array(analysis["rhythm"]["onsetsKey"])
+            chroma = runtime.get_array(analysis["rhythm"]["chromaKey"])
         found_rhythm = rhythm.estimate_rhythm(samples, notes, audio_envelopes=(onsets[0], onsets[1]))
-        key = harmony.estimate_key(notes, samples)
-        chords = harmony.estimate_chords(notes, found_rhythm.beats_seconds, samples, key=key,
+        key = harmony.estimate_key(notes, samples, audio_chroma=chroma)
+        chords = harmony.estimate_chords(notes, found_rhythm.beats_seconds, samples, key=key, audio_chroma=chroma,
                                          downbeats_seconds=found_rhythm.downbeats_seconds)
         with transient_aws_errors():
             rhythm_key = runtime.put_json(job, "rhythm.json", {

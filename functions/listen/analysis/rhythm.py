@@ -1,7 +1,8 @@
-"""Rhythm: the audio half of rhythm analysis, beside Transcribe in the workflow's Parallel state. It
-measures the audio's accent envelopes (spectral-flux onset strength over all bands and over the low
-bands: soundcanvas.listen.rhythm.audio_onset_strength); Harmony, once the notes are known too,
-weighs them with the notes' accents to choose tempo, meter and downbeats."""
+"""Rhythm: what the later stages need from the audio itself, measured beside Transcribe in the
+workflow's Parallel state: the accent envelopes (spectral-flux onset strength over all bands and over
+the low bands: soundcanvas.listen.rhythm.audio_onset_strength) and the chroma (librosa's chroma_cqt:
+soundcanvas.listen.harmony.chroma_frames). Harmony, once the notes are known too, weighs the accents
+with the notes' to choose tempo, meter and downbeats, and blends the chroma into key and chords."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from soundcanvas.core.errors import TranscriptionNotFound
 from soundcanvas.core.steps import transient_aws_errors
-from soundcanvas.listen import rhythm
+from soundcanvas.listen import harmony, rhythm
 from soundcanvas.listen.audio import SAMPLE_RATE_HZ
 from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
 
@@ -30,12 +31,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with transient_aws_errors():
             samples = runtime.get_array(decoded["audioKey"])
         audio_env, low_env = rhythm.audio_onset_strength(samples, SAMPLE_RATE_HZ)
+        chroma = harmony.chroma_frames(samples, SAMPLE_RATE_HZ)
         with transient_aws_errors():
             onsets_key = runtime.put_array(job, "onsets.npy", np.stack([audio_env, low_env]))
+            chroma_key = runtime.put_array(job, "chroma.npy", chroma)
     with transient_aws_errors():
         moved = runtime.store.advance(job["userId"], job["transcriptionId"], finished="rhythm",
                                       elapsed_ms=elapsed["ms"], next_stage=None)
     if not moved:
-        runtime.discard(onsets_key)
+        runtime.discard(onsets_key, chroma_key)
         raise TranscriptionNotFound(STOPPED)
-    return {"onsetsKey": onsets_key, "frames": int(audio_env.size)}
+    return {"onsetsKey": onsets_key, "chromaKey": chroma_key, "frames": int(audio_env.size)}
