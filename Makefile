@@ -20,7 +20,7 @@ help:
 	@echo "make unit      unit tests only (under two minutes); make e2e: the local stack over HTTP"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
-	@echo "make bench     benchmark report (docs/benchmarks.md)"
+	@echo "make bench     benchmark reports (docs/benchmarks.md, then Listen's docs/listen-accuracy.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 
@@ -100,8 +100,10 @@ local: setup
 invoke: setup
 	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
 
+# The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes).
 bench: setup
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.listen --split report --out docs/listen-accuracy.md
 
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam build

@@ -1,6 +1,7 @@
-"""Run every Listen stage once on two seconds of sound, so numba (librosa) compiles and caches its
-functions and the ONNX model loads: the analysis image's build runs this (`python -m
-soundcanvas.listen.warm`) to bake the cache in, and `make setup` runs it for the local stack."""
+"""Run every Listen stage once on two seconds of sound, so numba (librosa's chroma and onset code)
+compiles and caches its functions and the ONNX model loads: the analysis image's build runs this
+(`python -m soundcanvas.listen.warm`) to bake the cache in. Locally numba caches beside librosa in
+the virtualenv on first use (about 25 s, once)."""
 
 from __future__ import annotations
 
