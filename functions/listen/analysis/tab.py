@@ -67,10 +67,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with transient_aws_errors():
         moved = runtime.store.advance(user_id, transcription_id, finished="tab", elapsed_ms=elapsed["ms"],
                                       next_stage="done", outputs=outputs)
+        if not moved:  # a retry of this step after it completed the transcription is a success
+            record = runtime.store.get(user_id, transcription_id) or {}
+            moved = record.get("status") == transcriptions.COMPLETE and record.get("outputs") == outputs
+        if not moved:
+            raise TranscriptionNotFound("the transcription stopped running before its results were written")
         storage.delete_prefix(runtime.s3, runtime.settings.bucket_name,
                               transcriptions.work_key(user_id, transcription_id, ""))
-    if not moved:
-        raise TranscriptionNotFound("the transcription was deleted before its results were written")
     metrics.add_metric(name="TranscriptionsCompleted", unit=MetricUnit.Count, value=1)
     logger.info("transcription complete", extra={"notes": len(notes), "unplaced": len(placed.unplaced)})
     return {"complete": True, "unplacedCount": len(placed.unplaced)}

@@ -1,11 +1,13 @@
 """ClaimTranscription: the Listen workflow's first step. Claims the transcription (PENDING -> RUNNING)
 exactly once.
 
-Input (`{"event": <the execution's input>}`) is either the bucket's EventBridge "Object Created"
-event for `listen/{userId}/{id}/input.<ext>`, or `{"userId", "transcriptionId"}` from
+Input (`{"event": <the execution's input>, "executionId": $$.Execution.Id}`) is either the bucket's
+EventBridge "Object Created" event for `listen/{userId}/{id}/input.<ext>`, or `{"userId", "transcriptionId"}` from
 POST /transcriptions {trackId}, whose audio the API already copied to the source key. S3 events
 arrive at least once, so the claim is a conditional write: a duplicated or replayed event finds the
-record claimed and the workflow ends at once (`claimed: false`).
+record claimed and the workflow ends at once (`claimed: false`); the claim records the execution,
+so when Step Functions retries this step after a transient error, the same execution finds its own
+claim and carries on.
 
 An upload form is single-use: the first audio that arrives is copied to `source.<ext>` (a key no
 form can write, CopySourceIfMatch its ETag), the claim records that ETag, and the upload is removed;
@@ -50,9 +52,19 @@ def _target(event: dict[str, Any]) -> tuple[str, str, str | None, str | None] | 
     return ids[0], ids[1], key, str(event["detail"]["object"].get("etag") or "")
 
 
-def _claim_upload(user_id: str, transcription_id: str, key: str, etag: str) -> tuple[dict[str, Any] | None, str]:
+def _resumed(record: dict[str, Any] | None, execution_id: str | None) -> bool:
+    """True when this execution claimed the record before and Step Functions retried the step."""
+    return bool(record and execution_id and record.get("claimedBy") == execution_id
+                and record["status"] == transcriptions.RUNNING)
+
+
+def _claim_upload(user_id: str, transcription_id: str, key: str, etag: str,
+                  execution_id: str | None) -> tuple[dict[str, Any] | None, str]:
     s3, bucket = runtime.s3, runtime.settings.bucket_name
     record = runtime.store.get(user_id, transcription_id)
+    if _resumed(record, execution_id):
+        storage.delete_if_unchanged(s3, bucket, key, etag)
+        return record, ""
     if record is None:
         storage.delete_if_unchanged(s3, bucket, key, etag)
         return None, "no such transcription (deleted, expired or never created): upload removed"
@@ -69,19 +81,22 @@ def _claim_upload(user_id: str, transcription_id: str, key: str, etag: str) -> t
             return None, "the upload changed or vanished since this event (a newer one has its own event)"
         raise
     claimed = runtime.store.claim(user_id, transcription_id, source_key=source, upload_etag=etag.strip('"'),
-                                  retention_days=runtime.settings.job_retention_days)
+                                  retention_days=runtime.settings.job_retention_days, execution_id=execution_id)
     if claimed is None:
         return None, "claimed by another event"
     storage.delete_if_unchanged(s3, bucket, key, etag)
     return claimed, ""
 
 
-def _claim_track_copy(user_id: str, transcription_id: str) -> tuple[dict[str, Any] | None, str]:
+def _claim_track_copy(user_id: str, transcription_id: str,
+                      execution_id: str | None) -> tuple[dict[str, Any] | None, str]:
     record = runtime.store.get(user_id, transcription_id)
+    if _resumed(record, execution_id):
+        return record, ""
     if record is None or record["status"] != transcriptions.PENDING or not record.get("sourceKey"):
         return None, "already started, finished or deleted"
     claimed = runtime.store.claim(user_id, transcription_id, source_key=str(record["sourceKey"]),
-                                  retention_days=runtime.settings.job_retention_days)
+                                  retention_days=runtime.settings.job_retention_days, execution_id=execution_id)
     return claimed, "claimed by another execution"
 
 
@@ -89,6 +104,7 @@ def _claim_track_copy(user_id: str, transcription_id: str) -> tuple[dict[str, An
 @metrics.log_metrics
 def lambda_handler(payload: dict[str, Any], context: Any) -> dict[str, Any]:
     target = _target(payload.get("event", payload))
+    execution_id = payload.get("executionId")
     if isinstance(target, str):
         logger.warning("event ignored", extra={"reason": target})
         return {"claimed": False, "reason": target}
@@ -96,9 +112,9 @@ def lambda_handler(payload: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(transcription_id=transcription_id)
     with transient_aws_errors():
         if key is not None:
-            record, reason = _claim_upload(user_id, transcription_id, key, etag or "")
+            record, reason = _claim_upload(user_id, transcription_id, key, etag or "", execution_id)
         else:
-            record, reason = _claim_track_copy(user_id, transcription_id)
+            record, reason = _claim_track_copy(user_id, transcription_id, execution_id)
     if record is None:
         logger.info("not claimed", extra={"reason": reason})
         metrics.add_metric(name="DuplicateStartsIgnored", unit=MetricUnit.Count, value=1)

@@ -46,14 +46,21 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"marked": False, "reason": "no transcription in the workflow state"}
     user_id, transcription_id = target
     logger.append_keys(transcription_id=transcription_id)
+    claimed = bool((event.get("job") or {}).get("claimed"))
     with transient_aws_errors():
         record = runtime.store.get(user_id, transcription_id)
-        stage = str(record["stage"]) if record else "claim"
+        stage = str(record["stage"]) if record and claimed else "claim"
         message = failures.describe(error, stage, retry_hint=RETRY_HINT, reference=f"transcription {transcription_id}")
-        marked = bool(record) and runtime.store.fail(user_id, transcription_id, stage=stage, message=message)
-        keep = frozenset({str(record["sourceKey"])}) if record and record.get("sourceKey") else frozenset()
-        removed = storage.delete_prefix(runtime.s3, runtime.settings.bucket_name,
-                                        transcriptions.prefix(user_id, transcription_id), keep=keep)
+        # An execution whose claim failed may be a duplicate event's: it fails the transcription only while no
+        # other execution has claimed it. A COMPLETE or FAILED one keeps its files; only a record this failure
+        # marked, or none at all, has its objects removed.
+        marked = bool(record) and runtime.store.fail(user_id, transcription_id, stage=stage, message=message,
+                                                     only_pending=not claimed)
+        removed = 0
+        if marked or record is None:
+            keep = frozenset({str(record["sourceKey"])}) if record and record.get("sourceKey") else frozenset()
+            removed = storage.delete_prefix(runtime.s3, runtime.settings.bucket_name,
+                                            transcriptions.prefix(user_id, transcription_id), keep=keep)
     metrics.add_metric(name="TranscriptionsFailed", unit=MetricUnit.Count, value=1)
     logger.warning("transcription failed", extra={"stage": stage, "error": error.get("Error"),
                                                   "error_message": message, "marked": marked,

@@ -124,3 +124,41 @@ def test_an_internal_error_gets_a_plain_message_with_a_reference(aws: dict[str, 
     failed.lambda_handler({"job": job, "error": error}, FakeContext())
     message = store.get("u1", tid)["errorMessage"]
     assert "internal error in the decode stage (KeyError)" in message and tid in message and "'tempo'" not in message
+
+
+def test_a_retried_claim_of_the_same_execution_resumes_and_another_stops(aws: dict[str, Any],
+                                                                          store: TranscriptionStore) -> None:
+    claim = load_function("claim_transcription")
+    _tid, key = pending(store)
+    event = post(aws, key, b"RIFF take")
+    first = claim.lambda_handler({**event, "executionId": "run-1"}, FakeContext())
+    retried = claim.lambda_handler({**event, "executionId": "run-1"}, FakeContext())
+    duplicate = claim.lambda_handler({**event, "executionId": "run-2"}, FakeContext())
+    assert first["claimed"] is True and retried["claimed"] is True and retried["sourceKey"] == first["sourceKey"]
+    assert duplicate["claimed"] is False
+
+
+def test_a_failed_claim_of_a_duplicate_event_leaves_the_running_transcription_alone(
+        aws: dict[str, Any], store: TranscriptionStore) -> None:
+    claim, failed = load_function("claim_transcription"), load_function("transcription_failed")
+    tid, key = pending(store)
+    event = post(aws, key, b"RIFF take")
+    claim.lambda_handler(event, FakeContext())
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=transcriptions.work_key("u1", tid, "audio.npy"), Body=b"x")
+    error = {"Error": "TransientError", "Cause": json.dumps({"errorMessage": "throttled"})}
+    out = failed.lambda_handler({**event["event"], "error": error}, FakeContext())  # no $.job: the claim failed
+    assert out["marked"] is False and store.get("u1", tid)["status"] == "RUNNING"
+    assert "audio.npy" in keys(aws, "u1", tid)  # the running transcription's work files stay
+
+
+def test_a_late_failure_keeps_a_complete_transcriptions_files(aws: dict[str, Any], store: TranscriptionStore) -> None:
+    claim, failed = load_function("claim_transcription"), load_function("transcription_failed")
+    tid, key = pending(store)
+    job = claim.lambda_handler(post(aws, key, b"RIFF take"), FakeContext())
+    result = transcriptions.output_key("u1", tid, "result.json")
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=result, Body=b"{}")
+    assert store.advance("u1", tid, finished="tab", elapsed_ms=5, next_stage="done", outputs={"resultKey": result})
+    error = {"Error": "TranscriptionNotFound", "Cause": json.dumps({"errorMessage": "stopped"})}
+    out = failed.lambda_handler({"job": job, "error": error}, FakeContext())
+    assert out["marked"] is False and store.get("u1", tid)["status"] == "COMPLETE"
+    assert "result.json" in keys(aws, "u1", tid)

@@ -117,6 +117,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         options = MapAttribute[str, Any]()  # instrument, tuning, capo
         sourceKey = UnicodeAttribute(null=True)
         uploadEtag = UnicodeAttribute(null=True)
+        claimedBy = UnicodeAttribute(null=True)  # the execution that claimed it (a retried claim resumes)
         summary = MapAttribute[str, Any](default=dict)  # durationSeconds, tempoBpm, key, ... once known
         outputs = MapAttribute[str, Any](null=True)  # midiKey, tabKey, tabFileKey, resultKey
         errorMessage = UnicodeAttribute(null=True)
@@ -178,7 +179,7 @@ class TranscriptionStore:
         return as_dict(record)
 
     def claim(self, user_id: str, transcription_id: str, *, source_key: str, retention_days: int,
-              upload_etag: str | None = None) -> dict[str, Any] | None:
+              upload_etag: str | None = None, execution_id: str | None = None) -> dict[str, Any] | None:
         """PENDING -> RUNNING, once; None when another event claimed it first (or it is gone)."""
         now = self.clock()
         record = self.model(user_id, transcription_id)
@@ -194,6 +195,8 @@ class TranscriptionStore:
         ]
         if upload_etag:
             actions.append(self.model.uploadEtag.set(upload_etag))
+        if execution_id:
+            actions.append(self.model.claimedBy.set(execution_id))
         try:
             record.update(actions=actions, condition=(self.model.status == PENDING) & (self.model.expiresAt > int(now)))
         except UpdateError as exc:
@@ -243,14 +246,16 @@ class TranscriptionStore:
             raise
         return True
 
-    def fail(self, user_id: str, transcription_id: str, *, stage: str, message: str) -> bool:
-        """Mark a PENDING or RUNNING transcription FAILED; False if it is gone or already finished."""
+    def fail(self, user_id: str, transcription_id: str, *, stage: str, message: str,
+             only_pending: bool = False) -> bool:
+        """Mark a PENDING or RUNNING transcription FAILED (with `only_pending`, only a PENDING one: a failed
+        claim must not fail the run that did claim it); False if it is gone or already finished."""
         m = self.model
         try:
             m(user_id, transcription_id).update(
                 actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
                          m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
-                condition=m.status.is_in(PENDING, RUNNING),
+                condition=(m.status == PENDING) if only_pending else m.status.is_in(PENDING, RUNNING),
             )
         except UpdateError as exc:
             if conditional_failed(exc):
