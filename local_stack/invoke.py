@@ -13,6 +13,7 @@ provider, since a real token in a file would expire.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from local_stack.stack import ROOT, LocalStack
@@ -34,6 +35,36 @@ TRACK_WORKFLOW = (
 )
 TRACK_FUNCTIONS = {"InspectTrackFunction", "TranscodeTrackFunction", "FinishTrackFunction", "TrackFailedFunction",
                    "TracksApiFunction"}
+DEMO_TRANSCRIPTION_ID = "5ca1ab1e0000400080000000000c0de1"
+LISTEN_WORKFLOW = (
+    ("ClaimTranscriptionFunction", "listen/claim_transcription.json"),
+    ("DecodeAudioFunction", "listen/decode_audio.json"),
+    ("TranscribeFunction", "listen/transcribe.json"),
+    ("RhythmFunction", "listen/rhythm.json"),
+    ("HarmonyFunction", "listen/harmony.json"),
+    ("TabFunction", "listen/tab.json"),
+)
+LISTEN_FUNCTIONS = {name for name, _ in LISTEN_WORKFLOW} | {"TranscriptionFailedFunction", "TranscriptionsApiFunction"}
+
+
+def seed_listen(stack: LocalStack, before: str) -> None:
+    """A PENDING transcription with the sample recording uploaded, and the Listen steps that come before `before`."""
+    from soundcanvas.listen import transcriptions
+
+    store = transcriptions.TranscriptionStore(stack.template.names["TranscriptionsTable"], "us-east-1",
+                                              host=stack.endpoint)
+    options = json.loads((ROOT / "events/listen/decode_audio.json").read_text())["job"]["options"]
+    store.create(DEMO_USER, DEMO_TRANSCRIPTION_ID, source={"kind": "upload", "contentType": "audio/mpeg"},
+                 options=options, retention_days=30, upload_expires_at=int(time.time()) + 900)
+    stack.client("s3").put_object(
+        Bucket=stack.template.names["MediaBucket"], ContentType="audio/mpeg",
+        Key=transcriptions.input_key(DEMO_USER, DEMO_TRANSCRIPTION_ID, "mp3"),
+        Body=(ROOT / "events/listen/audio/guitar-take.mp3").read_bytes(),
+    )
+    steps = [name for name, _ in LISTEN_WORKFLOW]
+    upto = steps.index(before) if before in steps else (1 if before == "TranscriptionFailedFunction" else len(steps))
+    for name, event_file in LISTEN_WORKFLOW[:upto]:
+        stack.functions.invoke(name, json.loads((ROOT / "events" / event_file).read_text()))
 
 
 def seed_track(stack: LocalStack, before: str) -> None:
@@ -81,6 +112,8 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
                 event = {**event, "authorizationToken": f"Bearer {stack.token(DEMO_USER)}"}
         elif function in TRACK_FUNCTIONS:
             seed_track(stack, function)
+        elif function in LISTEN_FUNCTIONS:
+            seed_listen(stack, function)
         else:
             seed(stack, function)
         return stack.functions.invoke(function, event)

@@ -122,6 +122,14 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
     assert owner.wait(job_id)["status"] == "COMPLETE"
     track_id = owner.add(tagged_flac(tmp_path / "a.flac"), "audio/flac")["trackId"]
     assert owner.settled(track_id)["status"] == "READY"
+    started = owner.session.post(owner.url("/transcriptions"), json={"trackId": track_id}, timeout=30)
+    assert started.status_code == 202, started.text
+    tid = started.json()["transcriptionId"]
+    deadline = time.monotonic() + 120
+    while owner.session.get(owner.url(f"/transcriptions/{tid}"), timeout=30).json()["status"] in ("PENDING", "RUNNING"):
+        assert time.monotonic() < deadline, "the transcription did not finish"
+        time.sleep(0.2)
+    transcription_before = owner.session.get(owner.url(f"/transcriptions/{tid}"), timeout=30).json()
     before = (owner.get(job_id).json(), owner.track(track_id).json())
     key = f"library/{owner.user}/{track_id}/original.flac"
     attempts = {
@@ -134,6 +142,11 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
         ("POST", "/grade"): ("POST", "/grade", {"trackId": track_id, "grade": 5}),
         ("POST", "/tracks"): ("POST", "/tracks", {"generationId": job_id}),
         ("POST", "/tracks files"): ("POST", "/tracks", {"files": [{"trackId": track_id, "fileName": "a.flac", "key": key}]}),
+        ("GET", "/transcriptions/{transcriptionId}"): ("GET", f"/transcriptions/{tid}", None),
+        ("GET", "/transcriptions/{transcriptionId}/result"): ("GET", f"/transcriptions/{tid}/result", None),
+        ("POST", "/transcriptions/{transcriptionId}/tab"): ("POST", f"/transcriptions/{tid}/tab", {"capo": 1}),
+        ("DELETE", "/transcriptions/{transcriptionId}"): ("DELETE", f"/transcriptions/{tid}", None),
+        ("POST", "/transcriptions"): ("POST", "/transcriptions", {"trackId": track_id}),
     }
     routes = {(r.method, r.path) for fn in stack.template.functions.values() for r in fn.routes if "{" in r.path}
     assert routes <= set(attempts), routes - set(attempts)  # every route that takes an id is tried
@@ -147,3 +160,6 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
     after = (owner.get(job_id).json(), owner.track(track_id).json())
     assert [(a["status"], a["updatedAt"]) for a in after] == [(b["status"], b["updatedAt"]) for b in before]
     assert after[1]["name"] == before[1]["name"] and after[1]["review"] == before[1]["review"]
+    transcription_after = owner.session.get(owner.url(f"/transcriptions/{tid}"), timeout=30).json()
+    assert (transcription_after["status"], transcription_after["updatedAt"], transcription_after["capo"]) == (
+        transcription_before["status"], transcription_before["updatedAt"], transcription_before["capo"])

@@ -35,6 +35,18 @@ EVENTS = {
                                lambda out: out["mp3Key"].endswith(".mp3") and out["mp3Bytes"] > 0),
     "FinishTrackFunction": ("library/finish_track.json", lambda out: out["ready"] is True),
     "TrackFailedFunction": ("library/track_failed.json", lambda out: out["marked"] and "corrupt" in out["message"]),
+    "TranscriptionsApiFunction": ("listen/api_get_transcription.json",
+                                  lambda out: json.loads(out["body"])["status"] == "COMPLETE"),
+    "ClaimTranscriptionFunction": ("listen/claim_transcription.json",
+                                   lambda out: out["claimed"] and out["sourceKey"].endswith("source.mp3")),
+    "DecodeAudioFunction": ("listen/decode_audio.json", lambda out: 20 < out["durationSeconds"] < 25),
+    "TranscribeFunction": ("listen/transcribe.json", lambda out: out["noteCount"] > 30),
+    "RhythmFunction": ("listen/rhythm.json", lambda out: out["frames"] > 1000),
+    "HarmonyFunction": ("listen/harmony.json",
+                        lambda out: out["key"]["tonic"] == "C" and out["timeSignature"] == "4/4"),
+    "TabFunction": ("listen/tab.json", lambda out: out["complete"] is True),
+    "TranscriptionFailedFunction": ("listen/transcription_failed.json",
+                                    lambda out: out["marked"] and "PNG" in out["message"]),
 }
 pytestmark = pytest.mark.e2e
 
