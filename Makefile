@@ -12,15 +12,16 @@ SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont lame ffmpeg
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup system-deps demo test unit e2e lint typecheck validate scan local invoke bench build build-check deploy clean
+.PHONY: help setup system-deps demo demo-blend test unit e2e lint typecheck validate scan local invoke bench build build-check deploy clean
 
 help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
+	@echo "make demo-blend  blend three songs of the seed catalog (make demo ARGS='--blend \"song\" \"song\"' for yours)"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
 	@echo "make unit      unit tests only (under two minutes); make e2e: the local stack over HTTP"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
-	@echo "make bench     benchmark reports (docs/benchmarks.md, then Listen's docs/listen-accuracy.md)"
+	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 
@@ -66,6 +67,9 @@ setup: $(STAMP) system-deps
 demo: setup
 	$(BIN)/python -m local_stack demo $(ARGS)
 
+demo-blend: setup
+	$(BIN)/python -m local_stack demo --blend "drowsy maggie" "harvest home" "wachet auf" $(ARGS)
+
 # Unit tests run on two workers (pytest-xdist); end-to-end tests share one local stack per run,
 # so they run in one process, the 200-job load test (marked slow) last.
 test: setup lint validate scan
@@ -100,10 +104,12 @@ local: setup
 invoke: setup
 	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
 
-# The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes).
+# The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes),
+# then Blend's speed and quality gates (about 3 minutes).
 bench: setup
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.listen --split report --out docs/listen-accuracy.md
+	$(BIN)/python -m bench.blend --out docs/blend-bench.md
 
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam build

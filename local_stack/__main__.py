@@ -3,6 +3,7 @@
     python -m local_stack up        [--api-port 3000] [--aws-port 4566]
     python -m local_stack token     USER            # an ID token: send it as Authorization: Bearer <token>
     python -m local_stack demo      [--image events/generation/images/sunset.jpg] [--genre lofi] [--duration 60]
+    python -m local_stack demo      --blend "drowsy maggie" "harvest home" "wachet auf" [--duration 60] [--seed 7]
     python -m local_stack invoke    FUNCTION -e events/x.json
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from local_stack import invoke
 from local_stack.demo import run as run_demo
-from local_stack.demo import say
+from local_stack.demo import run_blend, say
 from local_stack.idp import LocalIdentityProvider
 from local_stack.stack import IDP_KEY, ROOT, LocalStack
 
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--mode", default="heuristic", choices=("heuristic", "model"))
     demo.add_argument("--duration", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--blend", nargs="+", metavar="SONG",
+                      help="blend these songs of the seed catalog (2-4 titles or artists; typos are fine) instead")
+    demo.add_argument("--creativity", type=float, default=0.7, help="with --blend: 0 (close) to 1 (free)")
+    demo.add_argument("--temperature", type=float, default=0.8, help="with --blend: 0.1 (safe) to 2.0 (wild)")
     tok = commands.add_parser("token", help="print an ID token for a user (send it as Authorization: Bearer ...)")
     tok.add_argument("user")
     tok.add_argument("--hours", type=float, default=1.0)
@@ -50,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "demo":
         logging.getLogger().setLevel(logging.WARNING)
+        if args.blend:
+            return run_blend(args.blend, args.out, {"lengthSeconds": args.duration, "seed": args.seed,
+                                                    "creativity": args.creativity, "temperature": args.temperature})
         options = {"durationSeconds": args.duration, "mode": args.mode, "seed": args.seed}
         if args.genre:
             options["genre"] = args.genre

@@ -1,5 +1,9 @@
 """The main job, end to end over real HTTP: create a generation, upload a picture with the
-presigned form, follow its progress, download the results. `make demo` runs it."""
+presigned form, follow its progress, download the results. `make demo` runs it.
+
+`make demo ARGS='--blend "drowsy maggie" "harvest home" "wachet auf"'` (or `make demo-blend`) runs a blend
+instead: each phrase is searched in the seed catalog (typos are fine), the first hits are blended,
+and the MIDI and MP3 are downloaded with the blend's attribution, novelty and quality gates."""
 
 from __future__ import annotations
 
@@ -56,7 +60,8 @@ def generate(api_url: str, image: Path, options: dict[str, Any], *, token: str, 
 
 def run(image: Path, out_dir: Path, options: dict[str, Any], user: str = "demo-user") -> int:
     say(f"SoundCanvas demo: {image} -> music")
-    with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+    with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"},
+                    seed_catalog=False) as stack:
         say(f"local stack up: API {stack.api_url}  S3/DynamoDB {stack.endpoint}")
         last: list[str] = []
         started = time.perf_counter()
@@ -87,6 +92,69 @@ def run(image: Path, out_dir: Path, options: dict[str, Any], user: str = "demo-u
             f"{params['durationSeconds']} s, {params['mode']} mode, seed {params['seed']}")
         say("  instruments: " + ", ".join(f"{part} = {GM_PROGRAM_NAMES.get(program, f'program {program}')}"
                                           for part, program in params["instruments"].items()) + ", drums (GM kit)")
+        say("Stage timings (ms): " + ", ".join(f"{k} {v}" for k, v in state["timings"].items()))
+        for name, path in files.items():
+            say(f"  {name:<16} {path}  ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+def run_blend(queries: list[str], out_dir: Path, options: dict[str, Any], user: str = "demo-user") -> int:
+    """Find each query's song in the catalog, blend them, and save the MIDI and the MP3."""
+    say(f"SoundCanvas demo: a blend of {len(queries)} songs from the seed catalog")
+    with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+        say(f"local stack up with the seed catalog: API {stack.api_url}")
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {stack.token(user)}"
+        chosen = []
+        for query in queries:
+            found = session.get(f"{stack.api_url}/songs", params={"q": query, "limit": "1"}, timeout=30)
+            found.raise_for_status()
+            items = found.json()["items"]
+            if not items:
+                say(f"nothing in the catalog matches {query!r}")
+                return 1
+            song = items[0]
+            say(f"  {query!r:<28} -> {song['title']} ({song['artist']}, {song['key']}, {song['timeSignature']}; "
+                f"score {song['score']})")
+            chosen.append(song)
+        created = session.post(f"{stack.api_url}/blends", json={**options, "songs": [s["songId"] for s in chosen]},
+                               timeout=30)
+        if created.status_code != 202:
+            say(f"blend refused ({created.status_code}): {created.text}")
+            return 1
+        blend_id, started = created.json()["blendId"], time.perf_counter()
+        deadline, last = time.monotonic() + 300, ""
+        while True:
+            state = session.get(f"{stack.api_url}/blends/{blend_id}", timeout=30).json()
+            status = f"{state['status']:<8} {state['stage']:<8} {state['progress']:>3}%"
+            if status != last:
+                last = status
+                say(f"  [{time.perf_counter() - started:5.1f}s] {status}")
+            if state["status"] in ("COMPLETE", "FAILED") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if state["status"] != "COMPLETE":
+            say(f"FAILED in {state.get('failedStage')}: {state.get('errorMessage')}")
+            return 1
+        out_dir.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for field, name in (("midiUrl", "blend.mid"), ("audioUrl", "blend.mp3")):
+            response = requests.get(state[field], timeout=60)
+            response.raise_for_status()
+            (out_dir / name).write_bytes(response.content)
+            files[name] = out_dir / name
+        titles = {s["songId"]: s["title"] for s in chosen}
+        say("")
+        say(f"COMPLETE: {state['key']}, {state['timeSignature']}, {state['tempoBpm']:.0f} BPM (quarter notes), "
+            f"{state['durationSeconds']:.0f} s, seed {state['options']['seed']}, {state['attempts']} attempt(s)")
+        say("  attribution (share of the melody's 4-note figures traced to each song, against its weight):")
+        for song in state["songs"]:
+            share = state["attribution"][song["songId"]]
+            say(f"    {titles[song['songId']]:<32} {share:.2f}  (weight {song['weight']:.2f})")
+        novelty = state["novelty"]
+        say(f"  novelty: longest copy {novelty['longestCopiedBars']:.2f} bars, new phrases {novelty['newPhraseShare']:.0%}")
+        say("  gates: " + ", ".join(f"{name} {'passed' if gate['passed'] else 'FAILED'}"
+                                    for name, gate in state["gates"].items()))
         say("Stage timings (ms): " + ", ".join(f"{k} {v}" for k, v in state["timings"].items()))
         for name, path in files.items():
             say(f"  {name:<16} {path}  ({path.stat().st_size / 1024:.0f} KiB)")

@@ -45,6 +45,46 @@ LISTEN_WORKFLOW = (
     ("TabFunction", "listen/tab.json"),
 )
 LISTEN_FUNCTIONS = {name for name, _ in LISTEN_WORKFLOW} | {"TranscriptionFailedFunction", "TranscriptionsApiFunction"}
+DEMO_SONG_ID = "5ca1ab1e0000400080000000000b1e0d"
+DEMO_BLEND_ID = "5ca1ab1e0000400080000000000b1e0d"
+BLEND_WORKFLOW = (
+    ("PrepareBlendFunction", "blend/prepare_blend.json"),
+    ("ComposeBlendFunction", "blend/compose_blend.json"),
+    ("RenderFunction", "blend/render_blend.json"),
+    ("CompleteBlendFunction", "blend/complete_blend.json"),
+)
+SONG_FUNCTIONS = {"IngestSongFunction", "SongFailedFunction", "SongsApiFunction", "PreviewSongFunction"}
+BLEND_FUNCTIONS = {"PrepareBlendFunction", "ComposeBlendFunction", "CompleteBlendFunction", "BlendFailedFunction",
+                   "BlendsApiFunction"}
+
+
+def seed_song(stack: LocalStack) -> None:
+    """The demo song waiting for its MIDI, and events/blend/songs/demo-tune.mid uploaded to its form's key."""
+    from soundcanvas.blend import songs
+
+    store = songs.SongStore(stack.template.names["SongsTable"], "us-east-1", host=stack.endpoint)
+    store.create_upload(DEMO_USER, DEMO_SONG_ID, title="Demo tune", artist=None,
+                        upload_expires_at=int(time.time()) + 900)
+    stack.client("s3").put_object(Bucket=stack.template.names["MediaBucket"], Key=songs.upload_key(DEMO_SONG_ID),
+                                  Body=(ROOT / "events/blend/songs/demo-tune.mid").read_bytes(),
+                                  ContentType="audio/midi")
+
+
+def seed_blend(stack: LocalStack, before: str) -> None:
+    """The demo blend of the seed catalog's first two songs (by title), and the Blend steps before `before`."""
+    from soundcanvas.blend import blends, songs
+
+    catalog = songs.SongStore(stack.template.names["SongsTable"], "us-east-1", host=stack.endpoint)
+    chosen, _ = catalog.list_public(limit=2, cursor=None, viewer_id=DEMO_USER)
+    options = json.loads((ROOT / "events/blend/compose_blend.json").read_text())["blend"]["options"]
+    store = blends.BlendStore(stack.template.names["BlendsTable"], "us-east-1", host=stack.endpoint)
+    store.create(DEMO_USER, DEMO_BLEND_ID, options=options,
+                 songs=[{"songId": s["songId"], "title": s["title"], "artist": s.get("artist"), "weight": 0.5}
+                        for s in chosen])
+    steps = [name for name, _ in BLEND_WORKFLOW]
+    upto = steps.index(before) if before in steps else (1 if before == "BlendFailedFunction" else len(steps))
+    for name, event_file in BLEND_WORKFLOW[:upto]:
+        stack.functions.invoke(name, json.loads((ROOT / "events" / event_file).read_text()))
 
 
 def seed_listen(stack: LocalStack, before: str) -> None:
@@ -102,7 +142,9 @@ def seed(stack: LocalStack, before: str) -> None:
 
 
 def invoke(function: str, event: dict[str, Any]) -> Any:
-    with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+    needs_catalog = function in SONG_FUNCTIONS | BLEND_FUNCTIONS  # the seed catalog takes a few seconds to load
+    with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"},
+                    seed_catalog=needs_catalog) as stack:
         if function not in stack.template.functions:
             raise SystemExit(f"no function {function} in template.yaml; functions: {', '.join(stack.template.functions)}")
         stack.deliver_events = False  # the seeded upload must not start the workflow by itself
@@ -114,6 +156,12 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
             seed_track(stack, function)
         elif function in LISTEN_FUNCTIONS:
             seed_listen(stack, function)
+        elif function in ("IngestSongFunction", "SongFailedFunction"):
+            seed_song(stack)
+        elif function in BLEND_FUNCTIONS:
+            seed_blend(stack, function)
+        elif function in ("SongsApiFunction", "PreviewSongFunction"):
+            pass  # the seed catalog is all they read
         else:
             seed(stack, function)
         return stack.functions.invoke(function, event)

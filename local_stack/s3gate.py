@@ -896,6 +896,11 @@ def check_copy_conditions(environ: Environ) -> None:
 # ---------------------------------------------------------------------------------------------- moto
 
 
+def backends(region: str) -> tuple[Any, Any]:
+    """moto's S3 and DynamoDB backends behind the gateway (for the stack's own seeding, not for handlers)."""
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"], dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+
+
 def _locate_bucket(name: str) -> tuple[str, FakeBucket] | None:
     """(owner account, bucket) of a bucket moto holds, or None."""
     located = s3_backends.bucket_accounts.get(name)

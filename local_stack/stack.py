@@ -71,6 +71,7 @@ class LocalStack:
         workers: int = 3,
         env_overrides: dict[str, str] | None = None,
         clock: Any = time.time,
+        seed_catalog: bool = True,
     ) -> None:
         self.root, self.host = root, host
         self.api_port, self.aws_port = api_port, aws_port
@@ -79,6 +80,7 @@ class LocalStack:
         self.idp = LocalIdentityProvider(idp_key or IDP_KEY)
         self.env_overrides = env_overrides or {}
         self.clock = clock
+        self.seed_catalog = seed_catalog  # load Blend's public-domain seed catalog at start (a few seconds)
         self._servers: list[Any] = []
         self.deliver_events = True
 
@@ -125,6 +127,8 @@ class LocalStack:
         os.environ.update(self.idp.environment(self.endpoint))  # the authorizer trusts the local pool
         os.environ.update(self.env_overrides)
         self._create_resources()
+        if self.seed_catalog and "SongsTable" in self.template.names:
+            self._load_seed_catalog()
         self._sfn = self.client("stepfunctions")
         self._create_state_machines()
         longest = max((spec["definition"].get("TimeoutSeconds", DEFAULT_MACHINE_TIMEOUT)
@@ -247,6 +251,28 @@ class LocalStack:
                         rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
                     rules.append(rule)
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+
+    def _load_seed_catalog(self) -> None:
+        """Blend's seed catalog into SongsTable and the bucket, and its search index: what a deployed stack
+        gets from tools/load_catalog.py (soundcanvas.blend.catalog.load_catalog), in a few seconds. The
+        records and objects are the same; they are put straight into moto's backends, because 4,000
+        PutObject calls over HTTP take 20 s here. The index is built and published by the product's code."""
+        from soundcanvas.blend import catalog
+        from soundcanvas.blend.seed import read_seed_catalog
+        from soundcanvas.blend.songs import SongStore, midi_key
+
+        started = time.perf_counter()
+        table, bucket = self.template.names["SongsTable"], self.template.names["MediaBucket"]
+        store = SongStore(table, REGION, host=self.endpoint, clock=self.clock)
+        seed = list(read_seed_catalog())
+        objects, tables = s3gate.backends(REGION)
+        for song in seed:
+            objects.put_object(bucket, midi_key(song.songId), song.midi)
+        for record in store.public_records(catalog.song_record(song) for song in seed):
+            tables.put_item(table, record.serialize())
+        size = catalog.publish_search_index(store, self.client("s3"), bucket, public=seed)
+        log.info("seed catalog: %d songs and a %d KB search index in %.2f s", len(seed), size // 1024,
+                 time.perf_counter() - started)
 
     # ------------------------------------------------------------------ workflow
     def _create_state_machines(self) -> None:

@@ -37,6 +37,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
         **sam_template.functions["GenerationsApiFunction"].environment,
         **sam_template.functions["TracksApiFunction"].environment,
         **sam_template.functions["TranscriptionsApiFunction"].environment,
+        **sam_template.functions["BlendsApiFunction"].environment,
+        **sam_template.functions["SongsApiFunction"].environment,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": REGION,
@@ -68,6 +70,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
             "tracks_table": sam_template.names["TracksTable"],
             "users_table": sam_template.names["UsersTable"],
             "transcriptions_table": sam_template.names["TranscriptionsTable"],
+            "songs_table": sam_template.names["SongsTable"],
+            "blends_table": sam_template.names["BlendsTable"],
             "env": env,
         }
 

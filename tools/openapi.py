@@ -18,18 +18,35 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "functions/core/health/openapi.json"
-API_FUNCTIONS = ("generation/generations_api", "library/tracks_api", "listen/transcriptions_api", "core/account_api",
-                 "core/health")
-PUBLIC = {"/health", "/openapi.json"}
+API_FUNCTIONS = (
+    "generation/generations_api",
+    "library/tracks_api",
+    "listen/transcriptions_api",
+    "blend/songs_api",
+    "blend/blends_api",
+    "core/account_api",
+    "core/health",
+)
+PUBLIC = {"/health", "/health/ready", "/health/detailed", "/openapi.json"}
 # Only what the modules need to import; nothing is called.
 IMPORT_ENV = {
-    "TABLE_NAME": "GenerationsTable", "BUCKET_NAME": "MediaBucket", "AWS_REGION": "us-east-1",
+    "TABLE_NAME": "GenerationsTable",
+    "BUCKET_NAME": "MediaBucket",
+    "AWS_REGION": "us-east-1",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:GenerationStateMachine",
-    "TRACKS_TABLE_NAME": "TracksTable", "USERS_TABLE_NAME": "UsersTable", "QUOTAS_TABLE_NAME": "QuotasTable",
+    "TRACKS_TABLE_NAME": "TracksTable",
+    "USERS_TABLE_NAME": "UsersTable",
+    "QUOTAS_TABLE_NAME": "QuotasTable",
     "TRACK_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:TrackStateMachine",
     "TRANSCRIPTIONS_TABLE_NAME": "TranscriptionsTable",
     "LISTEN_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:ListenStateMachine",
-    "POWERTOOLS_TRACE_DISABLED": "true", "AWS_ACCESS_KEY_ID": "unused", "AWS_SECRET_ACCESS_KEY": "unused",
+    "SONGS_TABLE_NAME": "SongsTable",
+    "BLENDS_TABLE_NAME": "BlendsTable",
+    "BLEND_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:BlendStateMachine",
+    "SONG_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:SongStateMachine",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_ACCESS_KEY_ID": "unused",
+    "AWS_SECRET_ACCESS_KEY": "unused",
 }
 
 
@@ -48,12 +65,23 @@ def document() -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "layers/common"))
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": "SoundCanvas API", "version": "1.0.0",
-                 "description": "Picture to music, the track library and Guess the Track, and Listen (audio to tabs)."},
+        "info": {
+            "title": "SoundCanvas API",
+            "version": "1.0.0",
+            "description": "Picture to music, the track library and Guess the Track, and Listen (audio to tabs).",
+        },
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {
-            "idToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                        "description": "An ID token of the SoundCanvas Cognito user pool."}}},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {
+                "idToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An ID token of the SoundCanvas Cognito user pool.",
+                }
+            },
+        },
         "security": [{"idToken": []}],
     }
     for name in API_FUNCTIONS:
@@ -61,8 +89,13 @@ def document() -> dict[str, Any]:
         for path, operations in part.get("paths", {}).items():
             merged["paths"].setdefault(path, {}).update(operations)
         merged["components"]["schemas"].update((part.get("components") or {}).get("schemas", {}))
-    merged["paths"]["/openapi.json"] = {"get": {"summary": "This document", "operationId": "openapi_get",
-                                                "responses": {"200": {"description": "The OpenAPI document"}}}}
+    merged["paths"]["/openapi.json"] = {
+        "get": {
+            "summary": "This document",
+            "operationId": "openapi_get",
+            "responses": {"200": {"description": "The OpenAPI document"}},
+        }
+    }
     for path in PUBLIC:
         for operation in merged["paths"].get(path, {}).values():
             operation["security"] = []

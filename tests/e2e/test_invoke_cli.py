@@ -47,6 +47,18 @@ EVENTS = {
     "TabFunction": ("listen/tab.json", lambda out: out["complete"] is True),
     "TranscriptionFailedFunction": ("listen/transcription_failed.json",
                                     lambda out: out["marked"] and "PNG" in out["message"]),
+    "SongsApiFunction": ("blend/api_search_songs.json",
+                         lambda out: json.loads(out["body"])["items"][0]["title"] == "Drowsy Maggie"),
+    "IngestSongFunction": ("blend/ingest_song.json", lambda out: out["ingested"] is True),
+    "SongFailedFunction": ("blend/song_failed.json", lambda out: out["marked"] and "MThd" in out["message"]),
+    "PreviewSongFunction": ("blend/preview_song.json",
+                            lambda out: out["preview"]["previewKey"].endswith("preview.mp3")
+                            and out["preview"]["durationSeconds"] == 20),
+    "BlendsApiFunction": ("blend/api_get_blend.json", lambda out: json.loads(out["body"])["status"] == "COMPLETE"),
+    "PrepareBlendFunction": ("blend/prepare_blend.json", lambda out: out["claimed"] is True),
+    "ComposeBlendFunction": ("blend/compose_blend.json", lambda out: out["render"]["durationSeconds"] > 20),
+    "CompleteBlendFunction": ("blend/complete_blend.json", lambda out: out["status"] == "COMPLETE"),
+    "BlendFailedFunction": ("blend/blend_failed.json", lambda out: out["marked"] and "attribution" in out["message"]),
 }
 pytestmark = pytest.mark.e2e
 

@@ -1,11 +1,12 @@
 """Account API: everything SoundCanvas holds about the caller, to take away or to erase.
 
-- `GET /me/export`: a manifest (JSON) of every generation, track and transcription, the review
-  history and the preferences, each file as a presigned URL; the manifest itself is written to the bucket
+- `GET /me/export`: a manifest (JSON) of every generation, track, transcription, blend and own song, the
+  review history and the preferences, each file as a presigned URL; the manifest itself is written to the bucket
   (`exports/{userId}/{random}.json`, kept a day) and returned as a presigned URL, so an export of
   a large library is not limited by the API's response size.
-- `DELETE /me`: every record (generations, tracks, transcriptions, preferences) and every object under each of
-  the user's prefixes, then reports what was removed. Idempotent: a second call removes nothing.
+- `DELETE /me`: every record (generations, tracks, transcriptions, blends, own songs, preferences) and every
+  object under each of the user's prefixes and each own song's, then reports what was removed.
+  Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
   wrote. Quota counters hold no content and expire within a day on their own.
 """
@@ -23,6 +24,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
+from soundcanvas.blend import blends as blend_records
+from soundcanvas.blend import songs as catalog
 from soundcanvas.core import api, storage
 from soundcanvas.core.records import now_iso
 from soundcanvas.core.settings import Settings
@@ -33,7 +36,8 @@ from soundcanvas.listen.preferences import PreferencesStore
 
 logger = Logger()
 metrics = Metrics()
-settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME"))
+settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME",
+                                   "BLENDS_TABLE_NAME", "SONGS_TABLE_NAME"))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
@@ -41,8 +45,10 @@ user_settings = UserSettingsStore(settings.users_table_name, settings.region, ho
 listen_preferences = PreferencesStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
 transcriptions = listen.TranscriptionStore(settings.transcriptions_table_name, settings.region,
                                            host=settings.dynamodb_endpoint)
+blend_store = blend_records.BlendStore(settings.blends_table_name, settings.region, host=settings.dynamodb_endpoint)
+song_store = catalog.SongStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint)
 clock = time.time  # the local stack sets its own clock here
-USER_PREFIXES = (*storage.PREFIXES, "library", "listen", "exports")
+USER_PREFIXES = (*storage.PREFIXES, "library", "listen", "blends", "exports")
 EXPORT_URL_SECONDS = 900  # presigned URLs in an export live 15 minutes, the longest the API hands out
 
 app = api.resolver()
@@ -93,6 +99,27 @@ def _transcription_entry(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _blend_entry(record: dict[str, Any]) -> dict[str, Any]:
+    outputs = (record.get("outputs") or {}) if record["status"] == blend_records.COMPLETE else {}
+    return {
+        "blendId": record["blendId"],
+        "status": record["status"],
+        "createdAt": record["createdAt"],
+        "songs": record.get("songs"),
+        "options": record.get("options"),
+        "summary": record.get("summary"),
+        "errorMessage": record.get("errorMessage"),
+        "files": {name: _url(outputs.get(field)) for name, field in (
+            ("midi", "midiKey"), ("audio", "audioKey"), ("mp3", "mp3Key")) if outputs.get(field)},
+    }
+
+
+def _song_entry(record: dict[str, Any]) -> dict[str, Any]:
+    ready = record["status"] == catalog.READY
+    return {**catalog.public_view(record),
+            "files": {"midi": _url(record.get("midiKey"))} if ready and record.get("midiKey") else {}}
+
+
 @app.get("/me/export")
 def export_me() -> dict[str, Any]:
     user_id = api.caller(app)
@@ -102,16 +129,18 @@ def export_me() -> dict[str, Any]:
         "exportedAt": now_iso(now),
         "urlsExpireInSeconds": EXPORT_URL_SECONDS,
         "preferences": {**user_settings.training(user_id), **listen_preferences.get(user_id)},
-        "generations": [_generation_entry(job) for job in generations.all_jobs(user_id)],
+        "generations": [_generation_entry(job) for job in generations.all_records(user_id)],
         "tracks": [_track_entry(track) for track in tracks.all_tracks(user_id)],
         "transcriptions": [_transcription_entry(record) for record in transcriptions.all_records(user_id)],
+        "blends": [_blend_entry(record) for record in blend_store.all_records(user_id)],
+        "songs": [_song_entry(record) for record in song_store.owned(user_id)],
     }
     # 192 random bits, nothing else after the user's prefix: a key cannot be guessed from another (a timestamp
     # could be, within a few tries). The prefix is what DELETE /me and the bucket's expire-exports rule match.
     key = f"exports/{user_id}/{secrets.token_urlsafe(24)}.json"
     s3.put_object(Bucket=settings.bucket_name, Key=key, Body=json.dumps(manifest, indent=2).encode(),
                   ContentType="application/json")
-    counts = {name: len(manifest[name]) for name in ("generations", "tracks", "transcriptions")}
+    counts = {name: len(manifest[name]) for name in ("generations", "tracks", "transcriptions", "blends", "songs")}
     metrics.add_metric(name="AccountExports", unit=MetricUnit.Count, value=1)
     logger.info("export written", extra=counts)
     return {"manifestUrl": _url(key, download_as="soundcanvas-export.json"),
@@ -121,13 +150,17 @@ def export_me() -> dict[str, Any]:
 @app.delete("/me")
 def delete_me() -> dict[str, Any]:
     user_id = api.caller(app)
+    own_songs = [record["songId"] for record in song_store.owned(user_id)]
+    song_objects = sum(storage.delete_prefix(s3, settings.bucket_name, catalog.prefix(song_id)) for song_id in own_songs)
     removed = {
         "generations": generations.delete_all(user_id),
         "tracks": tracks.delete_all(user_id),
         "transcriptions": transcriptions.delete_all(user_id),
+        "blends": blend_store.delete_all(user_id),
+        "songs": sum(song_store.delete(song_id) for song_id in own_songs),
         "preferences": user_settings.delete(user_id),
-        "objects": sum(storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/")
-                       for prefix in USER_PREFIXES),
+        "objects": song_objects + sum(storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/")
+                                      for prefix in USER_PREFIXES),
     }
     metrics.add_metric(name="AccountsDeleted", unit=MetricUnit.Count, value=1)
     logger.info("account data deleted", extra=removed)

@@ -1,4 +1,4 @@
-"""Sweeper: on a schedule, marks generations, tracks and transcriptions that stopped moving as FAILED,
+"""Sweeper: on a schedule, marks generations, tracks, transcriptions and blends that stopped moving as FAILED,
 so nothing stays RUNNING or PROCESSING.
 
 A RUNNING job's record changes at every stage and a PROCESSING track's at every step; both
@@ -18,6 +18,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from soundcanvas.blend import blends
+from soundcanvas.blend.steps import BlendRuntime
 from soundcanvas.core import storage
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.generation.steps import StepRuntime
@@ -30,6 +32,7 @@ metrics = Metrics()
 runtime = StepRuntime.from_env()
 track_runtime = TrackRuntime.from_env()
 listen_runtime = ListenRuntime.from_env()
+blend_runtime = BlendRuntime.from_env()
 clock = time.time  # the local stack sets its own clock here
 STALLED_AFTER_SECONDS = int(os.environ.get("STALLED_AFTER_SECONDS", "1800"))
 
@@ -61,6 +64,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 logger.warning("stalled track marked FAILED", extra={"track_id": track_id})
                 swept.append(track_id)
         swept += _sweep_transcriptions(cutoff)
+        swept += _sweep_blends(cutoff)
     if swept:
         metrics.add_metric(name="StalledWorkFailed", unit=MetricUnit.Count, value=len(swept))
     return {"failed": swept}
@@ -79,4 +83,17 @@ def _sweep_transcriptions(cutoff: float) -> list[str]:
                                   transcriptions.prefix(user_id, transcription_id), keep=keep)
             logger.warning("stalled transcription marked FAILED", extra={"transcription_id": transcription_id})
             swept.append(transcription_id)
+    return swept
+
+
+def _sweep_blends(cutoff: float) -> list[str]:
+    """Stalled blends: FAILED with the stage they stopped in; their files removed."""
+    store, swept = blend_runtime.blends, []
+    for record in store.stalled(older_than=cutoff):
+        user_id, blend_id = record["userId"], record["blendId"]
+        stage = str(record.get("stage") or "prepare")
+        if store.fail(user_id, blend_id, stage=stage, message=message(stage, "try again with POST /blends")):
+            storage.delete_prefix(blend_runtime.s3, blend_runtime.settings.bucket_name, blends.prefix(user_id, blend_id))
+            logger.warning("stalled blend marked FAILED", extra={"blend_id": blend_id})
+            swept.append(blend_id)
     return swept

@@ -2,6 +2,11 @@
 
 Synthesis streams straight into the preview encoder (see soundcanvas.generation.render). Returns only
 its own result: `{audioKey, previewKey, durationSeconds, peakDbfs, rmsDbfs}`.
+
+Two callers, one function and image (so every product sounds the same):
+- picture -> music: `{job, composition}`; the job's keys, and the job advances to COMPLETE here;
+- another product's workflow (Blend; docs/architecture.md, "Seams"): `{render: {midiKey, durationSeconds,
+  audioKey, previewKey}}`; the files are written where asked and the caller records them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ SOUNDFONT = find_soundfont()  # fail at cold start, loudly, if the image has non
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "render" in event:
+        return _render_for_product(event["render"])
     job, composition = event["job"], event["composition"]
     logger.append_keys(job_id=job["jobId"])
     started = time.perf_counter()
@@ -65,4 +72,31 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "durationSeconds": result.duration_seconds,
         "peakDbfs": result.peak_dbfs,
         "rmsDbfs": result.rms_dbfs,
+    }
+
+
+def _render_for_product(request: dict[str, Any]) -> dict[str, Any]:
+    """Render another product's MIDI to the keys it names; no record is touched here."""
+    started = time.perf_counter()
+    bucket, s3 = runtime.settings.bucket_name, runtime.s3
+    with tempfile.TemporaryDirectory(prefix="render-") as tmp:
+        midi_path, wav_path, preview_path = Path(tmp, "in.mid"), Path(tmp, "output.wav"), Path(tmp, "preview.mp3")
+        with transient_aws_errors():
+            s3.download_file(bucket, request["midiKey"], str(midi_path))
+        result = render(
+            midi_path, wav_path, preview_path, duration_seconds=float(request["durationSeconds"]), soundfont=SOUNDFONT
+        )
+        with transient_aws_errors():
+            s3.upload_file(str(wav_path), bucket, request["audioKey"], ExtraArgs={"ContentType": "audio/wav"})
+            s3.upload_file(str(preview_path), bucket, request["previewKey"], ExtraArgs={"ContentType": "audio/mpeg"})
+    elapsed_ms = round((time.perf_counter() - started) * 1000)
+    metrics.add_metric(name="RenderMilliseconds", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+    logger.info("product MIDI rendered", extra={"elapsed_ms": elapsed_ms, "peak_dbfs": result.peak_dbfs})
+    return {
+        "audioKey": request["audioKey"],
+        "previewKey": request["previewKey"],
+        "durationSeconds": result.duration_seconds,
+        "peakDbfs": result.peak_dbfs,
+        "rmsDbfs": result.rms_dbfs,
+        "elapsedMs": elapsed_ms,
     }

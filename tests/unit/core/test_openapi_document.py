@@ -26,4 +26,4 @@ def test_every_template_route_is_described_with_its_security(sam_template: Local
     for path, ops in document["paths"].items():
         for op in ops.values():
             public = op.get("security") == []
-            assert public == (path in ("/health", "/openapi.json")), path
+            assert public == (path in ("/health", "/health/ready", "/health/detailed", "/openapi.json")), path

@@ -23,7 +23,8 @@ LAMBDA_ERRORS = {
 OUR_ERRORS = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
 # Each state machine of the template, and the task every failure must end in.
 MACHINES = {"GenerationStateMachine": "MarkFailed", "TrackStateMachine": "TrackFailed",
-            "ListenStateMachine": "TranscriptionFailed"}
+            "ListenStateMachine": "TranscriptionFailed", "SongStateMachine": "SongFailed",
+            "BlendStateMachine": "BlendFailed"}
 
 
 def _definition_uri(machine: str) -> Path:
@@ -48,8 +49,13 @@ def _targets(state: dict) -> list[str]:
     return found
 
 
+# Tasks whose failure has its own handler: a song's preview failing marks the preview FAILED (PreviewFailed)
+# and leaves the song READY, so those tasks catch into PreviewFailed instead of SongFailed.
+OWN_FAILURE = {("SongStateMachine", "PlanPreview"): "PreviewFailed", ("SongStateMachine", "RenderPreview"): "PreviewFailed",
+               ("SongStateMachine", "RecordPreview"): "PreviewFailed"}
+FAILURE_TASKS = {*MACHINES.values(), "PreviewFailed"}
 WORK_TASKS = [
-    (machine, task) for machine, failure in MACHINES.items() for task in sorted(_tasks(_load(machine)[1])) if task != failure
+    (machine, task) for machine in MACHINES for task in sorted(_tasks(_load(machine)[1])) if task not in FAILURE_TASKS
 ]
 
 
@@ -116,7 +122,8 @@ def test_work_tasks_retry_transient_errors_only_and_catch_into_the_failure_task(
         assert "States.ALL" not in retry["ErrorEquals"]
         assert set(retry["ErrorEquals"]) <= LAMBDA_ERRORS | {"TransientError"}
     (catch,) = task["Catch"]
-    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": MACHINES[machine]}
+    failure = OWN_FAILURE.get((machine, name), MACHINES[machine])
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failure}
 
 
 @pytest.mark.parametrize("machine", MACHINES)

@@ -37,11 +37,18 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
                            ("GET", "/transcriptions/{transcriptionId}"), ("DELETE", "/transcriptions/{transcriptionId}"),
                            ("GET", "/transcriptions/{transcriptionId}/result"),
                            ("POST", "/transcriptions/{transcriptionId}/tab"),
-                           ("GET", "/me/preferences"), ("PUT", "/me/preferences")}
+                           ("GET", "/me/preferences"), ("PUT", "/me/preferences"),
+                           ("GET", "/health/ready"), ("GET", "/health/detailed"),
+                           ("GET", "/songs"), ("GET", "/songs/{songId}"), ("POST", "/songs/uploads"),
+                           ("DELETE", "/songs/{songId}"), ("POST", "/blends"), ("GET", "/blends"),
+                           ("GET", "/blends/{blendId}"), ("GET", "/blends/{blendId}/download"),
+                           ("DELETE", "/blends/{blendId}")}
     assert {r.function for path, r in routes.items() if path[1].startswith(("/tracks", "/due", "/grade", "/training",
                                                                              "/downloads"))} == {"TracksApiFunction"}
     assert {r.function for path, r in routes.items() if path[1].startswith(("/transcriptions", "/me/preferences"))} \
         == {"TranscriptionsApiFunction"}
+    assert {r.function for path, r in routes.items() if path[1].startswith("/songs")} == {"SongsApiFunction"}
+    assert {r.function for path, r in routes.items() if path[1].startswith("/blends")} == {"BlendsApiFunction"}
     assert not routes[("GET", "/health")].authorizer and routes[("GET", "/generations")].authorizer
     env = sam_template.functions["GenerationsApiFunction"].environment
     assert env["TABLE_NAME"] == sam_template.names["GenerationsTable"]

@@ -49,3 +49,19 @@ class TranscriptionFailed(SoundCanvasError):
 
 class TranscriptionNotFound(SoundCanvasError):
     """The transcription record does not exist (deleted while running, or never created)."""
+
+
+class SongRejected(SoundCanvasError):
+    """An uploaded song is not usable (not MIDI, empty, no notes, too long); the message says why."""
+
+
+class SongNotFound(SoundCanvasError):
+    """The song record does not exist (deleted while a blend was running, or never created)."""
+
+
+class BlendRejected(SoundCanvasError):
+    """No blend of these songs passed the quality gates within the attempts allowed; the message says which gate."""
+
+
+class BlendNotFound(SoundCanvasError):
+    """The blend record does not exist (deleted while running, or never created)."""

@@ -12,6 +12,7 @@ the conditional write that commits it, say).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,7 +94,7 @@ class QuotaStore:
         now = self.clock() if now is None else now
         start = int(now // quota.window_seconds) * quota.window_seconds
         end = start + quota.window_seconds
-        retry_after = max(1, int(end - now))
+        retry_after = max(1, math.ceil(end - now))
         if units > quota.limit:
             raise QuotaExceeded(quota, retry_after)
         m = self.model

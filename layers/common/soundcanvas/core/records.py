@@ -1,5 +1,6 @@
-"""What the PynamoDB record stores (jobs, tracks, user settings) share: binding a model to a
-table at run time, record timestamps, and recognising a failed write condition."""
+"""What the PynamoDB record stores (jobs, tracks, transcriptions, blends, user settings) share: binding a
+model to a table at run time, record timestamps, recognising a failed write condition, and the reads
+and deletes of a per-user work record (`UserRecordStore`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+
+from soundcanvas.core import cursors
 
 ACTIVE_SHARDS = 8  # partitions of the sparse ByActivity indexes (work in progress, for the sweeper)
 
@@ -91,3 +95,65 @@ def as_dict(record: Any) -> dict[str, Any]:
         value = getattr(record, name)
         data[name] = value.as_dict() if isinstance(value, MapAttribute) else value
     return data
+
+
+class UserRecordStore:
+    """What every product's store of per-user work records shares (generations, transcriptions, blends).
+
+    The table: partition key `userId`, sort key the record's id; a `ByUserCreated` index (userId,
+    createdAt) to page newest first; `expiresAt`, the TTL, filtered on every read (DynamoDB deletes
+    expired items only eventually); a sparse `ByActivity` index for the sweeper. A subclass gives the
+    bound model and, where a record holds more than maps and scalars, how it becomes plain data.
+    """
+
+    def __init__(self, model: Any, clock: Any) -> None:
+        self.model: Any = model
+        self.clock = clock
+
+    def plain(self, record: Any) -> dict[str, Any]:
+        """A record as plain data (what every read returns)."""
+        return as_dict(record)
+
+    def get(self, user_id: str, item_id: str) -> dict[str, Any] | None:
+        """The caller's record, or None when it does not exist, belongs to someone else or has expired."""
+        try:
+            record = self.model.get(user_id, item_id, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        return None if record.expiresAt <= self.clock() else self.plain(record)
+
+    def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the user's records, newest first (a query on ByUserCreated)."""
+        start_key = cursors.decode(user_id, cursor, page_key_types(self.model, self.model.by_user_created)) \
+            if cursor else None
+        results = self.model.by_user_created.query(
+            user_id, scan_index_forward=False, limit=limit, last_evaluated_key=start_key,
+            filter_condition=self.model.expiresAt > int(self.clock()),
+        )
+        items = [self.plain(r) for r in results]
+        last = results.last_evaluated_key
+        return items, (cursors.encode(last) if last else None)
+
+    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
+        """Records in progress whose record has not changed since `older_than` (epoch seconds)."""
+        return (self.plain(record) for record in stalled_records(self.model, older_than))
+
+    def all_records(self, user_id: str) -> Iterator[dict[str, Any]]:
+        """Every record of a user that has not expired (for an export)."""
+        now = int(self.clock())
+        return (self.plain(r) for r in self.model.query(user_id) if r.expiresAt > now)
+
+    def delete_all(self, user_id: str) -> int:
+        """Delete every record of a user, expired ones too; returns how many."""
+        return delete_partition(self.model, user_id)
+
+    def delete(self, user_id: str, item_id: str) -> bool:
+        """Delete the record; False when there was none."""
+        range_key = self.model._range_key_attribute()
+        try:
+            self.model(user_id, item_id).delete(condition=range_key.exists())
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True

@@ -38,6 +38,15 @@ class Settings:
     transcription_max_seconds: int = 600
     transcription_quota: int = 10
     transcription_quota_window_seconds: int = 3600
+    songs_table_name: str = ""
+    blends_table_name: str = ""
+    blend_state_machine_arn: str = ""
+    song_state_machine_arn: str = ""
+    song_upload_max_bytes: int = 2 * 1024 * 1024
+    blend_quota: int = 10
+    blend_quota_window_seconds: int = 900
+    song_upload_quota: int = 50
+    song_upload_quota_window_seconds: int = 86400
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -54,6 +63,11 @@ class Settings:
         "transcription_max_seconds": "TRANSCRIPTION_MAX_SECONDS",
         "transcription_quota": "TRANSCRIPTION_QUOTA",
         "transcription_quota_window_seconds": "TRANSCRIPTION_QUOTA_WINDOW_SECONDS",
+        "song_upload_max_bytes": "SONG_UPLOAD_MAX_BYTES",
+        "blend_quota": "BLEND_QUOTA",
+        "blend_quota_window_seconds": "BLEND_QUOTA_WINDOW_SECONDS",
+        "song_upload_quota": "SONG_UPLOAD_QUOTA",
+        "song_upload_quota_window_seconds": "SONG_UPLOAD_QUOTA_WINDOW_SECONDS",
     }
 
     @classmethod
@@ -92,6 +106,10 @@ class Settings:
             quotas_table_name=env.get("QUOTAS_TABLE_NAME", ""),
             transcriptions_table_name=env.get("TRANSCRIPTIONS_TABLE_NAME", ""),
             listen_state_machine_arn=env.get("LISTEN_STATE_MACHINE_ARN", ""),
+            songs_table_name=env.get("SONGS_TABLE_NAME", ""),
+            blends_table_name=env.get("BLENDS_TABLE_NAME", ""),
+            blend_state_machine_arn=env.get("BLEND_STATE_MACHINE_ARN", ""),
+            song_state_machine_arn=env.get("SONG_STATE_MACHINE_ARN", ""),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )

@@ -16,27 +16,23 @@ without a scan, and without one partition key that every running job would share
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from soundcanvas.core import cursors
 from soundcanvas.core.records import (
+    UserRecordStore,
     active_shard,
     activity_index,
     as_dict,
     bind,
     conditional_failed,
-    delete_partition,
     now_iso,
-    page_key_types,
-    stalled_records,
 )
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
@@ -104,40 +100,14 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
     return bind(GenerationRecord, table_name, region, host)
 
 
-class JobStore:
-    """Reads and writes job records. Takes its table and endpoint as arguments, so tests need no patching."""
+class JobStore(UserRecordStore):
+    """Reads and writes job records. Takes its table and endpoint as arguments, so tests need no patching.
+    get, list, stalled, all_records, delete and delete_all are UserRecordStore's."""
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock=time.time) -> None:
-        self.model: Any = _record_class(table_name, region, host)
-        self.clock = clock
+        super().__init__(_record_class(table_name, region, host), clock)
 
-    # --- reads -------------------------------------------------------------------------------
-    def get(self, user_id: str, job_id: str) -> dict[str, Any] | None:
-        """The caller's job, or None when it does not exist, belongs to someone else or has expired."""
-        try:
-            record = self.model.get(user_id, job_id, consistent_read=True)
-        except self.model.DoesNotExist:
-            return None
-        if record.expiresAt <= self.clock():
-            return None
-        return as_dict(record)
-
-    def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of the user's jobs, newest first, by a query on the ByUserCreated index."""
-        page_key = page_key_types(self.model, self.model.by_user_created)
-        start_key = cursors.decode(user_id, cursor, page_key) if cursor else None
-        results = self.model.by_user_created.query(
-            user_id,
-            scan_index_forward=False,
-            limit=limit,
-            last_evaluated_key=start_key,
-            filter_condition=self.model.expiresAt > int(self.clock()),
-        )
-        items = [as_dict(r) for r in results]
-        last = results.last_evaluated_key
-        return items, (cursors.encode(last) if last else None)
-
-    # --- writes ------------------------------------------------------------------------------
+    # --- writes (the reads are UserRecordStore's) ----------------------------------------------
     def create(
         self,
         user_id: str,
@@ -286,28 +256,3 @@ class JobStore:
                 raise JobConflict(REGENERATE_CONFLICT) from exc
             raise
         return as_dict(record)
-
-    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
-        """RUNNING jobs whose record has not changed since `older_than` (epoch seconds), shard by shard."""
-        return (as_dict(record) for record in stalled_records(self.model, older_than))
-
-    def all_jobs(self, user_id: str) -> Iterator[dict[str, Any]]:
-        """Every job record of a user that has not expired (for an export)."""
-        now = int(self.clock())
-        for record in self.model.query(user_id):
-            if record.expiresAt > now:
-                yield as_dict(record)
-
-    def delete_all(self, user_id: str) -> int:
-        """Delete every job record of a user, expired ones too; returns how many."""
-        return delete_partition(self.model, user_id)
-
-    def delete(self, user_id: str, job_id: str) -> bool:
-        """Delete the record; False when there was none."""
-        try:
-            self.model(user_id, job_id).delete(condition=self.model.jobId.exists())
-        except DeleteError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True

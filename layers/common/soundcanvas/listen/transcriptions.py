@@ -29,26 +29,22 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from soundcanvas.core import cursors
 from soundcanvas.core.records import (
+    UserRecordStore,
     active_shard,
     activity_index,
     as_dict,
     bind,
     conditional_failed,
-    delete_partition,
     now_iso,
-    page_key_types,
-    stalled_records,
 )
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
@@ -132,32 +128,12 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
     return bind(TranscriptionRecord, table_name, region, host)
 
 
-class TranscriptionStore:
-    """Reads and writes transcription records; takes its table and endpoint as arguments."""
+class TranscriptionStore(UserRecordStore):
+    """Reads and writes transcription records; takes its table and endpoint as arguments. get, list,
+    stalled, all_records, delete and delete_all are UserRecordStore's."""
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock: Any = time.time) -> None:
-        self.model: Any = _record_class(table_name, region, host)
-        self.clock = clock
-
-    def get(self, user_id: str, transcription_id: str) -> dict[str, Any] | None:
-        """The caller's transcription, or None when missing, someone else's or expired."""
-        try:
-            record = self.model.get(user_id, transcription_id, consistent_read=True)
-        except self.model.DoesNotExist:
-            return None
-        return None if record.expiresAt <= self.clock() else as_dict(record)
-
-    def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of the user's transcriptions, newest first (a query on ByUserCreated)."""
-        start_key = cursors.decode(user_id, cursor, page_key_types(self.model, self.model.by_user_created)) \
-            if cursor else None
-        results = self.model.by_user_created.query(
-            user_id, scan_index_forward=False, limit=limit, last_evaluated_key=start_key,
-            filter_condition=self.model.expiresAt > int(self.clock()),
-        )
-        items = [as_dict(r) for r in results]
-        last = results.last_evaluated_key
-        return items, (cursors.encode(last) if last else None)
+        super().__init__(_record_class(table_name, region, host), clock)
 
     def create(self, user_id: str, transcription_id: str, *, source: dict[str, Any], options: dict[str, Any],
                retention_days: int, upload_expires_at: int | None = None,
@@ -258,25 +234,6 @@ class TranscriptionStore:
                 condition=(m.status == PENDING) if only_pending else m.status.is_in(PENDING, RUNNING),
             )
         except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
-
-    def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
-        return (as_dict(record) for record in stalled_records(self.model, older_than))
-
-    def all_records(self, user_id: str) -> Iterator[dict[str, Any]]:
-        now = int(self.clock())
-        return (as_dict(r) for r in self.model.query(user_id) if r.expiresAt > now)
-
-    def delete_all(self, user_id: str) -> int:
-        return delete_partition(self.model, user_id)
-
-    def delete(self, user_id: str, transcription_id: str) -> bool:
-        try:
-            self.model(user_id, transcription_id).delete(condition=self.model.transcriptionId.exists())
-        except DeleteError as exc:
             if conditional_failed(exc):
                 return False
             raise
