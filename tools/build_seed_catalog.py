@@ -664,6 +664,8 @@ def convert(task: Task) -> tuple[dict[str, Any] | None, str]:
         artist = clean_artist(task.header.get("C", []), task.collection) or collection.artist
     tags: list[str] = []
     for tag in ([rhythm] if rhythm else []) + list(collection.tags) + ([mode] if mode else []):
+        if tag == "traditional" and artist != "Traditional":
+            continue  # O'Carolan's and the named 19th-century composers' tunes
         if tag not in tags:
             tags.append(tag)
 
@@ -828,9 +830,9 @@ music21's key analysis only when no key is notated), `tempoBpm` (quarter notes p
 (the first one), `durationSeconds` (of the MIDI, to the last note off; each tune is played once through as
 written: repeats are not repeated and of first/second endings only the last is kept, so the tune runs on;
 music21 10.5's repeat expansion misreads ABC's "A :| B :|" as A A B A B and blows some tunes up hundreds of
-times), `tags` (rhythm, then the
-collection's tags, then the mode) and `midi` (base64 of a type-1 Standard MIDI File: a conductor track with
-the tempo and time signatures, then one track per part with a General MIDI program change and the notes at
+times), `tags` (rhythm, then the collection's tags, "traditional" only when there is no named composer, then
+the mode) and `midi` (base64 of a type-1 Standard MIDI File: a conductor track with the tempo and time
+signatures, then one track per part with a General MIDI program change and the notes at
 one velocity; {TICKS_PER_BEAT} ticks per quarter note).
 
 Tempo: the tune's own Q: field when it has a number (only Aird's Airs has them; one "Q:3/4=120" in 3/4,

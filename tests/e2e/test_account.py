@@ -13,6 +13,7 @@ import requests
 from local_stack.stack import LocalStack
 from tests.audiogen import tagged_flac
 from tests.e2e.conftest import SAMPLE, Client
+from tests.e2e.test_blend import Blender, own_tune
 from tests.e2e.test_track_library import Library
 
 pytestmark = pytest.mark.e2e
@@ -20,10 +21,15 @@ pytestmark = pytest.mark.e2e
 
 def objects(stack: LocalStack, user: str) -> list[str]:
     s3, bucket, keys = stack.client("s3"), stack.template.names["MediaBucket"], []
-    for prefix in ("images", "analysis", "midi", "audio", "library", "listen", "exports"):
+    for prefix in ("images", "analysis", "midi", "audio", "library", "listen", "blends", "exports"):
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{user}/")
         keys += [o["Key"] for o in listing.get("Contents", [])]
     return keys
+
+
+def _catalog_keys(stack: LocalStack, song_id: str) -> list[str]:
+    listing = stack.client("s3").list_objects_v2(Bucket=stack.template.names["MediaBucket"], Prefix=f"catalog/{song_id}/")
+    return [o["Key"] for o in listing.get("Contents", [])]
 
 
 def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> None:
@@ -46,17 +52,32 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
         time.sleep(0.2)
     kept = other.add(flac, "audio/flac")
     assert other.settled(kept["trackId"])["status"] == "READY"
+    blender = Blender(stack, user)
+    song = blender.song_settled(blender.upload_song(own_tune(), title="Leaving Tune")["songId"])
+    assert song["status"] == "READY"
+    deadline = time.monotonic() + 60
+    while blender.song(song["songId"]).json()["previewStatus"] == "RENDERING":  # its files are part of the export
+        assert time.monotonic() < deadline, "the song's preview did not finish"
+        time.sleep(0.2)
+    seed = blender.search(limit=1).json()["items"][0]["songId"]
+    blend = blender.finished(blender.blend(songs=[song["songId"], seed], lengthSeconds=15).json()["blendId"])
+    assert blend["status"] == "COMPLETE", blend
 
     export = me.session.get(me.url("/me/export"), timeout=60)
     assert export.status_code == 200, export.text
     body = export.json()
-    assert body["counts"] == {"generations": 1, "tracks": 1, "transcriptions": 1} and body["expiresInSeconds"] <= 900
+    assert body["counts"] == {"generations": 1, "tracks": 1, "transcriptions": 1, "blends": 1, "songs": 1}
+    assert body["expiresInSeconds"] <= 900
     manifest = requests.get(body["manifestUrl"], timeout=30).json()
     assert manifest["userId"] == user
     (generation,) = manifest["generations"]
     assert set(generation["files"]) == {"picture", "midi", "audio", "preview"}
     assert requests.get(generation["files"]["midi"], timeout=30).content[:4] == b"MThd"
     assert [t["transcriptionId"] for t in manifest["transcriptions"]] == [transcription_id]
+    assert [b["blendId"] for b in manifest["blends"]] == [blend["blendId"]]
+    assert requests.get(manifest["blends"][0]["files"]["midi"], timeout=30).content[:4] == b"MThd"
+    assert [s["songId"] for s in manifest["songs"]] == [song["songId"]]
+    assert requests.get(manifest["songs"][0]["files"]["midi"], timeout=30).content == own_tune()
     (entry,) = manifest["tracks"]
     assert entry["name"] == "Blue Hour" and [r["grade"] for r in entry["reviews"]] == [4]
     assert requests.get(entry["files"]["original"], timeout=30).content == flac.read_bytes()
@@ -64,14 +85,19 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     deleted = me.session.delete(me.url("/me"), timeout=60)
     assert deleted.status_code == 200, deleted.text
     removed = deleted.json()["removed"]
-    assert (removed["generations"], removed["tracks"], removed["transcriptions"]) == (1, 1, 1)
+    assert (removed["generations"], removed["tracks"], removed["transcriptions"], removed["blends"],
+            removed["songs"]) == (1, 1, 1, 1, 1)
     assert removed["objects"] >= 9
     assert objects(stack, user) == []
     assert me.get(job["jobId"]).status_code == 404
     assert me.session.get(me.url(f"/transcriptions/{transcription_id}"), timeout=30).status_code == 404
     assert me.session.get(me.url("/tracks"), timeout=30).json()["items"] == []
+    assert blender.song(song["songId"]).status_code == 404
+    assert not [key for key in _catalog_keys(stack, song["songId"])]
+    assert blender.get_blend(blend["blendId"]).status_code == 404
     again = me.session.delete(me.url("/me"), timeout=60).json()["removed"]
-    assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "preferences": 0, "objects": 0}
+    assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "preferences": 0,
+                     "objects": 0}
     # Nobody else lost anything.
     assert other.track(kept["trackId"]).json()["status"] == "READY" and objects(stack, other.user)
 
@@ -80,7 +106,7 @@ def test_export_and_delete_need_a_token(stack: LocalStack) -> None:
     assert requests.get(f"{stack.api_url}/me/export", timeout=30).status_code == 401
     assert requests.delete(f"{stack.api_url}/me", timeout=30).status_code == 401
     assert Client(stack, "nobody-yet").session.get(f"{stack.api_url}/me/export", timeout=30).json()["counts"] == {
-        "generations": 0, "tracks": 0, "transcriptions": 0}
+        "generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0}
 
 
 def export_key(stack: LocalStack, client: Client) -> tuple[str, str]:

@@ -130,6 +130,12 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
         assert time.monotonic() < deadline, "the transcription did not finish"
         time.sleep(0.2)
     transcription_before = owner.session.get(owner.url(f"/transcriptions/{tid}"), timeout=30).json()
+    from tests.e2e.test_blend import Blender, own_tune
+
+    blender = Blender(stack, owner.user)
+    song_id = blender.song_settled(blender.upload_song(own_tune(), title="Owner's Own")["songId"])["songId"]
+    seed_song = blender.search(limit=1).json()["items"][0]["songId"]
+    blend_id = blender.finished(blender.blend(songs=[song_id, seed_song], lengthSeconds=15).json()["blendId"])["blendId"]
     before = (owner.get(job_id).json(), owner.track(track_id).json())
     key = f"library/{owner.user}/{track_id}/original.flac"
     attempts = {
@@ -147,6 +153,12 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
         ("POST", "/transcriptions/{transcriptionId}/tab"): ("POST", f"/transcriptions/{tid}/tab", {"capo": 1}),
         ("DELETE", "/transcriptions/{transcriptionId}"): ("DELETE", f"/transcriptions/{tid}", None),
         ("POST", "/transcriptions"): ("POST", "/transcriptions", {"trackId": track_id}),
+        ("GET", "/songs/{songId}"): ("GET", f"/songs/{song_id}", None),
+        ("DELETE", "/songs/{songId}"): ("DELETE", f"/songs/{song_id}", None),
+        ("POST", "/blends"): ("POST", "/blends", {"songs": [song_id, seed_song]}),
+        ("GET", "/blends/{blendId}"): ("GET", f"/blends/{blend_id}", None),
+        ("GET", "/blends/{blendId}/download"): ("GET", f"/blends/{blend_id}/download", None),
+        ("DELETE", "/blends/{blendId}"): ("DELETE", f"/blends/{blend_id}", None),
     }
     routes = {(r.method, r.path) for fn in stack.template.functions.values() for r in fn.routes if "{" in r.path}
     assert routes <= set(attempts), routes - set(attempts)  # every route that takes an id is tried
@@ -160,6 +172,10 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
     after = (owner.get(job_id).json(), owner.track(track_id).json())
     assert [(a["status"], a["updatedAt"]) for a in after] == [(b["status"], b["updatedAt"]) for b in before]
     assert after[1]["name"] == before[1]["name"] and after[1]["review"] == before[1]["review"]
+    assert blender.song(song_id).json()["status"] == "READY"
+    assert blender.get_blend(blend_id).json()["status"] == "COMPLETE"
+    assert song_id not in [item["songId"] for item in intruder.session.get(
+        intruder.url("/songs"), params={"q": "owners own"}, timeout=30).json()["items"]]
     transcription_after = owner.session.get(owner.url(f"/transcriptions/{tid}"), timeout=30).json()
     assert (transcription_after["status"], transcription_after["updatedAt"], transcription_after["capo"]) == (
         transcription_before["status"], transcription_before["updatedAt"], transcription_before["capo"])
