@@ -246,3 +246,33 @@ def test_blends_are_limited_per_user(stack: LocalStack) -> None:
     answers = [user.blend(songs=songs, lengthSeconds=15).status_code for _ in range(11)]
     assert answers[:10] == [202] * 10 and answers[10] == 429
     stack.wait_idle(240)
+
+
+def test_a_transcribed_library_track_becomes_a_song_to_blend(stack: LocalStack) -> None:
+    from tests.e2e.conftest import ROOT
+    from tests.e2e.test_track_library import Library
+
+    library = Library(stack, f"player-{time.monotonic_ns()}")
+    user = Blender(stack, library.user)
+    track_id = library.add(ROOT / "events/listen/audio/guitar-take.mp3", "audio/mpeg")["trackId"]
+    assert library.settled(track_id)["status"] == "READY"
+    untranscribed = user.session.post(user.url("/songs"), json={"trackId": track_id}, timeout=30)
+    assert untranscribed.status_code == 409 and "POST /transcriptions" in untranscribed.json()["message"]
+    started = user.session.post(user.url("/transcriptions"), json={"trackId": track_id}, timeout=30)
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 180
+    while (state := user.session.get(user.url(f"/transcriptions/{started.json()['transcriptionId']}"),
+                                     timeout=30).json())["status"] in ("PENDING", "RUNNING"):
+        assert time.monotonic() < deadline, "the transcription did not finish"
+        time.sleep(0.2)
+    assert state["status"] == "COMPLETE", state
+    created = user.session.post(user.url("/songs"), json={"trackId": track_id}, timeout=30)
+    assert created.status_code == 202, created.text
+    song = user.song_settled(created.json()["songId"])
+    assert song["status"] == "READY" and song["visibility"] == "private", song
+    assert song["key"] == "C major" and song["source"].startswith("transcription")
+    intruder = blender(stack, "intruder")
+    assert intruder.session.post(intruder.url("/songs"), json={"trackId": track_id}, timeout=30).status_code == 404
+    seed = user.search("drowsy maggie").json()["items"][0]["songId"]
+    blend = user.finished(user.blend(songs=[song["songId"], seed], lengthSeconds=20, seed=1).json()["blendId"])
+    assert blend["status"] == "COMPLETE", blend

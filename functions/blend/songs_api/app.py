@@ -10,6 +10,11 @@
 - `POST /songs/uploads` `{title, artist?, sizeBytes?}`: a presigned POST for `audio/midi` (at most
   SongUploadMaxBytes, 2 MB); the upload's arrival starts the song workflow (statemachine/song.asl.json),
   which validates it: READY, or FAILED with a message.
+- `POST /songs` `{trackId | transcriptionId, title?, artist?}`: a song from a Listen transcription of the
+  caller's (of a READY library track, or of an upload): its notes.mid is copied to the song's upload key,
+  and the same song workflow validates it. Reading the transcription (and the track, for its name) is a
+  seam between products (docs/architecture.md, "Seams"): only this handler imports soundcanvas.listen
+  and soundcanvas.library; the soundcanvas.blend package never does.
 - `DELETE /songs/{songId}`: one of the caller's own songs, its record and files.
 
 Search: the public catalog's index (soundcanvas.blend.search) is an S3 object the catalog loader
@@ -36,22 +41,30 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from soundcanvas.blend import songs
 from soundcanvas.blend.search import SearchEntry, SearchIndex
-from soundcanvas.blend.songs import SongStore
+from soundcanvas.blend.songs import SongConflict, SongStore
 from soundcanvas.core import api, cursors, storage
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
+from soundcanvas.library.tracks import READY as TRACK_READY  # the seam: a transcribed library track as a song
+from soundcanvas.library.tracks import TrackStore
+from soundcanvas.listen.transcriptions import COMPLETE as TRANSCRIPTION_COMPLETE  # the seam (docs/architecture.md)
+from soundcanvas.listen.transcriptions import TranscriptionStore
 
 logger = Logger()
 metrics = Metrics()
-settings = Settings.from_env(need=("SONGS_TABLE_NAME", "QUOTAS_TABLE_NAME", "SONG_STATE_MACHINE_ARN"))
+settings = Settings.from_env(need=("SONGS_TABLE_NAME", "QUOTAS_TABLE_NAME", "SONG_STATE_MACHINE_ARN",
+                                   "TRACKS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME"))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 clock = time.time  # the local stack sets its own clock here
 store = SongStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
+tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
+transcriptions = TranscriptionStore(settings.transcriptions_table_name, settings.region,
+                                    host=settings.dynamodb_endpoint, clock=lambda: clock())
 SONG_UPLOADS = Quota("song uploads", settings.song_upload_quota, settings.song_upload_quota_window_seconds)
 MIDI_TYPE = "audio/midi"
 INDEX_CHECK_SECONDS = 60.0  # how stale a warm function's copy of the search index may get
@@ -79,6 +92,27 @@ class SongUploadRequest(BaseModel):
         default=MIDI_TYPE, description="Always audio/midi (a Standard MIDI File).")
     sizeBytes: int | None = Field(default=None, ge=1, le=settings.song_upload_max_bytes, strict=True,
                                   description="The file's size, checked before you send it.")
+
+
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class SongFromTranscriptionRequest(BaseModel):
+    """Body of POST /songs: one of your Listen transcriptions (or a READY library track you transcribed)."""
+
+    model_config = ConfigDict(extra="forbid")
+    trackId: ItemId | None = Field(default=None, description="A READY track of your library with a COMPLETE "
+                                   "transcription (the newest is used).")
+    transcriptionId: ItemId | None = Field(default=None, description="One of your COMPLETE transcriptions.")
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = Field(
+        default=None, description="Default: the track's name.")
+    artist: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SongFromTranscriptionRequest:
+        if (self.trackId is None) == (self.transcriptionId is None):
+            raise ValueError("give either trackId or transcriptionId")
+        return self
 
 
 class BadRequest(ValueError):
@@ -261,6 +295,60 @@ def create_song_upload(body: SongUploadRequest) -> Response[dict[str, Any]]:
                     headers={"Location": f"/songs/{song_id}"})
 
 
+@app.post("/songs")
+def create_song_from_transcription(body: SongFromTranscriptionRequest) -> Response[dict[str, Any]]:
+    user_id = api.caller(app)
+    transcription, track = _transcribed(user_id, body)
+    title = body.title or (track or {}).get("name") or f"Transcription {transcription['transcriptionId']}"
+    artist = body.artist or (track or {}).get("artist")
+    song_id = uuid.uuid4().hex
+    logger.append_keys(song_id=song_id)
+    with quotas.spend(user_id, SONG_UPLOADS):
+        record = store.create_upload(user_id, song_id, title=title, artist=artist,
+                                     upload_expires_at=int(clock()) + settings.upload_expiry_seconds,
+                                     source=f"transcription {transcription['transcriptionId']}")
+        try:  # the copy's Object Created event starts the song workflow, as an upload's does
+            s3.copy_object(Bucket=settings.bucket_name, Key=songs.upload_key(song_id), ContentType=MIDI_TYPE,
+                           MetadataDirective="REPLACE",
+                           CopySource={"Bucket": settings.bucket_name, "Key": transcription["outputs"]["midiKey"]})
+        except ClientError as exc:
+            store.delete(song_id)
+            if storage.error_code(exc) in storage.MISSING:
+                raise SongConflict(f"transcription {transcription['transcriptionId']} changed while it was read; "
+                                   "try again") from exc
+            raise
+    metrics.add_metric(name="SongsFromTranscriptions", unit=MetricUnit.Count, value=1)
+    source = {"transcriptionId": transcription["transcriptionId"], **({"trackId": track["trackId"]} if track else {})}
+    return Response(202, "application/json", {"songId": song_id, "status": record["status"], "source": source},
+                    headers={"Location": f"/songs/{song_id}"})
+
+
+def _transcribed(user_id: str, body: SongFromTranscriptionRequest) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The COMPLETE transcription the request names (and its library track, if it came from one)."""
+    if body.transcriptionId is not None:
+        transcription = transcriptions.get(user_id, body.transcriptionId)
+        if transcription is None:
+            raise SongNotFound(f"transcription {body.transcriptionId} not found")
+        track_id = (transcription.get("source") or {}).get("trackId")
+        track = tracks.get(user_id, str(track_id)) if track_id else None
+    else:
+        track = tracks.get(user_id, str(body.trackId))
+        if track is None:
+            raise SongNotFound(f"track {body.trackId} not found")
+        if track["status"] != TRACK_READY:
+            raise SongConflict(f"track {body.trackId} is {track['status']}; wait until it is READY")
+        done = [t for t in transcriptions.all_records(user_id)
+                if (t.get("source") or {}).get("trackId") == body.trackId and t["status"] == TRANSCRIPTION_COMPLETE]
+        if not done:
+            raise SongConflict(f"track {body.trackId} has no COMPLETE transcription; transcribe it first with "
+                               f"POST /transcriptions {{\"trackId\": \"{body.trackId}\"}}")
+        transcription = max(done, key=lambda t: t["createdAt"])
+    if transcription["status"] != TRANSCRIPTION_COMPLETE or not (transcription.get("outputs") or {}).get("midiKey"):
+        raise SongConflict(f"transcription {transcription['transcriptionId']} is {transcription['status']}; "
+                           "a song can be made from it when it is COMPLETE")
+    return transcription, track
+
+
 @app.delete("/songs/<songId>")
 def delete_song(songId: SongId) -> Response[str]:
     record = store.visible(songId, api.caller(app))
@@ -275,7 +363,7 @@ def delete_song(songId: SongId) -> Response[str]:
 
 
 # --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
-api.install_error_handlers(app, not_found=(SongNotFound,))
+api.install_error_handlers(app, not_found=(SongNotFound,), conflict=(SongConflict,))
 
 
 @app.exception_handler(BadRequest)

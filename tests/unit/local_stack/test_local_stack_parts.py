@@ -39,7 +39,7 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
                            ("POST", "/transcriptions/{transcriptionId}/tab"),
                            ("GET", "/me/preferences"), ("PUT", "/me/preferences"),
                            ("GET", "/health/ready"), ("GET", "/health/detailed"),
-                           ("GET", "/songs"), ("GET", "/songs/{songId}"), ("POST", "/songs/uploads"),
+                           ("GET", "/songs"), ("GET", "/songs/{songId}"), ("POST", "/songs/uploads"), ("POST", "/songs"),
                            ("DELETE", "/songs/{songId}"), ("POST", "/blends"), ("GET", "/blends"),
                            ("GET", "/blends/{blendId}"), ("GET", "/blends/{blendId}/download"),
                            ("DELETE", "/blends/{blendId}")}

@@ -215,11 +215,11 @@ class SongStore:
             )
 
     def create_upload(self, owner_id: str, song_id: str, *, title: str, artist: str | None,
-                      upload_expires_at: int) -> dict[str, Any]:
+                      upload_expires_at: int, source: str = "upload") -> dict[str, Any]:
         """A PENDING private song waiting for its MIDI; it expires unclaimed an hour past its form."""
         now = self.clock()
         record = self.model(
-            song_id, title=title, artist=artist, source="upload", licence="uploaded by its owner",
+            song_id, title=title, artist=artist, source=source, licence="its owner's",
             visibility=PRIVATE, ownerId=owner_id, status=PENDING, createdAt=now_iso(now), updatedAt=now_iso(now),
             expiresAt=upload_expires_at + UPLOAD_GRACE_SECONDS, tags=[],
         )
