@@ -850,15 +850,17 @@ than once. This build skipped {skipped}. Kept with a note: {notes}.
 
 ## Collections and licences
 
-The music in every collection below is in the public domain. The digital encodings are another matter:
-music21 itself is BSD-3-Clause, but its `corpus/license.txt` says "the music21 creators assume no copyright
-or change in licensing for content distributed in the corpus", that the encodings are "distributed with the
-permission of the encoders" and "may be under copyright but have been licensed for use, though there may be
-restrictions on commercial use", pointing to licences embedded in files or directories. None of the ABC files
-used here embeds a licence; the Bach MusicXML files carry "PDF (c) 2004 Margaret Greentree - used by
-permission". The catalog keeps only the notes, re-rendered as MIDI, plus titles and basic facts; it does not
-redistribute the encodings' layout, editorial notes or credits. Treat the catalog as public-domain music in
-third-party encodings used by permission through music21, not as BSD-licensed data.
+The music in every collection below is in the public domain (in the United States at least, where all of it
+was published or composed before 1930; see each row for the rest of the world). The digital encodings are
+another matter: music21 itself is BSD-3-Clause, but its `corpus/license.txt` says "the music21 creators
+assume no copyright or change in licensing for content distributed in the corpus", that the encodings are
+"distributed with the permission of the encoders" and "may be under copyright but have been licensed for
+use, though there may be restrictions on commercial use", pointing to licences embedded in files or
+directories. None of the ABC files used here embeds a licence; the Bach MusicXML files carry "PDF (c) 2004
+Margaret Greentree - used by permission". The catalog keeps only the notes, re-rendered as MIDI, plus titles
+and basic facts; it does not redistribute the encodings' layout, editorial notes or credits. Treat the
+catalog as public-domain music in third-party encodings used by permission through music21, not as
+BSD-licensed data.
 
 | collection | what | date | songs | why public domain | encoding and its licence |
 | --- | --- | --- | ---: | --- | --- |
