@@ -18,7 +18,7 @@ help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
 	@echo "make demo-blend  blend three songs of the seed catalog (make demo ARGS='--blend \"song\" \"song\"' for yours)"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
-	@echo "make unit      unit tests only (under two minutes); make e2e: the local stack over HTTP"
+	@echo "make unit      unit tests only (about three minutes); make e2e: the local stack over HTTP"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
 	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md)"
