@@ -1,6 +1,7 @@
 """Harmony: once the notes and the audio's accents are known, the rhythm (tempo, meter, beats and
 downbeats from both), then the key (with confidence and the runner-up keys) and the chords, one per
-beat smoothed by an HMM (soundcanvas.listen.rhythm, soundcanvas.listen.harmony)."""
+beat smoothed by an HMM (soundcanvas.listen.rhythm, soundcanvas.listen.harmony). It reads what Rhythm
+measured from the audio (accents and chroma), not the audio itself."""
 
 from __future__ import annotations
 
@@ -22,17 +23,17 @@ runtime = ListenRuntime.from_env()
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    job, decoded, analysis = event["job"], event["decoded"], event["analysis"]
+    job, analysis = event["job"], event["analysis"]
     logger.append_keys(transcription_id=job["transcriptionId"])
     with stopwatch() as elapsed:
         with transient_aws_errors():
-            samples = runtime.get_array(decoded["audioKey"])
             notes = [Note.from_json(item) for item in runtime.get_json(analysis["notes"]["notesKey"])]
             onsets = runtime.get_array(analysis["rhythm"]["onsetsKey"])
             chroma = runtime.get_array(analysis["rhythm"]["chromaKey"])
-        found_rhythm = rhythm.estimate_rhythm(samples, notes, audio_envelopes=(onsets[0], onsets[1]))
-        key = harmony.estimate_key(notes, samples, audio_chroma=chroma)
-        chords = harmony.estimate_chords(notes, found_rhythm.beats_seconds, samples, key=key, audio_chroma=chroma,
+        measured = (onsets[0], onsets[1]) if onsets.size else None  # (2, 0): silence, the notes alone count
+        found_rhythm = rhythm.estimate_rhythm(None, notes, audio_envelopes=measured)
+        key = harmony.estimate_key(notes, audio_chroma=chroma)
+        chords = harmony.estimate_chords(notes, found_rhythm.beats_seconds, key=key, audio_chroma=chroma,
                                          downbeats_seconds=found_rhythm.downbeats_seconds)
         with transient_aws_errors():
             rhythm_key = runtime.put_json(job, "rhythm.json", {

@@ -1,8 +1,9 @@
 """Rhythm: what the later stages need from the audio itself, measured beside Transcribe in the
 workflow's Parallel state: the accent envelopes (spectral-flux onset strength over all bands and over
-the low bands: soundcanvas.listen.rhythm.audio_onset_strength) and the chroma (librosa's chroma_cqt:
-soundcanvas.listen.harmony.chroma_frames). Harmony, once the notes are known too, weighs the accents
-with the notes' to choose tempo, meter and downbeats, and blends the chroma into key and chords."""
+the low bands: soundcanvas.listen.rhythm.audible_onset_strength; none for silence) and the chroma
+(librosa's chroma_cqt: soundcanvas.listen.harmony.chroma_frames). Harmony, once the notes are known
+too, weighs the accents with the notes' to choose tempo, meter and downbeats, and blends the chroma
+into key and chords; it reads these instead of the audio."""
 
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with stopwatch() as elapsed:
         with transient_aws_errors():
             samples = runtime.get_array(decoded["audioKey"])
-        audio_env, low_env = rhythm.audio_onset_strength(samples, SAMPLE_RATE_HZ)
+        measured = rhythm.audible_onset_strength(samples, SAMPLE_RATE_HZ)
         chroma = harmony.chroma_frames(samples, SAMPLE_RATE_HZ)
+        onsets = np.stack(measured) if measured is not None else np.zeros((2, 0))  # (2, 0): silence
         with transient_aws_errors():
-            onsets_key = runtime.put_array(job, "onsets.npy", np.stack([audio_env, low_env]))
+            onsets_key = runtime.put_array(job, "onsets.npy", onsets)
             chroma_key = runtime.put_array(job, "chroma.npy", chroma)
     with transient_aws_errors():
         moved = runtime.store.advance(job["userId"], job["transcriptionId"], finished="rhythm",
@@ -41,4 +43,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not moved:
         runtime.discard(onsets_key, chroma_key)
         raise TranscriptionNotFound(STOPPED)
-    return {"onsetsKey": onsets_key, "chromaKey": chroma_key, "frames": int(audio_env.size)}
+    return {"onsetsKey": onsets_key, "chromaKey": chroma_key, "frames": int(onsets.shape[1])}

@@ -1,10 +1,12 @@
 """soundcanvas.listen.rhythm on short clips written here with mido and rendered with the fluidsynth
-CLI (tempo at 70, 120 and 160 BPM; 4/4, 3/4 and 6/8), on the notes alone, and on silence."""
+CLI (tempo at 70, 120 and 160 BPM; 4/4, 3/4 and 6/8), on the notes alone, and on silence; the tempo
+search's bar profiles against their definition written out whole, and its memory on 3 minutes."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import mido
@@ -13,7 +15,20 @@ import pytest
 import soundfile
 
 from soundcanvas.listen.notes import Note
-from soundcanvas.listen.rhythm import Rhythm, estimate_rhythm, metrical_positions
+from soundcanvas.listen.rhythm import (
+    BEATS_PER_BAR,
+    BINS_PER_BEAT,
+    FEATURES,
+    METERS,
+    TEMPO_RANGE_BPM,
+    TEMPO_STEP,
+    Rhythm,
+    audible_onset_strength,
+    estimate_rhythm,
+    hypothesis_table,
+    metrical_positions,
+    sampled_profiles,
+)
 
 SAMPLE_RATE_HZ = 22050
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -153,9 +168,112 @@ def test_an_empty_clip_is_no_pulse() -> None:
     assert rhythm.tempo_bpm == 0.0 and rhythm.beats_seconds.size == 0
 
 
+def clicks(beat_bpm: float, seconds: float) -> np.ndarray:
+    """A decaying 1 kHz click on every beat, louder on every fourth, mono float32 at 22050 Hz."""
+    t = np.arange(int(seconds * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
+    beat = 60.0 / beat_bpm
+    since = t % beat
+    accent = np.where(np.floor(t / beat) % 4 == 0, 1.0, 0.5)
+    return (0.4 * accent * np.exp(-since / 0.02) * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32)
+
+
+def test_the_audios_envelopes_measured_apart_give_the_same_rhythm() -> None:
+    """What the workflow does: Rhythm measures the audio's envelopes beside transcription, and
+    Harmony reads them instead of the audio; the answer is the one from the audio itself."""
+    audio = clicks(120, 16.0)
+    notes = written("4/4", 120, bars=8)
+    from_audio = estimate_rhythm(audio, notes)
+    measured = audible_onset_strength(audio, SAMPLE_RATE_HZ)
+    assert measured is not None
+    apart = estimate_rhythm(None, notes, audio_envelopes=measured)
+    assert (apart.tempo_bpm, apart.time_signature, apart.confidence) == (
+        from_audio.tempo_bpm, from_audio.time_signature, from_audio.confidence)
+    np.testing.assert_array_equal(apart.beats_seconds, from_audio.beats_seconds)
+    np.testing.assert_array_equal(apart.downbeats_seconds, from_audio.downbeats_seconds)
+
+
+def test_silence_has_no_audio_envelopes_and_the_notes_alone_count() -> None:
+    silence = np.zeros(SAMPLE_RATE_HZ * 16, dtype=np.float32)
+    assert audible_onset_strength(silence, SAMPLE_RATE_HZ) is None
+    assert audible_onset_strength(silence[:512], SAMPLE_RATE_HZ) is None
+    assert audible_onset_strength(None, SAMPLE_RATE_HZ) is None
+    notes = written("4/4", 100, bars=8)
+    alone = estimate_rhythm(None, notes)
+    with_silence = estimate_rhythm(silence, notes)
+    assert (alone.tempo_bpm, alone.time_signature) == (with_silence.tempo_bpm, with_silence.time_signature)
+    np.testing.assert_array_equal(alone.beats_seconds, with_silence.beats_seconds)
+
+
 def test_metrical_positions_cover_each_bar_once() -> None:
     for meter, per_bar in (("4/4", 4), ("3/4", 3), ("6/8", 2)):
         positions = metrical_positions(meter)
         every = np.concatenate(list(positions.values()))
         assert sorted(every) == list(range(per_bar * 24))
         assert list(positions["bar"]) == [0]
+
+
+# ------------------------------------------------------------------------------ the tempo search
+
+
+def profiles_by_definition(envelopes: np.ndarray, fps: float, beat_seconds: np.ndarray, beats_per_bar: int,
+                           span_seconds: tuple[float, float]) -> np.ndarray:
+    """sampled_profiles as first written: every (period, bar, bin) of the search at once, the bars
+    from the one holding the span's start to past its end, each position reading the frame nearest
+    its time when it lies within half a beat of the span (about 1 GB for 3 minutes)."""
+    from scipy.ndimage import maximum_filter1d
+
+    peaks = maximum_filter1d(envelopes, size=5, axis=-1, mode="constant")
+    n_frames = envelopes.shape[-1]
+    length = beats_per_bar * BINS_PER_BEAT
+    start, stop = span_seconds
+    bar_seconds = beat_seconds * beats_per_bar
+    first_bar = np.floor(start / bar_seconds)
+    n_bars = int(np.max(np.ceil(stop / bar_seconds) - first_bar)) + 1
+    bars = first_bar[:, None] + np.arange(n_bars)[None, :]
+    times = (bars[:, :, None] * length + np.arange(length)[None, None, :]) * (beat_seconds / BINS_PER_BEAT)[:, None, None]
+    frames = np.round(times * fps).astype(int)
+    half_beat = 0.5 * beat_seconds[:, None, None]
+    valid = (times >= start - half_beat) & (times <= stop + half_beat) & (frames >= 0) & (frames < n_frames)
+    values = np.where(valid[None], peaks[:, np.clip(frames, 0, n_frames - 1)], 0.0)
+    counts = valid.sum(axis=1)
+    return np.divide(values.sum(axis=2), counts[None], out=np.zeros((envelopes.shape[0], beat_seconds.size, length)),
+                     where=counts[None] > 0)
+
+
+def search_periods(meter: str) -> np.ndarray:
+    low_bpm, high_bpm = TEMPO_RANGE_BPM[meter]
+    count = int(np.ceil(np.log(high_bpm / low_bpm) / np.log1p(TEMPO_STEP))) + 1
+    return 60.0 / (low_bpm * (1 + TEMPO_STEP) ** np.arange(count))
+
+
+@pytest.mark.parametrize("meter", METERS)
+@pytest.mark.parametrize(("seconds", "span_seconds"), [(20.0, (0.0, 20.0)), (31.0, (2.3, 27.9)), (12.0, (0.4, 14.0))],
+                         ids=["whole clip", "inside", "span past the end"])
+def test_sampled_profiles_equal_their_definition(meter: str, seconds: float, span_seconds: tuple[float, float]) -> None:
+    """The same numbers, bit for bit, as every position of every period sampled at once."""
+    fps = SAMPLE_RATE_HZ / 256
+    rng = np.random.default_rng(11)
+    n_frames = int(seconds * fps)
+    envelopes = rng.random((3, n_frames)) * (rng.random((3, n_frames)) < 0.15)
+    periods = search_periods(meter)
+    ours = sampled_profiles(envelopes, fps, periods, BEATS_PER_BAR[meter], span_seconds)
+    defined = profiles_by_definition(envelopes, fps, periods, BEATS_PER_BAR[meter], span_seconds)
+    assert ours.shape == (3, periods.size, BEATS_PER_BAR[meter] * BINS_PER_BEAT)
+    np.testing.assert_array_equal(ours, defined)
+
+
+def test_the_tempo_search_of_three_minutes_stays_small() -> None:
+    """Every envelope, period, meter and phase of a 3-minute piece in well under the 1 GB that
+    sampling every period at once took (it made Harmony's peak)."""
+    fps = SAMPLE_RATE_HZ / 256
+    rng = np.random.default_rng(12)
+    n_frames = int(180 * fps)
+    envelopes = {name: rng.random(n_frames) * (rng.random(n_frames) < 0.1) for name in FEATURES}
+    tracemalloc.start()
+    try:
+        table = hypothesis_table(envelopes, fps, span_seconds=(0.5, 179.5))
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert table.features["4/4"].shape == (search_periods("4/4").size, 96, len(FEATURES), 6)
+    assert peak_bytes < 150 * 2**20, f"{peak_bytes / 2**20:.0f} MB"

@@ -1,6 +1,6 @@
-"""soundcanvas.listen.transcribe: the ONNX model against basic-pitch's own inference, each clean-up
-step on notes and activations built by hand, a short FluidSynth rendering transcribed end to end,
-and the MIDI writer.
+"""soundcanvas.listen.transcribe: the ONNX model against basic-pitch's own inference, the note
+decoder against basic-pitch's, each clean-up step on notes and activations built by hand, a short
+FluidSynth rendering transcribed end to end, and the MIDI writer.
 
 The rendering needs the fluidsynth binary and FluidR3_GM (marked `fluidsynth`). Nothing here
 calls a numba function: basic-pitch's run_inference loads a 22050 Hz file with librosa without
@@ -108,6 +108,59 @@ def test_model_outputs_equal_basic_pitch_run_inference(tmp_path: Path) -> None:
     assert ours["note"].shape == (int(samples.size * 86 / audio.SAMPLE_RATE_HZ), 88)
 
 
+# --- the note decoder --------------------------------------------------------------------------
+
+
+def activations(seed: int, n_frames: int = 700) -> tuple[np.ndarray, np.ndarray]:
+    """Note and onset activations (n_frames, 88) like the model's: notes that swell and fade at
+    random pitches and times, chords and repeats among them, over low noise, on a coarse grid of
+    values (1/32) so that equal maxima and equal neighbours occur, as they do in the model's output."""
+    rng = np.random.default_rng(seed)
+    note = rng.random((n_frames, 88)) * 0.2
+    onset = rng.random((n_frames, 88)) * 0.3
+    for _ in range(90):
+        start, pitch = int(rng.integers(0, n_frames - 5)), int(rng.integers(0, 88))
+        length = int(rng.integers(3, 80))
+        level = rng.uniform(0.3, 1.0)
+        shape = level * np.exp(-np.arange(length) / rng.uniform(10, 60))
+        end = min(start + length, n_frames)
+        note[start:end, pitch] = np.maximum(note[start:end, pitch], shape[: end - start])
+        if pitch + 12 < 88:  # a quieter octave, as a harmonic would be
+            note[start:end, pitch + 12] = np.maximum(note[start:end, pitch + 12], 0.6 * shape[: end - start])
+        onset[start, pitch] = max(onset[start, pitch], rng.uniform(0.3, 1.0))
+    return (np.round(note * 32) / 32).astype(np.float32), (np.round(onset * 32) / 32).astype(np.float32)
+
+
+@pytest.mark.parametrize("params", [DEFAULT_PARAMS, BARE_PARAMS, replace(DEFAULT_PARAMS, melodia_trick=False)],
+                         ids=["ours", "bare", "no melodia trick"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_note_events_are_basic_pitchs_decoder(params: transcribe.TranscribeParams, seed: int) -> None:
+    """Event for event, in the same order: the same notes from the same activations."""
+    from basic_pitch.note_creation import output_to_notes_polyphonic
+
+    note, onset = activations(seed)
+    min_frames = transcribe._frames(min(params.minimum_note_length_ms, params.short_note_length_ms))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        theirs = output_to_notes_polyphonic(
+            note.copy(), onset.copy(), onset_thresh=params.onset_threshold, frame_thresh=params.frame_threshold,
+            min_note_len=min_frames, infer_onsets=params.infer_onsets, max_freq=None, min_freq=None,
+            melodia_trick=params.melodia_trick)
+        ours = transcribe.note_events(
+            note, onset, onset_threshold=params.onset_threshold, frame_threshold=params.frame_threshold,
+            min_frames=min_frames, infer_onsets=params.infer_onsets, melodia_trick=params.melodia_trick)
+    assert len(theirs) > 30
+    assert [(int(s), int(e), int(p), float(a)) for s, e, p, a in theirs] == ours
+
+
+def test_note_events_leave_their_inputs_alone() -> None:
+    note, onset = activations(4)
+    before = (note.copy(), onset.copy())
+    transcribe.note_events(note, onset, onset_threshold=0.5, frame_threshold=0.3, min_frames=5, infer_onsets=True,
+                           melodia_trick=True)
+    np.testing.assert_array_equal(note, before[0])
+    np.testing.assert_array_equal(onset, before[1])
+
+
 # --- the whole chain ---------------------------------------------------------------------------
 
 
@@ -209,6 +262,32 @@ def test_drop_harmonics_needs_the_notes_to_sound_together() -> None:
     onset, times = blank()
     notes = [Note(0.0, 0.5, 48, 100), Note(0.6, 1.2, 60, 40)]  # a quiet C4 after the C3 ended
     assert drop_harmonics(notes, onset, times, max_ratio=0.8, max_onset=0.8, min_overlap=0.5) == notes
+
+
+@pytest.mark.parametrize(("max_ratio", "min_overlap"), [(0.8, 0.5), (1.5, 0.0), (0.0, 1.0)])
+def test_drop_harmonics_drops_what_its_rule_says_in_a_crowd(max_ratio: float, min_overlap: float) -> None:
+    """Many notes at octaves, twelfths and double octaves, against the rule applied note by note."""
+    rng = np.random.default_rng(8)
+    onset, times = blank()
+    notes = []
+    for _ in range(160):
+        start = float(rng.uniform(0.0, 3.0))
+        note = Note(round(start, 3), round(start + float(rng.uniform(0.05, 0.6)), 3), int(rng.integers(40, 64)),
+                    int(rng.integers(20, 120)))
+        notes.append(note)
+        mark_onset(onset, note.start_seconds, note.pitch, float(rng.choice([0.3, 0.9])))
+
+    kept: list[Note] = []
+    for current in sorted(notes, key=lambda n: (n.pitch, n.start_seconds)):
+        length = max(current.end_seconds - current.start_seconds, 1e-9)
+        harmonic = any(transcribe.overlap_seconds(low, current) >= min_overlap * length
+                       and current.velocity < max_ratio * low.velocity
+                       for low in kept if current.pitch - low.pitch in transcribe.HARMONIC_INTERVALS)
+        if not (harmonic and transcribe.onset_strength(onset, times, current) < 0.8):
+            kept.append(current)
+    ours = drop_harmonics(notes, onset, times, max_ratio=max_ratio, max_onset=0.8, min_overlap=min_overlap)
+    assert ours == sorted(kept)
+    assert max_ratio == 0.0 or len(ours) < len(notes)  # the rule acts here
 
 
 def test_drop_short_notes_keeps_a_short_note_with_a_strong_onset() -> None:

@@ -125,7 +125,7 @@ class Hypothesis:
 
 
 def estimate_rhythm(
-    audio: np.ndarray,
+    audio: np.ndarray | None,
     notes: Sequence[Note],
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     audio_envelopes: tuple[np.ndarray, np.ndarray] | None = None,
@@ -134,9 +134,9 @@ def estimate_rhythm(
     """Tempo, beats, downbeats, meter and confidence of a clip (see the module docstring).
 
     `audio` is mono float at `sample_rate_hz`; `notes` are its transcription. `audio_envelopes`, when
-    given, is `audio_onset_strength(audio, sample_rate_hz)` measured already (the workflow measures it
-    beside transcription). `weights` are `rank_hypotheses`' keyword arguments (the tuner's knobs); they
-    default to the module constants.
+    given, is `audible_onset_strength(audio, sample_rate_hz)` measured already (the workflow measures
+    it beside transcription), and `audio` is not read (it may be None). `weights` are
+    `rank_hypotheses`' keyword arguments (the tuner's knobs); they default to the module constants.
     """
     fps = sample_rate_hz / HOP_LENGTH
     envelopes = accent_envelopes(audio, notes, sample_rate_hz, audio_envelopes=audio_envelopes)
@@ -167,16 +167,17 @@ def rhythm_from_table(table: HypothesisTable, envelopes: dict[str, np.ndarray], 
 # ------------------------------------------------------------------------------------- envelopes
 
 
-def accent_envelopes(audio: np.ndarray, notes: Sequence[Note], sample_rate_hz: int,
+def accent_envelopes(audio: np.ndarray | None, notes: Sequence[Note], sample_rate_hz: int,
                      audio_envelopes: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The accent envelopes (see FEATURES) at HOP_LENGTH frames, each scaled to a 0-1 peak;
     envelopes that are all zero (silent audio, no notes) are left out. `audio_envelopes` is
-    `audio_onset_strength`'s result when it was measured already."""
+    `audible_onset_strength`'s result when it was measured already (then `audio` is not read)."""
     fps = sample_rate_hz / HOP_LENGTH
     n_frames = 0
     audio_env = low_env = np.zeros(0)
-    if audio is not None and audio.size >= HOP_LENGTH * 4 and float(np.max(np.abs(audio))) > 1e-4:
-        audio_env, low_env = audio_envelopes or audio_onset_strength(audio, sample_rate_hz)
+    measured = audio_envelopes if audio_envelopes is not None else audible_onset_strength(audio, sample_rate_hz)
+    if measured is not None:
+        audio_env, low_env = measured
         n_frames = audio_env.size
     if notes:
         n_frames = max(n_frames, int(np.ceil(max(n.end_seconds for n in notes) * fps)) + 2)
@@ -194,6 +195,14 @@ def accent_envelopes(audio: np.ndarray, notes: Sequence[Note], sample_rate_hz: i
         if peak > 0:
             scaled[name] = np.minimum(envelope / peak, 1.5)
     return scaled
+
+
+def audible_onset_strength(audio: np.ndarray | None, sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """`audio_onset_strength` of the audio, or None when there is none to read: no audio, under four
+    frames of it, or silence (no sample louder than 1e-4)."""
+    if audio is None or audio.size < HOP_LENGTH * 4 or float(np.max(np.abs(audio))) <= 1e-4:
+        return None
+    return audio_onset_strength(audio, sample_rate_hz)
 
 
 def audio_onset_strength(audio: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
@@ -302,26 +311,48 @@ def sampled_profiles(envelopes: np.ndarray, fps: float, beat_seconds: np.ndarray
     """Mean envelope at each bar position, shape (envelopes, P, bars x BINS_PER_BEAT), for each
     envelope (rows of `envelopes`) and beat period, bar phase 0 at time 0, over the bars inside
     `span_seconds`. The envelopes are max-filtered over +-2 frames first, so a position reads an
-    onset within about 25 ms whatever the tempo (binning would dilute peaks at slow tempi)."""
+    onset within about 25 ms whatever the tempo (binning would dilute peaks at slow tempi).
+
+    Position k of a period (k = bar x bars-length + bin, from the bar holding the span's start) lies
+    at k x beat / BINS_PER_BEAT seconds and reads the frame nearest it; positions within half a beat
+    of the span and on the envelope count. One period at a time (`bar_positions`): the positions
+    read are one contiguous run, laid out bar by bar and summed per bin, so memory stays at one
+    period's run (under 1 MB for 3 minutes) however many periods are searched."""
     from scipy.ndimage import maximum_filter1d
 
     peaks = maximum_filter1d(envelopes, size=5, axis=-1, mode="constant")
-    n_frames = envelopes.shape[-1]
     length = beats_per_bar * BINS_PER_BEAT
+    start, _ = span_seconds
+    first_bars = np.floor(start / (beat_seconds * beats_per_bar))
+    profiles = np.zeros((envelopes.shape[0], beat_seconds.size, length))
+    for index, (beat, first_bar) in enumerate(zip(beat_seconds, first_bars, strict=True)):
+        positions, frames = bar_positions(float(beat), int(first_bar) * length, span_seconds, fps, peaks.shape[-1])
+        if positions.size == 0:
+            continue
+        offset = int(positions[0]) % length  # positions run on from a bar line `offset` bins earlier
+        laid_out = np.zeros((envelopes.shape[0], (offset + positions.size - 1) // length + 1, length))
+        laid_out.reshape(envelopes.shape[0], -1)[:, offset : offset + positions.size] = np.take(peaks, frames, axis=1)
+        counts = np.bincount(positions % length, minlength=length)
+        np.divide(laid_out.sum(axis=1), counts, out=profiles[:, index], where=counts > 0)
+    return profiles
+
+
+def bar_positions(beat_seconds: float, first_position: int, span_seconds: tuple[float, float], fps: float,
+                  n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bar positions (from `first_position` on, BINS_PER_BEAT a beat) within half a beat of
+    `span_seconds` whose nearest frame is one of the `n_frames`, and those frames: two int arrays,
+    in order, the positions consecutive (time and frame grow with the position). Only the run the
+    span can reach is computed (one position of slack each side)."""
     start, stop = span_seconds
-    bar_seconds = beat_seconds * beats_per_bar
-    first_bar = np.floor(start / bar_seconds)
-    n_bars = int(np.max(np.ceil(stop / bar_seconds) - first_bar)) + 1
-    bars = first_bar[:, None] + np.arange(n_bars)[None, :]
-    # times[p, bar, bin]
-    times = (bars[:, :, None] * length + np.arange(length)[None, None, :]) * (beat_seconds / BINS_PER_BEAT)[:, None, None]
+    step_seconds = beat_seconds / BINS_PER_BEAT
+    half_beat = 0.5 * beat_seconds
+    lowest = max(first_position, int(np.floor((start - half_beat) / step_seconds)) - 1)
+    highest = int(np.ceil((stop + half_beat) / step_seconds)) + 1
+    positions = np.arange(lowest, max(lowest, highest + 1))
+    times = positions.astype(float) * step_seconds
     frames = np.round(times * fps).astype(int)
-    half_beat = 0.5 * beat_seconds[:, None, None]
     valid = (times >= start - half_beat) & (times <= stop + half_beat) & (frames >= 0) & (frames < n_frames)
-    values = np.where(valid[None], peaks[:, np.clip(frames, 0, n_frames - 1)], 0.0)
-    counts = valid.sum(axis=1)
-    return np.divide(values.sum(axis=2), counts[None], out=np.zeros((envelopes.shape[0], beat_seconds.size, length)),
-                     where=counts[None] > 0)
+    return positions[valid], frames[valid]
 
 
 def contrast_features(profiles: np.ndarray, meter: str) -> np.ndarray:

@@ -2,7 +2,7 @@
 
     audio (mono float32 at 22050 Hz, from audio.decode)
       -> model_outputs: 2-second windows through the ICASSP 2022 model -> 'note', 'onset', 'contour'
-      -> basic_pitch.note_creation.output_to_notes_polyphonic (thresholds from TranscribeParams)
+      -> note_events: basic-pitch's note decoder, made fast (thresholds from TranscribeParams)
       -> drop_short_notes -> merge_retriggers -> drop_harmonics -> onset_leading_edges -> list[Note]
 
 The model. basic-pitch's own `run_inference` loads the file with librosa and feeds the model one
@@ -14,7 +14,12 @@ end and trimmed to the audio's length (tests/unit/listen/test_transcribe.py chec
 against basic_pitch.inference.run_inference). The session is made once per process (a warm
 Lambda keeps it) with one intra-op thread per core the process may use: on the 2-core
 development machine a 3-minute piece took 4.6 s with one thread, 2.0-2.4 s with two, and 8
-windows a run were as fast as 4 or 16 (one at a time, as basic-pitch runs them: 3.2 s).
+windows a run were as fast as 4 or 16 (one at a time, as basic-pitch runs them: 3.2 s). The
+threads wait for work asleep, not spinning (onnxruntime's allow_spinning off): a spinning thread
+holds its core between the model's many small operators, which cost the model itself time on 2
+cores and, beside other work (Rhythm's librosa in the local stack's Parallel state, the decoder's
+Python), took the core from it. Measured on that machine, 3 minutes, three clean runs each: alone
+2.6-3.2 s spinning, 2.4-2.8 s not; with Rhythm's work running at once, 3.6-3.8 s against 2.7-3.1 s.
 
 Our clean-up. On the 'tune' split of bench/listen/corpus.py (FluidR3, no noise) the bare model's
 errors were mostly of four kinds, each handled by a small pure function over the note list and
@@ -65,6 +70,8 @@ OVERLAP_FRAMES = 30  # run_inference's n_overlapping_frames
 OVERLAP_SAMPLES = OVERLAP_FRAMES * FFT_HOP
 HOP_SAMPLES = WINDOW_SAMPLES - OVERLAP_SAMPLES
 WINDOWS_PER_RUN = 8
+DECODER_TOLERANCE_FRAMES = 11  # basic-pitch's decoder ends a note after this many frames under the threshold
+MAX_PITCH_BIN = 87  # basic_pitch.constants.MAX_FREQ_IDX: the model's highest pitch bin (C8)
 MIDI_OFFSET = 21  # pitch of the model's lowest bin (A0)
 # Below this RMS (-70 dBFS) a recording is treated as silence without running the model.
 SILENCE_RMS_FLOOR = 10 ** (-70 / 20)
@@ -150,12 +157,14 @@ def model_path() -> Path:
 
 @functools.cache
 def _session() -> Any:
-    """The onnxruntime session, made once per process; one intra-op thread per usable core."""
+    """The onnxruntime session, made once per process; one intra-op thread per usable core, not
+    spinning while it waits (see the module docstring)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = _usable_cores()
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(model_path()), options, providers=["CPUExecutionProvider"])
     except (OSError, RuntimeError) as exc:  # onnxruntime's load errors are RuntimeError subclasses
@@ -258,28 +267,131 @@ def after_decoder(notes: list[Note], onset: np.ndarray, frame_times_seconds: np.
 
 def decode_notes(note: np.ndarray, onset: np.ndarray, frame_times_seconds: np.ndarray,
                  params: TranscribeParams) -> list[Note]:
-    """basic_pitch.note_creation.output_to_notes_polyphonic with `params`, as Notes (seconds, velocity).
+    """basic-pitch's note decoder (`note_events`) with `params`, as Notes (seconds, velocity).
 
     The decoder's minimum length is the shorter of minimum_note_length_ms and
     short_note_length_ms (drop_short_notes applies the longer one afterwards), converted to
     frames as basic-pitch's predict() converts it; the velocity is basic-pitch's (127 x the
     note's mean activation), kept within 1..127. The decoder does not write to its inputs.
     """
-    from basic_pitch.note_creation import output_to_notes_polyphonic
-
     min_ms = min(params.minimum_note_length_ms, params.short_note_length_ms)
     # get_infered_onsets divides by the largest rise of the note activation, 0 when it never
     # rises: the inferred onsets are then NaN, which no threshold passes (the model's own count).
     with np.errstate(invalid="ignore", divide="ignore"):
-        events = output_to_notes_polyphonic(
-            note, onset, onset_thresh=params.onset_threshold, frame_thresh=params.frame_threshold,
-            min_note_len=_frames(min_ms), infer_onsets=params.infer_onsets, max_freq=None, min_freq=None,
-            melodia_trick=params.melodia_trick,
-        )
+        events = note_events(note, onset, onset_threshold=params.onset_threshold,
+                             frame_threshold=params.frame_threshold, min_frames=_frames(min_ms),
+                             infer_onsets=params.infer_onsets, melodia_trick=params.melodia_trick)
     return sorted(
-        Note(float(frame_times_seconds[start]), float(frame_times_seconds[end]), int(pitch), velocity(float(amplitude)))
+        Note(float(frame_times_seconds[start]), float(frame_times_seconds[end]), int(pitch), velocity(amplitude))
         for start, end, pitch, amplitude in events
     )
+
+
+# (start frame, end frame (exclusive), MIDI pitch, amplitude: the mean note activation over the frames)
+NoteEvent = tuple[int, int, int, float]
+
+
+def note_events(note: np.ndarray, onset: np.ndarray, *, onset_threshold: float, frame_threshold: float,
+                min_frames: int, infer_onsets: bool, melodia_trick: bool) -> list[NoteEvent]:
+    """basic_pitch.note_creation.output_to_notes_polyphonic (no frequency limits), event for event
+    and in its order (a unit test holds the two equal), with its slow part made fast.
+
+    The decoder: every peak of the onset activation (over time, at one pitch) at or above
+    `onset_threshold`, latest first, starts a note that lasts while the note activation at its
+    pitch has not stayed below `frame_threshold` for DECODER_TOLERANCE_FRAMES (`_onset_note`);
+    the frames it covers, at its pitch and the two beside it, are used up. Then, with
+    `melodia_trick`, the loudest frame left above `frame_threshold` seeds a note grown both ways
+    the same way, until no such frame is left (`_melodia_note`). Notes of `min_frames` or fewer
+    are dropped. basic-pitch looks for that loudest frame with a max and an argmax over the whole
+    activation matrix for every note (0.9 s of its 1.1 s for a 3-minute band); here each frame's
+    loudest remaining value is kept (`loudest`) and redone only for the frames a note used up,
+    which finds the same frame: the first, in time then pitch, holding the largest value.
+    """
+    from scipy.signal import argrelmax
+
+    if infer_onsets:
+        from basic_pitch.note_creation import get_infered_onsets
+
+        onset = get_infered_onsets(onset, note)
+    peak_values = np.zeros(onset.shape)
+    peaks = argrelmax(onset, axis=0)
+    peak_values[peaks] = onset[peaks]
+    onset_frames, onset_bins = np.where(peak_values >= onset_threshold)
+    remaining = np.array(note, dtype=np.float64)  # the activation not used up by a note yet
+    events: list[NoteEvent] = []
+    for start, pitch_bin in zip(onset_frames[::-1].tolist(), onset_bins[::-1].tolist(), strict=True):
+        found = _onset_note(remaining, note, start, pitch_bin, frame_threshold, min_frames)
+        if found is not None:
+            events.append(found)
+    if melodia_trick:
+        events += _melodia_notes(remaining, note, frame_threshold, min_frames)
+    return events
+
+
+def _melodia_notes(remaining: np.ndarray, note: np.ndarray, frame_threshold: float, min_frames: int) -> list[NoteEvent]:
+    """The melodia trick's notes, loudest seed first, until nothing in `remaining` is above the threshold."""
+    events: list[NoteEvent] = []
+    loudest = remaining.max(axis=1)  # each frame's largest remaining value, redone where a note used frames up
+    while loudest.size and loudest.max() > frame_threshold:
+        # the first frame holding the largest value, and its first pitch that does: np.argmax of the whole matrix
+        frame = int(np.argmax(loudest))
+        found, (first, last) = _melodia_note(remaining, note, frame, int(np.argmax(remaining[frame])),
+                                             frame_threshold, min_frames)
+        loudest[first:last] = remaining[first:last].max(axis=1)
+        if found is not None:
+            events.append(found)
+    return events
+
+
+def _onset_note(remaining: np.ndarray, note: np.ndarray, start: int, pitch_bin: int, frame_threshold: float,
+                min_frames: int) -> NoteEvent | None:
+    """The note an onset at (`start`, `pitch_bin`) starts, its frames used up in `remaining`; None
+    when it starts on the last frame or lasts `min_frames` or fewer."""
+    n_frames = remaining.shape[0]
+    if start >= n_frames - 1:
+        return None
+    frame, below = start + 1, 0  # `below`: frames in a row under the threshold
+    while frame < n_frames - 1 and below < DECODER_TOLERANCE_FRAMES:
+        below = below + 1 if remaining[frame, pitch_bin] < frame_threshold else 0
+        frame += 1
+    end = frame - below
+    if end - start <= min_frames:
+        return None
+    remaining[start:end, _neighbourhood(pitch_bin)] = 0
+    return start, end, pitch_bin + MIDI_OFFSET, float(np.mean(note[start:end, pitch_bin]))
+
+
+def _melodia_note(remaining: np.ndarray, note: np.ndarray, frame: int, pitch_bin: int, frame_threshold: float,
+                  min_frames: int) -> tuple[NoteEvent | None, tuple[int, int]]:
+    """The note grown both ways from (`frame`, `pitch_bin`), its frames used up in `remaining` (the
+    ones it reached, kept or not), and the frames it used up as a range [first, last)."""
+    remaining[frame, pitch_bin] = 0
+    after, below_after = _use_up(remaining, frame, pitch_bin, +1, frame_threshold)
+    before, below_before = _use_up(remaining, frame, pitch_bin, -1, frame_threshold)
+    start, end = before + 1 + below_before, after - 1 - below_after
+    used = (min(before + 1, frame), max(after, frame + 1))
+    if end - start <= min_frames:
+        return None, used
+    return (start, end, pitch_bin + MIDI_OFFSET, float(np.mean(note[start:end, pitch_bin]))), used
+
+
+def _use_up(remaining: np.ndarray, frame: int, pitch_bin: int, step: int, frame_threshold: float) -> tuple[int, int]:
+    """Walk from `frame` by `step` (+1 or -1), using up each frame reached at the pitch and beside it,
+    until DECODER_TOLERANCE_FRAMES in a row are under the threshold or the walk reaches the first or
+    last frame: (the frame it stopped at, unread, and how many frames in a row before it were under)."""
+    n_frames = remaining.shape[0]
+    columns = _neighbourhood(pitch_bin)
+    frame, below = frame + step, 0
+    while (frame < n_frames - 1 if step > 0 else frame > 0) and below < DECODER_TOLERANCE_FRAMES:
+        below = below + 1 if remaining[frame, pitch_bin] < frame_threshold else 0
+        remaining[frame, columns] = 0
+        frame += step
+    return frame, below
+
+
+def _neighbourhood(pitch_bin: int) -> slice:
+    """The pitch bin and the bins beside it, within the model's range."""
+    return slice(max(pitch_bin - 1, 0), min(pitch_bin + 1, MAX_PITCH_BIN) + 1)
 
 
 def drop_short_notes(notes: list[Note], onset: np.ndarray, frame_times_seconds: np.ndarray, *,
@@ -337,17 +449,27 @@ def drop_harmonics(notes: list[Note], onset: np.ndarray, frame_times_seconds: np
     """
     kept: list[Note] = []
     kept_by_pitch: dict[int, list[Note]] = {}
+    judged: dict[int, np.ndarray] = {}  # a lower pitch's kept notes as (start, end, velocity) rows, all judged
     for current in sorted(notes, key=lambda n: (n.pitch, n.start_seconds)):
-        length = max(current.end_seconds - current.start_seconds, 1e-9)
-        below = [
-            low for interval in HARMONIC_INTERVALS for low in kept_by_pitch.get(current.pitch - interval, ())
-            if overlap_seconds(low, current) >= min_overlap * length and current.velocity < max_ratio * low.velocity
-        ]
-        if below and onset_strength(onset, frame_times_seconds, current) < max_onset:
+        for pitch in (current.pitch - interval for interval in HARMONIC_INTERVALS):
+            if pitch not in judged:
+                judged[pitch] = np.array([(n.start_seconds, n.end_seconds, n.velocity)
+                                          for n in kept_by_pitch.get(pitch, ())], dtype=float).reshape(-1, 3)
+        under = any(_louder_under(current, judged[current.pitch - interval], max_ratio=max_ratio,
+                                  min_overlap=min_overlap) for interval in HARMONIC_INTERVALS)
+        if under and onset_strength(onset, frame_times_seconds, current) < max_onset:
             continue
         kept.append(current)
         kept_by_pitch.setdefault(current.pitch, []).append(current)
     return sorted(kept)
+
+
+def _louder_under(note: Note, lows: np.ndarray, *, max_ratio: float, min_overlap: float) -> bool:
+    """Whether one of `lows` ((start, end, velocity) rows) sounds through `min_overlap` of the note's
+    length and is louder than the note by more than 1 / `max_ratio` (`overlap_seconds`, at once)."""
+    length = max(note.end_seconds - note.start_seconds, 1e-9)
+    overlap = np.maximum(0.0, np.minimum(lows[:, 1], note.end_seconds) - np.maximum(lows[:, 0], note.start_seconds))
+    return bool(np.any((overlap >= min_overlap * length) & (note.velocity < max_ratio * lows[:, 2])))
 
 
 def onset_leading_edges(notes: list[Note], onset: np.ndarray, frame_times_seconds: np.ndarray, *,
