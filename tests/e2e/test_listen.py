@@ -136,6 +136,8 @@ def test_bad_uploads_fail_with_a_message_a_person_can_act_on(stack: LocalStack, 
     assert state["failedStage"] in ("decode", "analyze", "harmony")
     assert state["midiUrl"] is None and state["resultUrl"] is None
     source = f"source.{body['upload']['fields']['key'].rsplit('.', 1)[1]}"
+    # FAILED is written before TranscriptionFailed removes the work files: let the execution end first.
+    stack.wait_idle(60)
     assert _objects(stack, bob.user, body["transcriptionId"]) in ([], [source])  # only what was sent is kept
 
 
