@@ -24,7 +24,6 @@ from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from soundcanvas.core.records import (
@@ -35,6 +34,7 @@ from soundcanvas.core.records import (
     bind,
     conditional_failed,
     now_iso,
+    user_created_index,
 )
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
@@ -64,14 +64,6 @@ def output_key(user_id: str, blend_id: str, name: str) -> str:
 # --- records -------------------------------------------------------------------------------------
 @lru_cache(maxsize=8)
 def _record_class(table_name: str, region: str, host: str | None) -> Any:
-    class ByUserCreated(GlobalSecondaryIndex["BlendRecord"]):
-        class Meta:
-            index_name = "ByUserCreated"
-            projection = AllProjection()
-
-        userId = UnicodeAttribute(hash_key=True)
-        createdAt = UnicodeAttribute(range_key=True)
-
     class BlendRecord(Model):
         class Meta:
             pass
@@ -93,7 +85,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         timings = MapAttribute[str, Any](default=dict)
         expiresAt = NumberAttribute()
         activeShard = UnicodeAttribute(null=True)  # only while RUNNING
-        by_user_created = ByUserCreated()
+        by_user_created = user_created_index()
         by_activity = activity_index(["stage", "status"])
 
     return bind(BlendRecord, table_name, region, host)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 
 from soundcanvas.core import cursors
 
@@ -21,6 +21,21 @@ ACTIVE_SHARDS = 8  # partitions of the sparse ByActivity indexes (work in progre
 def active_shard(item_id: str) -> str:
     """Which ByActivity partition an item in progress is in: spread evenly, stable for the item."""
     return str(int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % ACTIVE_SHARDS)
+
+
+def user_created_index() -> Any:
+    """The `ByUserCreated` index (userId, createdAt, every attribute projected) a per-user record store
+    declares to page a user's records newest first."""
+
+    class ByUserCreated(GlobalSecondaryIndex[Any]):
+        class Meta:
+            index_name = "ByUserCreated"
+            projection = AllProjection()
+
+        userId = UnicodeAttribute(hash_key=True)
+        createdAt = UnicodeAttribute(range_key=True)
+
+    return ByUserCreated()
 
 
 def activity_index(projected: list[str]) -> Any:

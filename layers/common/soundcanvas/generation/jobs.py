@@ -22,7 +22,6 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from soundcanvas.core.records import (
@@ -33,10 +32,10 @@ from soundcanvas.core.records import (
     bind,
     conditional_failed,
     now_iso,
+    user_created_index,
 )
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
-INDEX_NAME = "ByUserCreated"
 STAGE_PROGRESS = {"upload": 0, "analyze": 10, "compose": 40, "render": 60, "done": 100}
 REGENERATE_CONFLICT = "only a COMPLETE or FAILED generation can be regenerated"
 UPLOAD_GRACE_SECONDS = 3600  # a job whose picture never arrived outlives its form by this much
@@ -58,14 +57,6 @@ class JobConflict(Exception):
 @lru_cache(maxsize=8)
 def _record_class(table_name: str, region: str, host: str | None) -> Any:
     """A PynamoDB model bound to one table (tests and the local stack use their own tables)."""
-
-    class ByUserCreated(GlobalSecondaryIndex["GenerationRecord"]):
-        class Meta:
-            index_name = INDEX_NAME
-            projection = AllProjection()
-
-        userId = UnicodeAttribute(hash_key=True)
-        createdAt = UnicodeAttribute(range_key=True)
 
     class GenerationRecord(Model):
         class Meta:
@@ -94,7 +85,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         uploadExpiresAt = NumberAttribute(null=True)  # while the picture has not arrived: when its form expires
         uploadEtag = UnicodeAttribute(null=True)  # the upload the job claimed (later posts of the form are ignored)
         activeShard = UnicodeAttribute(null=True)  # only while RUNNING
-        by_user_created = ByUserCreated()
+        by_user_created = user_created_index()
         by_activity = activity_index(["stage", "status"])
 
     return bind(GenerationRecord, table_name, region, host)

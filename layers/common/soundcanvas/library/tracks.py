@@ -31,7 +31,7 @@ from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from soundcanvas.core import cursors
@@ -44,6 +44,7 @@ from soundcanvas.core.records import (
     now_iso,
     page_key_types,
     stalled_records,
+    user_created_index,
 )
 
 UPLOADING, PROCESSING, READY, FAILED = "UPLOADING", "PROCESSING", "READY", "FAILED"
@@ -79,14 +80,6 @@ def search_text(record: dict[str, Any]) -> str:
 @lru_cache(maxsize=8)
 def _record_class(table_name: str, region: str, host: str | None) -> Any:
     """A PynamoDB model bound to one table (tests and the local stack use their own tables)."""
-
-    class ByUserCreated(GlobalSecondaryIndex["TrackRecord"]):
-        class Meta:
-            index_name = "ByUserCreated"
-            projection = AllProjection()
-
-        userId = UnicodeAttribute(hash_key=True)
-        createdAt = UnicodeAttribute(range_key=True)
 
     class ByUserFileName(GlobalSecondaryIndex["TrackRecord"]):
         class Meta:
@@ -146,7 +139,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         activeShard = UnicodeAttribute(null=True)  # only while PROCESSING (ByActivity, for the sweeper)
         openForms = UnicodeSetAttribute(null=True)  # ids of upload forms issued and not yet used
         claimedBy = UnicodeAttribute(null=True)  # the workflow execution that claimed this version
-        by_user_created = ByUserCreated()
+        by_user_created = user_created_index()
         by_activity = activity_index(["status", "version"])
         by_user_file_name = ByUserFileName()
         by_user_due = ByUserDue()

@@ -34,7 +34,6 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from soundcanvas.core.records import (
@@ -45,6 +44,7 @@ from soundcanvas.core.records import (
     bind,
     conditional_failed,
     now_iso,
+    user_created_index,
 )
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
@@ -90,14 +90,6 @@ def parse_input_key(key: str) -> tuple[str, str, str] | None:
 # --- records -------------------------------------------------------------------------------------
 @lru_cache(maxsize=8)
 def _record_class(table_name: str, region: str, host: str | None) -> Any:
-    class ByUserCreated(GlobalSecondaryIndex["TranscriptionRecord"]):
-        class Meta:
-            index_name = "ByUserCreated"
-            projection = AllProjection()
-
-        userId = UnicodeAttribute(hash_key=True)
-        createdAt = UnicodeAttribute(range_key=True)
-
     class TranscriptionRecord(Model):
         class Meta:
             pass
@@ -122,7 +114,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         expiresAt = NumberAttribute()
         uploadExpiresAt = NumberAttribute(null=True)
         activeShard = UnicodeAttribute(null=True)  # only while RUNNING
-        by_user_created = ByUserCreated()
+        by_user_created = user_created_index()
         by_activity = activity_index(["stage", "status"])
 
     return bind(TranscriptionRecord, table_name, region, host)
