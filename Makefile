@@ -8,26 +8,27 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
-SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont lame ffmpeg
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont lame ffmpeg libchromaprint1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup system-deps demo demo-blend test unit e2e lint typecheck validate scan local invoke bench build build-check deploy clean
+.PHONY: help setup system-deps bench-deps demo demo-blend demo-maps test unit e2e lint typecheck validate scan local invoke bench build build-check deploy clean
 
 help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
 	@echo "make demo-blend  blend three songs of the seed catalog (make demo ARGS='--blend \"song\" \"song\"' for yours)"
+	@echo "make demo-maps   fingerprint a song into the library, map its drums, identify a 10 s snippet of it"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
 	@echo "make unit      unit tests only (about three minutes); make e2e: the local stack over HTTP"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
-	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md)"
+	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md, docs/maps-*-bench.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/listen.txt requirements/listen-nodeps.txt pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/listen.txt requirements/listen-nodeps.txt requirements/maps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -r requirements/listen.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -r requirements/listen.txt -r requirements/maps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/listen-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
@@ -51,6 +52,7 @@ system-deps:
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	test -s /usr/share/sounds/sf2/FluidR3_GM.sf2 || missing="$$missing fluid-soundfont-gm"; \
 	test -s /usr/share/sounds/sf2/TimGM6mb.sf2 || missing="$$missing timgm6mb-soundfont"; \
+	ldconfig -p | grep -q "libchromaprint.so.1 " || missing="$$missing libchromaprint1"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \
@@ -69,6 +71,9 @@ demo: setup
 
 demo-blend: setup
 	$(BIN)/python -m local_stack demo --blend "drowsy maggie" "harvest home" "wachet auf" $(ARGS)
+
+demo-maps: setup
+	$(BIN)/python -m local_stack demo --maps events/maps/groove.mp3 $(ARGS)
 
 # Unit tests run on two workers (pytest-xdist); end-to-end tests share one local stack per run,
 # so they run in one process, the 200-job load test (marked slow) last.
@@ -106,10 +111,28 @@ invoke: setup
 
 # The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes),
 # then Blend's speed and quality gates (about 3 minutes).
-bench: setup
+# The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
+# csound's sf_GMbank for choosing the method): installed here only.
+BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont
+bench-deps:
+	@missing=""; \
+	ls /usr/share/sounds/sf2/MuseScore_General*.sf2 >/dev/null 2>&1 || missing="$$missing musescore-general-soundfont-lossless"; \
+	ls /usr/share/sounds/sf2/sf_GMbank.sf2 >/dev/null 2>&1 || missing="$$missing csound-soundfont"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Install them with: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+bench: setup bench-deps
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.listen --split report --out docs/listen-accuracy.md
 	$(BIN)/python -m bench.blend --out docs/blend-bench.md
+	$(BIN)/python -m bench.maps fingerprints
+	$(BIN)/python -m bench.maps drums
 
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam build

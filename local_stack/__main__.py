@@ -20,7 +20,7 @@ from pathlib import Path
 
 from local_stack import invoke
 from local_stack.demo import run as run_demo
-from local_stack.demo import run_blend, say
+from local_stack.demo import run_blend, run_maps, say
 from local_stack.idp import LocalIdentityProvider
 from local_stack.stack import IDP_KEY, ROOT, LocalStack
 
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--blend", nargs="+", metavar="SONG",
                       help="blend these songs of the seed catalog (2-4 titles or artists; typos are fine) instead")
+    demo.add_argument("--maps", type=Path, metavar="RECORDING",
+                      help="Maps instead: fingerprint this MP3 into the library, map its drums, identify a snippet")
     demo.add_argument("--creativity", type=float, default=0.7, help="with --blend: 0 (close) to 1 (free)")
     demo.add_argument("--temperature", type=float, default=0.8, help="with --blend: 0.1 (safe) to 2.0 (wild)")
     tok = commands.add_parser("token", help="print an ID token for a user (send it as Authorization: Bearer ...)")
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "demo":
         logging.getLogger().setLevel(logging.WARNING)
+        if args.maps:
+            return run_maps(args.maps, args.out)
         if args.blend:
             return run_blend(args.blend, args.out, {"lengthSeconds": args.duration, "seed": args.seed,
                                                     "creativity": args.creativity, "temperature": args.temperature})

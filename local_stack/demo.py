@@ -159,3 +159,76 @@ def run_blend(queries: list[str], out_dir: Path, options: dict[str, Any], user: 
         for name, path in files.items():
             say(f"  {name:<16} {path}  ({path.stat().st_size / 1024:.0f} KiB)")
     return 0
+
+
+def _cut_mp3(source: Path, start_seconds: float, seconds: float) -> bytes:
+    """`seconds` of `source` from `start_seconds`, as a 128 kbps MP3 (what a phone would send)."""
+    import subprocess
+
+    return subprocess.run(["ffmpeg", "-v", "error", "-ss", str(start_seconds), "-t", str(seconds), "-i", str(source),
+                           "-b:a", "128k", "-f", "mp3", "-"], capture_output=True, check=True).stdout
+
+
+def _until(session: requests.Session, url: str, done: Any, timeout: float = 180.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = dict(session.get(url, timeout=30).json())
+        if done(state) or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
+
+
+def run_maps(recording: Path, out_dir: Path, user: str = "demo-user") -> int:
+    """A recording into the library (fingerprinted), its drum map, then the recording given to a catalog song
+    and a 10-second MP3 snippet of it identified."""
+    say(f"SoundCanvas demo: Maps with {recording.name}")
+    with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+        api = stack.api_url
+        say(f"local stack up: API {api}")
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {stack.token(user)}"
+        data = recording.read_bytes()
+        forms = session.post(f"{api}/tracks/uploads", timeout=30, json={"files": [
+            {"fileName": recording.name, "contentType": "audio/mpeg", "sizeBytes": len(data)}]})
+        forms.raise_for_status()
+        (item,) = forms.json()["files"]
+        requests.post(item["upload"]["url"], data=item["upload"]["fields"],
+                      files={"file": (recording.name, data, "audio/mpeg")}, timeout=60).raise_for_status()
+        track = _until(session, f"{api}/tracks/{item['trackId']}", lambda s: s["status"] in ("READY", "FAILED"))
+        say(f"  library: track {track['trackId']} {track['status']} ({track['durationSeconds']:.1f} s), "
+            f"fingerprinted; duplicateOf: {track['duplicateOf']}")
+        created = session.post(f"{api}/maps", json={"trackId": track["trackId"]}, timeout=30)
+        created.raise_for_status()
+        started = time.perf_counter()
+        state = _until(session, f"{api}/maps/{created.json()['mapId']}", lambda s: s["status"] in ("COMPLETE", "FAILED"))
+        if state["status"] != "COMPLETE":
+            say(f"map FAILED in {state.get('failedStage')}: {state.get('errorMessage')}")
+            return 1
+        out_dir.mkdir(parents=True, exist_ok=True)
+        document = requests.get(state["mapUrl"], timeout=60)
+        document.raise_for_status()
+        (out_dir / "drum-map.json").write_bytes(document.content)
+        say(f"  drum map COMPLETE in {time.perf_counter() - started:.1f} s: {state['tempoBpm']:.1f} BPM; "
+            f"levels {state['levels']}")
+        say("    hits per lane: " + ", ".join(f"{lane} {count}" for lane, count in state["counts"].items() if count))
+        say("    stage timings (ms): " + ", ".join(f"{k} {v}" for k, v in state["timings"].items()))
+        song = session.get(f"{api}/songs", params={"q": "harvest home", "limit": "1"}, timeout=30).json()["items"][0]
+        form = session.post(f"{api}/songs/{song['songId']}/audio", json={"contentType": "audio/mpeg"}, timeout=30)
+        form.raise_for_status()
+        upload = form.json()["upload"]
+        requests.post(upload["url"], data=upload["fields"], files={"file": (recording.name, data, "audio/mpeg")},
+                      timeout=60).raise_for_status()
+        given = _until(session, f"{api}/songs/{song['songId']}", lambda s: s["audioStatus"] != "PENDING")
+        say(f"  catalog: the recording given to '{song['title']}': audioStatus {given['audioStatus']}")
+        snippet = _cut_mp3(recording, 12.0, 10.0)
+        started = time.perf_counter()
+        found = session.post(f"{api}/identify", files={"file": ("snippet.mp3", snippet, "audio/mpeg")}, timeout=60)
+        found.raise_for_status()
+        matches = found.json()["matches"]
+        say(f"  identify: a 10 s MP3 snippet from 12 s -> {len(matches)} match(es) in "
+            f"{(time.perf_counter() - started) * 1000:.0f} ms")
+        for match in matches:
+            say(f"    {match['kind']} {match.get('songId') or match.get('trackId')} '{match['title']}' "
+                f"score {match['score']:.3f} at {match['offsetSeconds']:.2f} s")
+        say(f"  drum-map.json    {out_dir / 'drum-map.json'}  ({(out_dir / 'drum-map.json').stat().st_size / 1024:.0f} KiB)")
+    return 0

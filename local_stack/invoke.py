@@ -5,7 +5,8 @@ demo job (user `demo-user`, job DEMO_JOB_ID) or one demo track (DEMO_TRACK_ID, t
 events/library/audio/demo-track.flac); before the call the stack is seeded so that the event makes
 sense: the job or track exists with its file uploaded, the workflow steps before the invoked
 one have run (a step's event is the previous steps' output), and for API functions the demo
-job is complete and the demo track READY. The API authorizer's event carries a placeholder
+job is complete and the demo track READY. Maps' events speak of one demo map (DEMO_MAP_ID) of
+events/maps/groove.mp3. The API authorizer's event carries a placeholder
 (`Bearer <an ID token for demo-user>`): it is replaced by a fresh token from the local identity
 provider, since a real token in a file would expire.
 """
@@ -53,6 +54,16 @@ BLEND_WORKFLOW = (
     ("RenderFunction", "blend/render_blend.json"),
     ("CompleteBlendFunction", "blend/complete_blend.json"),
 )
+DEMO_MAP_ID = "5ca1ab1e0000400080000000000d4a95"
+DEMO_IDENTIFY_UPLOAD = "5ca1ab1e00004000800000000001d3f1"
+MAP_WORKFLOW = (
+    ("MapDecodeFunction", "maps/map_decode.json"),
+    ("MapDrumsFunction", "maps/map_drums.json"),
+    ("MapGridFunction", "maps/map_grid.json"),
+    ("MapLevelsFunction", "maps/map_levels.json"),
+)
+MAP_FUNCTIONS = {name for name, _ in MAP_WORKFLOW} | {"MapFailedFunction", "MapsApiFunction"}
+FINGERPRINT_FUNCTIONS = {"FingerprintFunction", "IdentifyFunction"}
 SONG_FUNCTIONS = {"IngestSongFunction", "SongFailedFunction", "SongsApiFunction", "PreviewSongFunction"}
 BLEND_FUNCTIONS = {"PrepareBlendFunction", "ComposeBlendFunction", "CompleteBlendFunction", "BlendFailedFunction",
                    "BlendsApiFunction"}
@@ -105,6 +116,39 @@ def seed_listen(stack: LocalStack, before: str) -> None:
     upto = steps.index(before) if before in steps else (1 if before == "TranscriptionFailedFunction" else len(steps))
     for name, event_file in LISTEN_WORKFLOW[:upto]:
         stack.functions.invoke(name, json.loads((ROOT / "events" / event_file).read_text()))
+
+
+def seed_map(stack: LocalStack, before: str) -> None:
+    """The demo map of events/maps/groove.mp3 (PENDING, its recording at the work source key), and the Map steps
+    that come before `before`."""
+    from soundcanvas.maps import drum_maps
+
+    store = drum_maps.MapStore(stack.template.names["MapsTable"], "us-east-1", host=stack.endpoint)
+    source_key = drum_maps.work_key(DEMO_USER, DEMO_MAP_ID, "source.mp3")
+    stack.client("s3").put_object(Bucket=stack.template.names["MediaBucket"], Key=source_key, ContentType="audio/mpeg",
+                                  Body=(ROOT / "events/maps/groove.mp3").read_bytes())
+    store.create(DEMO_USER, DEMO_MAP_ID, difficulty=None, source={"kind": "track", "id": DEMO_TRACK_ID, "title": "Groove",
+                                                                  "artist": "SoundCanvas", "audioKey": source_key})
+    steps = [name for name, _ in MAP_WORKFLOW]
+    upto = steps.index(before) if before in steps else (1 if before == "MapFailedFunction" else len(steps))
+    for name, event_file in MAP_WORKFLOW[:upto]:
+        stack.functions.invoke(name, json.loads((ROOT / "events" / event_file).read_text()))
+
+
+def seed_fingerprints(stack: LocalStack, function: str) -> None:
+    """The demo track's original (events/maps/groove.mp3) in the library's place; for Identify, the track
+    fingerprinted into demo-user's index and the same recording waiting under an identify upload."""
+    from soundcanvas.core import storage
+    from soundcanvas.maps import identify_uploads
+
+    bucket, body = stack.template.names["MediaBucket"], (ROOT / "events/maps/groove.mp3").read_bytes()
+    stack.client("s3").put_object(Bucket=bucket, Key=storage.original_key(DEMO_USER, DEMO_TRACK_ID, "mp3"), Body=body,
+                                  ContentType="audio/mpeg")
+    if function == "IdentifyFunction":
+        stack.functions.invoke("FingerprintFunction",
+                               json.loads((ROOT / "events/maps/fingerprint_track.json").read_text()))
+        stack.client("s3").put_object(Bucket=bucket, Key=identify_uploads.key(DEMO_USER, DEMO_IDENTIFY_UPLOAD, "mp3"),
+                                      Body=body, ContentType="audio/mpeg")
 
 
 def seed_track(stack: LocalStack, before: str) -> None:
@@ -160,6 +204,10 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
             seed_song(stack)
         elif function in BLEND_FUNCTIONS:
             seed_blend(stack, function)
+        elif function in MAP_FUNCTIONS:
+            seed_map(stack, function)
+        elif function in FINGERPRINT_FUNCTIONS:
+            seed_fingerprints(stack, function)
         elif function in ("SongsApiFunction", "PreviewSongFunction"):
             pass  # the seed catalog is all they read
         else:

@@ -39,6 +39,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
         **sam_template.functions["TranscriptionsApiFunction"].environment,
         **sam_template.functions["BlendsApiFunction"].environment,
         **sam_template.functions["SongsApiFunction"].environment,
+        **sam_template.functions["MapsApiFunction"].environment,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": REGION,
@@ -72,6 +73,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
             "transcriptions_table": sam_template.names["TranscriptionsTable"],
             "songs_table": sam_template.names["SongsTable"],
             "blends_table": sam_template.names["BlendsTable"],
+            "maps_table": sam_template.names["MapsTable"],
+            "fingerprints_table": sam_template.names["FingerprintsTable"],
             "env": env,
         }
 

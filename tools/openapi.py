@@ -24,6 +24,8 @@ API_FUNCTIONS = (
     "listen/transcriptions_api",
     "blend/songs_api",
     "blend/blends_api",
+    "maps/maps_api",
+    "maps/analysis/identify.py",
     "core/account_api",
     "core/health",
 )
@@ -44,6 +46,9 @@ IMPORT_ENV = {
     "BLENDS_TABLE_NAME": "BlendsTable",
     "BLEND_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:BlendStateMachine",
     "SONG_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:SongStateMachine",
+    "MAPS_TABLE_NAME": "MapsTable",
+    "FINGERPRINTS_TABLE_NAME": "FingerprintsTable",
+    "MAP_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:MapStateMachine",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "AWS_ACCESS_KEY_ID": "unused",
     "AWS_SECRET_ACCESS_KEY": "unused",
@@ -51,7 +56,8 @@ IMPORT_ENV = {
 
 
 def _resolver(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"_openapi_{name.replace('/', '_')}", ROOT / "functions" / name / "app.py")
+    path = ROOT / "functions" / name if name.endswith(".py") else ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"_openapi_{name.replace('/', '_').replace('.', '_')}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # pydantic resolves the models' annotations through it
@@ -68,7 +74,8 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "SoundCanvas API",
             "version": "1.0.0",
-            "description": "Picture to music, the track library and Guess the Track, and Listen (audio to tabs).",
+            "description": "Picture to music, the track library and Guess the Track, Listen (audio to tabs), Blend "
+                           "(the song catalog and blends) and Maps (identify songs, drum maps).",
         },
         "paths": {},
         "components": {

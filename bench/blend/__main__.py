@@ -18,7 +18,6 @@ Nothing here fails the build.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import statistics
 import sys
@@ -32,6 +31,7 @@ import requests
 
 from bench.blend.compose_speed import measure_compose
 from bench.blend.search_speed import measure_search
+from bench.report import say, wilson
 from local_stack.stack import LocalStack
 from soundcanvas.blend.compose import BlendOptions, compose_blend
 from soundcanvas.blend.midi_files import read_song
@@ -45,19 +45,6 @@ SPEED_SONGS = ("Drowsy Maggie", "The Harvest Home", "Wachet auf, ruft uns die St
 CREATIVITIES = (0.0, 0.5, 1.0)
 
 
-def say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a rate."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def by_title(catalog: list[SeedSong], titles: tuple[str, ...]) -> list[SeedSong]:

@@ -12,7 +12,7 @@ import requests
 
 from local_stack.stack import LocalStack
 from tests.audiogen import tagged_flac
-from tests.e2e.conftest import SAMPLE, Client
+from tests.e2e.conftest import ROOT, SAMPLE, Client
 from tests.e2e.test_blend import Blender, own_tune
 from tests.e2e.test_track_library import Library
 
@@ -21,10 +21,19 @@ pytestmark = pytest.mark.e2e
 
 def objects(stack: LocalStack, user: str) -> list[str]:
     s3, bucket, keys = stack.client("s3"), stack.template.names["MediaBucket"], []
-    for prefix in ("images", "analysis", "midi", "audio", "library", "listen", "blends", "exports"):
+    for prefix in ("images", "analysis", "midi", "audio", "library", "listen", "blends", "exports", "maps/work"):
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{user}/")
         keys += [o["Key"] for o in listing.get("Contents", [])]
     return keys
+
+
+def _fingerprinted(stack: LocalStack, user: str) -> int:
+    """The user's audio items in the fingerprint index (a scan: the test's view, never the product's)."""
+    table = stack.template.names["FingerprintsTable"]
+    pages = stack.client("dynamodb").get_paginator("scan").paginate(
+        TableName=table, ConsistentRead=True, FilterExpression="begins_with(pk, :a) AND #scope = :user",
+        ExpressionAttributeNames={"#scope": "scope"}, ExpressionAttributeValues={":a": {"S": "a#"}, ":user": {"S": user}})
+    return sum(len(page["Items"]) for page in pages)
 
 
 def _catalog_keys(stack: LocalStack, song_id: str) -> list[str]:
@@ -50,6 +59,17 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
             "PENDING", "RUNNING"):
         assert time.monotonic() < deadline, "the transcription did not finish"
         time.sleep(0.2)
+    groove = me.add(ROOT / "events/maps/groove.mp3", "audio/mpeg")  # fingerprinted as it becomes READY
+    assert me.settled(groove["trackId"], timeout=90)["status"] == "READY"
+    drum_map = me.session.post(me.url("/maps"), json={"trackId": groove["trackId"]}, timeout=30)
+    assert drum_map.status_code == 202, drum_map.text
+    map_id = drum_map.json()["mapId"]
+    deadline = time.monotonic() + 120
+    while (map_state := me.session.get(me.url(f"/maps/{map_id}"), timeout=30).json())["status"] in ("PENDING", "RUNNING"):
+        assert time.monotonic() < deadline, "the map did not finish"
+        time.sleep(0.2)
+    assert map_state["status"] == "COMPLETE", map_state
+    assert _fingerprinted(stack, user) == 1
     kept = other.add(flac, "audio/flac")
     assert other.settled(kept["trackId"])["status"] == "READY"
     blender = Blender(stack, user)
@@ -66,7 +86,7 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     export = me.session.get(me.url("/me/export"), timeout=60)
     assert export.status_code == 200, export.text
     body = export.json()
-    assert body["counts"] == {"generations": 1, "tracks": 1, "transcriptions": 1, "blends": 1, "songs": 1}
+    assert body["counts"] == {"generations": 1, "tracks": 2, "transcriptions": 1, "blends": 1, "songs": 1, "maps": 1}
     assert body["expiresInSeconds"] <= 900
     manifest = requests.get(body["manifestUrl"], timeout=30).json()
     assert manifest["userId"] == user
@@ -78,7 +98,9 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     assert requests.get(manifest["blends"][0]["files"]["midi"], timeout=30).content[:4] == b"MThd"
     assert [s["songId"] for s in manifest["songs"]] == [song["songId"]]
     assert requests.get(manifest["songs"][0]["files"]["midi"], timeout=30).content == own_tune()
-    (entry,) = manifest["tracks"]
+    (entry,) = [t for t in manifest["tracks"] if t["trackId"] == track["trackId"]]
+    assert [m["mapId"] for m in manifest["maps"]] == [map_id]
+    assert requests.get(manifest["maps"][0]["files"]["map"], timeout=30).json()["lanes"]
     assert entry["name"] == "Blue Hour" and [r["grade"] for r in entry["reviews"]] == [4]
     assert requests.get(entry["files"]["original"], timeout=30).content == flac.read_bytes()
 
@@ -86,7 +108,9 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     assert deleted.status_code == 200, deleted.text
     removed = deleted.json()["removed"]
     assert (removed["generations"], removed["tracks"], removed["transcriptions"], removed["blends"],
-            removed["songs"]) == (1, 1, 1, 1, 1)
+            removed["songs"], removed["maps"]) == (1, 2, 1, 1, 1, 1)
+    assert _fingerprinted(stack, user) == 0  # the tracks' fingerprints left the index
+    assert requests.get(map_state["mapUrl"], timeout=30).status_code in (403, 404)  # the map document is gone
     assert removed["objects"] >= 9
     assert objects(stack, user) == []
     assert me.get(job["jobId"]).status_code == 404
@@ -96,8 +120,8 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     assert not [key for key in _catalog_keys(stack, song["songId"])]
     assert blender.get_blend(blend["blendId"]).status_code == 404
     again = me.session.delete(me.url("/me"), timeout=60).json()["removed"]
-    assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "preferences": 0,
-                     "objects": 0}
+    assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "maps": 0,
+                     "fingerprints": 0, "preferences": 0, "objects": 0}
     # Nobody else lost anything.
     assert other.track(kept["trackId"]).json()["status"] == "READY" and objects(stack, other.user)
 
@@ -106,7 +130,7 @@ def test_export_and_delete_need_a_token(stack: LocalStack) -> None:
     assert requests.get(f"{stack.api_url}/me/export", timeout=30).status_code == 401
     assert requests.delete(f"{stack.api_url}/me", timeout=30).status_code == 401
     assert Client(stack, "nobody-yet").session.get(f"{stack.api_url}/me/export", timeout=30).json()["counts"] == {
-        "generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0}
+        "generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "maps": 0}
 
 
 def export_key(stack: LocalStack, client: Client) -> tuple[str, str]:

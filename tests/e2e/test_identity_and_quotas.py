@@ -136,6 +136,12 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
     song_id = blender.song_settled(blender.upload_song(own_tune(), title="Owner's Own")["songId"])["songId"]
     seed_song = blender.search(limit=1).json()["items"][0]["songId"]
     blend_id = blender.finished(blender.blend(songs=[song_id, seed_song], lengthSeconds=15).json()["blendId"])["blendId"]
+    map_id = owner.session.post(owner.url("/maps"), json={"trackId": track_id}, timeout=30).json()["mapId"]
+    deadline = time.monotonic() + 60
+    while owner.session.get(owner.url(f"/maps/{map_id}"), timeout=30).json()["status"] in ("PENDING", "RUNNING"):
+        assert time.monotonic() < deadline, "the map did not finish"
+        time.sleep(0.2)
+    map_before = owner.session.get(owner.url(f"/maps/{map_id}"), timeout=30).json()
     before = (owner.get(job_id).json(), owner.track(track_id).json())
     key = f"library/{owner.user}/{track_id}/original.flac"
     attempts = {
@@ -159,6 +165,11 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
         ("GET", "/blends/{blendId}"): ("GET", f"/blends/{blend_id}", None),
         ("GET", "/blends/{blendId}/download"): ("GET", f"/blends/{blend_id}/download", None),
         ("DELETE", "/blends/{blendId}"): ("DELETE", f"/blends/{blend_id}", None),
+        ("GET", "/maps/{mapId}"): ("GET", f"/maps/{map_id}", None),
+        ("DELETE", "/maps/{mapId}"): ("DELETE", f"/maps/{map_id}", None),
+        ("POST", "/maps track"): ("POST", "/maps", {"trackId": track_id}),
+        ("POST", "/maps song"): ("POST", "/maps", {"songId": song_id}),
+        ("POST", "/songs/{songId}/audio"): ("POST", f"/songs/{song_id}/audio", {"contentType": "audio/mpeg"}),
     }
     routes = {(r.method, r.path) for fn in stack.template.functions.values() for r in fn.routes if "{" in r.path}
     assert routes <= set(attempts), routes - set(attempts)  # every route that takes an id is tried
@@ -176,6 +187,7 @@ def test_every_route_with_another_users_ids_is_404_and_changes_nothing(stack: Lo
     assert blender.get_blend(blend_id).json()["status"] == "COMPLETE"
     assert song_id not in [item["songId"] for item in intruder.session.get(
         intruder.url("/songs"), params={"q": "owners own"}, timeout=30).json()["items"]]
+    assert owner.session.get(owner.url(f"/maps/{map_id}"), timeout=30).json() == map_before
     transcription_after = owner.session.get(owner.url(f"/transcriptions/{tid}"), timeout=30).json()
     assert (transcription_after["status"], transcription_after["updatedAt"], transcription_after["capo"]) == (
         transcription_before["status"], transcription_before["updatedAt"], transcription_before["capo"])

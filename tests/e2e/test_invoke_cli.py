@@ -59,6 +59,16 @@ EVENTS = {
     "ComposeBlendFunction": ("blend/compose_blend.json", lambda out: out["render"]["durationSeconds"] > 20),
     "CompleteBlendFunction": ("blend/complete_blend.json", lambda out: out["status"] == "COMPLETE"),
     "BlendFailedFunction": ("blend/blend_failed.json", lambda out: out["marked"] and "attribution" in out["message"]),
+    "MapsApiFunction": ("maps/api_get_map.json", lambda out: json.loads(out["body"])["status"] == "COMPLETE"),
+    "IdentifyFunction": ("maps/api_identify.json",
+                         lambda out: json.loads(out["body"])["matches"][0]["trackId"] == "7eac0000000040008000000000001e5d"),
+    "FingerprintFunction": ("maps/fingerprint_track.json",
+                            lambda out: out["fingerprintKey"].endswith(".fp") and out["duplicateOf"] is None),
+    "MapDecodeFunction": ("maps/map_decode.json", lambda out: out["claimed"] and 30 < out["durationSeconds"] < 36),
+    "MapDrumsFunction": ("maps/map_drums.json", lambda out: out["hits"] > 50),
+    "MapGridFunction": ("maps/map_grid.json", lambda out: abs(out["tempoBpm"] - 120.0) < 2.0),
+    "MapLevelsFunction": ("maps/map_levels.json", lambda out: out["counts"]["kick"] > 10),
+    "MapFailedFunction": ("maps/map_failed.json", lambda out: out["marked"] and "no drums" in out["message"]),
 }
 pytestmark = pytest.mark.e2e
 

@@ -1,11 +1,12 @@
 """Account API: everything SoundCanvas holds about the caller, to take away or to erase.
 
-- `GET /me/export`: a manifest (JSON) of every generation, track, transcription, blend and own song, the
+- `GET /me/export`: a manifest (JSON) of every generation, track, transcription, blend, own song and drum map, the
   review history and the preferences, each file as a presigned URL; the manifest itself is written to the bucket
   (`exports/{userId}/{random}.json`, kept a day) and returned as a presigned URL, so an export of
   a large library is not limited by the API's response size.
-- `DELETE /me`: every record (generations, tracks, transcriptions, blends, own songs, preferences) and every
-  object under each of the user's prefixes and each own song's, then reports what was removed.
+- `DELETE /me`: every record (generations, tracks, transcriptions, blends, own songs, drum maps, preferences), the
+  fingerprints of the user's tracks and songs, and every object under each of the user's prefixes, each own
+  song's and each map document, then reports what was removed.
   Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
   wrote. Quota counters hold no content and expire within a day on their own.
@@ -33,11 +34,15 @@ from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import TrackStore, UserSettingsStore, public_fields
 from soundcanvas.listen import transcriptions as listen
 from soundcanvas.listen.preferences import PreferencesStore
+from soundcanvas.maps import fpkeys
+from soundcanvas.maps.drum_maps import COMPLETE as MAP_COMPLETE
+from soundcanvas.maps.drum_maps import MapStore
 
 logger = Logger()
 metrics = Metrics()
 settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME",
-                                   "BLENDS_TABLE_NAME", "SONGS_TABLE_NAME"))
+                                   "BLENDS_TABLE_NAME", "SONGS_TABLE_NAME", "MAPS_TABLE_NAME",
+                                   "FINGERPRINTS_TABLE_NAME"))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
@@ -47,8 +52,10 @@ transcriptions = listen.TranscriptionStore(settings.transcriptions_table_name, s
                                            host=settings.dynamodb_endpoint)
 blend_store = blend_records.BlendStore(settings.blends_table_name, settings.region, host=settings.dynamodb_endpoint)
 song_store = catalog.SongStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint)
+map_store = MapStore(settings.maps_table_name, settings.region, host=settings.dynamodb_endpoint)
+dynamodb = boto3.client("dynamodb", region_name=settings.region)
 clock = time.time  # the local stack sets its own clock here
-USER_PREFIXES = (*storage.PREFIXES, "library", "listen", "blends", "exports")
+USER_PREFIXES = (*storage.PREFIXES, "library", "listen", "blends", "exports", "maps/work", "identify")
 EXPORT_URL_SECONDS = 900  # presigned URLs in an export live 15 minutes, the longest the API hands out
 
 app = api.resolver()
@@ -120,6 +127,20 @@ def _song_entry(record: dict[str, Any]) -> dict[str, Any]:
             "files": {"midi": _url(record.get("midiKey"))} if ready and record.get("midiKey") else {}}
 
 
+def _map_entry(record: dict[str, Any]) -> dict[str, Any]:
+    outputs = (record.get("outputs") or {}) if record["status"] == MAP_COMPLETE else {}
+    return {
+        "mapId": record["mapId"],
+        "status": record["status"],
+        "createdAt": record["createdAt"],
+        "songId": record.get("songId"),
+        "source": {k: v for k, v in (record.get("source") or {}).items() if k != "audioKey"},
+        "summary": record.get("summary"),
+        "errorMessage": record.get("errorMessage"),
+        "files": {"map": _url(outputs["mapKey"])} if outputs.get("mapKey") else {},
+    }
+
+
 @app.get("/me/export")
 def export_me() -> dict[str, Any]:
     user_id = api.caller(app)
@@ -134,13 +155,15 @@ def export_me() -> dict[str, Any]:
         "transcriptions": [_transcription_entry(record) for record in transcriptions.all_records(user_id)],
         "blends": [_blend_entry(record) for record in blend_store.all_records(user_id)],
         "songs": [_song_entry(record) for record in song_store.owned(user_id)],
+        "maps": [_map_entry(record) for record in map_store.all_records(user_id)],
     }
     # 192 random bits, nothing else after the user's prefix: a key cannot be guessed from another (a timestamp
     # could be, within a few tries). The prefix is what DELETE /me and the bucket's expire-exports rule match.
     key = f"exports/{user_id}/{secrets.token_urlsafe(24)}.json"
     s3.put_object(Bucket=settings.bucket_name, Key=key, Body=json.dumps(manifest, indent=2).encode(),
                   ContentType="application/json")
-    counts = {name: len(manifest[name]) for name in ("generations", "tracks", "transcriptions", "blends", "songs")}
+    counts = {name: len(manifest[name]) for name in ("generations", "tracks", "transcriptions", "blends", "songs",
+                                                                "maps")}
     metrics.add_metric(name="AccountExports", unit=MetricUnit.Count, value=1)
     logger.info("export written", extra=counts)
     return {"manifestUrl": _url(key, download_as="soundcanvas-export.json"),
@@ -152,15 +175,25 @@ def delete_me() -> dict[str, Any]:
     user_id = api.caller(app)
     own_songs = [record["songId"] for record in song_store.owned(user_id)]
     song_objects = sum(storage.delete_prefix(s3, settings.bucket_name, catalog.prefix(song_id)) for song_id in own_songs)
+    # Fingerprints: the audio items (fingerprint, title) of every track and own song; see soundcanvas.maps.fpkeys.
+    fingerprinted = [("track", track["trackId"]) for track in tracks.all_tracks(user_id)]
+    fingerprinted += [("song", song_id) for song_id in own_songs]
+    fingerprints = fpkeys.delete_audio_items(dynamodb, settings.fingerprints_table_name, user_id, fingerprinted)
+    map_documents = [key for record in map_store.all_records(user_id)
+                     if (key := (record.get("outputs") or {}).get("mapKey"))]
+    for key in map_documents:
+        s3.delete_object(Bucket=settings.bucket_name, Key=key)
     removed = {
         "generations": generations.delete_all(user_id),
         "tracks": tracks.delete_all(user_id),
         "transcriptions": transcriptions.delete_all(user_id),
         "blends": blend_store.delete_all(user_id),
         "songs": sum(song_store.delete(song_id) for song_id in own_songs),
+        "maps": map_store.delete_all(user_id),
+        "fingerprints": fingerprints,
         "preferences": user_settings.delete(user_id),
-        "objects": song_objects + sum(storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/")
-                                      for prefix in USER_PREFIXES),
+        "objects": song_objects + len(map_documents) + sum(
+            storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/") for prefix in USER_PREFIXES),
     }
     metrics.add_metric(name="AccountsDeleted", unit=MetricUnit.Count, value=1)
     logger.info("account data deleted", extra=removed)

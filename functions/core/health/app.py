@@ -55,12 +55,16 @@ DEPENDENCIES = (
     Dependency("TranscriptionsTable", "table", "TRANSCRIPTIONS_TABLE_NAME"),
     Dependency("SongsTable", "table", "SONGS_TABLE_NAME"),
     Dependency("BlendsTable", "table", "BLENDS_TABLE_NAME"),
+    Dependency("MapsTable", "table", "MAPS_TABLE_NAME"),
+    Dependency("FingerprintsTable", "table", "FINGERPRINTS_TABLE_NAME"),
     Dependency("MediaBucket", "bucket", "BUCKET_NAME"),
     Dependency("GenerationStateMachine", "stateMachine", "GENERATION_STATE_MACHINE_ARN"),
     Dependency("TrackStateMachine", "stateMachine", "TRACK_STATE_MACHINE_ARN"),
     Dependency("ListenStateMachine", "stateMachine", "LISTEN_STATE_MACHINE_ARN"),
     Dependency("SongStateMachine", "stateMachine", "SONG_STATE_MACHINE_ARN"),
     Dependency("BlendStateMachine", "stateMachine", "BLEND_STATE_MACHINE_ARN"),
+    Dependency("MapStateMachine", "stateMachine", "MAP_STATE_MACHINE_ARN"),
+    Dependency("SongAudioStateMachine", "stateMachine", "SONG_AUDIO_STATE_MACHINE_ARN"),
 )
 SERVICES = {"table": "dynamodb", "bucket": "s3", "stateMachine": "stepfunctions"}
 

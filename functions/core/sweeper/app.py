@@ -1,4 +1,4 @@
-"""Sweeper: on a schedule, marks generations, tracks, transcriptions and blends that stopped moving as FAILED,
+"""Sweeper: on a schedule, marks generations, tracks, transcriptions, blends and maps that stopped moving as FAILED,
 so nothing stays RUNNING or PROCESSING.
 
 A RUNNING job's record changes at every stage and a PROCESSING track's at every step; both
@@ -26,6 +26,8 @@ from soundcanvas.generation.steps import StepRuntime
 from soundcanvas.library.steps import TrackRuntime
 from soundcanvas.listen import transcriptions
 from soundcanvas.listen.steps import ListenRuntime
+from soundcanvas.maps import drum_maps
+from soundcanvas.maps.steps import MapsRuntime
 
 logger = Logger()
 metrics = Metrics()
@@ -33,6 +35,7 @@ runtime = StepRuntime.from_env()
 track_runtime = TrackRuntime.from_env()
 listen_runtime = ListenRuntime.from_env()
 blend_runtime = BlendRuntime.from_env()
+maps_runtime = MapsRuntime.from_env()
 clock = time.time  # the local stack sets its own clock here
 STALLED_AFTER_SECONDS = int(os.environ.get("STALLED_AFTER_SECONDS", "1800"))
 
@@ -65,6 +68,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 swept.append(track_id)
         swept += _sweep_transcriptions(cutoff)
         swept += _sweep_blends(cutoff)
+        swept += _sweep_maps(cutoff)
     if swept:
         metrics.add_metric(name="StalledWorkFailed", unit=MetricUnit.Count, value=len(swept))
     return {"failed": swept}
@@ -96,4 +100,18 @@ def _sweep_blends(cutoff: float) -> list[str]:
             storage.delete_prefix(blend_runtime.s3, blend_runtime.settings.bucket_name, blends.prefix(user_id, blend_id))
             logger.warning("stalled blend marked FAILED", extra={"blend_id": blend_id})
             swept.append(blend_id)
+    return swept
+
+
+def _sweep_maps(cutoff: float) -> list[str]:
+    """Stalled drum maps: FAILED with the stage they stopped in; their work files removed."""
+    store, swept = maps_runtime.maps, []
+    for record in store.stalled(older_than=cutoff):
+        user_id, map_id = record["userId"], record["mapId"]
+        stage = str(record.get("stage") or "decode")
+        if store.fail(user_id, map_id, stage=stage, message=message(stage, "try again with POST /maps")):
+            storage.delete_prefix(maps_runtime.s3, maps_runtime.settings.bucket_name,
+                                  drum_maps.work_prefix(user_id, map_id))
+            logger.warning("stalled map marked FAILED", extra={"map_id": map_id})
+            swept.append(map_id)
     return swept

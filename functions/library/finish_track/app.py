@@ -35,18 +35,23 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(track_id=track_id)
     bucket = runtime.settings.bucket_name
     transcoded = (track.get("transcode") or {}).get("mp3Key")
+    fingerprint = track.get("fingerprint") or {}  # Maps' Fingerprint step; absent when it failed (not fatal)
     mp3_key = transcoded or track["originalKey"]
     with transient_aws_errors():
         record = runtime.store.get(user_id, track_id)
         due_at = training.due_at_when_ready(record or {}, clock())
-        if record is None or not runtime.store.mark_ready(user_id, track_id, version, mp3_key=mp3_key, due_at=due_at):
+        if record is None or not runtime.store.mark_ready(user_id, track_id, version, mp3_key=mp3_key, due_at=due_at,
+                                                          fingerprint_key=fingerprint.get("fingerprintKey"),
+                                                          duplicate_of=fingerprint.get("duplicateOf")):
             prefix = storage.track_prefix(user_id, track_id)
             storage.delete_prefix(runtime.s3, bucket, prefix, only_version=version)
             logger.info("track deleted or replaced while processing: this version discarded")
             return {"ready": False, "reason": "deleted or replaced by a newer upload"}
-        keep = frozenset(k for k in (track["originalKey"], mp3_key, track.get("coverKey")) if k)
+        keep = frozenset(k for k in (track["originalKey"], mp3_key, track.get("coverKey"),
+                                     fingerprint.get("fingerprintKey")) if k)
         removed = storage.delete_prefix(runtime.s3, bucket, storage.track_prefix(user_id, track_id), keep=keep,
                                         keep_uploads=True)  # a newer upload waiting for its own claim
     metrics.add_metric(name="TracksReady", unit=MetricUnit.Count, value=1)
-    logger.info("track ready", extra={"mp3_key": mp3_key, "stale_objects_removed": removed})
+    logger.info("track ready", extra={"mp3_key": mp3_key, "stale_objects_removed": removed,
+                                      "duplicate_of": fingerprint.get("duplicateOf")})
     return {"ready": True, "mp3Key": mp3_key, "dueAt": due_at, "removed": removed}

@@ -251,4 +251,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "format": info.format,
         "needsTranscode": info.needs_transcode,
         "coverKey": cover_key,
+        # what Maps' fingerprint index shows for this track when it matches (the seam in docs/architecture.md)
+        "title": (track.get("edited") and "name" in track["edited"] and track.get("name")) or info.title
+        or track["fileName"],
+        "artist": (track.get("edited") and "artist" in track["edited"] and track.get("artist")) or info.artist or "",
     }

@@ -12,12 +12,9 @@ and keeps the track's id, edits and review history (see README, "Re-uploads").
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
-from email.parser import BytesParser
-from email.policy import HTTP
 from functools import cache
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -38,6 +35,7 @@ from soundcanvas.core.settings import Settings
 from soundcanvas.generation import jobs
 from soundcanvas.library import training
 from soundcanvas.library.tracks import READY, UPLOADING, TrackConflict, TrackStore, UserSettingsStore, public_fields
+from soundcanvas.maps import fpkeys  # the seam: a deleted track's fingerprint leaves the index
 
 logger = Logger()
 metrics = Metrics()
@@ -53,6 +51,11 @@ DIRECT_MAX_BYTES = 6 * 1024 * 1024  # what a Lambda can receive through API Gate
 UPLOAD_GRACE_SECONDS = 3600  # an UPLOADING record outlives its form by this much, for a slow upload
 
 app = api.resolver()
+
+
+@cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb", region_name=settings.region)
 
 
 @cache
@@ -188,11 +191,19 @@ def _view(track: dict[str, Any], *, with_urls: bool = False) -> dict[str, Any]:
         "createdAt": track["createdAt"],
         "updatedAt": track["updatedAt"],
         "review": {"count": int(track.get("reviewCount") or 0), "dueAt": _iso(track.get("dueAt"))},
+        "duplicateOf": _duplicate(track.get("duplicateOf")),
     }
     if with_urls:
         view.update(_urls(track))
     return {k: (int(v) if isinstance(v, float) and k in ("bitrateKbps", "sampleRate", "channels", "sizeBytes") else v)
             for k, v in view.items()}
+
+
+def _duplicate(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The track this one holds the same recording as (Maps' fingerprints), or None."""
+    if not found:
+        return None
+    return {"trackId": found["trackId"], "similarity": float(found["similarity"]), "kind": found["kind"]}
 
 
 def _iso(epoch: Any) -> str | None:
@@ -342,36 +353,11 @@ def upload_direct() -> Response[dict[str, Any]]:
 
 def _read_multipart() -> tuple[str, str, bytes]:
     event = app.current_event
-    content_type = event.headers.get("content-type") or ""
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise BadUpload("Content-Type", "send the file as multipart/form-data with a part named file", 415)
-    raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogateescape")
-    if len(body) > DIRECT_MAX_BYTES:
-        limit = DIRECT_MAX_BYTES // 1048576
-        raise BadUpload("file", f"direct uploads are limited to {limit} MB; use POST /tracks/uploads", 413)
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
-    part = parts.get("file")
-    if part is None or not part.get_filename():
-        raise BadUpload("file", "missing: send the audio in a part named file")
-    data = part.get_payload(decode=True) or b""
-    if not data:
-        raise BadUpload("file", "is empty")
-    name_part = parts.get("fileName")
-    file_name = (name_part.get_payload(decode=True) or b"").decode().strip() if name_part else part.get_filename()
-    problem = inputs.name_problem(file_name.strip(), max_length=255, file_name=True)
-    if problem:
-        raise BadUpload("fileName", problem)
-    file_name = file_name.strip()
-    part_type = part.get_content_type()
-    if part_type not in storage.AUDIO_CONTENT_TYPES:
-        by_ext = {ext: ctype for ctype, ext in reversed(storage.AUDIO_CONTENT_TYPES.items())}
-        part_type = by_ext.get(file_name.rsplit(".", 1)[-1].lower(), part_type)
-    if part_type not in storage.AUDIO_CONTENT_TYPES:
-        allowed = ", ".join(sorted(storage.AUDIO_CONTENT_TYPES))
-        raise BadUpload("file", f"unsupported content type {part_type}; use one of {allowed}", 415)
-    return file_name, part_type, data
+    try:
+        return inputs.audio_part(event.headers.get("content-type") or "", event.body, event.is_base64_encoded,
+                                 max_bytes=DIRECT_MAX_BYTES, instead="POST /tracks/uploads")
+    except inputs.FieldProblem as exc:
+        raise BadUpload(exc.field, str(exc), exc.status) from exc
 
 
 # --- the library ---------------------------------------------------------------------------------
@@ -381,8 +367,11 @@ def list_tracks(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     artist: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    duplicates: Annotated[bool, Query(description="Only tracks that hold the same recording as another of "
+                                                  "your tracks (marked, never deleted).")] = False,
 ) -> dict[str, Any]:
-    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor, artist=artist, q=q)
+    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor, artist=artist, q=q,
+                                    duplicates=duplicates)
     return {"items": [_view(item) for item in items], "nextCursor": next_cursor}
 
 
@@ -416,6 +405,8 @@ def delete_track(trackId: TrackId) -> Response[str]:
     track = _owned(trackId)
     store.delete(track["userId"], trackId)
     removed = storage.delete_prefix(s3, settings.bucket_name, storage.track_prefix(track["userId"], trackId))
+    if settings.fingerprints_table_name:  # the seam: the track's fingerprint leaves Maps' index with it
+        fpkeys.delete_audio_items(dynamodb(), settings.fingerprints_table_name, track["userId"], [("track", trackId)])
     logger.info("track deleted", extra={"track_id": trackId, "objects_removed": removed})
     return Response(204, "application/json", "")
 

@@ -10,10 +10,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from soundcanvas.core.errors import TranscriptionNotFound
-from soundcanvas.core.steps import transient_aws_errors
+from soundcanvas.core.steps import stopwatch, transient_aws_errors
 from soundcanvas.listen import harmony, rhythm
 from soundcanvas.listen.notes import Note
-from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
+from soundcanvas.listen.steps import STOPPED, ListenRuntime
 
 logger = Logger()
 metrics = Metrics()

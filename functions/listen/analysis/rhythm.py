@@ -13,10 +13,10 @@ import numpy as np
 from aws_lambda_powertools import Logger, Metrics
 
 from soundcanvas.core.errors import TranscriptionNotFound
-from soundcanvas.core.steps import transient_aws_errors
+from soundcanvas.core.steps import stopwatch, transient_aws_errors
 from soundcanvas.listen import harmony, rhythm
 from soundcanvas.listen.audio import SAMPLE_RATE_HZ
-from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
+from soundcanvas.listen.steps import STOPPED, ListenRuntime
 
 logger = Logger()
 metrics = Metrics()

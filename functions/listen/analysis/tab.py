@@ -12,10 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from soundcanvas.core import storage
 from soundcanvas.core.errors import TranscriptionNotFound
-from soundcanvas.core.steps import transient_aws_errors
+from soundcanvas.core.steps import stopwatch, transient_aws_errors
 from soundcanvas.listen import tab, tab_files, transcribe, transcriptions
 from soundcanvas.listen.notes import Note
-from soundcanvas.listen.steps import ListenRuntime, stopwatch
+from soundcanvas.listen.steps import ListenRuntime
 
 logger = Logger()
 metrics = Metrics()

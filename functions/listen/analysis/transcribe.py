@@ -9,9 +9,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from soundcanvas.core.errors import TranscriptionNotFound
-from soundcanvas.core.steps import transient_aws_errors
+from soundcanvas.core.steps import stopwatch, transient_aws_errors
 from soundcanvas.listen import transcribe
-from soundcanvas.listen.steps import STOPPED, ListenRuntime, stopwatch
+from soundcanvas.listen.steps import STOPPED, ListenRuntime
 
 logger = Logger()
 metrics = Metrics()

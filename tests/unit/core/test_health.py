@@ -20,8 +20,10 @@ from tests.apigw import call, event
 from tests.conftest import REGION, load_function
 
 ROOT = Path(__file__).resolve().parents[3]
-TABLES = ("GenerationsTable", "TracksTable", "UsersTable", "QuotasTable", "TranscriptionsTable", "SongsTable", "BlendsTable")
-MACHINES = ("GenerationStateMachine", "TrackStateMachine", "ListenStateMachine", "SongStateMachine", "BlendStateMachine")
+TABLES = ("GenerationsTable", "TracksTable", "UsersTable", "QuotasTable", "TranscriptionsTable", "SongsTable", "BlendsTable",
+          "MapsTable", "FingerprintsTable")
+MACHINES = ("GenerationStateMachine", "TrackStateMachine", "ListenStateMachine", "SongStateMachine", "BlendStateMachine",
+            "MapStateMachine", "SongAudioStateMachine")
 ROLE = "arn:aws:iam::123456789012:role/health-test"
 
 
@@ -35,7 +37,8 @@ def health(aws: dict[str, Any], sam_template: LocalTemplate, monkeypatch: pytest
     for name in MACHINES:
         spec = sam_template.state_machines[name]
         created = sfn.create_state_machine(name=name, definition=json.dumps(spec["definition"]), roleArn=ROLE)
-        variable = {"GenerationStateMachine": "GENERATION_STATE_MACHINE_ARN"}.get(
+        variable = {"GenerationStateMachine": "GENERATION_STATE_MACHINE_ARN",
+                    "SongAudioStateMachine": "SONG_AUDIO_STATE_MACHINE_ARN"}.get(
             name, name.removesuffix("StateMachine").upper() + "_STATE_MACHINE_ARN"
         )
         monkeypatch.setenv(variable, created["stateMachineArn"])

@@ -24,7 +24,8 @@ OUR_ERRORS = {name for name, obj in vars(errors).items() if isinstance(obj, type
 # Each state machine of the template, and the task every failure must end in.
 MACHINES = {"GenerationStateMachine": "MarkFailed", "TrackStateMachine": "TrackFailed",
             "ListenStateMachine": "TranscriptionFailed", "SongStateMachine": "SongFailed",
-            "BlendStateMachine": "BlendFailed"}
+            "BlendStateMachine": "BlendFailed", "MapStateMachine": "MapFailed",
+            "SongAudioStateMachine": "SongAudioFailed"}
 
 
 def _definition_uri(machine: str) -> Path:
@@ -50,9 +51,12 @@ def _targets(state: dict) -> list[str]:
 
 
 # Tasks whose failure has its own handler: a song's preview failing marks the preview FAILED (PreviewFailed)
-# and leaves the song READY, so those tasks catch into PreviewFailed instead of SongFailed.
+# and leaves the song READY, so those tasks catch into PreviewFailed instead of SongFailed. A track whose
+# fingerprint fails still becomes READY: FingerprintTrack's Catch keeps the error and goes on to FinishTrack.
 OWN_FAILURE = {("SongStateMachine", "PlanPreview"): "PreviewFailed", ("SongStateMachine", "RenderPreview"): "PreviewFailed",
                ("SongStateMachine", "RecordPreview"): "PreviewFailed"}
+CARRY_ON = {("TrackStateMachine", "FingerprintTrack"): {"ErrorEquals": ["States.ALL"],
+                                                        "ResultPath": "$.track.fingerprintError", "Next": "FinishTrack"}}
 FAILURE_TASKS = {*MACHINES.values(), "PreviewFailed"}
 WORK_TASKS = [
     (machine, task) for machine in MACHINES for task in sorted(_tasks(_load(machine)[1])) if task not in FAILURE_TASKS
@@ -123,7 +127,7 @@ def test_work_tasks_retry_transient_errors_only_and_catch_into_the_failure_task(
         assert set(retry["ErrorEquals"]) <= LAMBDA_ERRORS | {"TransientError"}
     (catch,) = task["Catch"]
     failure = OWN_FAILURE.get((machine, name), MACHINES[machine])
-    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failure}
+    assert catch == CARRY_ON.get((machine, name), {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failure})
 
 
 @pytest.mark.parametrize("machine", MACHINES)

@@ -42,12 +42,16 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
                            ("GET", "/songs"), ("GET", "/songs/{songId}"), ("POST", "/songs/uploads"), ("POST", "/songs"),
                            ("DELETE", "/songs/{songId}"), ("POST", "/blends"), ("GET", "/blends"),
                            ("GET", "/blends/{blendId}"), ("GET", "/blends/{blendId}/download"),
-                           ("DELETE", "/blends/{blendId}")}
+                           ("DELETE", "/blends/{blendId}"), ("POST", "/maps"), ("GET", "/maps"), ("GET", "/maps/{mapId}"),
+                           ("DELETE", "/maps/{mapId}"), ("POST", "/songs/{songId}/audio"), ("POST", "/identify/uploads"),
+                           ("POST", "/identify")}
     assert {r.function for path, r in routes.items() if path[1].startswith(("/tracks", "/due", "/grade", "/training",
                                                                              "/downloads"))} == {"TracksApiFunction"}
     assert {r.function for path, r in routes.items() if path[1].startswith(("/transcriptions", "/me/preferences"))} \
         == {"TranscriptionsApiFunction"}
-    assert {r.function for path, r in routes.items() if path[1].startswith("/songs")} == {"SongsApiFunction"}
+    assert {r.function for path, r in routes.items() if path[1].startswith("/songs")} \
+        == {"SongsApiFunction", "MapsApiFunction"}
+    assert routes[("POST", "/songs/{songId}/audio")].function == "MapsApiFunction"  # a song's recording is Maps' business
     assert {r.function for path, r in routes.items() if path[1].startswith("/blends")} == {"BlendsApiFunction"}
     assert not routes[("GET", "/health")].authorizer and routes[("GET", "/generations")].authorizer
     env = sam_template.functions["GenerationsApiFunction"].environment

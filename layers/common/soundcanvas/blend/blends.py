@@ -23,28 +23,29 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
 from soundcanvas.core.records import (
-    UserRecordStore,
-    active_shard,
+    COMPLETE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    RecordConflict,
+    WorkflowRecordStore,
     activity_index,
     as_dict,
     bind,
-    conditional_failed,
     now_iso,
     user_created_index,
 )
 
-PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
+__all__ = ["COMPLETE", "FAILED", "PENDING", "RUNNING", "BlendConflict", "BlendStore"]
 STAGES = ("queued", "prepare", "compose", "render", "done")
 STAGE_PROGRESS = {"queued": 0, "prepare": 10, "compose": 30, "render": 60, "done": 100}
 RETENTION_SECONDS = 7 * 86400  # a blend's record lives a week; its files a day (lifecycle rule)
 
 
-class BlendConflict(Exception):
-    """The blend is not in a state that allows the requested change."""
+BlendConflict = RecordConflict  # the blend is not in a state that allows the requested change
 
 
 # --- object keys ---------------------------------------------------------------------------------
@@ -91,9 +92,11 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
     return bind(BlendRecord, table_name, region, host)
 
 
-class BlendStore(UserRecordStore):
-    """Reads and writes blend records; takes its table and endpoint as arguments. get, list, stalled,
-    all_records, delete and delete_all are UserRecordStore's."""
+class BlendStore(WorkflowRecordStore):
+    """Reads and writes blend records; takes its table and endpoint as arguments. claim, advance and
+    fail are WorkflowRecordStore's; get, list, stalled, all_records, delete and delete_all UserRecordStore's."""
+
+    stage_progress = STAGE_PROGRESS
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock: Any = time.time) -> None:
         super().__init__(_record_class(table_name, region, host), clock)
@@ -109,67 +112,8 @@ class BlendStore(UserRecordStore):
             progress=0, songs=[dict(song) for song in songs], options=options, timings={}, summary={},
             expiresAt=int(now + RETENTION_SECONDS),
         )
-        try:
-            record.save(condition=self.model.blendId.does_not_exist())
-        except PutError as exc:
-            if conditional_failed(exc):
-                raise BlendConflict(f"blend {blend_id} already exists") from exc
-            raise
+        self._insert(record, f"blend {blend_id}")
         return self.plain(record)
-
-    def claim(self, user_id: str, blend_id: str, *, execution_id: str) -> dict[str, Any] | None:
-        """PENDING -> RUNNING for this execution (a retried claim by the same execution resumes it);
-        None when it is gone, finished or another execution's."""
-        m = self.model
-        now = self.clock()
-        try:
-            m(user_id, blend_id).update(
-                actions=[m.status.set(RUNNING), m.activeShard.set(active_shard(blend_id)), m.stage.set("prepare"),
-                         m.progress.set(STAGE_PROGRESS["prepare"]), m.claimedBy.set(execution_id),
-                         m.updatedAt.set(now_iso(now))],
-                condition=((m.status == PENDING) | ((m.status == RUNNING) & (m.claimedBy == execution_id)))
-                & (m.expiresAt > int(now)),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
-        return self.get(user_id, blend_id)
-
-    def advance(self, user_id: str, blend_id: str, *, finished: str, elapsed_ms: int, next_stage: str,
-                summary: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None) -> bool:
-        """Record a finished stage (its timing, what it learned) and move on; False if no longer RUNNING."""
-        m = self.model
-        actions = [m.timings[finished].set(elapsed_ms), m.updatedAt.set(now_iso(self.clock())),
-                   m.stage.set(next_stage), m.progress.set(STAGE_PROGRESS[next_stage])]
-        for name, value in (summary or {}).items():
-            actions.append(m.summary[name].set(value))
-        if outputs is not None:
-            actions.append(m.outputs.set(outputs))
-        if next_stage == "done":
-            actions += [m.status.set(COMPLETE), m.activeShard.remove()]
-        try:
-            m(user_id, blend_id).update(actions=actions, condition=m.status == RUNNING)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
-
-    def fail(self, user_id: str, blend_id: str, *, stage: str, message: str) -> bool:
-        """Mark a PENDING or RUNNING blend FAILED; False if it is gone or already finished."""
-        m = self.model
-        try:
-            m(user_id, blend_id).update(
-                actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
-                         m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
-                condition=m.status.is_in(PENDING, RUNNING),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
 
 
 

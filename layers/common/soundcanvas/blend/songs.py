@@ -55,7 +55,8 @@ SONG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UPLOAD_KEY_RE = re.compile(r"^catalog/(?P<songId>[A-Za-z0-9_-]{1,64})/upload\.mid$")
 # What the catalog tells a client about a song (the record holds keys and bookkeeping besides).
 PUBLIC_FIELDS = ("songId", "title", "artist", "collection", "source", "licence", "visibility", "status", "key",
-                 "tempoBpm", "timeSignature", "durationSeconds", "tags", "errorMessage", "createdAt", "previewStatus")
+                 "tempoBpm", "timeSignature", "durationSeconds", "tags", "errorMessage", "createdAt", "previewStatus",
+                 "audioStatus", "audioError", "audioDurationSeconds", "bpm", "canonicalMapId")
 
 
 class SongConflict(Exception):
@@ -141,6 +142,12 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         previewStatus = UnicodeAttribute(null=True)  # RENDERING | READY | FAILED; absent until first asked for
         previewKey = UnicodeAttribute(null=True)
         previewError = UnicodeAttribute(null=True)
+        # Maps' attributes (soundcanvas.maps.song_audio writes them; Blend only shows them)
+        audioStatus = UnicodeAttribute(null=True)
+        audioError = UnicodeAttribute(null=True)
+        audioDurationSeconds = NumberAttribute(null=True)
+        bpm = NumberAttribute(null=True)
+        canonicalMapId = UnicodeAttribute(null=True)
         createdAt = UnicodeAttribute()
         updatedAt = UnicodeAttribute()
         expiresAt = NumberAttribute(null=True)  # TTL: uploads that never arrived, failed uploads
@@ -192,11 +199,14 @@ class SongStore:
         return song
 
     def put_public(self, songs: Iterable[dict[str, Any]]) -> int:
-        """Write READY public songs (the seed catalog) in batches; an existing song is overwritten with
-        the same values, so loading twice changes nothing. Returns how many were written."""
+        """Write READY public songs (the seed catalog) in batches. A song already in the table is left as it
+        is (a batch write puts whole items, and a song may carry Maps' attributes: its recording, tempo and
+        map), so loading twice changes nothing. Returns how many were written."""
+        wanted = list(songs)
+        present = set(self.get_many(song["songId"] for song in wanted))
         written = 0
         with self.model.batch_write() as batch:
-            for record in self.public_records(songs):
+            for record in self.public_records(song for song in wanted if song["songId"] not in present):
                 batch.save(record)
                 written += 1
         return written

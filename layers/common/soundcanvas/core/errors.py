@@ -43,6 +43,10 @@ class TrackNotFound(SoundCanvasError):
     """The track record does not exist (deleted while processing, or never registered)."""
 
 
+class ToolFailed(SoundCanvasError):
+    """A tool the stage runs (ffmpeg) is missing or could not start: an operator's problem, not the file's."""
+
+
 class TranscriptionFailed(SoundCanvasError):
     """Listen could not transcribe audio it accepted (a tool or the model missing or failing)."""
 
@@ -65,3 +69,11 @@ class BlendRejected(SoundCanvasError):
 
 class BlendNotFound(SoundCanvasError):
     """The blend record does not exist (deleted while running, or never created)."""
+
+
+class MapRejected(SoundCanvasError):
+    """A drum map cannot be made from this audio (no drums found, too short); the message says what to do."""
+
+
+class MapNotFound(SoundCanvasError):
+    """The map record does not exist (deleted while running, or never created)."""

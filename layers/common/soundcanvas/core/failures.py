@@ -13,9 +13,10 @@ from typing import Any
 from soundcanvas.core import errors
 
 # Errors whose own message is written for the user (see soundcanvas.core.errors).
-# TranscriptionFailed names an operator's problem (a tool or the model missing): the person gets the plain
+# TranscriptionFailed and ToolFailed name an operator's problem (a tool or the model missing): the person gets the plain
 # description with a reference instead.
-USER_FACING = {cls.__name__ for cls in errors.SoundCanvasError.__subclasses__()} - {"TransientError", "TranscriptionFailed"}
+OPERATORS_PROBLEMS = {"TransientError", "TranscriptionFailed", "ToolFailed"}
+USER_FACING = {cls.__name__ for cls in errors.SoundCanvasError.__subclasses__()} - OPERATORS_PROBLEMS
 TRANSIENT = ("TransientError", "Lambda.TooManyRequestsException", "Lambda.ServiceException")
 
 

@@ -15,9 +15,14 @@ digits, `_` and `-` (the local stack's named users).
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Annotated, Any
+
+from soundcanvas.core.storage import AUDIO_CONTENT_TYPES
 
 SUBJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 JSON_MAX_BYTES = 256 * 1024  # far above any request body the API takes (50 upload files are ~25 KB)
@@ -81,3 +86,48 @@ def json_body_problem(body: str) -> tuple[int, str] | None:
     if _LONG_NUMBER_RE.search(outside_strings):
         return 400, f"request body holds a number with more than {JSON_MAX_DIGITS} digits"
     return None
+
+
+class FieldProblem(ValueError):
+    """An input the API cannot accept; `field` names what is wrong, `status` the HTTP answer."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field, self.status = field, status
+
+
+def audio_part(content_type: str, raw_body: str | None, is_base64: bool, *, max_bytes: int,
+               instead: str) -> tuple[str, str, bytes]:
+    """(file name, content type, bytes) of the audio in a multipart/form-data body's part named `file`
+    (an optional `fileName` field overrides the part's file name). API Gateway passes the body
+    base64-encoded (multipart/form-data is a binary media type of the API). FieldProblem otherwise;
+    `instead` names the route for files over `max_bytes`."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise FieldProblem("Content-Type", "send the file as multipart/form-data with a part named file", 415)
+    raw = raw_body or ""
+    body = base64.b64decode(raw) if is_base64 else raw.encode("utf-8", "surrogateescape")
+    if len(body) > max_bytes:
+        raise FieldProblem("file", f"direct uploads are limited to {max_bytes // 1048576} MB; use {instead}", 413)
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+    part = parts.get("file")
+    if part is None or not part.get_filename():
+        raise FieldProblem("file", "missing: send the audio in a part named file")
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes) or not data:
+        raise FieldProblem("file", "is empty")
+    name_part = parts.get("fileName")
+    named = name_part.get_payload(decode=True) if name_part else None
+    file_name = named.decode(errors="replace").strip() if isinstance(named, bytes) else str(part.get_filename() or "")
+    problem = name_problem(file_name.strip(), max_length=255, file_name=True)
+    if problem:
+        raise FieldProblem("fileName", problem)
+    file_name = file_name.strip()
+    part_type = part.get_content_type()
+    if part_type not in AUDIO_CONTENT_TYPES:
+        by_ext = {ext: ctype for ctype, ext in reversed(AUDIO_CONTENT_TYPES.items())}
+        part_type = by_ext.get(file_name.rsplit(".", 1)[-1].lower(), part_type)
+    if part_type not in AUDIO_CONTENT_TYPES:
+        allowed = ", ".join(sorted(AUDIO_CONTENT_TYPES))
+        raise FieldProblem("file", f"unsupported content type {part_type}; use one of {allowed}", 415)
+    return file_name, part_type, data

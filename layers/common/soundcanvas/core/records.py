@@ -1,6 +1,7 @@
-"""What the PynamoDB record stores (jobs, tracks, transcriptions, blends, user settings) share: binding a
-model to a table at run time, record timestamps, recognising a failed write condition, and the reads
-and deletes of a per-user work record (`UserRecordStore`)."""
+"""What the PynamoDB record stores (jobs, tracks, transcriptions, blends, maps, user settings) share: binding
+a model to a table at run time, record timestamps, recognising a failed write condition, the reads
+and deletes of a per-user work record (`UserRecordStore`), and the claim / advance / fail life of a
+record its own workflow runs (`WorkflowRecordStore`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 
 from soundcanvas.core import cursors
@@ -168,6 +169,101 @@ class UserRecordStore:
         try:
             self.model(user_id, item_id).delete(condition=range_key.exists())
         except DeleteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+
+PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
+
+
+class RecordConflict(Exception):
+    """The record is not in a state that allows the requested change (or already exists)."""
+
+
+def advance_stage(model: Any, clock: Any, user_id: str, item_id: str, stage_progress: dict[str, int], *,
+                  finished: str, elapsed_ms: int, next_stage: str | None, summary: dict[str, Any] | None = None,
+                  outputs: dict[str, Any] | None = None) -> bool:
+    """Record a finished stage of a RUNNING record (its timing, what it learned) and move on to `next_stage`
+    (None: stay, for a branch of a Parallel state that finishes before its sibling; "done": COMPLETE);
+    False if the record is no longer RUNNING (it failed elsewhere, or was deleted)."""
+    m = model
+    actions = [m.timings[finished].set(elapsed_ms), m.updatedAt.set(now_iso(clock()))]
+    if next_stage is not None:
+        actions += [m.stage.set(next_stage), m.progress.set(stage_progress[next_stage])]
+    for name, value in (summary or {}).items():
+        actions.append(m.summary[name].set(value))
+    if outputs is not None:
+        actions.append(m.outputs.set(outputs))
+    if next_stage == "done":
+        actions += [m.status.set(COMPLETE), m.activeShard.remove()]
+    try:
+        m(user_id, item_id).update(actions=actions, condition=m.status == RUNNING)
+    except UpdateError as exc:
+        if conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+class WorkflowRecordStore(UserRecordStore):
+    """A per-user record that one workflow execution runs: PENDING -(claim)-> RUNNING -> COMPLETE | FAILED.
+
+    Every change is a conditional write, so a replayed execution finds the record already claimed
+    and a stage of a record that failed or was deleted meanwhile learns it (advance returns False).
+    The model declares `status`, `stage`, `progress`, `claimedBy`, `timings`, `summary`, `outputs`,
+    `errorMessage`, `failedStage`, `updatedAt`, `expiresAt` and `activeShard`; a subclass names its
+    stages and their progress (`stage_progress`, in order: the first is "queued", the last "done").
+    """
+
+    stage_progress: dict[str, int] = {}
+
+    def _insert(self, record: Any, item_id: str) -> None:
+        range_key = self.model._range_key_attribute()
+        try:
+            record.save(condition=range_key.does_not_exist())
+        except PutError as exc:
+            if conditional_failed(exc):
+                raise RecordConflict(f"{item_id} already exists") from exc
+            raise
+
+    def claim(self, user_id: str, item_id: str, *, execution_id: str) -> dict[str, Any] | None:
+        """PENDING -> RUNNING for this execution (a retried claim by the same execution resumes it);
+        None when it is gone, finished, expired or another execution's."""
+        m = self.model
+        now = self.clock()
+        first = list(self.stage_progress)[1]
+        try:
+            m(user_id, item_id).update(
+                actions=[m.status.set(RUNNING), m.activeShard.set(active_shard(item_id)), m.stage.set(first),
+                         m.progress.set(self.stage_progress[first]), m.claimedBy.set(execution_id),
+                         m.updatedAt.set(now_iso(now))],
+                condition=((m.status == PENDING) | ((m.status == RUNNING) & (m.claimedBy == execution_id)))
+                & (m.expiresAt > int(now)),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return None
+            raise
+        return self.get(user_id, item_id)
+
+    def advance(self, user_id: str, item_id: str, *, finished: str, elapsed_ms: int, next_stage: str,
+                summary: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None) -> bool:
+        """Record a finished stage (its timing, what it learned) and move on; False if no longer RUNNING."""
+        return advance_stage(self.model, self.clock, user_id, item_id, self.stage_progress, finished=finished,
+                             elapsed_ms=elapsed_ms, next_stage=next_stage, summary=summary, outputs=outputs)
+
+    def fail(self, user_id: str, item_id: str, *, stage: str, message: str) -> bool:
+        """Mark a PENDING or RUNNING record FAILED; False if it is gone or already finished."""
+        m = self.model
+        try:
+            m(user_id, item_id).update(
+                actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
+                         m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
+                condition=m.status.is_in(PENDING, RUNNING),
+            )
+        except UpdateError as exc:
             if conditional_failed(exc):
                 return False
             raise

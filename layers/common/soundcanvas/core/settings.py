@@ -47,6 +47,16 @@ class Settings:
     blend_quota_window_seconds: int = 900
     song_upload_quota: int = 50
     song_upload_quota_window_seconds: int = 86400
+    fingerprints_table_name: str = ""
+    maps_table_name: str = ""
+    map_state_machine_arn: str = ""
+    map_quota: int = 20
+    map_quota_window_seconds: int = 3600
+    map_max_seconds: int = 600
+    identify_quota: int = 60
+    identify_quota_window_seconds: int = 3600
+    identify_upload_max_bytes: int = 50 * 1024 * 1024
+    song_audio_max_bytes: int = 100 * 1024 * 1024
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -68,6 +78,13 @@ class Settings:
         "blend_quota_window_seconds": "BLEND_QUOTA_WINDOW_SECONDS",
         "song_upload_quota": "SONG_UPLOAD_QUOTA",
         "song_upload_quota_window_seconds": "SONG_UPLOAD_QUOTA_WINDOW_SECONDS",
+        "map_quota": "MAP_QUOTA",
+        "map_quota_window_seconds": "MAP_QUOTA_WINDOW_SECONDS",
+        "map_max_seconds": "MAP_MAX_SECONDS",
+        "identify_quota": "IDENTIFY_QUOTA",
+        "identify_quota_window_seconds": "IDENTIFY_QUOTA_WINDOW_SECONDS",
+        "identify_upload_max_bytes": "IDENTIFY_UPLOAD_MAX_BYTES",
+        "song_audio_max_bytes": "SONG_AUDIO_MAX_BYTES",
     }
 
     @classmethod
@@ -110,6 +127,9 @@ class Settings:
             blends_table_name=env.get("BLENDS_TABLE_NAME", ""),
             blend_state_machine_arn=env.get("BLEND_STATE_MACHINE_ARN", ""),
             song_state_machine_arn=env.get("SONG_STATE_MACHINE_ARN", ""),
+            fingerprints_table_name=env.get("FINGERPRINTS_TABLE_NAME", ""),
+            maps_table_name=env.get("MAPS_TABLE_NAME", ""),
+            map_state_machine_arn=env.get("MAP_STATE_MACHINE_ARN", ""),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
@@ -129,6 +129,8 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         channels = NumberAttribute(null=True)
         mp3Key = UnicodeAttribute(null=True)
         coverKey = UnicodeAttribute(null=True)
+        fingerprintKey = UnicodeAttribute(null=True)  # Chromaprint fingerprint of this version (Maps' Fingerprint)
+        duplicateOf = MapAttribute[str, Any](null=True)  # {trackId, similarity, kind}: same recording as that track
         errorMessage = UnicodeAttribute(null=True)
         # Guess the Track
         dueAt = NumberAttribute(null=True)
@@ -154,7 +156,9 @@ def _form_lapsed(form_id: str, now: float) -> bool:
 
 
 def _as_dict(record: Any) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.get_attributes() if getattr(record, name) is not None}
+    values = {name: getattr(record, name) for name in record.get_attributes()}
+    return {name: value.as_dict() if isinstance(value, MapAttribute) else value
+            for name, value in values.items() if value is not None}
 
 
 class TrackStore:
@@ -185,10 +189,14 @@ class TrackStore:
         return sorted(found, key=lambda r: r["createdAt"], reverse=True)
 
     def list(
-        self, user_id: str, *, limit: int, cursor: str | None, artist: str | None = None, q: str | None = None
+        self, user_id: str, *, limit: int, cursor: str | None, artist: str | None = None, q: str | None = None,
+        duplicates: bool = False,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of the user's tracks, newest first (ByUserCreated), optionally filtered by artist or text."""
+        """A page of the user's tracks, newest first (ByUserCreated), optionally filtered by artist or text,
+        or to the tracks marked as duplicates of another."""
         condition = self.model.expiresAt.does_not_exist() | (self.model.expiresAt > int(self.clock()))
+        if duplicates:
+            condition &= self.model.duplicateOf.exists()
         if artist:
             condition &= self.model.artistKey == artist.strip().lower()
         if q:
@@ -380,9 +388,14 @@ class TrackStore:
         actions = [getattr(m, k).set(v) if v is not None else getattr(m, k).remove() for k, v in fields.items()]
         return self._update_version(user_id, track_id, version, actions)
 
-    def mark_ready(self, user_id: str, track_id: str, version: str, *, mp3_key: str, due_at: int) -> bool:
+    def mark_ready(self, user_id: str, track_id: str, version: str, *, mp3_key: str, due_at: int,
+                   fingerprint_key: str | None = None, duplicate_of: dict[str, Any] | None = None) -> bool:
+        """READY with its MP3; `duplicate_of` marks (never deletes) a track holding the same recording as
+        another of the user's tracks, and is cleared when this version is no duplicate."""
         m = self.model
-        actions = [m.status.set(READY), m.mp3Key.set(mp3_key), m.dueAt.set(due_at), m.activeShard.remove()]
+        actions = [m.status.set(READY), m.mp3Key.set(mp3_key), m.dueAt.set(due_at), m.activeShard.remove(),
+                   m.fingerprintKey.set(fingerprint_key) if fingerprint_key else m.fingerprintKey.remove(),
+                   m.duplicateOf.set(duplicate_of) if duplicate_of else m.duplicateOf.remove()]
         return self._update_version(user_id, track_id, version, actions)
 
     def mark_failed(self, user_id: str, track_id: str, version: str | None, *, message: str) -> bool:

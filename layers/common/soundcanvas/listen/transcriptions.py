@@ -40,6 +40,7 @@ from soundcanvas.core.records import (
     UserRecordStore,
     active_shard,
     activity_index,
+    advance_stage,
     as_dict,
     bind,
     conditional_failed,
@@ -178,23 +179,8 @@ class TranscriptionStore(UserRecordStore):
                 outputs: dict[str, Any] | None = None) -> bool:
         """Record a finished stage (its timing, what it learned) and move on to `next_stage` (None: stay,
         for a branch of a Parallel state that finishes before its sibling); False if no longer RUNNING."""
-        m = self.model
-        actions = [m.timings[finished].set(elapsed_ms), m.updatedAt.set(now_iso(self.clock()))]
-        if next_stage is not None:
-            actions += [m.stage.set(next_stage), m.progress.set(STAGE_PROGRESS[next_stage])]
-        for name, value in (summary or {}).items():
-            actions.append(m.summary[name].set(value))
-        if outputs is not None:
-            actions.append(m.outputs.set(outputs))
-        if next_stage == "done":
-            actions += [m.status.set(COMPLETE), m.activeShard.remove()]
-        try:
-            m(user_id, transcription_id).update(actions=actions, condition=m.status == RUNNING)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return advance_stage(self.model, self.clock, user_id, transcription_id, STAGE_PROGRESS, finished=finished,
+                             elapsed_ms=elapsed_ms, next_stage=next_stage, summary=summary, outputs=outputs)
 
     def replace_outputs(self, user_id: str, transcription_id: str, *, outputs: dict[str, Any], options: dict[str, Any],
                         expected_result_key: str) -> bool:

@@ -1,4 +1,4 @@
-"""soundcanvas.listen.audio with the real ffmpeg and ffprobe (no mocks of them).
+"""soundcanvas.core.audio with the real ffmpeg and ffprobe (no mocks of them).
 
 Inputs are a few seconds of sine tones written by libsndfile (WAV) and turned into FLAC and MP3
 by ffmpeg; the rejections use real bytes of other formats. The product needs ffmpeg: without it
@@ -14,9 +14,15 @@ import numpy as np
 import pytest
 import soundfile
 
-from soundcanvas.core.errors import AudioRejected, TranscriptionFailed
-from soundcanvas.listen import audio
-from soundcanvas.listen.audio import SAMPLE_RATE_HZ, decode, failure_reason, sniff, too_long_message
+from soundcanvas.core import audio
+from soundcanvas.core.audio import failure_reason, sniff, too_long_message
+from soundcanvas.core.errors import AudioRejected, ToolFailed
+
+SAMPLE_RATE_HZ = 22050  # Listen's rate; Maps decodes the same way at its own
+
+
+def decode(path: Path, **limits: float) -> np.ndarray:
+    return audio.decode(path, sample_rate_hz=SAMPLE_RATE_HZ, **limits)
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc0000003"
@@ -159,7 +165,7 @@ def test_decode_stops_at_its_time_limit(tmp_path: Path) -> None:
 
 def test_a_missing_ffmpeg_is_our_failure_not_the_uploaders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audio, "FFPROBE_BIN", str(tmp_path / "no-such-ffprobe"))
-    with pytest.raises(TranscriptionFailed, match="not installed"):
+    with pytest.raises(ToolFailed, match="not installed"):
         decode(write_audio(tmp_path / "tone.wav", seconds=1.0))
 
 

@@ -1,0 +1,424 @@
+"""`python -m bench.maps drums`: drum maps on rendered grooves, ours (NMF against drum templates) beside the
+onsets + band-energy rules baseline in the same run, written to docs/maps-drums-bench.md.
+
+Data (all ours): grooves written by bench/maps/grooves.py (rock, funk, hip-hop, house, jazz ride, fills;
+70-180 BPM), drums alone and under bass and piano. The tune split renders with FluidR3_GM,
+MuseScore_General and sf_GMbank (half on their other kits): the baseline's thresholds are tuned on it
+here; ours (templates, thresholds, classifier) were built from its FluidR3 and MuseScore part by
+tools/build_drum_templates.py, its sf_GMbank part being a validation timbre. The
+held-out split renders with TimGM6mb (a SoundFont never used for tuning), fresh seeds (3000..), tempos and
+keys, and white noise at 40 dB SNR. Nothing is tuned on it. Needs the SoundFonts' Debian packages
+(grooves.SOUNDFONT_PACKAGES); a missing one is named with its package before anything runs.
+
+Scores: per-lane onset F1 (50 ms window, mir_eval.onset.f_measure) for each groove that has the lane,
+averaged over grooves, with a 95 % bootstrap interval over grooves (2,000 resamples); "hihat" merges the
+closed and open lanes (the target's "hi-hat"). Tempo: share of grooves within 2 % of the written tempo.
+Speed: a 3-minute groove under bass and piano -> map (transcribe, grid, quantise, levels, document), the
+fastest of 3, beside the bare STFT of the same audio and the baseline's whole transcription.
+
+    .venv/bin/python -m bench.maps drums [--out docs/maps-drums-bench.md] [--cache out/maps-drums] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mir_eval
+import numpy as np
+
+from bench.maps import grooves
+from soundcanvas.maps import document, drums, grid, levels
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT = ROOT / "docs" / "maps-drums-bench.md"
+CACHE = ROOT / "out" / "maps-drums"
+WINDOW_SECONDS = 0.05
+BOOTSTRAP = 2000
+HELDOUT_COUNT = 20
+TUNE_COUNT = 10
+SECONDS = 16.0
+ROWS = ("kick", "snare", "hihat", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash", "ride")
+ROW_LANES = {"hihat": ("hihat_closed", "hihat_open")}
+TARGETS = {"kick": (0.90, 0.80), "snare": (0.90, 0.80), "hihat": (0.90, 0.80)}  # (alone, mix) on held-out
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The baseline: spectral-flux onsets, then each onset's rise of energy in four bands decides its lanes.
+
+BANDS_HZ = {"low": (30.0, 150.0), "lowmid": (150.0, 500.0), "mid": (500.0, 2500.0), "high": (5000.0, 11025.0)}
+FEATURES = ("low", "lowmid", "mid", "high", "decay")
+# lane -> [(feature, ">" or "<")]: a lane is hit at an onset where every condition holds
+RULES: dict[str, list[tuple[str, str]]] = {
+    "kick": [("low", ">"), ("mid", "<")],
+    "snare": [("mid", ">"), ("high", ">")],
+    "hihat_closed": [("high", ">"), ("mid", "<"), ("decay", "<")],
+    "hihat_open": [("high", ">"), ("mid", "<"), ("decay", ">")],
+    "tom_high": [("lowmid", ">"), ("high", "<"), ("low", "<")],
+    "tom_low": [("lowmid", ">"), ("low", ">"), ("high", "<")],
+    "crash": [("high", ">"), ("mid", ">"), ("decay", ">")],
+    "ride": [("high", ">"), ("decay", ">"), ("mid", "<")],
+}
+
+
+@dataclass
+class Onsets:
+    times_seconds: np.ndarray
+    features: np.ndarray  # (onsets, len(FEATURES))
+
+
+def baseline_onsets(audio: np.ndarray, delta: float = 0.08) -> Onsets:
+    """Spectral-flux onsets (log bands, half-wave rectified, local maxima over a moving mean + delta) and
+    each onset's band-energy rises (log energy 2 frames after minus 2 frames before) and the high band's
+    decay (log energy 150 ms after the onset minus at it)."""
+    spec = drums.band_spectrogram(audio)
+    freqs = drums.band_frequencies_hz()
+    log = np.log1p(100.0 * spec / (spec.max() + 1e-9))
+    flux = np.maximum(0.0, np.diff(log, axis=1, prepend=log[:, :1])).sum(axis=0)
+    flux /= flux.max() + 1e-9
+    mean = np.convolve(flux, np.ones(15) / 15, mode="same")
+    peaks = [t for t in range(2, flux.size - 2) if flux[t] == flux[t - 2:t + 3].max() and flux[t] > mean[t] + delta]
+    energy = {name: np.log(spec[(freqs >= lo) & (freqs < hi)].sum(axis=0) + 1e-6) for name, (lo, hi) in BANDS_HZ.items()}
+    frames = np.asarray(peaks, dtype=int)
+    n = spec.shape[1]
+    after = np.minimum(frames + 2, n - 1)
+    before = np.maximum(frames - 2, 0)
+    later = np.minimum(frames + 13, n - 1)
+    columns = [energy[name][after] - energy[name][before] for name in BANDS_HZ]
+    columns.append(energy["high"][later] - energy["high"][after])
+    return Onsets(frames / drums.FRAME_RATE_HZ - 0.01, np.stack(columns, axis=1) if frames.size else np.zeros((0, 5)))
+
+
+def baseline_hits(onsets: Onsets, thresholds: dict[str, list[float]]) -> dict[str, np.ndarray]:
+    out = {}
+    for lane, rule in RULES.items():
+        keep = np.ones(onsets.times_seconds.size, dtype=bool)
+        for (feature, direction), value in zip(rule, thresholds[lane], strict=True):
+            column = onsets.features[:, FEATURES.index(feature)]
+            keep &= column > value if direction == ">" else column < value
+        out[lane] = onsets.times_seconds[keep]
+    return out
+
+
+def tune_baseline(cases: Sequence[tuple[dict[str, np.ndarray], Onsets]]) -> dict[str, list[float]]:
+    """Per lane, coordinate ascent (3 passes) over each condition's threshold on the features' quantiles,
+    maximising the F1 pooled over the tune split: the baseline gets the same tuning data as ours."""
+    pooled = np.concatenate([o.features for _, o in cases]) if cases else np.zeros((1, 5))
+    thresholds: dict[str, list[float]] = {}
+    for lane, rule in RULES.items():
+        values = [float(np.median(pooled[:, FEATURES.index(f)])) for f, _ in rule]
+        for _ in range(3):
+            for i, (feature, _) in enumerate(rule):
+                grid_values = np.quantile(pooled[:, FEATURES.index(feature)], np.linspace(0.02, 0.98, 25))
+                best = (-1.0, values[i])
+                for value in grid_values:
+                    trial = {**{k: [0.0] * len(r) for k, r in RULES.items()},
+                             lane: [*values[:i], float(value), *values[i + 1:]]}
+                    tp = fp = fn = 0
+                    for truth, onsets in cases:
+                        est = baseline_hits(onsets, trial)[lane]
+                        counts = match_counts(truth[lane], est)
+                        tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
+                    f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+                    if f1 > best[0]:
+                        best = (f1, float(value))
+                values[i] = best[1]
+        thresholds[lane] = values
+    return thresholds
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def match_counts(reference: np.ndarray, estimate: np.ndarray) -> tuple[int, int, int]:
+    matched = len(mir_eval.util.match_events(reference, estimate, WINDOW_SECONDS)) if reference.size and estimate.size else 0
+    return matched, estimate.size - matched, reference.size - matched
+
+
+def row_times(per_lane: dict[str, np.ndarray], row: str) -> np.ndarray:
+    return np.sort(np.concatenate([np.asarray(per_lane.get(lane, []), dtype=float) for lane in ROW_LANES.get(row, (row,))]))
+
+
+def f1_rows(truth: dict[str, np.ndarray], estimate: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """mir_eval.onset.f_measure per row, None where the groove has no reference hit in the row."""
+    out: dict[str, float | None] = {}
+    for row in ROWS:
+        reference = row_times(truth, row)
+        if reference.size == 0:
+            out[row] = None
+            continue
+        estimated = row_times(estimate, row)
+        out[row] = float(mir_eval.onset.f_measure(reference, estimated, window=WINDOW_SECONDS)[0]) if estimated.size else 0.0
+    return out
+
+
+def summary(scores: Sequence[float], seed: int = 0) -> tuple[float, float, float, int]:
+    """(mean, 2.5 %, 97.5 % bootstrap over grooves, grooves)."""
+    values = np.asarray(scores, dtype=float)
+    if values.size == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, (BOOTSTRAP, values.size))].mean(axis=1)
+    return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)), int(values.size)
+
+
+def ours(audio: np.ndarray) -> dict[str, np.ndarray]:
+    hits = drums.transcribe_drums(audio, drums.SAMPLE_RATE_HZ)
+    return {lane: np.asarray([h.time_seconds for h in hits if h.lane == lane]) for lane in drums.LANES}
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def best_of(n: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(n):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def make_map(audio: np.ndarray) -> dict:
+    hits = drums.transcribe_drums(audio, drums.SAMPLE_RATE_HZ)
+    beat_grid = grid.estimate_grid(hits, audio.size / drums.SAMPLE_RATE_HZ)
+    chart = levels.make_levels(grid.quantize(hits, beat_grid), beat_grid)
+    return document.build_map(song_id="bench", grid=beat_grid, levels=chart,
+                              duration_seconds=audio.size / drums.SAMPLE_RATE_HZ)
+
+
+def fmt(stat: tuple[float, float, float, int]) -> str:
+    mean, low, high, n = stat
+    return "n/a" if n == 0 else f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    missing = grooves.missing_soundfonts()
+    if missing:
+        say("missing SoundFonts, install their Debian packages first:\n  " + "\n  ".join(missing))
+        return 2
+    tune_count, held_count = (2, 6) if args.quick else (TUNE_COUNT, HELDOUT_COUNT)
+    say(f"rendering: tune {tune_count} grooves on each of {len(grooves.TUNE_SOUNDFONTS)} SoundFonts, held-out "
+        f"{held_count} (TimGM6mb, 40 dB SNR), alone and mixed")
+    tune = grooves.split("tune", tune_count, SECONDS)
+    held = grooves.split("heldout", held_count, SECONDS)
+
+    tune_cases = []
+    for g, soundfont, noise in tune:
+        for mix in (False, True):
+            audio = grooves.render_groove(g, soundfont, args.cache, mix=mix, noise_snr_db=noise)
+            tune_cases.append((g.truth(), baseline_onsets(audio)))
+    thresholds = tune_baseline(tune_cases)
+    say(f"baseline tuned on the tune split ({time.perf_counter() - started:.0f} s)")
+
+    results: dict[tuple[str, str, str], dict[str, list[float]]] = {}  # (split, condition, method) -> row -> F1s
+    tempo_ok: dict[tuple[str, str], list[bool]] = {}
+    for split_name, chosen in (("tune", tune), ("held-out", held)):
+        for g, soundfont, noise in chosen:
+            truth = g.truth()
+            for mix in (False, True):
+                condition = "mix" if mix else "alone"
+                audio = grooves.render_groove(g, soundfont, args.cache, mix=mix, noise_snr_db=noise)
+                ours_hits = drums.transcribe_drums(audio, drums.SAMPLE_RATE_HZ)
+                estimates = {
+                    "ours": {lane: np.asarray([h.time_seconds for h in ours_hits if h.lane == lane])
+                             for lane in drums.LANES},
+                    "baseline": baseline_hits(baseline_onsets(audio), thresholds),
+                }
+                for method, estimate in estimates.items():
+                    for row, score in f1_rows(truth, estimate).items():
+                        if score is not None:
+                            results.setdefault((split_name, condition, method), {}).setdefault(row, []).append(score)
+                try:
+                    tempo = grid.estimate_grid(ours_hits, g.duration_seconds).tempo_bpm
+                except drums.NoDrumsFound:
+                    tempo = float("nan")
+                tempo_ok.setdefault((split_name, condition), []).append(abs(tempo / g.tempo_bpm - 1) <= 0.02)
+        say(f"{split_name} scored ({time.perf_counter() - started:.0f} s)")
+
+    song = grooves.groove(4242, "rock", tempo_bpm=128, seconds=180.0)
+    audio = grooves.render_groove(song, grooves.FLUIDR3, args.cache, mix=True)
+    make_map(audio)  # warm: the templates' file and the schema are read once per process
+    map_seconds, doc = best_of(3, lambda: make_map(audio))
+    stft_seconds, _ = best_of(3, lambda: drums.band_spectrogram(audio))
+    baseline_seconds, _ = best_of(3, lambda: baseline_hits(baseline_onsets(audio), thresholds))
+    say(f"3-minute song -> map {map_seconds:.2f} s (STFT alone {stft_seconds:.2f} s, baseline {baseline_seconds:.2f} s)")
+
+    speed = (map_seconds, stft_seconds, baseline_seconds, audio.size / drums.SAMPLE_RATE_HZ, doc)
+    text = report(results, tempo_ok, thresholds, speed, tune_count, held_count, time.perf_counter() - started, args.quick)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    say(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def report(results: dict, tempo_ok: dict, thresholds: dict, speed: tuple, tune_count: int, held_count: int,
+           elapsed: float, quick: bool) -> str:
+    map_seconds, stft_seconds, baseline_seconds, song_seconds, doc = speed
+    lines = [
+        "# Maps: drum transcription bench",
+        "",
+        f"Written by `python -m bench.maps drums`{' --quick' if quick else ''} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()}, {platform.python_version()}, run time {elapsed:.0f} s. Figures are from that run.",
+        "",
+        "## Setup",
+        "",
+        f"- **Data, all ours**: {tune_count} tune grooves on each of 3 SoundFonts and {held_count} held-out grooves "
+        f"of {SECONDS:.0f} s written by "
+        "`bench/maps/grooves.py` (rock, funk, hip-hop, house, jazz ride; a tom fill every four bars and a crash "
+        "after it; 70-180 BPM; humanised timing and velocity; ghost notes in funk), each played alone and under "
+        "a bass and piano part (separate stems, summed). Rendered with the FluidSynth CLI and Debian's SoundFonts: "
+        "FluidR3_GM (fluid-soundfont-gm, MIT), MuseScore_General_Full (musescore-general-soundfont-lossless, MIT, "
+        "parts CC0 / public domain), sf_GMbank (csound-soundfont, public domain) and TimGM6mb "
+        "(timgm6mb-soundfont, GPL-2); the audio is used only for tuning and evaluation and is not shipped.",
+        "- **Tune split**: FluidR3_GM seeds 0.., MuseScore_General seeds 100.., sf_GMbank seeds 200.., half of "
+        "each on the SoundFont's other drum kits (room, power, electronic, jazz, brush). Our templates, "
+        "thresholds, latencies, masks and classifier were built on its FluidR3 and MuseScore part by "
+        "`tools/build_drum_templates.py` (the sf_GMbank part was used only to choose the method, as a timbre "
+        "the model never heard); the baseline's thresholds are chosen on all of it in this run.",
+        "- **Held-out split (fresh)**: TimGM6mb (never used for templates, tuning or the classifier), seeds "
+        "3000.., standard kit, white noise at 40 dB SNR. These seeds are new: the previous held-out grooves "
+        "(seeds 1000..) had been seen in an earlier report, so they are no longer used. Nothing is tuned on it.",
+        "- **Model** (`soundcanvas/maps/drum_templates.npz`, 24 template columns plus 4 logistic regressions "
+        "of 25 weights, about 25 kB): single GM drum hits rendered with FluidR3_GM and MuseScore_General (2 x 7 "
+        "kits x 22 notes x 3 velocities), 3 k-means centres per lane; thresholds and classifier from their "
+        "tune grooves; derived from MIT (parts CC0) SoundFonts, so MIT. No third-party drum model, weights or "
+        "data set.",
+        "- **Ours**: NMF (KL, 30 multiplicative updates) of a semitone-band spectrogram stacked with its state "
+        "35 and 70 ms later against the fixed templates plus 6 free background columns; snare, toms and ride by "
+        "per-lane peak picking (threshold, rise, masks); kick, closed and open hi-hat and crash by a per-lane "
+        "logistic regression over candidate peaks (the lane's activation 70 ms before to 140 ms after, every "
+        "lane's activation around it, the peak against the song's own loud peaks), run with numpy.",
+        "- **Baseline**: spectral-flux onsets, then per-onset band-energy rises (30-150 Hz, 150-500 Hz, "
+        "500-2500 Hz, 5-11 kHz) and the high band's decay decide each lane by threshold rules (below), the "
+        "thresholds tuned on the same tune split.",
+        f"- **Score**: onset F1 with a 50 ms window (`mir_eval.onset.f_measure`) per groove that has the lane, "
+        f"mean over grooves, [95 % bootstrap interval over grooves, {BOOTSTRAP} resamples]. *hihat* is closed "
+        "and open merged (the target's hi-hat); the closed/open rows score the split between them too.",
+        "",
+    ]
+    for split_name in ("held-out", "tune"):
+        lines += [f"## {split_name.capitalize()} split: per-lane F1, ours vs baseline", "",
+                  "| lane | alone: ours | alone: baseline | mix: ours | mix: baseline | target (alone / mix) |",
+                  "|---|---|---|---|---|---|"]
+        for row in ROWS:
+            cells = []
+            for condition in ("alone", "mix"):
+                for method in ("ours", "baseline"):
+                    cells.append(fmt(summary(results.get((split_name, condition, method), {}).get(row, []))))
+            target = TARGETS.get(row)
+            target_text = f">= {target[0]:.2f} / >= {target[1]:.2f}" if target and split_name == "held-out" else "reported"
+            lines.append(f"| {row} | " + " | ".join(cells) + f" | {target_text} |")
+        ok = {c: tempo_ok.get((split_name, c), []) for c in ("alone", "mix")}
+        lines += ["", f"Tempo from our hits within 2 % of the written tempo: alone {sum(ok['alone'])}/{len(ok['alone'])}, "
+                  f"mix {sum(ok['mix'])}/{len(ok['mix'])}.", ""]
+    held = {(c, row): summary(results.get(("held-out", c, "ours"), {}).get(row, []))
+            for c in ("alone", "mix") for row in TARGETS}
+    met = [f"{row} {c} {held[(c, row)][0]:.2f} {'meets' if held[(c, row)][0] >= TARGETS[row][c == 'mix'] else 'MISSES'} "
+           f"{TARGETS[row][c == 'mix']:.2f}" for row in TARGETS for c in ("alone", "mix")]
+    worse = [f"{row} ({c})" for row in ROWS for c in ("alone", "mix")
+             if summary(results.get(("held-out", c, "ours"), {}).get(row, []))[0]
+             < summary(results.get(("held-out", c, "baseline"), {}).get(row, []))[0]]
+    lines += ["## Targets on the held-out split", "", *[f"- {m}" for m in met], "",
+              "Rows where the baseline beats ours on the held-out split: " + (", ".join(worse) or "none") + ".", ""]
+    lines += [
+        "## Speed (3-minute song, drums under bass and piano)",
+        "",
+        "| step | seconds | note |",
+        "|---|---|---|",
+        f"| audio -> map (transcribe, grid, quantise, levels, document) | {map_seconds:.2f} | "
+        "target <= 10 s; fastest of 3 |",
+        f"| bare STFT + band pooling of the same audio | {stft_seconds:.2f} | the floor under any spectral method |",
+        f"| baseline transcription (onsets + band rules) | {baseline_seconds:.2f} | |",
+        "",
+        f"Song: {song_seconds:.0f} s at 128 BPM; the map has {len(doc['levels']['expert'])} expert, "
+        f"{len(doc['levels']['hard'])} hard, {len(doc['levels']['medium'])} medium and {len(doc['levels']['easy'])} "
+        f"easy notes, tempo {doc['tempoBpm']:.2f} BPM. Machine: {platform.processor() or platform.machine()}, "
+        "2 cores.",
+        "",
+        "## Baseline rules (as tuned in this run)",
+        "",
+        "| lane | conditions |",
+        "|---|---|",
+    ]
+    for lane, rule in RULES.items():
+        conditions = ", ".join(f"{f} {d} {v:+.2f}" for (f, d), v in zip(rule, thresholds[lane], strict=True))
+        lines.append(f"| {lane} | {conditions} |")
+    lines += [
+        "",
+        "## Honest notes",
+        "",
+        "- Samples are few (grooves, not songs) and synthetic: the intervals above are over grooves and say how "
+        "much the figure would move with other grooves of the same generator, not with real recordings.",
+        "- During development one TimGM6mb groove outside the held-out split (the unit test's seed 9003) was "
+        "inspected and showed snares taken for toms; the response was to learn templates from all of "
+        "FluidR3's kits and tune on them (no TimGM data enters the templates or thresholds).",
+        "- Method choices in this revision were made on tune data only: a model built from FluidR3 + "
+        "MuseScore_General and checked on sf_GMbank grooves (seeds 500..509, a SoundFont it had not heard) "
+        "stood in for a held-out SoundFont. There, against the FluidR3-only model: kick 0.91/0.78 -> "
+        "0.97/0.81 (alone/mix), snare 0.87/0.84 -> 0.89/0.82, hihat 0.73/0.71 -> 0.83/0.79. That is the "
+        "shipped model. Adding sf_GMbank to the model's data as well was tried and dropped: its snare fell "
+        "(0.70 alone, 0.56 mix on sf_GMbank grooves 500..504; 0.59 mix on FluidR3 ones), the snare's learned "
+        "latency turning to -21 ms.",
+        "- Tried and dropped: templates from more SoundFonts alone (FluidR3 + MuseScore: hihat 0.73 -> 0.77 "
+        "alone, no gain in the mix); semi-adaptive NMF (drum templates drifting up to 20-50 % toward the "
+        "song, +0.01 on sf_GMbank, not worth the extra time); the classifier on the snare lane (alone 0.90 but "
+        "mix 0.71 against 0.82 by threshold), on toms and ride (worse than thresholds). avldrums.lv2 kits "
+        "were not used: CC-BY-SA-3.0 (share-alike on a derived model) and no GM drum preset.",
+        "- The fresh held-out figures were read once, after the model was built; nothing was changed after "
+        "reading them. Where a row misses its target it says so above.",
+        "- Before/after on this same fresh held-out split (measured once, 2026-11-30, with the previous "
+        "FluidR3-only model rebuilt by the previous tool, which reproduced its figures exactly): kick 0.93/0.81 "
+        "(alone/mix), snare 0.89/0.83, hihat 0.70/0.68, closed 0.81/0.78, open 0.00/0.00, crash 0.03/0.00, "
+        "tom_low 0.61/0.50, ride 0.34/0.27. So on TimGM6mb the new model gains on kick alone, crash and low "
+        "toms, loses on the ride, and leaves the hi-hat where it was: the +0.10 hi-hat gain measured on "
+        "sf_GMbank did not carry over to TimGM6mb, whose open hat is still never found.",
+        "- Ghost notes (funk) are mostly missed and count as misses in the snare row; jazz at fast tempi can be "
+        "halved by the grid (no backbeat to fix the octave).",
+        "- Augmentation, tried and dropped (2026-11-30; chosen on sf_GMbank only: its 20 grooves, seeds 200..209 "
+        "of the tune split and 500..509, alone and mixed). `tools/build_drum_templates.py --augment 1` adds one "
+        "seeded variation of every training render (single hits and tune grooves): resampled by +-1..3 "
+        "semitones (pitch and length together), a -3..+3 dB/octave tilt and three random +-6 dB band bumps. On "
+        "sf_GMbank, shipped model -> augmented: hihat 0.72/0.71 -> 0.73/0.71 (alone/mix), closed 0.76/0.77 -> "
+        "0.77/0.75, open 0.45/0.64 -> 0.71/0.72, crash 0.60/0.42 -> 0.78/0.36, ride 0.11/0.01 -> 0.34/0.09, "
+        "kick 0.98/0.80 -> 0.97/0.85, but snare 0.77/0.78 -> 0.58/0.52 and low toms 0.78/0.12 -> 0.02/0.00 "
+        "(pitch-shifted snares and toms overlap). No hi-hat gain and a large snare loss, so the model was not "
+        "changed and the tool's default stays at 0 (it rebuilds the shipped model). Not tried for lack of time: "
+        "augmenting the hat lanes only, merging closed and open hats for detection with open/closed decided by "
+        "decay, per-song adaptive hat thresholds.",
+        "- Where the hi-hat loses on sf_GMbank (a diagnosis on that validation SoundFont only): mostly ride hits "
+        "taken for hats. Grooves with a ride instead of hats (rock on the ride, jazz with only the pedal hat on "
+        "2 and 4) have 1-22 written hats but 26-58 hat hits, each scoring near zero in the per-groove mean, "
+        "while the ride row is 0.11/0.01. Separating ride from hats on unheard kits looks like the next lever "
+        "for the hi-hat row, more than finding missed hats.",
+        "- The held-out split (TimGM6mb, seeds 3000..) had been read once before this revision; it was read a "
+        "second time by this run for the report only, with the model unchanged, and nothing was tuned on it.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.maps drums", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPORT)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--quick", action="store_true", help="fewer grooves (a smoke run; not for the report)")
+    return run(parser.parse_args(list(argv) if argv is not None else None))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Fingerprint: Chromaprint fingerprints of the audio that enters, stored beside it and indexed.
+
+One function, three requests (the state machines say which):
+
+- `{"track": {...}}` from the library's track workflow (the seam in docs/architecture.md: no Python
+  import either way). Fingerprints the track's original, stores it at
+  `library/{userId}/{trackId}/fingerprint-{version}.fp`, looks for the same recording among the
+  owner's other tracks (the whole-track index), then indexes this one in the owner's scope.
+  Returns `{fingerprintKey, duplicateOf}`; the library's FinishTrack records both.
+- `{"songAudio": <S3 Object Created event>}` from the song-audio workflow: a recording arrived for a
+  catalog song (`catalog/{songId}/audio-upload.{ext}`). Checked, fingerprinted, moved to
+  `catalog/{songId}/audio.{ext}` with `audio.fp` beside it, indexed ("public" scope for a public
+  song, the owner's for a private one), the song's audioStatus READY. Audio that cannot be used
+  marks it FAILED with a message and returns normally.
+- `{"songAudioFailed": <the same event>, "error": {...}}`: the song-audio workflow's Catch.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from soundcanvas.core import audio, failures, storage
+from soundcanvas.core.errors import AudioRejected
+from soundcanvas.core.steps import stopwatch, transient_aws_errors
+from soundcanvas.maps import fingerprints, song_audio
+from soundcanvas.maps.fpindex import IndexedAudio
+from soundcanvas.maps.steps import MapsRuntime
+
+logger = Logger()
+metrics = Metrics()
+runtime = MapsRuntime.from_env()
+index = runtime.index()
+MAX_FINGERPRINT_SECONDS = 4 * 3600  # decoding stops here; the index keeps the first hour
+
+
+def fingerprint_object(key: str) -> tuple[Any, float]:
+    """(items, duration in seconds) of the audio object at `key`; AudioRejected or FingerprintError."""
+    with tempfile.TemporaryDirectory(prefix="maps-fp-") as tmp:
+        path = Path(tmp) / Path(key).name
+        with transient_aws_errors():
+            runtime.s3.download_file(runtime.settings.bucket_name, key, str(path))
+        samples = audio.decode(path, sample_rate_hz=fingerprints.SAMPLE_RATE_HZ,
+                               max_duration_seconds=MAX_FINGERPRINT_SECONDS)
+    return fingerprints.fingerprint_samples(samples, fingerprints.SAMPLE_RATE_HZ), samples.size / fingerprints.SAMPLE_RATE_HZ
+
+
+def _track(track: dict[str, Any]) -> dict[str, Any]:
+    user_id, track_id = str(track["userId"]), str(track["trackId"])
+    logger.append_keys(track_id=track_id)
+    with stopwatch() as elapsed:
+        items, duration_seconds = fingerprint_object(str(track["originalKey"]))
+        key = f"{storage.track_prefix(user_id, track_id)}fingerprint-{track['version']}.fp"
+        with transient_aws_errors():
+            runtime.s3.put_object(Bucket=runtime.settings.bucket_name, Key=key, Body=fingerprints.to_bytes(items),
+                                  ContentType="application/octet-stream")
+            found = index.find_duplicates(items, [user_id], exclude=("track", track_id))
+            title = str(track.get("title") or "")
+            index.add(IndexedAudio(kind="track", id=track_id, scope=user_id, title=title,
+                                   artist=str(track.get("artist") or ""), duration_seconds=duration_seconds), items)
+    duplicate = None
+    if found:
+        best = found[0]
+        duplicate = {"trackId": best.id, "similarity": round(best.score, 4),
+                     "kind": fingerprints.duplicate_kind(best.bit_error_rate)}
+        metrics.add_metric(name="DuplicateTracks", unit=MetricUnit.Count, value=1)
+    logger.info("track fingerprinted", extra={"items": int(items.size), "duplicate_of": duplicate, "ms": elapsed["ms"]})
+    return {"fingerprintKey": key, "duplicateOf": duplicate}
+
+
+def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
+    upload_key = str(event["detail"]["object"]["key"])
+    parsed = song_audio.parse_audio_upload_key(upload_key)
+    if parsed is None:
+        return {"ready": False, "reason": f"not a song recording: {upload_key}"}
+    song_id, ext = parsed
+    logger.append_keys(song_id=song_id)
+    bucket = runtime.settings.bucket_name
+    with transient_aws_errors():
+        song = runtime.songs.get(song_id)
+    if song is None:
+        runtime.s3.delete_object(Bucket=bucket, Key=upload_key)
+        return {"ready": False, "reason": "the song was deleted"}
+    try:
+        items, duration_seconds = fingerprint_object(upload_key)
+    except (AudioRejected, fingerprints.FingerprintError) as exc:
+        with transient_aws_errors():
+            runtime.songs.mark_failed(song_id, message=str(exc))
+            runtime.s3.delete_object(Bucket=bucket, Key=upload_key)
+        logger.info("song recording refused", extra={"reason": str(exc)})
+        return {"ready": False, "reason": str(exc)}
+    audio_key, fp_key = song_audio.audio_key(song_id, ext), song_audio.fingerprint_key(song_id)
+    scope = "public" if song.get("visibility") == "public" else str(song.get("ownerId"))
+    with transient_aws_errors():
+        runtime.s3.copy_object(Bucket=bucket, Key=audio_key, CopySource={"Bucket": bucket, "Key": upload_key})
+        runtime.s3.put_object(Bucket=bucket, Key=fp_key, Body=fingerprints.to_bytes(items),
+                              ContentType="application/octet-stream")
+        index.add(IndexedAudio(kind="song", id=song_id, scope=scope, title=str(song.get("title") or ""),
+                               artist=str(song.get("artist") or ""), duration_seconds=duration_seconds), items)
+        runtime.songs.mark_ready(song_id, audio_key=audio_key, fingerprint_key=fp_key,
+                                 duration_seconds=duration_seconds)
+        runtime.s3.delete_object(Bucket=bucket, Key=upload_key)
+    logger.info("song recording attached", extra={"items": int(items.size), "seconds": round(duration_seconds, 1)})
+    return {"ready": True, "songId": song_id, "audioKey": audio_key, "fingerprintKey": fp_key}
+
+
+def _song_audio_failed(event: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
+    upload_key = str(event["detail"]["object"]["key"])
+    parsed = song_audio.parse_audio_upload_key(upload_key)
+    if parsed is None:
+        return {"marked": False}
+    song_id = parsed[0]
+    message = failures.describe(error, "fingerprint", retry_hint="upload the recording again",
+                                reference=f"song {song_id}")
+    with transient_aws_errors():
+        marked = runtime.songs.mark_failed(song_id, message=message)
+        runtime.s3.delete_object(Bucket=runtime.settings.bucket_name, Key=upload_key)
+    logger.warning("song recording failed", extra={"song_id": song_id, "error": error.get("Error")})
+    return {"marked": marked, "message": message}
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "track" in event:
+        return _track(event["track"])
+    if "songAudio" in event:
+        return _song_audio(event["songAudio"])
+    if "songAudioFailed" in event:
+        return _song_audio_failed(event["songAudioFailed"], event.get("error") or {})
+    raise ValueError("expected one of track, songAudio, songAudioFailed")

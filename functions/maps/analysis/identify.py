@@ -1,0 +1,172 @@
+"""Identify API: which song (of the public catalog) or track (of the caller's library) a recording is.
+
+`POST /identify` takes either multipart/form-data with the audio in a part named `file` (at most
+6 MB, 5 to 30 seconds), or `{"uploadId": ...}` for a longer recording sent with a form from
+`POST /identify/uploads`. The audio is decoded and fingerprinted here (ffmpeg and Chromaprint are
+in this image) and looked up in the fingerprint index, in two scopes only: "public" and the
+caller's own. `200 {matches: [...]}`, best first, empty when nothing passes the thresholds.
+
+A long upload is first compared whole against whole tracks (the same recording in any encoding),
+then, failing that, by its middle SNIPPET_MAX_SECONDS as a snippet.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from soundcanvas.core import api, audio, inputs
+from soundcanvas.core.errors import AudioRejected
+from soundcanvas.core.quotas import Quota, QuotaStore
+from soundcanvas.maps import fingerprints, identify_uploads
+from soundcanvas.maps.fpindex import Match
+from soundcanvas.maps.fpkeys import PUBLIC_SCOPE
+from soundcanvas.maps.steps import MapsRuntime
+
+logger = Logger()
+metrics = Metrics()
+runtime = MapsRuntime.from_env()
+index = runtime.index()
+quotas = QuotaStore(runtime.settings.quotas_table_name, runtime.settings.region, host=runtime.settings.dynamodb_endpoint)
+IDENTIFY = Quota("identify", runtime.settings.identify_quota, runtime.settings.identify_quota_window_seconds)
+DIRECT_MAX_BYTES = 6 * 1024 * 1024  # what API Gateway passes to a Lambda function
+SNIPPET_MIN_SECONDS = 5.0
+SNIPPET_MAX_SECONDS = 30.0
+UPLOAD_MAX_SECONDS = 3600.0
+
+app = api.resolver()
+
+
+class IdentifyRequest(BaseModel):
+    """JSON body of POST /identify: a recording uploaded with a form from POST /identify/uploads."""
+
+    model_config = ConfigDict(extra="forbid")
+    uploadId: Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{32}$")]
+
+
+class BadRequest(ValueError):
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field, self.status = field, status
+
+
+class UploadNotFound(LookupError):
+    """No upload of this caller's under that id (never sent, expired, or already used)."""
+
+
+def _view(match: Match) -> dict[str, Any]:
+    return {("songId" if match.kind == "song" else "trackId"): match.id, "kind": match.kind, "title": match.title,
+            "artist": match.artist, "score": round(match.score, 4), "offsetSeconds": round(match.offset_seconds, 2)}
+
+
+def _decode(data_path: Path, max_seconds: float) -> np.ndarray:
+    return audio.decode(data_path, sample_rate_hz=fingerprints.SAMPLE_RATE_HZ, max_duration_seconds=max_seconds)
+
+
+def _items(samples: np.ndarray) -> np.ndarray:
+    try:
+        return fingerprints.fingerprint_samples(samples, fingerprints.SAMPLE_RATE_HZ)
+    except fingerprints.FingerprintError as exc:
+        raise BadRequest("file", str(exc)) from exc
+
+
+def _answer(matches: list[Match], seconds: float, started: float) -> dict[str, Any]:
+    metrics.add_metric(name="Identified" if matches else "NotIdentified", unit=MetricUnit.Count, value=1)
+    logger.info("identify", extra={"matches": len(matches), "seconds": round(seconds, 1),
+                                   "ms": int((time.perf_counter() - started) * 1000)})
+    return {"matches": [_view(m) for m in matches], "querySeconds": round(seconds, 2)}
+
+
+@app.post("/identify")
+def identify() -> dict[str, Any]:
+    user_id = api.caller(app)
+    started = time.perf_counter()
+    scopes = [PUBLIC_SCOPE, user_id]
+    event = app.current_event
+    content_type = event.headers.get("content-type") or ""
+    with quotas.spend(user_id, IDENTIFY):
+        if content_type.lower().startswith("multipart/form-data"):
+            return _identify_direct(content_type, scopes, started)
+        try:
+            body = IdentifyRequest.model_validate(event.json_body or {})
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            field = ".".join(str(part) for part in problem["loc"]) or "body"
+            raise BadRequest(field, "send the audio as multipart/form-data (a part named file) or JSON "
+                                    f"{{\"uploadId\"}} from POST /identify/uploads: {problem['msg']}") from exc
+        return _identify_upload(user_id, body.uploadId, scopes, started)
+
+
+def _identify_direct(content_type: str, scopes: list[str], started: float) -> dict[str, Any]:
+    event = app.current_event
+    try:
+        file_name, _, data = inputs.audio_part(content_type, event.body, event.is_base64_encoded,
+                                               max_bytes=DIRECT_MAX_BYTES, instead="POST /identify/uploads")
+    except inputs.FieldProblem as exc:
+        raise BadRequest(exc.field, str(exc), exc.status) from exc
+    with tempfile.TemporaryDirectory(prefix="identify-") as tmp:
+        path = Path(tmp) / ("snippet." + (file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"))
+        path.write_bytes(data)
+        try:
+            samples = _decode(path, SNIPPET_MAX_SECONDS + 0.5)
+        except AudioRejected as exc:
+            raise BadRequest("file", f"{exc}; send {SNIPPET_MIN_SECONDS:g} to {SNIPPET_MAX_SECONDS:g} s, or a longer "
+                                     "recording through POST /identify/uploads" if "long" in str(exc) else str(exc)) from exc
+    seconds = samples.size / fingerprints.SAMPLE_RATE_HZ
+    if seconds < SNIPPET_MIN_SECONDS:
+        raise BadRequest("file", f"the recording is {seconds:.1f} s long; send at least {SNIPPET_MIN_SECONDS:g} s")
+    return _answer(index.identify(_items(samples), scopes), seconds, started)
+
+
+def _identify_upload(user_id: str, upload_id: str, scopes: list[str], started: float) -> dict[str, Any]:
+    bucket = runtime.settings.bucket_name
+    listed = runtime.s3.list_objects_v2(Bucket=bucket, Prefix=identify_uploads.key(user_id, upload_id, ""), MaxKeys=2)
+    keys = [obj["Key"] for obj in listed.get("Contents", [])]
+    if not keys:
+        raise UploadNotFound(f"upload {upload_id} not found (send the file with its form first; forms are used once)")
+    try:
+        with tempfile.TemporaryDirectory(prefix="identify-") as tmp:
+            path = Path(tmp) / Path(keys[0]).name
+            runtime.s3.download_file(bucket, keys[0], str(path))
+            try:
+                samples = _decode(path, UPLOAD_MAX_SECONDS)
+            except AudioRejected as exc:
+                raise BadRequest("uploadId", str(exc)) from exc
+    finally:
+        runtime.s3.delete_object(Bucket=bucket, Key=keys[0])
+    seconds = samples.size / fingerprints.SAMPLE_RATE_HZ
+    if seconds < SNIPPET_MIN_SECONDS:
+        raise BadRequest("uploadId", f"the recording is {seconds:.1f} s long; send at least {SNIPPET_MIN_SECONDS:g} s")
+    items = _items(samples)
+    matches = index.find_duplicates(items, scopes) if seconds > SNIPPET_MAX_SECONDS else []
+    if not matches:
+        if seconds > SNIPPET_MAX_SECONDS:
+            middle = samples.size // 2
+            half = int(SNIPPET_MAX_SECONDS / 2 * fingerprints.SAMPLE_RATE_HZ)
+            items = _items(samples[max(0, middle - half): middle + half])
+        matches = index.identify(items, scopes)
+    return _answer(matches, seconds, started)
+
+
+# --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
+api.install_error_handlers(app, not_found=(UploadNotFound,), conflict=())
+
+
+@app.exception_handler(BadRequest)
+def _bad_request(exc: BadRequest) -> Response:
+    return api.field_error(exc.status, exc.field, str(exc))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return api.resolve(app, event, context)

@@ -1,0 +1,281 @@
+"""Maps API: drum maps of catalog songs and library tracks; a recording for a catalog song; upload
+forms for identifying long recordings.
+
+`POST /maps {songId | trackId}` checks the source is one the caller may use (a public song with a
+recording, one of their own songs, or one of their READY library tracks; anything else is a 404),
+spends one unit of the map quota, writes a PENDING record and starts the Map workflow
+(statemachine/map.asl.json) named after the map. A track's recording is copied to the map's work
+prefix first (the seam of docs/architecture.md: the library stays untouched).
+
+`POST /songs/{songId}/audio` hands out a presigned POST for the song's recording; its arrival starts
+the song-audio workflow, which fingerprints it. `POST /identify/uploads` hands out a form for a
+recording too long to send to `POST /identify` directly (the Identify function answers that).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from soundcanvas.core import api, storage
+from soundcanvas.core.quotas import Quota, QuotaStore
+from soundcanvas.core.settings import Settings
+from soundcanvas.library.tracks import READY, TrackStore  # the seam: a library track as a map's source
+from soundcanvas.maps import drum_maps, identify_uploads, song_audio
+from soundcanvas.maps.drum_maps import MapConflict, MapStore
+from soundcanvas.maps.song_audio import SongAudioStore
+
+logger = Logger()
+metrics = Metrics()
+settings = Settings.from_env(need=("MAPS_TABLE_NAME", "SONGS_TABLE_NAME", "TRACKS_TABLE_NAME", "QUOTAS_TABLE_NAME",
+                                   "MAP_STATE_MACHINE_ARN"))
+s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
+clock = time.time  # the local stack sets its own clock here
+store = MapStore(settings.maps_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
+songs = SongAudioStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint,
+                       clock=lambda: clock())
+tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
+quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
+MAPS = Quota("maps", settings.map_quota, settings.map_quota_window_seconds)
+IDENTIFY = Quota("identify", settings.identify_quota, settings.identify_quota_window_seconds)
+DIFFICULTIES = ("easy", "medium", "hard", "expert")
+
+app = api.resolver()
+MapId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+SongId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+IdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
+
+
+@cache
+def stepfunctions() -> Any:
+    return boto3.client("stepfunctions", region_name=settings.region)
+
+
+class MapRequest(BaseModel):
+    """Body of POST /maps: a catalog song with a recording, or one of your READY library tracks."""
+
+    model_config = ConfigDict(extra="forbid")
+    songId: IdField | None = Field(default=None, description="A catalog song that has a recording "
+                                   "(POST /songs/{songId}/audio), or one of your own songs.")
+    trackId: IdField | None = Field(default=None, description="One of your READY library tracks.")
+    difficulty: Literal[DIFFICULTIES] | None = Field(  # type: ignore[valid-type]
+        default=None, description="The level GET /maps/{mapId} leads with; all four are always made.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MapRequest:
+        if (self.songId is None) == (self.trackId is None):
+            raise ValueError("send either songId or trackId")
+        return self
+
+
+class UploadRequest(BaseModel):
+    """Body of POST /songs/{songId}/audio and POST /identify/uploads."""
+
+    model_config = ConfigDict(extra="forbid")
+    contentType: AudioType = Field(description="The recording's type (MP3, FLAC, WAV, AIFF, OGG or M4A).")
+
+
+class MapNotFound(LookupError):
+    """No such map (or source) for this caller."""
+
+
+class BadRequest(ValueError):
+    """A request the models cannot judge alone (it needs a record); `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _owned(map_id: str) -> dict[str, Any]:
+    record = store.get(api.caller(app), map_id)
+    if record is None:
+        raise MapNotFound(f"map {map_id} not found")
+    return record
+
+
+def _view(record: dict[str, Any]) -> dict[str, Any]:
+    finished = record["status"] == drum_maps.COMPLETE
+    outputs = (record.get("outputs") or {}) if finished else {}
+    summary = record.get("summary") or {}
+    source = record.get("source") or {}
+    return {
+        "mapId": record["mapId"],
+        "status": record["status"],
+        "stage": record["stage"],
+        "progress": int(record["progress"]),
+        "state": record.get("state"),
+        "songId": record.get("songId"),
+        "source": {"kind": source.get("kind"), "id": source.get("id"), "title": source.get("title"),
+                   "artist": source.get("artist")},
+        "difficulty": record.get("difficulty"),
+        "tempoBpm": summary.get("tempoBpm"),
+        "offsetSeconds": summary.get("offsetSeconds"),
+        "durationSeconds": summary.get("durationSeconds"),
+        "counts": summary.get("counts"),
+        "levels": summary.get("levels"),
+        "mapUrl": storage.presign_get(s3, settings.bucket_name, outputs.get("mapKey"), settings.url_ttl_seconds),
+        "errorMessage": record.get("errorMessage"),
+        "failedStage": record.get("failedStage"),
+        "createdAt": record["createdAt"],
+        "updatedAt": record["updatedAt"],
+        "timings": {k: int(v) for k, v in (record.get("timings") or {}).items()},
+    }
+
+
+def _upload_form(key: str, content_type: str, max_bytes: int) -> dict[str, Any]:
+    expires_in = settings.upload_expiry_seconds
+    form = s3.generate_presigned_post(
+        Bucket=settings.bucket_name, Key=key, Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]], ExpiresIn=expires_in,
+    )
+    return {"url": form["url"], "fields": form["fields"], "maxBytes": max_bytes,
+            "expiresAt": int(clock()) + expires_in, "contentTypes": [content_type]}
+
+
+# --- maps ----------------------------------------------------------------------------------------
+@app.post("/maps")
+def create_map(body: MapRequest) -> Response[dict[str, Any]]:
+    user_id = api.caller(app)
+    map_id = uuid.uuid4().hex
+    logger.append_keys(map_id=map_id)
+    if body.trackId is not None:
+        source = _track_source(user_id, body.trackId, map_id)
+    else:
+        source = _song_source(user_id, str(body.songId))
+    with quotas.spend(user_id, MAPS):
+        store.create(user_id, map_id, source=source, difficulty=body.difficulty)
+        try:
+            stepfunctions().start_execution(stateMachineArn=settings.map_state_machine_arn, name=map_id,
+                                            input=json.dumps({"userId": user_id, "mapId": map_id}))
+        except ClientError:
+            store.delete(user_id, map_id)  # nothing would ever run it: leave no PENDING record behind
+            storage.delete_prefix(s3, settings.bucket_name, drum_maps.work_prefix(user_id, map_id))
+            raise
+    metrics.add_metric(name="MapsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("map created", extra={"source": source["kind"]})
+    return Response(202, "application/json",
+                    {"mapId": map_id, "status": drum_maps.PENDING, "source": {"kind": source["kind"], "id": source["id"]}},
+                    headers={"Location": f"/maps/{map_id}"})
+
+
+def _song_source(user_id: str, song_id: str) -> dict[str, Any]:
+    song = songs.visible(song_id, user_id)
+    if song is None:
+        raise MapNotFound(f"song {song_id} not found")
+    if not song.get("audioKey"):
+        raise BadRequest("songId", f"song {song_id} has no recording yet; attach one with POST /songs/{song_id}/audio")
+    return {"kind": "song", "id": song_id, "title": song.get("title"), "artist": song.get("artist"),
+            "audioKey": song["audioKey"]}
+
+
+def _track_source(user_id: str, track_id: str, map_id: str) -> dict[str, Any]:
+    """A READY library track: its kept original is copied to the map's work prefix."""
+    track = tracks.get(user_id, track_id)
+    if track is None:
+        raise MapNotFound(f"track {track_id} not found")
+    if track["status"] != READY or not track.get("originalKey"):
+        raise MapConflict(f"track {track_id} is {track['status']}; wait until it is READY")
+    duration = track.get("durationSeconds")
+    if duration is not None and float(duration) > settings.map_max_seconds:
+        raise BadRequest("trackId", f"track {track_id} lasts {float(duration):.0f} s; drum maps are made of "
+                                    f"recordings of up to {settings.map_max_seconds} s")
+    ext = track.get("format") or str(track["originalKey"]).rsplit(".", 1)[-1]
+    key = drum_maps.work_key(user_id, map_id, f"source.{ext}")
+    try:
+        s3.copy_object(Bucket=settings.bucket_name, Key=key,
+                       CopySource={"Bucket": settings.bucket_name, "Key": track["originalKey"]})
+    except ClientError as exc:
+        if storage.error_code(exc) in storage.MISSING:  # re-uploaded or deleted since it was read
+            raise MapConflict(f"track {track_id} changed while it was read; try again") from exc
+        raise
+    return {"kind": "track", "id": track_id, "title": track.get("name"), "artist": track.get("artist"),
+            "audioKey": key}
+
+
+@app.get("/maps")
+def list_maps(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor)
+    return {"items": [_view(item) for item in items], "nextCursor": next_cursor}
+
+
+@app.get("/maps/<mapId>")
+def get_map(mapId: MapId) -> dict[str, Any]:
+    return _view(_owned(mapId))
+
+
+@app.delete("/maps/<mapId>")
+def delete_map(mapId: MapId) -> Response[str]:
+    record = _owned(mapId)
+    logger.append_keys(map_id=mapId)
+    store.delete(record["userId"], mapId)
+    removed = storage.delete_prefix(s3, settings.bucket_name, drum_maps.work_prefix(record["userId"], mapId))
+    map_key = (record.get("outputs") or {}).get("mapKey")
+    if map_key:
+        s3.delete_object(Bucket=settings.bucket_name, Key=map_key)
+        removed += 1
+    logger.info("map deleted", extra={"objects_removed": removed})
+    return Response(204, "application/json", "")
+
+
+# --- recordings ----------------------------------------------------------------------------------
+@app.post("/songs/<songId>/audio")
+def attach_song_audio(songId: SongId, body: UploadRequest) -> Response[dict[str, Any]]:
+    """A form for the song's recording: a public song's first recording is anyone's to give, and then
+    only its giver may replace it; your own songs are yours."""
+    user_id = api.caller(app)
+    song = songs.visible(songId, user_id)
+    if song is None:
+        raise MapNotFound(f"song {songId} not found")
+    ext = storage.AUDIO_CONTENT_TYPES[body.contentType]
+    if not songs.start_upload(songId, user_id, ext):
+        raise MapConflict(f"song {songId} already has a recording given by someone else" if song.get("status") == "READY"
+                          else f"song {songId} is {song.get('status')}; wait until it is READY")
+    form = _upload_form(song_audio.audio_upload_key(songId, ext), body.contentType, settings.song_audio_max_bytes)
+    logger.info("song audio form", extra={"song_id": songId})
+    return Response(201, "application/json", {"songId": songId, "audioStatus": song_audio.PENDING, "upload": form},
+                    headers={"Location": f"/songs/{songId}"})
+
+
+@app.post("/identify/uploads")
+def identify_upload(body: UploadRequest) -> Response[dict[str, Any]]:
+    """A form for a recording to identify; then POST /identify {uploadId}. The object expires in a day."""
+    user_id = api.caller(app)
+    upload_id = uuid.uuid4().hex
+    ext = storage.AUDIO_CONTENT_TYPES[body.contentType]
+    with quotas.spend(user_id, IDENTIFY):
+        form = _upload_form(identify_uploads.key(user_id, upload_id, ext), body.contentType,
+                            settings.identify_upload_max_bytes)
+    return Response(201, "application/json", {"uploadId": upload_id, "upload": form})
+
+
+# --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
+api.install_error_handlers(app, not_found=(MapNotFound,), conflict=(MapConflict,))
+
+
+@app.exception_handler(BadRequest)
+def _bad_request(exc: BadRequest) -> Response:
+    return api.field_error(400, exc.field, str(exc))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return api.resolve(app, event, context)

@@ -1,0 +1,242 @@
+"""Chromaprint fingerprints as numpy arrays: make them, store them, align and compare them.
+
+A fingerprint is Chromaprint's raw output: one uint32 "item" per 1365 samples at 11,025 Hz
+(`ITEM_SECONDS`, about 0.124 s). Each item is 16 two-bit (Gray-coded) classifier outputs over a
+chroma image, so two recordings of the same music give items that differ in a few bits, and the
+bit error rate (BER) at the best time offset is the distance used everywhere in Maps:
+
+- identical audio data (the same file, a lossless copy):            BER exactly 0
+- the whole file through a lossy encoder (MP3 128k, AAC 128k, OGG): BER 0.001-0.010
+- a 5-30 s snippet of the same recording (MP3, -10 dB, 10 dB SNR):  BER p50 0.04, max 0.10
+- unrelated music:                                                  BER 0.30-0.50, except that
+  near-silence looks alike in every song (see `informative`)
+(measured on 250 rendered songs, docs/maps-fingerprint-bench.md)
+
+Chromaprint needs about 20 items (2.5 s) of context before its first item, so a 10 s snippet yields
+~59 items where the whole song has ~80 for the same 10 s. `fingerprint_samples` feeds Chromaprint at
+the caller's rate (Chromaprint resamples to 11,025 Hz itself, as `fpcalc` does), so every caller gets
+the same items whatever rate it decoded at.
+
+Everything here is a pure function over arrays; `soundcanvas.maps.fpindex` keeps them in DynamoDB.
+The thresholds are measured by `python -m bench.maps fingerprints` (docs/maps-fingerprint-bench.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import chromaprint
+import numpy as np
+
+SAMPLE_RATE_HZ = 11025  # Chromaprint's internal rate
+ITEM_HOP_SAMPLES = 1365  # Chromaprint's frame hop at SAMPLE_RATE_HZ (frame 4096, overlap 4096 - 4096 // 3)
+ITEM_SECONDS = ITEM_HOP_SAMPLES / SAMPLE_RATE_HZ  # ~0.1238 s of audio per item
+ITEM_BITS = 32
+ALGORITHM = chromaprint.Fingerprinter.ALGORITHM_DEFAULT  # TEST2, AcoustID's algorithm
+MIN_ITEMS = 12  # ~1.5 s of items (4 s of audio): fewer cannot tell songs apart (BER noise ~0.05)
+WARM_UP_ITEMS = 21  # audio Chromaprint consumes before its first item: items = seconds / ITEM_SECONDS - 21
+MIN_ACTIVITY_BITS = 2.5  # see `informative`
+SILENCE_RMS = 10 ** (-60 / 20)  # -60 dBFS: below this the audio is digital silence or hiss
+_FEED_SAMPLES = 1 << 16  # feed Chromaprint in slices so a long file never makes one huge bytes copy
+
+# BER thresholds for duplicate_kind. Chromaprint is deterministic, so the same decoded audio (a byte copy,
+# WAV <-> FLAC) gives identical items: BER exactly 0. Lossy re-encodes of a whole file stay remarkably
+# close at the file's own alignment (measured on 100 songs: MP3 128k max 0.002, AAC 128k max 0.004, OGG q4 max 0.010;
+# docs/maps-fingerprint-bench.md), so any differing bit means "different-encoding".
+SAME_RECORDING_MAX_BER = 0.0
+DUPLICATE_MAX_BER = 0.20  # above this two whole tracks are not the same recording at all
+
+
+class FingerprintError(ValueError):
+    """The audio cannot be fingerprinted (too short, silent, or not mono samples); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """The best way to lay `query` over `reference`.
+
+    bit_error_rate: share of differing bits over the overlap (0 = identical, ~0.5 = unrelated).
+    offset_items: index in `reference` where query item 0 falls (negative: the query starts earlier).
+    overlap_items: how many items were compared.
+    """
+
+    bit_error_rate: float
+    offset_items: int
+    overlap_items: int
+
+    @property
+    def offset_seconds(self) -> float:
+        return self.offset_items * ITEM_SECONDS
+
+
+def fingerprint_samples(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """Chromaprint items (uint32) of mono float samples in [-1, 1] (int16 is accepted as is).
+
+    Raises FingerprintError when the audio is too short (under ~4 s) or silent: both give items that
+    match everything or nothing, so it is better to refuse them with a message a person can act on.
+    """
+    if sample_rate_hz < 1000:
+        raise FingerprintError(f"sample rate {sample_rate_hz} Hz is not an audio rate; decode the audio at 11025 Hz or more")
+    audio = np.asarray(samples)
+    if audio.ndim == 2 and 1 in audio.shape:
+        audio = audio.reshape(-1)
+    if audio.ndim != 1:
+        raise FingerprintError(f"expected mono samples (one dimension), got shape {audio.shape}; "
+                               "mix the channels down first")
+    if audio.dtype == np.int16:
+        pcm = audio
+        level = float(np.sqrt(np.mean((pcm.astype(np.float64) / 32768.0) ** 2))) if pcm.size else 0.0
+    else:
+        floats = np.nan_to_num(audio.astype(np.float32, copy=False))
+        level = float(np.sqrt(np.mean(np.square(floats, dtype=np.float64)))) if floats.size else 0.0
+        pcm = (np.clip(floats, -1.0, 1.0) * 32767.0).astype(np.int16)
+    seconds = pcm.size / sample_rate_hz
+    min_seconds = min_audio_seconds()
+    if seconds < min_seconds:
+        raise FingerprintError(f"the audio is {seconds:.1f} s long; at least {min_seconds:.1f} s is needed to recognise it")
+    if level < SILENCE_RMS:
+        raise FingerprintError("the audio is silent (below -60 dBFS); record or upload a part where the music plays")
+    printer = chromaprint.Fingerprinter(ALGORITHM)
+    printer.start(int(sample_rate_hz), 1)
+    for start in range(0, pcm.size, _FEED_SAMPLES):
+        printer.feed(pcm[start:start + _FEED_SAMPLES].tobytes())
+    raw, _ = chromaprint.decode_fingerprint(printer.finish())
+    items = np.asarray(raw, dtype=np.uint32)
+    if items.size < MIN_ITEMS:
+        raise FingerprintError(f"the audio gives only {items.size} fingerprint items; send at least "
+                               f"{min_seconds:.1f} s of music")
+    if np.unique(items).size <= max(2, items.size // 20):
+        raise FingerprintError("the audio does not change (a steady tone or near silence); "
+                               "send a part where the music plays")
+    return items
+
+
+def min_audio_seconds() -> float:
+    """Seconds of audio that give MIN_ITEMS items (Chromaprint spends ~2.5 s warming up)."""
+    return math.ceil((MIN_ITEMS + WARM_UP_ITEMS + 1) * ITEM_SECONDS * 10) / 10
+
+
+def to_bytes(items: np.ndarray) -> bytes:
+    """The stored fingerprint file: Chromaprint's own compressed encoding (about 1.5 bytes an item, raw
+    base64-free bytes), readable by any Chromaprint (`chromaprint_decode_fingerprint`)."""
+    values = np.asarray(items, dtype=np.uint32).astype(np.int32)  # the C API takes int32
+    return bytes(chromaprint.encode_fingerprint(values.tolist(), ALGORITHM, base64=False))
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    """Items back from `to_bytes` (also accepts the base64 text form `fpcalc` prints)."""
+    if not data:
+        raise FingerprintError("the stored fingerprint is empty")
+    text_form = all(c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" for c in data[:64])
+    try:
+        raw, _ = chromaprint.decode_fingerprint(bytes(data), base64=text_form)
+    except chromaprint.FingerprintError as exc:
+        raise FingerprintError("the stored fingerprint is not Chromaprint's encoding") from exc
+    return np.asarray(raw, dtype=np.uint32)
+
+
+def to_text(items: np.ndarray) -> str:
+    """The URL-safe base64 text form (what `fpcalc` prints and AcoustID accepts)."""
+    return base64.urlsafe_b64encode(to_bytes(items)).rstrip(b"=").decode("ascii")
+
+
+def popcount(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint32 (numpy's bitwise_count: one instruction per item)."""
+    return np.bitwise_count(values)
+
+
+def informative(items: np.ndarray, *, min_activity_bits: float = MIN_ACTIVITY_BITS, window_items: int = 8) -> np.ndarray:
+    """Mask of the items that carry music rather than near-silence.
+
+    In a silent stretch (a song's reverb tail, a pause, dither) Chromaprint's items barely change from one
+    to the next, and they look alike in every song: measured, unrelated songs' silent tails score BER
+    0.01 against each other, so a snippet that is mostly silence would "match" any song that ends in
+    silence. Music flips ~4-5 bits between neighbouring items (1st percentile ~3); silence 0-2. An item is
+    informative when the mean flip count over the `window_items` around it reaches `min_activity_bits`.
+    """
+    values = np.asarray(items, dtype=np.uint32)
+    if values.size < 2:
+        return np.zeros(values.size, bool)
+    flips = popcount(values[1:] ^ values[:-1]).astype(np.float64)
+    flips = np.concatenate([flips, flips[-1:]])
+    activity = np.convolve(flips, np.ones(window_items) / window_items, mode="same")
+    return activity >= min_activity_bits
+
+
+def best_alignment(query: np.ndarray, reference: np.ndarray, *, max_offset_items: int | None = None,
+                   center_offset_items: int = 0, min_overlap_items: int | None = None,
+                   query_mask: np.ndarray | None = None) -> Alignment:
+    """The offset of `reference` where `query` fits best, and the BER there, over all offsets at once.
+
+    Offsets range over every placement that overlaps at least `min_overlap_items` items (default: half
+    of the shorter fingerprint, so a short edge overlap cannot win by luck); `max_offset_items` keeps
+    only offsets within that many items of `center_offset_items` (the rescoring after a vote knows the
+    offset to a few items, which makes it ~100x cheaper). The work is one XOR + popcount per item pair
+    over a sliding-window view: a 30 s query against a 3-minute song in about a millisecond.
+    `query_mask` (bool per query item) leaves items out of the count (see `informative`); overlaps then
+    count the kept items only.
+    """
+    q = np.ascontiguousarray(query, dtype=np.uint32)
+    r = np.ascontiguousarray(reference, dtype=np.uint32)
+    nq, nr = q.size, r.size
+    if nq == 0 or nr == 0:
+        return Alignment(0.5, 0, 0)
+    shortest = min(nq, nr)
+    min_overlap = max(1, min(shortest, shortest // 2 if min_overlap_items is None else min_overlap_items))
+    low, high = min_overlap - nq, nr - min_overlap  # offsets with at least min_overlap items in common
+    if max_offset_items is not None:
+        low = max(low, center_offset_items - max_offset_items)
+        high = min(high, center_offset_items + max_offset_items)
+    if low > high:
+        return Alignment(0.5, center_offset_items, 0)
+    # Pad the reference so every offset in [low, high] reads a full window of nq items; padded
+    # positions are masked out of both the error count and the overlap.
+    pad_left, pad_right = max(0, -low), max(0, high + nq - nr)
+    padded = np.concatenate([np.zeros(pad_left, np.uint32), r, np.zeros(pad_right, np.uint32)])
+    valid = np.concatenate([np.zeros(pad_left, np.uint8), np.ones(nr, np.uint8), np.zeros(pad_right, np.uint8)])
+    start = low + pad_left
+    count = high - low + 1
+    windows = np.lib.stride_tricks.sliding_window_view(padded, nq)[start:start + count]
+    errors = popcount(windows ^ q)
+    if query_mask is not None:
+        keep = np.asarray(query_mask, dtype=np.uint8)
+        mask = np.lib.stride_tricks.sliding_window_view(valid, nq)[start:start + count] * keep
+        bit_errors = (errors * mask).sum(axis=1, dtype=np.int64)
+        overlaps = mask.sum(axis=1, dtype=np.int64)
+    elif pad_left or pad_right:
+        mask = np.lib.stride_tricks.sliding_window_view(valid, nq)[start:start + count]
+        bit_errors = (errors * mask).sum(axis=1, dtype=np.int64)
+        overlaps = mask.sum(axis=1, dtype=np.int64)
+    else:
+        bit_errors = errors.sum(axis=1, dtype=np.int64)
+        overlaps = np.full(count, nq, dtype=np.int64)
+    rates = bit_errors / (ITEM_BITS * np.maximum(overlaps, 1))
+    best = int(np.argmin(rates))
+    return Alignment(float(rates[best]), low + best, int(overlaps[best]))
+
+
+def duplicate_kind(bit_error_rate: float) -> Literal["same-recording", "different-encoding"]:
+    """Whether two whole tracks found to be duplicates hold the same audio data ("same-recording":
+    a byte copy, a lossless conversion, a resample) or the same recording re-encoded lossily
+    ("different-encoding": MP3/AAC/OGG of the same master, a resample). Only meaningful for BER <=
+    DUPLICATE_MAX_BER. The split is at zero: lossless copies decode to the same samples and Chromaprint is
+    deterministic, while even MP3 128k flips a few bits in ten thousand."""
+    return "same-recording" if bit_error_rate <= SAME_RECORDING_MAX_BER else "different-encoding"
+
+
+def similarity(bit_error_rate: float) -> float:
+    """Score in 0..1 from a BER: 1 identical, 0 at BER >= 0.5 (what unrelated audio scores)."""
+    return float(min(1.0, max(0.0, 1.0 - 2.0 * bit_error_rate)))
+
+
+def track_similarity(a: np.ndarray, b: np.ndarray, *, max_offset_items: int = 80) -> float:
+    """Whole-track similarity in 0..1: the BER at the best offset within +-10 s (start trimming, encoder
+    delay), counted over the longer track so a track that only contains the other one scores lower."""
+    alignment = best_alignment(a, b, max_offset_items=max_offset_items)
+    if alignment.overlap_items == 0:
+        return 0.0
+    coverage = alignment.overlap_items / max(np.asarray(a).size, np.asarray(b).size)
+    return similarity(alignment.bit_error_rate) * coverage

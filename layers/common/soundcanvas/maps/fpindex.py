@@ -1,0 +1,478 @@
+"""The fingerprint index in DynamoDB (`FingerprintsTable`, key `pk` only): identify snippets, find duplicates.
+
+Every read is a BatchGetItem on keys computed from the query (chunks of 100, a few threads); nothing
+ever Scans or Queries. A query reads only the scopes it is given ("public" for the catalog, a userId for
+that user's library), so another user's tracks are never read, let alone returned.
+
+Items (``ref`` = the first 8 bytes of blake2b(scope, kind, id), hex in keys, raw in postings; ``{scope}`` in a
+key is "public" or a user's scope tag, a hash of the user id: soundcanvas.maps.fpkeys, which the functions
+that only delete import without numpy or Chromaprint):
+
+``a#{ref}``           the audio: kind, id, scope, title, artist, durationSeconds, items (count) and ``fp``,
+                      the fingerprint in Chromaprint's compressed encoding (~2.8 bytes an item; at most
+                      MAX_INDEXED_ITEMS items, ~60 minutes, so well under 200 KB). Rescoring reads it, so
+                      no S3 GET sits on the query path.
+``s#{scope}#{hhhh}``  snippet postings of every item whose top 16 bits are ``hhhh``: Binary Set ``p`` of
+                      12-byte postings ref(8) + position(uint16, big-endian) + the item's low 16 bits.
+``w#{scope}#{hhhh}``  whole-track postings (AcoustID's query: 28-bit terms from items 80..200): Binary Set
+                      ``p`` of 10-byte postings ref(8) + bits 4..15 of the item (uint16).
+
+Why 16 key bits: measured on rendered songs, the top 16 bits of a snippet item equal the song's item at
+the right offset for 50-65 % of items (10 and 30 s snippets, clean, MP3 128k, -10 dB, 10 dB SNR
+noise), barely more than 18 or 20 bits give (45-60 %), while 16 bits cap the index at 65,536 term items
+per scope: a bulk load of 10,000 songs writes ~65 k items instead of ~1 M, and a query reads one item
+per distinct query item either way. The low 16 bits travel in the posting, so the vote can demand
+SNIPPET_VOTE_BITS (20) matching bits, which cuts chance votes 16-fold at a small cost in hits. The
+whole-track index keys its 28-bit terms the same way (16 bits in the key, 12 in the posting) for the
+same reason.
+
+Postings are a Binary Set written with ADD (DELETE on removal): a replayed event adds nothing new, so
+``add`` is idempotent. A term item never grows past MAX_POSTINGS (~300 KB of the 400 KB item limit):
+an ADD that would overflow turns the item into a stop term (``stop`` set, postings removed), as text
+indexes drop words like "the"; such items are the near-silence and steady-tone items every song has, and
+they carry no information about which song plays. Within one audio, a term keeps at most
+MAX_POSITIONS_PER_TERM positions (a sustained chord repeats one item hundreds of times).
+
+Identify (snippet): up to VOTE_ITEMS query items (spread over the snippet; a query reads at most that many
+term items per scope, so a 30 s snippet costs what a 5 s one does) vote for (audio, offset = song position -
+snippet position) for each posting whose top SNIPPET_VOTE_BITS bits match; votes in neighbouring offsets
+are summed (a snippet starts anywhere inside an item); the top candidates are rescored, over the whole
+snippet, by the BER at the best offset within
++-RESCORE_SLACK_ITEMS of the vote, and kept when the BER passes `snippet_max_ber(n)`. Items of near-silence
+(`fingerprints.informative`) are neither indexed nor voted with nor counted in the BER, and n counts the
+others: silence looks the same in every song, so a snippet that is mostly silence is answered with [].
+Find duplicates (whole track): candidates by shared 28-bit terms, rescored over the whole track within
++-10 s, kept when the BER <= DUPLICATE_MAX_BER and the overlap covers DUPLICATE_MIN_COVERAGE of both.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from soundcanvas.maps.fingerprints import (
+    DUPLICATE_MAX_BER,
+    ITEM_SECONDS,
+    best_alignment,
+    from_bytes,
+    informative,
+    similarity,
+    to_bytes,
+)
+from soundcanvas.maps.fpkeys import audio_key, audio_ref, term_key
+
+KEY_BITS = 16  # top bits of an item that name its term item (s# and w#)
+SNIPPET_VOTE_BITS = 20  # bits that must match for a posting to vote
+WHOLE_TERM_BITS = 28  # AcoustID's term width
+WHOLE_WINDOW = (80, 200)  # AcoustID's query window, in items (10 s to 25 s)
+MAX_INDEXED_ITEMS = 30_000  # ~62 minutes: longer audio is indexed on its first hour (positions fit uint16)
+MAX_POSTINGS = 25_000  # per term item: 25,000 x 12 bytes = 300 KB, under the 400 KB item limit
+MAX_POSITIONS_PER_TERM = 64  # per audio and term item
+BATCH_GET = 100
+BATCH_WRITE = 25
+THREADS = 8
+CANDIDATES = 10  # snippet candidates rescored
+VOTE_ITEMS = 32  # query items that look up postings: reads stay flat from 5 s to 30 s snippets
+# A snippet needs this many informative (not near-silent) items, 80 % of what a 5 s snippet gives (19): one
+# with less is mostly a fade or a rest. Measured on the bench's 600 catalog 5 s snippets, 9 have fewer
+# (1.5 %); the one unknown 5 s snippet that ever matched a catalog song was ~2 s of music fading out.
+MIN_SNIPPET_ITEMS = 15
+MIN_VOTES = 3  # a candidate needs this many agreeing items (after summing neighbouring offsets)
+RESCORE_SLACK_ITEMS = 3
+DUPLICATE_CANDIDATES = 5
+DUPLICATE_MIN_TERMS = 3
+DUPLICATE_MIN_COVERAGE = 0.8
+DUPLICATE_MAX_OFFSET_ITEMS = 80  # +-10 s of trimmed silence or encoder delay between two copies
+
+_POSTING = np.dtype([("ref", ">u8"), ("pos", ">u2"), ("low", ">u2")])
+_WHOLE_POSTING = np.dtype([("ref", ">u8"), ("low", ">u2")])
+
+
+@dataclass(frozen=True)
+class IndexedAudio:
+    """One indexed recording: a catalog song (kind "song", scope "public") or a library track (kind
+    "track", scope its owner's userId)."""
+
+    kind: str
+    id: str
+    scope: str
+    title: str = ""
+    artist: str = ""
+    duration_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Match:
+    """An indexed audio the query matched. score is 0..1 (1 identical); offset_seconds is where the query
+    starts in the reference; bit_error_rate is the BER over the aligned items."""
+
+    kind: str
+    id: str
+    scope: str
+    title: str
+    artist: str
+    score: float
+    offset_seconds: float
+    bit_error_rate: float
+
+
+def snippet_max_ber(n_items: int) -> float:
+    """The BER a snippet of n_items must beat to count as a match.
+
+    Chance BER between unrelated music falls with more items (fewer bits to get lucky on), and the
+    rescoring searches a few offsets of up to CANDIDATES songs picked because they share items, so the
+    threshold is lower for short snippets. Measured on 1,800 catalog snippets (5/10/30 s; MP3 128k, -10 dB,
+    10 dB SNR noise; docs/maps-fingerprint-bench.md): right answers score BER p50 0.04, max 0.10 at every
+    length; with the looser 0.185 (19 items) to 0.25 one unknown 5 s snippet in 150 passed. Hence
+    0.133 at 19 items (5 s), 0.157 at 59 items (10 s), 0.16 from ~100 items on.
+    """
+    if n_items <= 0:
+        return 0.0
+    return float(min(0.16, 0.19 - 0.25 / math.sqrt(n_items)))
+
+
+def _clip(items: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(items, dtype=np.uint32)[:MAX_INDEXED_ITEMS])
+
+
+def whole_window(n_items: int) -> tuple[int, int]:
+    """Items AcoustID would query: 80..200, or a centred 120 items (all of them) for a shorter file."""
+    start, stop = WHOLE_WINDOW
+    if n_items >= stop:
+        return start, stop
+    width = min(n_items, stop - start)
+    begin = max(0, (n_items - width) // 2)
+    return begin, begin + width
+
+
+def snippet_postings(ref: bytes, items: np.ndarray) -> dict[int, set[bytes]]:
+    """term (top KEY_BITS bits) -> 12-byte postings of one audio, at most MAX_POSITIONS_PER_TERM each."""
+    items = _clip(items)
+    terms = (items >> (32 - KEY_BITS)).astype(np.int64)
+    records = np.zeros(items.size, _POSTING)
+    records["ref"] = int.from_bytes(ref, "big")
+    records["pos"] = np.arange(items.size)
+    records["low"] = items & 0xFFFF
+    kept = np.flatnonzero(informative(items))  # silence items match every song's silence: not indexed
+    kept = kept[np.argsort(terms[kept], kind="stable")]  # by term, then position
+    unique, starts, counts = np.unique(terms[kept], return_index=True, return_counts=True)
+    if counts.size and counts.max() > MAX_POSITIONS_PER_TERM:  # keep a spread of a held chord's positions
+        keep = np.ones(kept.size, bool)
+        for start, count in zip(starts[counts > MAX_POSITIONS_PER_TERM].tolist(),
+                                counts[counts > MAX_POSITIONS_PER_TERM].tolist(), strict=True):
+            keep[start:start + count] = False
+            keep[start + np.linspace(0, count - 1, MAX_POSITIONS_PER_TERM).astype(np.int64)] = True
+        kept = kept[keep]
+        unique, starts, counts = np.unique(terms[kept], return_index=True, return_counts=True)
+    raw = records.tobytes()
+    size = _POSTING.itemsize
+    chunks = [raw[p * size:(p + 1) * size] for p in kept.tolist()]
+    return {term: set(chunks[start:start + count])
+            for term, start, count in zip(unique.tolist(), starts.tolist(), counts.tolist(), strict=True)}
+
+
+def whole_postings(ref: bytes, items: np.ndarray) -> dict[int, set[bytes]]:
+    """term (top KEY_BITS bits) -> 10-byte postings ref + bits 4..15 of the window's items."""
+    items = _clip(items)
+    begin, end = whole_window(items.size)
+    window = items[begin:end]
+    out: dict[int, set[bytes]] = defaultdict(set)
+    for item in window.tolist():
+        low = (item >> (32 - WHOLE_TERM_BITS)) & ((1 << (WHOLE_TERM_BITS - KEY_BITS)) - 1)
+        out[item >> (32 - KEY_BITS)].add(ref + low.to_bytes(2, "big"))
+    return out
+
+
+class FingerprintIndex:
+    """Add, remove and look up fingerprints; see the module docstring for the item layout."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self.client = dynamodb_client
+        self.table = table_name
+
+    # ------------------------------------------------------------------ writes
+    def add(self, audio: IndexedAudio, items: np.ndarray) -> None:
+        """Index one audio. Idempotent: the audio item is put whole, postings are ADDed to sets."""
+        items = _clip(items)
+        ref = audio_ref(audio.scope, audio.kind, audio.id)
+        self.client.put_item(TableName=self.table, Item=self._audio_item(ref, audio, items))
+        updates = [(term_key("s", audio.scope, t), p) for t, p in snippet_postings(ref, items).items()]
+        updates += [(term_key("w", audio.scope, t), p) for t, p in whole_postings(ref, items).items()]
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(lambda update: self._add_postings(*update), updates))
+
+    def bulk_add(self, entries: Iterable[tuple[IndexedAudio, np.ndarray]], *, merge: bool = True) -> None:
+        """Index many audios at once: postings are merged per term item in memory and written with
+        BatchWriteItem (a term item once, not once per audio). Same layout as `add`.
+
+        With merge (the default) the term items already in the table are read first and kept, so this is
+        safe on a live table; merge=False skips that read and OVERWRITES the term items it writes: only
+        for loading an empty table (a catalog import, the bench).
+        """
+        terms: dict[str, set[bytes]] = defaultdict(set)
+        audio_items = []
+        for audio, raw_items in entries:
+            items = _clip(raw_items)
+            ref = audio_ref(audio.scope, audio.kind, audio.id)
+            audio_items.append(self._audio_item(ref, audio, items))
+            for term, postings in snippet_postings(ref, items).items():
+                terms[term_key("s", audio.scope, term)] |= postings
+            for term, postings in whole_postings(ref, items).items():
+                terms[term_key("w", audio.scope, term)] |= postings
+        stopped: set[str] = set()
+        if merge:
+            for key, item in self._batch_get(list(terms)).items():
+                if "stop" in item:
+                    stopped.add(key)
+                else:
+                    terms[key] |= set(item.get("p", {}).get("BS", []))
+        puts = list(audio_items)
+        for key, postings in terms.items():
+            if key in stopped or len(postings) > MAX_POSTINGS:
+                puts.append({"pk": {"S": key}, "stop": {"BOOL": True}})
+            else:
+                puts.append({"pk": {"S": key}, "p": {"BS": sorted(postings)}})
+        self._batch_write([{"PutRequest": {"Item": item}} for item in puts])
+
+    def remove(self, audio: IndexedAudio, items: np.ndarray) -> None:
+        """Take an audio out of the index (track deleted, account erased). The postings removed are those of
+        the fingerprint stored with the audio when there is one (what `add` indexed), else of `items`."""
+        ref = audio_ref(audio.scope, audio.kind, audio.id)
+        stored = self._batch_get([audio_key(ref)]).get(audio_key(ref))
+        indexed = from_bytes(stored["fp"]["B"]) if stored and "fp" in stored else _clip(items)
+        updates = [(term_key("s", audio.scope, t), p) for t, p in snippet_postings(ref, indexed).items()]
+        updates += [(term_key("w", audio.scope, t), p) for t, p in whole_postings(ref, indexed).items()]
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(lambda update: self._delete_postings(*update), updates))
+        self.client.delete_item(TableName=self.table, Key={"pk": {"S": audio_key(ref)}})
+
+    # ------------------------------------------------------------------ reads
+    def identify(self, items: np.ndarray, scopes: Sequence[str]) -> list[Match]:
+        """Songs/tracks in `scopes` that the snippet `items` comes from, best first; [] when none passes
+        `snippet_max_ber(len(items))`."""
+        query = _clip(items)
+        if query.size == 0 or not scopes:
+            return []
+        mask = informative(query)
+        n_informative = int(mask.sum())
+        if n_informative < MIN_SNIPPET_ITEMS:  # mostly silence or a fade: too little music to tell songs apart
+            return []
+        voters = np.flatnonzero(mask)
+        if voters.size > VOTE_ITEMS:  # a spread of the snippet votes; all of it is rescored
+            voters = voters[np.linspace(0, voters.size - 1, VOTE_ITEMS).astype(np.int64)]
+        voting = np.zeros(query.size, bool)
+        voting[voters] = True
+        terms = np.where(voting, query >> (32 - KEY_BITS), np.uint32(1 << KEY_BITS)).astype(np.int64)
+        unique_terms = np.unique(terms[voting]).tolist()
+        keys = [term_key("s", scope, t) for scope in dict.fromkeys(scopes) for t in unique_terms]
+        found = self._batch_get(keys)
+        by_term: dict[int, list[bytes]] = defaultdict(list)
+        for key, item in found.items():
+            if "p" in item:
+                by_term[int(key.rsplit("#", 1)[1], 16)].extend(item["p"]["BS"])
+        candidates = self._vote(query, terms, by_term)
+        if not candidates:
+            return []
+        audios = self._batch_get([audio_key(ref) for ref, _, _ in candidates])
+        limit = snippet_max_ber(n_informative)
+        min_overlap = max(1, math.ceil(0.8 * n_informative))
+        best: dict[str, Match] = {}
+        for ref, offset, _votes in candidates:
+            audio = audios.get(audio_key(ref))
+            if audio is None or audio["scope"]["S"] not in scopes:
+                continue
+            alignment = best_alignment(query, from_bytes(audio["fp"]["B"]), max_offset_items=RESCORE_SLACK_ITEMS,
+                                       center_offset_items=offset, min_overlap_items=min_overlap, query_mask=mask)
+            if alignment.overlap_items == 0 or alignment.bit_error_rate > limit:
+                continue
+            match = _match(audio, alignment.bit_error_rate, alignment.offset_items)
+            key = audio_key(ref)
+            if key not in best or match.bit_error_rate < best[key].bit_error_rate:
+                best[key] = match
+        return sorted(best.values(), key=lambda m: m.bit_error_rate)
+
+    def find_duplicates(self, items: np.ndarray, scopes: Sequence[str], *,
+                        exclude: tuple[str, str] | None = None) -> list[Match]:
+        """Whole tracks in `scopes` that hold the same recording as `items` (any encoding), best first.
+        `exclude` = (kind, id) of the upload itself, which may already be indexed."""
+        query = _clip(items)
+        if query.size == 0 or not scopes:
+            return []
+        begin, end = whole_window(query.size)
+        window = query[begin:end]
+        keys_hi = (window >> (32 - KEY_BITS)).tolist()
+        lows = ((window >> (32 - WHOLE_TERM_BITS)) & ((1 << (WHOLE_TERM_BITS - KEY_BITS)) - 1)).tolist()
+        wanted: dict[int, set[int]] = defaultdict(set)
+        for hi, low in zip(keys_hi, lows, strict=True):
+            wanted[hi].add(low)
+        scope_list = list(dict.fromkeys(scopes))
+        found = self._batch_get([term_key("w", s, hi) for s in scope_list for hi in wanted])
+        excluded = {audio_ref(s, *exclude) for s in scope_list} if exclude else set()
+        counts: dict[bytes, int] = defaultdict(int)
+        for key, item in found.items():
+            hi = int(key.rsplit("#", 1)[1], 16)
+            for posting in item.get("p", {}).get("BS", []):
+                ref, low = posting[:8], int.from_bytes(posting[8:10], "big")
+                if low in wanted[hi] and ref not in excluded:
+                    counts[ref] += 1
+        ranked = sorted((r for r, c in counts.items() if c >= DUPLICATE_MIN_TERMS), key=lambda r: -counts[r])
+        ranked = ranked[:DUPLICATE_CANDIDATES]
+        audios = self._batch_get([audio_key(ref) for ref in ranked])
+        matches = []
+        for ref in ranked:
+            audio = audios.get(audio_key(ref))
+            if audio is None or audio["scope"]["S"] not in scopes:
+                continue
+            reference = from_bytes(audio["fp"]["B"])
+            alignment = best_alignment(query, reference, max_offset_items=DUPLICATE_MAX_OFFSET_ITEMS)
+            coverage = alignment.overlap_items / max(query.size, reference.size)
+            if alignment.bit_error_rate <= DUPLICATE_MAX_BER and coverage >= DUPLICATE_MIN_COVERAGE:
+                match = _match(audio, alignment.bit_error_rate, alignment.offset_items)
+                matches.append(Match(**{**match.__dict__, "score": similarity(alignment.bit_error_rate) * coverage}))
+        return sorted(matches, key=lambda m: (m.bit_error_rate, -m.score))
+
+    # ------------------------------------------------------------------ voting
+    @staticmethod
+    def _vote(query: np.ndarray, terms: np.ndarray, by_term: dict[int, list[bytes]]) -> list[tuple[bytes, int, int]]:
+        """(ref, offset, votes) of the best-voted placements, at most CANDIDATES, one per audio and offset."""
+        refs_parts, offsets_parts = [], []
+        shift = 16 - (SNIPPET_VOTE_BITS - KEY_BITS)
+        query_low = (query & 0xFFFF) >> shift
+        positions_of: dict[int, np.ndarray] = defaultdict(lambda: np.empty(0, np.int64))
+        for term in by_term:
+            positions_of[term] = np.flatnonzero(terms == term)
+        for term, postings in by_term.items():
+            records = np.frombuffer(b"".join(postings), dtype=_POSTING)
+            low = records["low"].astype(np.uint32) >> shift
+            pos = records["pos"].astype(np.int64)
+            for i in positions_of[term].tolist():
+                hit = low == query_low[i]
+                if hit.any():
+                    refs_parts.append(records["ref"][hit].astype(np.uint64))
+                    offsets_parts.append(pos[hit] - i)
+        if not refs_parts:
+            return []
+        refs = np.concatenate(refs_parts)
+        offsets = np.concatenate(offsets_parts)
+        unique_refs, ref_index = np.unique(refs, return_inverse=True)
+        bias = 1 << 20
+        cells = ref_index.astype(np.int64) * (bias * 2) + (offsets + bias)
+        cell_ids, counts = np.unique(cells, return_counts=True)
+        # sum each cell with its neighbours (offset +-1): a snippet starts anywhere within an item
+        smoothed = counts.copy()
+        for step in (-1, 1):
+            where = np.searchsorted(cell_ids, cell_ids + step)
+            inside = where < cell_ids.size
+            same = np.zeros(cell_ids.size, bool)
+            same[inside] = cell_ids[where[inside]] == cell_ids[inside] + step
+            smoothed[same] += counts[where[same]]
+        order = np.argsort(-smoothed, kind="stable")
+        out: list[tuple[bytes, int, int]] = []
+        taken: set[tuple[int, int]] = set()
+        for index in order.tolist():
+            votes = int(smoothed[index])
+            if votes < MIN_VOTES or len(out) >= CANDIDATES:
+                break
+            ref_i, offset = divmod(int(cell_ids[index]), bias * 2)
+            offset -= bias
+            if any((ref_i, offset + d) in taken for d in range(-RESCORE_SLACK_ITEMS, RESCORE_SLACK_ITEMS + 1)):
+                continue
+            taken.add((ref_i, offset))
+            out.append((int(unique_refs[ref_i]).to_bytes(8, "big"), offset, votes))
+        return out
+
+    # ------------------------------------------------------------------ DynamoDB
+    @staticmethod
+    def _audio_item(ref: bytes, audio: IndexedAudio, items: np.ndarray) -> dict[str, Any]:
+        return {
+            "pk": {"S": audio_key(ref)},
+            "kind": {"S": audio.kind},
+            "id": {"S": audio.id},
+            "scope": {"S": audio.scope},
+            "title": {"S": audio.title},
+            "artist": {"S": audio.artist},
+            "durationSeconds": {"N": str(Decimal(str(round(float(audio.duration_seconds), 3))))},
+            "items": {"N": str(int(items.size))},
+            "fp": {"B": to_bytes(items)},
+        }
+
+    def _add_postings(self, key: str, postings: set[bytes]) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": key}},
+                UpdateExpression="ADD #p :new",
+                ConditionExpression="attribute_not_exists(#stop) AND (attribute_not_exists(#p) OR size(#p) <= :room)",
+                ExpressionAttributeNames={"#p": "p", "#stop": "stop"},
+                ExpressionAttributeValues={":new": {"BS": sorted(postings)},
+                                           ":room": {"N": str(MAX_POSTINGS - len(postings))}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            current = self.client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item", {})
+            if "stop" in current or postings <= set(current.get("p", {}).get("BS", [])):
+                return  # already a stop term, or a replay that would add nothing
+            self.client.update_item(TableName=self.table, Key={"pk": {"S": key}},
+                                    UpdateExpression="SET #stop = :yes REMOVE #p",
+                                    ExpressionAttributeNames={"#p": "p", "#stop": "stop"},
+                                    ExpressionAttributeValues={":yes": {"BOOL": True}})
+
+    def _delete_postings(self, key: str, postings: set[bytes]) -> None:
+        self.client.update_item(TableName=self.table, Key={"pk": {"S": key}}, UpdateExpression="DELETE #p :gone",
+                                ExpressionAttributeNames={"#p": "p"},
+                                ExpressionAttributeValues={":gone": {"BS": sorted(postings)}})
+
+    def _batch_get(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """pk -> item for the keys that exist; chunks of 100 in parallel, unprocessed keys retried."""
+        unique = list(dict.fromkeys(keys))
+        chunks = [unique[i:i + BATCH_GET] for i in range(0, len(unique), BATCH_GET)]
+        if not chunks:
+            return {}
+        if len(chunks) == 1:
+            return self._get_chunk(chunks[0])
+        out: dict[str, dict[str, Any]] = {}
+        with ThreadPoolExecutor(min(THREADS, len(chunks))) as pool:
+            for part in pool.map(self._get_chunk, chunks):
+                out.update(part)
+        return out
+
+    def _get_chunk(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": k}} for k in keys]}}
+        for attempt in range(8):
+            answer = self.client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table, []):
+                out[item["pk"]["S"]] = item
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return out
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise RuntimeError(f"DynamoDB left {len(request[self.table]['Keys'])} keys unprocessed after 8 tries")
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        chunks = [requests[i:i + BATCH_WRITE] for i in range(0, len(requests), BATCH_WRITE)]
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(self._write_chunk, chunks))
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> None:
+        request: dict[str, Any] = {self.table: chunk}
+        for attempt in range(8):
+            answer = self.client.batch_write_item(RequestItems=request)
+            request = answer.get("UnprocessedItems") or {}
+            if not request:
+                return
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise RuntimeError(f"DynamoDB left {len(request[self.table])} writes unprocessed after 8 tries")
+
+
+def _match(audio: dict[str, Any], bit_error_rate: float, offset_items: int) -> Match:
+    return Match(kind=audio["kind"]["S"], id=audio["id"]["S"], scope=audio["scope"]["S"],
+                 title=audio.get("title", {}).get("S", ""), artist=audio.get("artist", {}).get("S", ""),
+                 score=similarity(bit_error_rate), offset_seconds=offset_items * ITEM_SECONDS,
+                 bit_error_rate=bit_error_rate)

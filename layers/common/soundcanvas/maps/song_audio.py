@@ -1,0 +1,158 @@
+"""The recording of a catalog song, on the song's own record in SongsTable (the table Blend created).
+
+Maps declares only what it reads (the song's visibility, owner, status, title and artist) and
+what it writes (audio and map attributes), and writes with UpdateItem actions, never a whole-item
+put, so Blend's attributes are never touched (the same arrangement as Listen's and the library's
+attributes on the shared user item; written in docs/architecture.md).
+
+    audioStatus     PENDING (a form was handed out) -> READY | FAILED (audioError says why)
+    audioKey        catalog/{songId}/audio.{ext}, the recording (kept as uploaded)
+    fingerprintKey  catalog/{songId}/audio.fp, its Chromaprint fingerprint (soundcanvas.maps.fingerprints)
+    audioBy         who attached it (only they may replace it)
+    bpm             the tempo of the song's newest drum map
+    canonicalMapId  the verified map (Maps, part 2)
+
+Objects: a form puts the recording at catalog/{songId}/audio-upload.{ext}; its arrival starts the
+song-audio workflow, which checks and fingerprints it and moves it to audioKey.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.models import Model
+
+from soundcanvas.core.records import as_dict, bind, conditional_failed, now_iso
+
+PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
+PUBLIC = "public"
+SONG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+AUDIO_UPLOAD_KEY_RE = re.compile(r"^catalog/(?P<songId>[A-Za-z0-9_-]{1,64})/audio-upload\.(?P<ext>[a-z0-9]{2,4})$")
+
+
+def audio_upload_key(song_id: str, ext: str) -> str:
+    return f"catalog/{song_id}/audio-upload.{ext}"
+
+
+def audio_key(song_id: str, ext: str) -> str:
+    return f"catalog/{song_id}/audio.{ext}"
+
+
+def fingerprint_key(song_id: str) -> str:
+    return f"catalog/{song_id}/audio.fp"
+
+
+def parse_audio_upload_key(key: str) -> tuple[str, str] | None:
+    match = AUDIO_UPLOAD_KEY_RE.match(key)
+    return (match["songId"], match["ext"]) if match else None
+
+
+@lru_cache(maxsize=8)
+def _record_class(table_name: str, region: str, host: str | None) -> Any:
+    class SongAudioRecord(Model):
+        class Meta:
+            pass
+
+        songId = UnicodeAttribute(hash_key=True)
+        title = UnicodeAttribute(null=True)
+        artist = UnicodeAttribute(null=True)
+        visibility = UnicodeAttribute(null=True)
+        ownerId = UnicodeAttribute(null=True)
+        status = UnicodeAttribute(null=True)
+        expiresAt = NumberAttribute(null=True)
+        audioStatus = UnicodeAttribute(null=True)
+        audioKey = UnicodeAttribute(null=True)
+        audioExt = UnicodeAttribute(null=True)
+        audioError = UnicodeAttribute(null=True)
+        audioBy = UnicodeAttribute(null=True)
+        audioAt = UnicodeAttribute(null=True)
+        fingerprintKey = UnicodeAttribute(null=True)
+        audioDurationSeconds = NumberAttribute(null=True)
+        bpm = NumberAttribute(null=True)
+        canonicalMapId = UnicodeAttribute(null=True)
+
+    return bind(SongAudioRecord, table_name, region, host)
+
+
+class SongAudioStore:
+    """The audio attributes of songs; takes its table and endpoint as arguments."""
+
+    def __init__(self, table_name: str, region: str, *, host: str | None = None, clock: Any = time.time) -> None:
+        self.model: Any = _record_class(table_name, region, host)
+        self.clock = clock
+
+    def visible(self, song_id: str, viewer_id: str) -> dict[str, Any] | None:
+        """The READY song if `viewer_id` may see it (public, or theirs); None otherwise (a 404 to them)."""
+        if not SONG_ID_RE.match(song_id):
+            return None
+        try:
+            record = self.model.get(song_id, consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        if record.expiresAt is not None and record.expiresAt <= self.clock():
+            return None
+        if record.visibility != PUBLIC and record.ownerId != viewer_id:
+            return None
+        return as_dict(record)
+
+    def get(self, song_id: str) -> dict[str, Any] | None:
+        try:
+            return as_dict(self.model.get(song_id, consistent_read=True))
+        except self.model.DoesNotExist:
+            return None
+
+    def start_upload(self, song_id: str, user_id: str, ext: str) -> bool:
+        """Hand out a form: audioStatus PENDING, by this user. False when someone else attached the
+        song's recording (only they may replace it) or the song is gone or not READY."""
+        m = self.model
+        try:
+            m(song_id).update(
+                actions=[m.audioStatus.set(PENDING), m.audioBy.set(user_id), m.audioExt.set(ext),
+                         m.audioError.remove(), m.audioAt.set(now_iso(self.clock()))],
+                condition=(m.status == "READY") & (m.audioBy.does_not_exist() | (m.audioBy == user_id)),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_ready(self, song_id: str, *, audio_key: str, fingerprint_key: str, duration_seconds: float) -> bool:
+        m = self.model
+        try:
+            m(song_id).update(
+                actions=[m.audioStatus.set(READY), m.audioKey.set(audio_key), m.fingerprintKey.set(fingerprint_key),
+                         m.audioDurationSeconds.set(round(duration_seconds, 2)), m.audioError.remove(),
+                         m.audioAt.set(now_iso(self.clock()))],
+                condition=m.songId.exists(),
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_failed(self, song_id: str, *, message: str) -> bool:
+        """FAILED with why; a recording attached before stays (audioKey is kept)."""
+        m = self.model
+        try:
+            m(song_id).update(actions=[m.audioStatus.set(FAILED), m.audioError.set(message)],
+                              condition=m.songId.exists())
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def set_bpm(self, song_id: str, bpm: float) -> None:
+        m = self.model
+        try:
+            m(song_id).update(actions=[m.bpm.set(round(bpm, 1))], condition=m.songId.exists())
+        except UpdateError as exc:
+            if not conditional_failed(exc):
+                raise

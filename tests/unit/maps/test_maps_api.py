@@ -1,0 +1,168 @@
+"""The Maps API handler against moto (Step Functions included): a map from a library track (the seam: its
+original copied to the map's work prefix) or a catalog song with a recording, the fields named when a
+request is wrong, the quota, another user's anything a 404; the recording form of a song; identify forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from soundcanvas.blend.catalog import song_record
+from soundcanvas.blend.seed import SeedSong
+from soundcanvas.blend.songs import SongStore
+from soundcanvas.library.tracks import TrackStore
+from soundcanvas.maps import drum_maps
+from soundcanvas.maps.drum_maps import MapStore
+from soundcanvas.maps.song_audio import SongAudioStore
+from tests.apigw import call, event
+from tests.conftest import ManualClock, load_function
+from tests.unit.blend.conftest import executions, keys, moto_state_machine
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def state_machine(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> str:
+    return moto_state_machine(monkeypatch, "MapStateMachine", "MAP_STATE_MACHINE_ARN")
+
+
+@pytest.fixture
+def api(aws: dict[str, Any], state_machine: str, monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> Any:
+    module = load_function("maps_api")
+    monkeypatch.setattr(module, "clock", clock)
+    module.quotas.clock = clock
+    return module
+
+
+@pytest.fixture
+def map_store(aws: dict[str, Any], clock: ManualClock) -> MapStore:
+    return MapStore(aws["maps_table"], REGION, clock=clock)
+
+
+@pytest.fixture
+def song_id(aws: dict[str, Any], clock: ManualClock, seed_songs: list[SeedSong]) -> str:
+    """A public catalog song (no recording yet)."""
+    SongStore(aws["songs_table"], REGION, clock=clock).put_public([song_record(seed_songs[0])])
+    return seed_songs[0].songId
+
+
+def ready_track(aws: dict[str, Any], clock: ManualClock, user: str, *, duration: float = 30.0) -> str:
+    """A READY library track of `user`'s with its original in the bucket (as the library's workflow leaves it)."""
+    tracks = TrackStore(aws["tracks_table"], REGION, clock=clock)
+    track_id = f"t{int(clock() * 1000) % 10**9}"
+    key = f"library/{user}/{track_id}/original.mp3"
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=key, Body=b"ID3 audio bytes")
+    tracks.model(user, track_id, createdAt="2026-11-30T00:00:00.000Z", updatedAt="2026-11-30T00:00:00.000Z",
+                 status="READY", source="upload", fileName="groove.mp3", originalKey=key, format="mp3",
+                 version="v1", name="Groove", artist="The Band", durationSeconds=duration).save()
+    return track_id
+
+
+def post_map(api: Any, body: Any, user: str = "alice") -> tuple[int, Any]:
+    return call(api, event("POST", "/maps", body=body, user=user))
+
+
+def test_a_map_of_a_track_copies_the_original_and_starts_the_workflow(
+        api: Any, aws: dict[str, Any], clock: ManualClock, state_machine: str, map_store: MapStore) -> None:
+    track_id = ready_track(aws, clock, "alice")
+    status, body = post_map(api, {"trackId": track_id, "difficulty": "hard"})
+    assert status == 202, body
+    map_id = body["mapId"]
+    assert body["status"] == "PENDING" and body["source"] == {"kind": "track", "id": track_id}
+    record = map_store.get("alice", map_id)
+    assert record is not None and record["songId"] == f"track-{track_id}" and record["difficulty"] == "hard"
+    copied = keys(aws, drum_maps.work_prefix("alice", map_id))
+    assert copied == [drum_maps.work_key("alice", map_id, "source.mp3")] == [record["source"]["audioKey"]]
+    (execution,) = executions(state_machine)
+    assert execution["name"] == map_id and f'"mapId": "{map_id}"' in execution["input"]
+    status, view = call(api, event("GET", f"/maps/{map_id}", resource="/maps/{mapId}", path_params={"mapId": map_id}))
+    assert status == 200 and view["status"] == "PENDING" and view["mapUrl"] is None
+
+
+def test_another_users_track_and_map_are_not_found(api: Any, aws: dict[str, Any], clock: ManualClock) -> None:
+    track_id = ready_track(aws, clock, "alice")
+    status, body = post_map(api, {"trackId": track_id}, user="mallory")
+    assert status == 404 and track_id in body["message"]
+    _, created = post_map(api, {"trackId": track_id})
+    map_id = created["mapId"]
+    for method in ("GET", "DELETE"):
+        status, _ = call(api, event(method, f"/maps/{map_id}", user="mallory", resource="/maps/{mapId}",
+                                    path_params={"mapId": map_id}))
+        assert status == 404
+    status, listing = call(api, event("GET", "/maps", user="mallory"))
+    assert status == 200 and listing["items"] == []
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "body"),
+    ({"trackId": "a", "songId": "b"}, "body"),
+    ({"trackId": "../x"}, "trackId"),
+    ({"trackId": "a", "difficulty": "insane"}, "difficulty"),
+    ({"trackId": "a", "extra": 1}, "extra"),
+])
+def test_bad_requests_name_the_field(api: Any, body: dict[str, Any], field: str) -> None:
+    status, answer = post_map(api, body)
+    assert status in (400, 422), answer
+    assert any(field in error["field"] for error in answer["errors"]), answer
+
+
+def test_a_song_needs_a_recording_and_a_track_must_be_ready_and_short_enough(
+        api: Any, aws: dict[str, Any], clock: ManualClock, song_id: str) -> None:
+    status, body = post_map(api, {"songId": song_id})
+    assert status == 400 and body["errors"][0]["field"] == "songId" and f"/songs/{song_id}/audio" in body["message"]
+    long_track = ready_track(aws, clock, "alice", duration=4000.0)
+    status, body = post_map(api, {"trackId": long_track})
+    assert status == 400 and "lasts 4000 s" in body["message"]
+    assert post_map(api, {"songId": "no-such-song"})[0] == 404
+
+
+def test_a_song_with_a_recording_maps_from_it(api: Any, aws: dict[str, Any], clock: ManualClock, song_id: str,
+                                               map_store: MapStore) -> None:
+    audio = SongAudioStore(aws["songs_table"], REGION, clock=clock)
+    assert audio.start_upload(song_id, "bob", "mp3")
+    assert audio.mark_ready(song_id, audio_key=f"catalog/{song_id}/audio.mp3", fingerprint_key="fp",
+                            duration_seconds=61.0)
+    status, body = post_map(api, {"songId": song_id})
+    assert status == 202, body
+    record = map_store.get("alice", body["mapId"])
+    assert record is not None and record["songId"] == song_id
+    assert record["source"]["audioKey"] == f"catalog/{song_id}/audio.mp3"
+
+
+def test_maps_are_limited_per_user(api: Any, aws: dict[str, Any], clock: ManualClock) -> None:
+    track_id = ready_track(aws, clock, "alice")
+    answers = [post_map(api, {"trackId": track_id})[0] for _ in range(api.MAPS.limit + 1)]
+    assert answers[:-1] == [202] * api.MAPS.limit and answers[-1] == 429
+
+
+def test_deleting_a_map_removes_its_record_and_files(api: Any, aws: dict[str, Any], clock: ManualClock,
+                                                     map_store: MapStore) -> None:
+    track_id = ready_track(aws, clock, "alice")
+    map_id = post_map(api, {"trackId": track_id})[1]["mapId"]
+    status, _ = call(api, event("DELETE", f"/maps/{map_id}", resource="/maps/{mapId}", path_params={"mapId": map_id}))
+    assert status == 204
+    assert map_store.get("alice", map_id) is None and keys(aws, drum_maps.work_prefix("alice", map_id)) == []
+
+
+def test_a_song_recording_form_is_the_givers_to_replace(api: Any, aws: dict[str, Any], song_id: str) -> None:
+    path, resource = f"/songs/{song_id}/audio", "/songs/{songId}/audio"
+
+    def ask(user: str, content_type: str = "audio/mpeg") -> tuple[int, Any]:
+        return call(api, event("POST", path, user=user, body={"contentType": content_type}, resource=resource,
+                               path_params={"songId": song_id}))
+
+    status, body = ask("bob")
+    assert status == 201, body
+    assert body["upload"]["fields"]["key"] == f"catalog/{song_id}/audio-upload.mp3"
+    assert ask("bob", "audio/flac")[0] == 201  # the giver may send another
+    status, body = ask("carol")
+    assert status == 409 and "someone else" in body["message"]
+    status, body = ask("bob", "text/plain")
+    assert status in (400, 422) and body["errors"][0]["field"].endswith("contentType")
+
+
+def test_identify_forms_are_per_user(api: Any) -> None:
+    status, body = call(api, event("POST", "/identify/uploads", body={"contentType": "audio/mpeg"}))
+    assert status == 201, body
+    assert body["upload"]["fields"]["key"] == f"identify/alice/{body['uploadId']}.mp3"

@@ -1,0 +1,329 @@
+"""Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds and per-lane
+classifiers of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS only (FluidR3_GM, MIT;
+MuseScore_General, MIT, parts CC0 / public domain; so the file is MIT). Deterministic.
+
+1. Templates: every GM drum note of drums.GM_NOTE_TO_LANE played alone at velocities 50, 90 and 127
+   (FluidSynth CLI), pooled into drums.band_spectrogram bands; a note's template is the sum of its first
+   TEMPLATE_FRAMES frames from the attack, each velocity normalised, then averaged; on every drum kit in
+   KITS of every SoundFont; then per lane TEMPLATES_PER_LANE spherical k-means centres (24 columns),
+   each normalised to sum 1.
+2. Thresholds: per lane, the (threshold, rise) pair maximising onset F1 (50 ms, mir_eval) summed over
+   the 'tune' split of bench/maps/grooves.py on MODEL_SOUNDFONTS (drums alone and under bass and piano),
+   then masks between lanes.
+3. Classifier: for CLASSIFIED_LANES, a logistic regression over candidate peaks (train_classifier).
+The tune split's sf_GMbank grooves are a validation timbre, not used here; the held-out split (TimGM6mb)
+is never rendered here.
+
+    .venv/bin/python tools/build_drum_templates.py [--cache out/maps-drums]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import mido
+import numpy as np
+import soundfile
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
+
+from bench.maps import grooves  # noqa: E402
+from soundcanvas.maps import drums  # noqa: E402
+
+VELOCITIES = (50, 90, 127)
+KITS = (0, 8, 16, 24, 25, 32, 40)  # GM drum kits: standard, room, power, electronic, TR-808, jazz, brush
+TEMPLATES_PER_LANE = 3
+SPACING_SECONDS = 2.0
+TEMPLATE_FRAMES = 2  # the attack's first two feature frames (each already stacks 70 ms of decay)
+THRESHOLD_GRID = np.geomspace(0.004, 0.4, 40)
+RISE_GRID = (1.2, 1.5, 2.0, 3.0, 5.0)
+MASK_GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75)
+TOLERANCE_SECONDS = 0.05
+# lanes decided by a logistic regression on candidate peaks rather than a threshold: chosen on the tune data
+# (FluidR3 + MuseScore_General for training, sf_GMbank as a validation SoundFont), where it beat the threshold
+CLASSIFIED_LANES = ("kick", "hihat_closed", "hihat_open", "crash")
+# the SoundFonts the model is built from: FluidR3_GM (MIT) and MuseScore_General (MIT, parts CC0 / public
+# domain). The tune split's third SoundFont, sf_GMbank, is kept out of the model as a validation timbre:
+# adding it to templates and thresholds lowered the snare (0.89 -> 0.70 alone on sf_GMbank grooves 500..).
+MODEL_SOUNDFONTS = (grooves.FLUIDR3, grooves.MUSESCORE)
+# augmentation (0 = off): each tune groove and each kit's single hits are also used AUGMENT_COPIES more times,
+# pitch-shifted by resampling (+-1..3 semitones), with a random spectral tilt and band gains, so the templates
+# and the classifier hear more drum timbres than the two SoundFonts' own
+AUGMENT_COPIES = 0  # tried with 1 and dropped: docs/maps-drums-bench.md, Honest notes
+AUGMENT_SEMITONES = (-3, -2, -1, 1, 2, 3)
+
+
+def augment(audio: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A seeded timbre variation of `audio`: resampled by 2**(s/12) (pitch and length scale together, as a
+    smaller or larger drum would sound), then a tilt of -3..+3 dB an octave around 2 kHz and three random
+    +-6 dB bumps an octave wide. Returns the audio and the factor its times are multiplied by."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    semitones = int(rng.choice(AUGMENT_SEMITONES))
+    ratio = Fraction(2 ** (semitones / 12)).limit_denominator(60)  # output length / input length
+    out = resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
+    spectrum = np.fft.rfft(out)
+    freqs = np.fft.rfftfreq(out.size, 1.0 / drums.SAMPLE_RATE_HZ)
+    octaves = np.log2(np.maximum(freqs, 20.0) / 2000.0)
+    gain_db = float(rng.uniform(-3.0, 3.0)) * octaves
+    for _ in range(3):
+        centre = float(rng.uniform(np.log2(100 / 2000), np.log2(10000 / 2000)))
+        gain_db += float(rng.uniform(-6.0, 6.0)) * np.exp(-0.5 * ((octaves - centre) / 0.5) ** 2)
+    out = np.fft.irfft(spectrum * 10 ** (gain_db / 20), n=out.size).astype(np.float32)
+    peak = float(np.max(np.abs(out))) or 1.0
+    return out * (0.9 / peak), float(ratio)
+
+
+def single_hits(soundfont: Path, kit: int, cache: Path | None = None) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Every note at every velocity on one drum kit (GM program on channel 10), SPACING_SECONDS apart,
+    rendered once: the audio and (frame, note, velocity)."""
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.Message("program_change", channel=9, program=kit, time=0))
+    placed = []
+    now = 0
+    at = 0.5
+    for note in sorted(drums.GM_NOTE_TO_LANE):
+        for velocity in VELOCITIES:
+            tick = round(at * 960)
+            track.append(mido.Message("note_on", channel=9, note=note, velocity=velocity, time=tick - now))
+            track.append(mido.Message("note_off", channel=9, note=note, time=96))
+            now = tick + 96
+            placed.append((round(at * drums.FRAME_RATE_HZ), note, velocity))
+            at += SPACING_SECONDS
+    cached = cache / f"hits-{soundfont.stem}-k{kit}-v{len(placed)}.wav" if cache else None
+    if cached is not None and cached.exists():
+        audio, _ = soundfile.read(str(cached), dtype="float32", always_2d=True)
+        return audio.mean(axis=1), placed
+    with tempfile.TemporaryDirectory() as work:
+        midi_path, wav = Path(work) / "hits.mid", Path(work) / "hits.wav"
+        midi.save(str(midi_path))
+        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(drums.SAMPLE_RATE_HZ), "-F", str(wav),
+                        str(soundfont), str(midi_path)], check=True, capture_output=True, timeout=300)
+        audio, _ = soundfile.read(str(wav), dtype="float32", always_2d=True)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(cached), audio.mean(axis=1), drums.SAMPLE_RATE_HZ, subtype="FLOAT")
+    return audio.mean(axis=1), placed
+
+
+def build_templates(soundfonts: Sequence[Path], per_lane_count: int = TEMPLATES_PER_LANE,
+                    cache: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per lane, per_lane_count templates: the spherical k-means centres of that lane's single-hit
+    spectra over every note, every kit of KITS and every SoundFont given (so a lane covers more than one
+    drum's timbre, which is what lets it recognise a kit it never heard), each normalised to sum 1."""
+    per_lane: dict[int, list[np.ndarray]] = {}
+    for s_index, soundfont in enumerate(soundfonts):
+        for kit in KITS:
+            variants = [None] + [np.random.default_rng([7, s_index, kit, copy]) for copy in range(AUGMENT_COPIES)]
+            for rng in variants:
+                for note, column in kit_templates(soundfont, kit, cache, rng).items():
+                    per_lane.setdefault(drums.LANES.index(drums.GM_NOTE_TO_LANE[note]), []).append(column)
+    columns, lanes = [], []
+    for lane, spectra in sorted(per_lane.items()):
+        for centre in spherical_kmeans(np.stack(spectra), per_lane_count):
+            columns.append(centre / centre.sum())
+            lanes.append(lane)
+    return np.stack(columns, axis=1).astype(np.float32), np.asarray(lanes)
+
+
+def spherical_kmeans(spectra: np.ndarray, k: int, iterations: int = 30) -> list[np.ndarray]:
+    """k centres of unit-norm rows (cosine similarity), seeded by farthest-point picking: deterministic."""
+    unit = spectra / (np.linalg.norm(spectra, axis=1, keepdims=True) + 1e-12)
+    if len(unit) <= k:
+        return list(spectra)
+    centres = [unit[0]]
+    while len(centres) < k:
+        similarity = np.max(unit @ np.stack(centres).T, axis=1)
+        centres.append(unit[int(np.argmin(similarity))])
+    c = np.stack(centres)
+    for _ in range(iterations):
+        label = np.argmax(unit @ c.T, axis=1)
+        c = np.stack([unit[label == j].mean(axis=0) if np.any(label == j) else c[j] for j in range(k)])
+        c /= np.linalg.norm(c, axis=1, keepdims=True) + 1e-12
+    label = np.argmax(unit @ c.T, axis=1)
+    return [spectra[label == j].mean(axis=0) for j in range(k) if np.any(label == j)]
+
+
+def kit_templates(soundfont: Path, kit: int, cache: Path | None = None,
+                  rng: np.random.Generator | None = None) -> dict[int, np.ndarray]:
+    """note -> the note's spectrum (stacked features over its attack), averaged over VELOCITIES; on an
+    augmented copy of the hits (`augment`) where `rng` is given."""
+    audio, placed = single_hits(soundfont, kit, cache)
+    if rng is not None:
+        audio, factor = augment(audio, rng)
+        placed = [(round(frame * factor), note, velocity) for frame, note, velocity in placed]
+    stacked = drums.features(audio)
+    spec = drums.band_spectrogram(audio)
+    columns: dict[int, list[np.ndarray]] = {}
+    for frame, note, _ in placed:
+        # the attack: the loudest frame within 40 ms of the written time (FluidSynth's latency)
+        window = spec[:, frame:frame + 5].sum(axis=0)
+        start = frame + int(np.argmax(window)) - 1
+        part = stacked[:, max(0, start):start + TEMPLATE_FRAMES].sum(axis=1)
+        columns.setdefault(note, []).append(part / (part.sum() + 1e-12))
+    return {note: np.mean(parts, axis=0) for note, parts in columns.items()}
+
+
+def tune_cases(cache: Path, count: int = grooves.TUNE_COUNT) -> list[tuple[tuple[dict[str, np.ndarray], np.ndarray], Path]]:
+    """((truth, audio), SoundFont) of every groove of the 'tune' split, drums alone and under bass and piano."""
+    cases = []
+    for index, (groove, soundfont, noise) in enumerate(grooves.split("tune", count)):
+        for mix in (False, True):
+            audio = grooves.render_groove(groove, soundfont, cache, mix=mix, noise_snr_db=noise)
+            truth = groove.truth()
+            cases.append(((truth, audio), soundfont))
+            for copy in range(AUGMENT_COPIES):
+                varied, factor = augment(audio, np.random.default_rng([11, index, int(mix), copy]))
+                cases.append((({lane: times * factor for lane, times in truth.items()}, varied), soundfont))
+    return cases
+
+
+def tune_thresholds(templates: np.ndarray, lanes: np.ndarray, audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+    import mir_eval
+
+    cases = []
+    for truth, audio in audio_cases:
+        spec = drums.features(audio)
+        act = drums.lane_activations(drums.activations(spec, templates), lanes) / drums.loud_level(spec)
+        cases.append((truth, act))
+    thresholds = np.zeros(len(drums.LANES), dtype=np.float32)
+    rises = np.zeros(len(drums.LANES), dtype=np.float32)
+    latencies = np.zeros(len(drums.LANES), dtype=np.float32)
+    scores = {}
+    for index, lane in enumerate(drums.LANES):
+        # latency: the median delay from a written hit to its activation's peak at a loose setting
+        delays = []
+        for truth, act in cases:
+            est = drums.pick_peaks(act[index], 0.02, 1.5) / drums.FRAME_RATE_HZ
+            if truth[lane].size and est.size:
+                delays += [est[j] - truth[lane][i] for i, j in mir_eval.util.match_events(truth[lane], est, 0.1)]
+        latencies[index] = float(np.median(delays)) if delays else 0.0
+        best: tuple[float, float, float] = (-1.0, 0.1, 2.0)
+        for rise in RISE_GRID:
+            for threshold in THRESHOLD_GRID:
+                tp = fp = fn = 0
+                for truth, act in cases:
+                    est = drums.pick_peaks(act[index], float(threshold), rise) / drums.FRAME_RATE_HZ - latencies[index]
+                    ref = truth[lane]
+                    matched = len(mir_eval.util.match_events(ref, est, TOLERANCE_SECONDS)) if ref.size and est.size else 0
+                    tp += matched
+                    fp += est.size - matched
+                    fn += ref.size - matched
+                f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+                if f1 > best[0] + 1e-9:
+                    best = (f1, float(threshold), rise)
+        scores[lane] = best[0]
+        thresholds[index], rises[index] = best[1], best[2]
+    masks = np.zeros((len(drums.LANES), len(drums.LANES)), dtype=np.float32)
+    for index, lane in enumerate(drums.LANES):
+        for other in range(len(drums.LANES)):
+            if other == index:
+                continue
+            best_mask: tuple[float, float] = (-1.0, 0.0)
+            for ratio in MASK_GRID:
+                masks[index, other] = ratio
+                model = drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks)
+                tp = fp = fn = 0
+                for truth, act in cases:
+                    hits = drums.hits_from_activations(act, 1.0, model)
+                    est = np.asarray([h.time_seconds for h in hits if h.lane == lane])
+                    ref = truth[lane]
+                    matched = len(mir_eval.util.match_events(ref, est, TOLERANCE_SECONDS)) if ref.size and est.size else 0
+                    tp, fp, fn = tp + matched, fp + est.size - matched, fn + ref.size - matched
+                f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+                if f1 > best_mask[0] + 1e-3:  # a mask must earn its place
+                    best_mask = (f1, ratio)
+            masks[index, other] = best_mask[1]
+            scores[lane] = max(scores[lane], best_mask[0])
+    return thresholds, rises, latencies, masks, scores
+
+
+def train_classifier(model: drums.DrumModel, audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]]
+                     ) -> dict[str, np.ndarray]:
+    """Per lane of CLASSIFIED_LANES, a logistic regression (scikit-learn, L2, C=1, lbfgs: deterministic)
+    on drums.candidate_features of every candidate peak of the tune split, labelled 1 where the candidate
+    matches a written hit of its lane (mir_eval's matching, 50 ms after the lane's latency); stored as
+    the feature standardisation and the weights, run with numpy by drums.classified_peaks."""
+    import mir_eval
+    from sklearn.linear_model import LogisticRegression
+
+    lanes_count, n_features = len(drums.LANES), drums.CANDIDATE_FEATURES
+    xs: list[list[np.ndarray]] = [[] for _ in range(lanes_count)]
+    ys: list[list[np.ndarray]] = [[] for _ in range(lanes_count)]
+    for truth, audio in audio_cases:
+        spec = drums.features(audio)
+        lane_acts = drums.lane_activations(drums.activations(spec, model.templates), model.template_lanes)
+        relative = lane_acts / drums.loud_level(spec)
+        for index, lane in enumerate(drums.LANES):
+            if lane not in CLASSIFIED_LANES:
+                continue
+            peaks = drums.pick_peaks(relative[index], float(model.thresholds[index]) * drums.CANDIDATE_FRACTION,
+                                     drums.CANDIDATE_RISE)
+            if peaks.size == 0:
+                continue
+            times = peaks / drums.FRAME_RATE_HZ - float(model.latencies_seconds[index])
+            label = np.zeros(peaks.size)
+            if truth[lane].size:
+                for _, j in mir_eval.util.match_events(truth[lane], times, TOLERANCE_SECONDS):
+                    label[j] = 1.0
+            xs[index].append(drums.candidate_features(relative, index, peaks))
+            ys[index].append(label)
+    mean = np.zeros((lanes_count, n_features), dtype=np.float32)
+    scale = np.ones((lanes_count, n_features), dtype=np.float32)
+    weights = np.zeros((lanes_count, n_features), dtype=np.float32)
+    bias = np.zeros(lanes_count, dtype=np.float32)
+    classified = np.zeros(lanes_count, dtype=bool)
+    for index, lane in enumerate(drums.LANES):
+        if lane not in CLASSIFIED_LANES or not xs[index]:
+            continue
+        x, y = np.concatenate(xs[index]), np.concatenate(ys[index])
+        mean[index], scale[index] = x.mean(axis=0), x.std(axis=0) + 1e-6
+        fit = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean[index]) / scale[index], y)
+        weights[index], bias[index] = fit.coef_[0], fit.intercept_[0]
+        classified[index] = True
+        sys.stdout.write(f"{lane:14s} classifier on {y.size} candidates, {int(y.sum())} hits\n")
+    return {"classified": classified, "feature_mean": mean, "feature_scale": scale, "weights": weights, "bias": bias}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=ROOT / "out" / "maps-drums")
+    parser.add_argument("--out", type=Path, default=drums.TEMPLATES_PATH)
+    parser.add_argument("--augment", type=int, default=AUGMENT_COPIES, help="augmented copies of each render")
+    args = parser.parse_args(argv)
+    globals()["AUGMENT_COPIES"] = args.augment
+    missing = grooves.missing_soundfonts(MODEL_SOUNDFONTS)
+    if missing:
+        sys.stderr.write(f"missing SoundFonts: {missing}\n")
+        return 2
+    templates, lanes = build_templates(MODEL_SOUNDFONTS, TEMPLATES_PER_LANE, args.cache)
+    cases = [case for case, soundfont in tune_cases(args.cache) if soundfont in MODEL_SOUNDFONTS]
+    thresholds, rises, latencies, masks, scores = tune_thresholds(templates, lanes, cases)
+    classifier = train_classifier(drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks), cases)
+    np.savez_compressed(args.out, templates=templates, template_lanes=lanes, thresholds=thresholds, rises=rises,
+                        latencies_seconds=latencies, masks=masks, **classifier,
+                        lanes=np.asarray(drums.LANES),
+                        source=np.asarray("FluidR3_GM.sf2 (MIT), MuseScore_General_Full.sf2 (MIT, parts CC0); "
+                                          "tools/build_drum_templates.py"))
+    for lane in drums.LANES:
+        i = drums.LANES.index(lane)
+        sys.stdout.write(f"{lane:14s} threshold {thresholds[i]:.4f} rise {rises[i]:.1f} "
+                         f"latency {latencies[i] * 1000:.0f} ms  tune F1 {scores[lane]:.3f}\n")
+    sys.stdout.write(f"masks (row masked by column):\n{np.array2string(masks, precision=2)}\n")
+    sys.stdout.write(f"wrote {args.out} ({args.out.stat().st_size} bytes)\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
