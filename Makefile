@@ -19,7 +19,7 @@ help:
 	@echo "make demo-blend  blend three songs of the seed catalog (make demo ARGS='--blend \"song\" \"song\"' for yours)"
 	@echo "make demo-maps   fingerprint a song into the library, map its drums, identify a 10 s snippet of it"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
-	@echo "make unit      unit tests only (about three minutes); make e2e: the local stack over HTTP"
+	@echo "make unit      unit tests only (about four minutes); make e2e: the local stack over HTTP (about nine)"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
 	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md, docs/maps-*-bench.md)"
@@ -75,18 +75,23 @@ demo-blend: setup
 demo-maps: setup
 	$(BIN)/python -m local_stack demo --maps events/maps/groove.mp3 $(ARGS)
 
-# Unit tests run on two workers (pytest-xdist); end-to-end tests share one local stack per run,
-# so they run in one process, the 200-job load test (marked slow) last.
-test: setup lint validate scan
+# The three virtualenvs install side by side, then lint, validate and scan. Unit tests run on two workers
+# (pytest-xdist); end-to-end tests on two workers too, a test file at a time, each worker with its own
+# local stack; the load test (marked slow) last, alone.
+test:
+	$(MAKE) --no-print-directory -j3 $(STAMP) $(TOOLS_STAMP) $(SCAN_STAMP)
+	$(MAKE) --no-print-directory system-deps
+	$(MAKE) --no-print-directory -j3 lint validate scan
 	$(BIN)/python -m pytest tests/unit -n 2
-	$(BIN)/python -m pytest tests/e2e -m "not slow"
+	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile
 	$(BIN)/python -m pytest tests/e2e -m slow
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit -n 2
 
 e2e: setup
-	$(BIN)/python -m pytest tests/e2e
+	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile
+	$(BIN)/python -m pytest tests/e2e -m slow
 
 # ruff, mypy, and the import contracts that keep products apart (pyproject.toml, docs/architecture.md).
 lint: $(STAMP)
