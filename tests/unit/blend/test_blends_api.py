@@ -306,6 +306,7 @@ def test_a_blend_reads_as_its_owners_and_nobody_elses(
     aws: dict[str, Any],
     catalog: list[str],
     blend_store: BlendStore,
+    clock: ManualClock,
 ) -> None:
     _, created = post(api, {"songs": catalog[:2], "seed": 9})
     blend_id = created["blendId"]
@@ -319,6 +320,7 @@ def test_a_blend_reads_as_its_owners_and_nobody_elses(
     assert call(api, event("GET", **blend(blend_id, "/download"), user="bob"))[0] == 404
     assert call(api, event("DELETE", **blend(blend_id), user="bob"))[0] == 404
     assert blend_store.get("alice", blend_id) is not None
+    clock.now += 1  # done-1 is the newer (two blends created in one millisecond list in either order)
     complete(blend_store, aws, "alice", "done-1")
     status, view = call(api, event("GET", **blend("done-1")))
     assert status == 200 and view["status"] == "COMPLETE" and view["key"] == "D major"
