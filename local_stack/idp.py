@@ -1,8 +1,8 @@
 """The local stack's identity provider: what the Cognito user pool is to the deployed API.
 
 It signs ID tokens (RS256 JWTs with Cognito's claims: `sub`, `aud` = the app client, `iss` = the
-pool, `token_use` = "id", `exp`, `iat`) with a local RSA key, and publishes the public key as a
-JWKS at the path Cognito uses, `/{poolId}/.well-known/jwks.json` on the S3/DynamoDB endpoint.
+pool, `token_use` = "id", `exp`, `iat`, `email` and `email_verified`) with a local RSA key, and
+publishes the public key as a JWKS at the path Cognito uses, `/{poolId}/.well-known/jwks.json` on the S3/DynamoDB endpoint.
 The API's own authorizer function verifies those tokens exactly as it verifies Cognito's.
 
 The key lives in `.local-stack/idp-key.pem` (created on first use, never committed), so a token
@@ -30,6 +30,7 @@ ISSUER = f"https://idp.soundcanvas.local/{POOL_ID}"
 AUDIENCE = "soundcanvas-local-client"
 JWKS_PATH = f"/{POOL_ID}/.well-known/jwks.json"
 TOKEN_SECONDS = 3600
+EMAIL_DOMAIN = "example.com"  # a token's default `email` claim is {user}@example.com; pass email=... to change it
 
 
 class LocalIdentityProvider:
@@ -42,13 +43,16 @@ class LocalIdentityProvider:
         self.jwks = {"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
 
     def issue(self, user: str, *, seconds: int = TOKEN_SECONDS, now: float | None = None, **claims: Any) -> str:
-        """An ID token for `user` (its `sub`); extra claims override the defaults (tests forge bad ones)."""
+        """An ID token for `user` (its `sub`, and `email` {user}@example.com as Cognito's tokens carry one); extra
+        claims override the defaults (tests forge bad ones; email=None gives a token with no address)."""
         if not is_subject(user):
             raise ValueError(f"user ids are 1-128 letters, digits, _ or - (starting with a letter or digit), got {user!r}")
         issued = int(now if now is not None else time.time())
         payload = {
             "sub": user,
             "cognito:username": user,
+            "email": f"{user}@{EMAIL_DOMAIN}",  # Cognito's pool signs users in by e-mail (UsernameAttributes)
+            "email_verified": True,
             "aud": AUDIENCE,
             "iss": ISSUER,
             "token_use": "id",
@@ -57,6 +61,7 @@ class LocalIdentityProvider:
             "exp": issued + seconds,
             **claims,
         }
+        payload = {name: value for name, value in payload.items() if value is not None}
         return jwt.encode(payload, self.key, algorithm="RS256", headers={"kid": self.kid})
 
     def environment(self, endpoint: str) -> dict[str, str]:

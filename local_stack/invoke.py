@@ -8,7 +8,8 @@ one have run (a step's event is the previous steps' output), and for API functio
 job is complete and the demo track READY. Maps' events speak of one demo map (DEMO_MAP_ID) of
 events/maps/groove.mp3. The API authorizer's event carries a placeholder
 (`Bearer <an ID token for demo-user>`): it is replaced by a fresh token from the local identity
-provider, since a real token in a file would expire.
+provider, since a real token in a file would expire. So is a Stripe webhook event's `Stripe-Signature` placeholder:
+it is signed with the local stack's webhook secret at the call.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ FINGERPRINT_FUNCTIONS = {"FingerprintFunction", "IdentifyFunction"}
 SONG_FUNCTIONS = {"IngestSongFunction", "SongFailedFunction", "SongsApiFunction", "PreviewSongFunction"}
 BLEND_FUNCTIONS = {"PrepareBlendFunction", "ComposeBlendFunction", "CompleteBlendFunction", "BlendFailedFunction",
                    "BlendsApiFunction"}
+
+
+def sign_webhook(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
+    """A Stripe webhook event whose Stripe-Signature is a placeholder, signed now as Stripe signs it with the local
+    stack's webhook secret (a signature in a file would be older than the 300 s Stripe allows); `created` 0 is now."""
+    headers = dict(event.get("headers") or {})
+    if "<" not in str(headers.get("Stripe-Signature", "")):
+        return event
+    import stripe
+
+    body = json.loads(event["body"])
+    body["created"] = body.get("created") or int(time.time())
+    payload = json.dumps(body, separators=(",", ":"))
+    headers["Stripe-Signature"] = stripe.WebhookSignature.generate_signature_header(payload, stack.stripe_webhook_secret)
+    return {**event, "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()}, "body": payload}
 
 
 def seed_song(stack: LocalStack) -> None:
@@ -166,6 +182,44 @@ def seed_track(stack: LocalStack, before: str) -> None:
         stack.functions.invoke(name, json.loads((ROOT / "events" / event_file).read_text()))
 
 
+def seed_community(stack: LocalStack) -> None:
+    """A finished public map of a seed song (its version 1 a small valid document) and one pending edit of it:
+    what the verifier queue (GET /edits) then lists."""
+    from soundcanvas.maps import drum_maps, edits, karma
+    from soundcanvas.maps.lanes import DIFFICULTIES, LANES
+
+    names, host = stack.template.names, stack.endpoint
+    maps = drum_maps.MapStore(names["MapsTable"], "us-east-1", host=host)
+    song_id = DEMO_SONG_ID
+    maps.create("mapmaker", DEMO_MAP_ID, difficulty=None, source={"kind": "song", "id": song_id, "title": "Groove",
+                                                                  "artist": "SoundCanvas", "public": True})
+    maps.claim("mapmaker", DEMO_MAP_ID, execution_id="seed")
+    hits = [{"t": 0.5 * i, "t0": 0.5 * i, "lane": "kick" if i % 2 == 0 else "snare", "velocity": 0.8, "beat": float(i)}
+            for i in range(8)]
+    doc = {"schemaVersion": 1, "songId": song_id, "tempoBpm": 120.0, "offsetSeconds": 0.0, "beatsPerBar": 4,
+           "lanes": list(LANES), "levels": {name: hits[: 2 * (i + 1)] for i, name in enumerate(DIFFICULTIES)}}
+    key = drum_maps.document_key(song_id, DEMO_MAP_ID, 1)
+    s3 = stack.client("s3")
+    s3.put_object(Bucket=names["MediaBucket"], Key=key, Body=json.dumps(doc).encode(), ContentType="application/json")
+    maps.advance("mapmaker", DEMO_MAP_ID, finished="levels", elapsed_ms=1, next_stage="done", outputs={"mapKey": key})
+    store = karma.KarmaStore(names["CommunityTable"], "us-east-1", host=host)
+    edit_store = edits.EditStore(names["CommunityTable"], "us-east-1", maps=maps, karma_store=store, s3=s3,
+                                 bucket=names["MediaBucket"], host=host)
+    edit_store.submit(store.standing(DEMO_USER), maps.get("mapmaker", DEMO_MAP_ID) or {}, base_version=1,
+                      operations=[{"op": "replace", "path": "/levels/expert/7/lane", "value": "crash"}],
+                      comment="the last hit is a crash")
+
+
+def seed_notification(stack: LocalStack) -> None:
+    """An unread notification for the demo user: the demo map finished (what MapLevels writes)."""
+    from soundcanvas.core.notifications import NotificationStore
+
+    store = NotificationStore(stack.template.names["NotificationsTable"], "us-east-1", host=stack.endpoint)
+    store.add(DEMO_USER, kind="map-finished", subject="Your drum map of groove.mp3 is ready",
+              text="The drum map of groove.mp3 is ready at four difficulties (120 BPM).",
+              entity={"kind": "map", "id": DEMO_MAP_ID})
+
+
 def seed(stack: LocalStack, before: str) -> None:
     """Create the demo job and run the workflow steps that come before `before`."""
     # the layer is importable once the stack has started
@@ -196,6 +250,8 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
         if authorizer and function == authorizer.function:
             if "<" in str(event.get("authorizationToken", "")):
                 event = {**event, "authorizationToken": f"Bearer {stack.token(DEMO_USER)}"}
+        elif function == "BillingApiFunction":
+            event = sign_webhook(stack, event)
         elif function in TRACK_FUNCTIONS:
             seed_track(stack, function)
         elif function in LISTEN_FUNCTIONS:
@@ -206,10 +262,14 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
             seed_blend(stack, function)
         elif function in MAP_FUNCTIONS:
             seed_map(stack, function)
+        elif function == "CommunityApiFunction":
+            seed_community(stack)
         elif function in FINGERPRINT_FUNCTIONS:
             seed_fingerprints(stack, function)
         elif function in ("SongsApiFunction", "PreviewSongFunction"):
             pass  # the seed catalog is all they read
+        elif function == "MeApiFunction":
+            seed_notification(stack)
         else:
             seed(stack, function)
         return stack.functions.invoke(function, event)

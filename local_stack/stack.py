@@ -23,6 +23,7 @@ import functools
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -46,6 +47,7 @@ CREDENTIALS = ("LOCALSTACKKEY000000", "local-stack-secret-key-not-for-aws")
 REGION = "us-east-1"
 IDLE_POLL_SECONDS = 0.05  # how often wait_idle and execution() ask Step Functions whether executions ended
 STOP_WAIT_SECONDS = 60.0  # how long stop() lets running executions finish
+LOCAL_WEBHOOK_SECRET_NAME = "soundcanvas-local/stripe-webhook-secret"  # noqa: S105  # pragma: allowlist secret (a name)
 DEFAULT_MACHINE_TIMEOUT = 365 * 24 * 3600  # a state machine without TimeoutSeconds may run a year
 # Local differences from a deployed function's environment: no X-Ray daemon to send traces to,
 # and CloudWatch metrics (EMF lines on stdout) would only clutter the terminal.
@@ -54,6 +56,10 @@ BUCKET_PROPERTIES = {
     "BucketName", "NotificationConfiguration", "PublicAccessBlockConfiguration", "BucketEncryption",
     "OwnershipControls", "CorsConfiguration", "LifecycleConfiguration",
 }
+# SES: an identity is created (moto, like SES, refuses mail from an unverified sender) and so is a configuration set;
+# these options of a set only matter deployed (reputation metrics, the suppression list), and sending must be on.
+EMAIL_IDENTITY_PROPERTIES = {"EmailIdentity"}
+CONFIGURATION_SET_PROPERTIES = {"Name", "SendingOptions", "ReputationOptions", "SuppressionOptions"}
 
 
 class LocalStack:
@@ -102,6 +108,7 @@ class LocalStack:
             unknown = set(props) - BUCKET_PROPERTIES
             if unknown:
                 raise template.TemplateError(f"bucket {name}: properties {sorted(unknown)} are not supported locally")
+        _check_ses(self.template)
 
         gateway = s3gate.Gateway(
             credentials=CREDENTIALS,
@@ -251,6 +258,37 @@ class LocalStack:
                         rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
                     rules.append(rule)
                 s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+        self._create_billing_secret()
+
+    def _create_billing_secret(self) -> None:
+        """Stripe's webhook signing secret, as a deployed stack keeps it: a Secrets Manager secret (in moto, through
+        the endpoint) whose name the billing function reads from STRIPE_WEBHOOK_SECRET_NAME. A fresh random
+        `whsec_...` each start; tests sign events with `self.stripe_webhook_secret`. A name given in env_overrides
+        is left alone (that secret must exist). No Stripe API key is created: POST /billing/checkout answers 503."""
+        self.stripe_webhook_secret = ""
+        if os.environ.get("STRIPE_WEBHOOK_SECRET_NAME"):
+            return
+        self.stripe_webhook_secret = f"whsec_{secrets.token_urlsafe(32)}"
+        self.client("secretsmanager").create_secret(Name=LOCAL_WEBHOOK_SECRET_NAME,
+                                                    SecretString=self.stripe_webhook_secret)
+        os.environ["STRIPE_WEBHOOK_SECRET_NAME"] = LOCAL_WEBHOOK_SECRET_NAME
+        if self.template.email_identities or self.template.configuration_sets:
+            ses = self.client("sesv2")
+            for props in self.template.email_identities.values():
+                ses.create_email_identity(EmailIdentity=str(props["EmailIdentity"]))  # verified at once locally
+            for name in self.template.configuration_sets:
+                ses.create_configuration_set(ConfigurationSetName=self.template.names[name])
+
+    def sent_mail(self, to: str | None = None) -> list[dict[str, Any]]:
+        """The e-mails the stack's functions sent through SES (moto keeps them, in order), to `to` if given:
+        {"messageId", "from", "to", "subject", "body"} each."""
+        from moto.core import DEFAULT_ACCOUNT_ID  # the account of requests that name none, as s3gate.backends
+        from moto.ses.models import Message, ses_backends
+
+        messages = list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+        mail = [{"messageId": m.id, "from": m.source, "to": list(m.destinations.get("ToAddresses") or []),
+                 "subject": m.subject, "body": m.body} for m in messages if isinstance(m, Message)]
+        return [m for m in mail if to is None or to in m["to"]]
 
     def _load_seed_catalog(self) -> None:
         """Blend's seed catalog into SongsTable and the bucket, and its search index: what a deployed stack
@@ -341,6 +379,21 @@ class LocalStack:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{len(running)} executions still running after {timeout} s")
             time.sleep(IDLE_POLL_SECONDS)
+
+
+def _check_ses(sam: template.LocalTemplate) -> None:
+    """Refuse SES resources the stack would not reproduce (an identity's other options, sending turned off)."""
+    for name, props in sam.email_identities.items():
+        unknown = set(props) - EMAIL_IDENTITY_PROPERTIES
+        if unknown:
+            raise template.TemplateError(f"email identity {name}: properties {sorted(unknown)} are not supported locally")
+    for name, props in sam.configuration_sets.items():
+        unknown = set(props) - CONFIGURATION_SET_PROPERTIES
+        if unknown:
+            raise template.TemplateError(f"configuration set {name}: properties {sorted(unknown)} are not supported "
+                                         "locally")
+        if str((props.get("SendingOptions") or {}).get("SendingEnabled", True)).lower() == "false":
+            raise template.TemplateError(f"configuration set {name}: sending turned off is not reproduced locally")
 
 
 def scheduled_event(function: str, now: float) -> dict[str, Any]:

@@ -22,6 +22,8 @@ EMULATED = {
     "AWS::Serverless::LayerVersion",
     "AWS::DynamoDB::Table",
     "AWS::S3::Bucket",
+    "AWS::SES::EmailIdentity",
+    "AWS::SES::ConfigurationSet",
 }
 DEPLOY_ONLY = {
     "AWS::Cognito::UserPool": "the local identity provider (local_stack/idp.py) signs the tokens locally",
@@ -104,6 +106,8 @@ class LocalTemplate:
     api_cors: dict[str, str]
     binary_media_types: list[str] = field(default_factory=list)  # e.g. multipart/form-data
     authorizer: TokenAuthorizer | None = None  # the API's default authorizer
+    email_identities: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES: logical id -> Properties
+    configuration_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES: logical id -> Properties
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,8 @@ class _Resolver:
             return name
         if kind == "AWS::Serverless::StateMachine":
             return f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{name}"
+        if kind == "AWS::SES::EmailIdentity":  # CloudFormation's Ref: the identity (an address or a domain)
+            return str(self.resolve(resource["Properties"]["EmailIdentity"]))
         return name
 
     def get_att(self, name: str, attribute: str) -> str:
@@ -203,8 +209,12 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
     names = {
         name: f"soundcanvas-local-{name.lower()}"
         for name, res in resources.items()
-        if res["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+        if res["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SES::ConfigurationSet")
     }
+    for name, res in resources.items():  # a configuration set named in the template keeps its name (a plain string)
+        given = (res.get("Properties") or {}).get("Name")
+        if res["Type"] == "AWS::SES::ConfigurationSet" and isinstance(given, str):
+            names[name] = given
     resolver = _Resolver(raw, parameters, names, region)
     globals_fn = (raw.get("Globals") or {}).get("Function", {})
     global_env = resolver.resolve((globals_fn.get("Environment") or {}).get("Variables", {}))
@@ -220,6 +230,8 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
     api_cors: dict[str, str] = {}
     binary_types: list[str] = []
     authorizer: TokenAuthorizer | None = None
+    identities: dict[str, dict[str, Any]] = {}
+    configuration_sets: dict[str, dict[str, Any]] = {}
     for name, res in resources.items():
         props = res.get("Properties") or {}
         kind = res["Type"]
@@ -231,12 +243,16 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
             buckets[name] = resolver.resolve(props)
         elif kind == "AWS::Serverless::StateMachine":
             machines[name] = _state_machine(root, name, props, resolver)
+        elif kind == "AWS::SES::EmailIdentity":
+            identities[name] = resolver.resolve(props)
+        elif kind == "AWS::SES::ConfigurationSet":
+            configuration_sets[name] = resolver.resolve(props)
         elif kind == "AWS::Serverless::Api":
             api_cors = {k: str(v).strip("'") for k, v in (props.get("Cors") or {}).items()}
             binary_types = [str(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or []]
             authorizer = _token_authorizer(name, props.get("Auth") or {})
     return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors, binary_types,
-                         authorizer)
+                         authorizer, identities, configuration_sets)
 
 
 def _token_authorizer(api: str, auth: dict[str, Any]) -> TokenAuthorizer | None:

@@ -10,7 +10,7 @@ from tests.conftest import FakeContext
 
 def event(method: str, path: str, *, user: str | None = "alice", body: Any = None,
           query: dict[str, str] | None = None, resource: str | None = None,
-          path_params: dict[str, str] | None = None) -> dict[str, Any]:
+          path_params: dict[str, str] | None = None, email: str | None = None) -> dict[str, Any]:
     return {
         "resource": resource or path,
         "path": path,
@@ -24,7 +24,8 @@ def event(method: str, path: str, *, user: str | None = "alice", body: Any = Non
             "resourcePath": resource or path,
             "httpMethod": method,
             "requestId": "r1",
-            "authorizer": {"principalId": user, "sub": user, "username": user} if user else None,
+            "authorizer": {"principalId": user, "sub": user, "username": user,
+                           **({"email": email} if email is not None else {})} if user else None,
         },
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
         "isBase64Encoded": False,

@@ -40,6 +40,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
         **sam_template.functions["BlendsApiFunction"].environment,
         **sam_template.functions["SongsApiFunction"].environment,
         **sam_template.functions["MapsApiFunction"].environment,
+        **sam_template.functions["CommunityApiFunction"].environment,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": REGION,

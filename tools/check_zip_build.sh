@@ -18,6 +18,10 @@ for fn in $functions; do
   "$SAM" build --cached "$fn" >/dev/null
   env TABLE_NAME=t BUCKET_NAME=b AWS_REGION=us-east-1 STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:x \
       TRACKS_TABLE_NAME=tt USERS_TABLE_NAME=u QUOTAS_TABLE_NAME=q TRACK_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:y \
+      TRANSCRIPTIONS_TABLE_NAME=tr SONGS_TABLE_NAME=s BLENDS_TABLE_NAME=bl MAPS_TABLE_NAME=m FINGERPRINTS_TABLE_NAME=f \
+      COMMUNITY_TABLE_NAME=c NOTIFICATIONS_TABLE_NAME=n BILLING_TABLE_NAME=bt \
+      LISTEN_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:l BLEND_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:b \
+      SONG_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:s MAP_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:m \
       TOKEN_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x TOKEN_AUDIENCE=client \
       POWERTOOLS_TRACE_DISABLED=true PYTHONNOUSERSITE=1 \
       PYTHONPATH=".aws-sam/build/$fn:.aws-sam/build/CommonLayer/python" \

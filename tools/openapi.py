@@ -25,11 +25,14 @@ API_FUNCTIONS = (
     "blend/songs_api",
     "blend/blends_api",
     "maps/maps_api",
+    "maps/community_api",
     "maps/analysis/identify.py",
     "core/account_api",
+    "core/billing_api",
+    "core/me_api",
     "core/health",
 )
-PUBLIC = {"/health", "/health/ready", "/health/detailed", "/openapi.json"}
+PUBLIC = {"/health", "/health/ready", "/health/detailed", "/openapi.json", "/billing/webhook"}  # webhook: Stripe signs it
 # Only what the modules need to import; nothing is called.
 IMPORT_ENV = {
     "TABLE_NAME": "GenerationsTable",
@@ -47,8 +50,11 @@ IMPORT_ENV = {
     "BLEND_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:BlendStateMachine",
     "SONG_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:SongStateMachine",
     "MAPS_TABLE_NAME": "MapsTable",
+    "COMMUNITY_TABLE_NAME": "CommunityTable",
     "FINGERPRINTS_TABLE_NAME": "FingerprintsTable",
     "MAP_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:MapStateMachine",
+    "BILLING_TABLE_NAME": "BillingTable",
+    "NOTIFICATIONS_TABLE_NAME": "NotificationsTable",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "AWS_ACCESS_KEY_ID": "unused",
     "AWS_SECRET_ACCESS_KEY": "unused",

@@ -86,7 +86,8 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     export = me.session.get(me.url("/me/export"), timeout=60)
     assert export.status_code == 200, export.text
     body = export.json()
-    assert body["counts"] == {"generations": 1, "tracks": 2, "transcriptions": 1, "blends": 1, "songs": 1, "maps": 1}
+    assert body["counts"] == {"generations": 1, "tracks": 2, "transcriptions": 1, "blends": 1, "songs": 1, "maps": 1,
+                              "notifications": 1}  # the map's "map-finished"
     assert body["expiresInSeconds"] <= 900
     manifest = requests.get(body["manifestUrl"], timeout=30).json()
     assert manifest["userId"] == user
@@ -100,6 +101,8 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     assert requests.get(manifest["songs"][0]["files"]["midi"], timeout=30).content == own_tune()
     (entry,) = [t for t in manifest["tracks"] if t["trackId"] == track["trackId"]]
     assert [m["mapId"] for m in manifest["maps"]] == [map_id]
+    assert [n["entity"]["id"] for n in manifest["notifications"]] == [map_id]
+    assert manifest["plan"]["plan"] == "free" and "email" in manifest
     assert requests.get(manifest["maps"][0]["files"]["map"], timeout=30).json()["lanes"]
     assert entry["name"] == "Blue Hour" and [r["grade"] for r in entry["reviews"]] == [4]
     assert requests.get(entry["files"]["original"], timeout=30).content == flac.read_bytes()
@@ -108,7 +111,7 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     assert deleted.status_code == 200, deleted.text
     removed = deleted.json()["removed"]
     assert (removed["generations"], removed["tracks"], removed["transcriptions"], removed["blends"],
-            removed["songs"], removed["maps"]) == (1, 2, 1, 1, 1, 1)
+            removed["songs"], removed["maps"], removed["notifications"]) == (1, 2, 1, 1, 1, 1, 1)
     assert _fingerprinted(stack, user) == 0  # the tracks' fingerprints left the index
     assert requests.get(map_state["mapUrl"], timeout=30).status_code in (403, 404)  # the map document is gone
     assert removed["objects"] >= 9
@@ -121,7 +124,8 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     assert blender.get_blend(blend["blendId"]).status_code == 404
     again = me.session.delete(me.url("/me"), timeout=60).json()["removed"]
     assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "maps": 0,
-                     "fingerprints": 0, "preferences": 0, "objects": 0}
+                     "fingerprints": 0, "preferences": 0, "objects": 0, "communityItemsAnonymized": 0, "karmaItems": 0,
+                     "notifications": 0, "billingCustomerLinks": 0}
     # Nobody else lost anything.
     assert other.track(kept["trackId"]).json()["status"] == "READY" and objects(stack, other.user)
 
@@ -130,7 +134,7 @@ def test_export_and_delete_need_a_token(stack: LocalStack) -> None:
     assert requests.get(f"{stack.api_url}/me/export", timeout=30).status_code == 401
     assert requests.delete(f"{stack.api_url}/me", timeout=30).status_code == 401
     assert Client(stack, "nobody-yet").session.get(f"{stack.api_url}/me/export", timeout=30).json()["counts"] == {
-        "generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "maps": 0}
+        "generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "maps": 0, "notifications": 0}
 
 
 def export_key(stack: LocalStack, client: Client) -> tuple[str, str]:

@@ -33,6 +33,10 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_input_gets_a_server_error(case: Any, stack: LocalStack, fuzz_token: str) -> None:
     response = case.call(base_url=stack.api_url, headers={"Authorization": f"Bearer {fuzz_token}"}, timeout=30)
+    if case.path == "/billing/checkout" and response.status_code == 503:
+        # The documented answer of a stack without Stripe keys (the local stack): not a fault of the input.
+        assert "billing is not configured" in json.loads(response.text)["message"]
+        return
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
     if response.status_code >= 400:
         body = json.loads(response.text)

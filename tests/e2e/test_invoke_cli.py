@@ -25,8 +25,14 @@ EVENTS = {
                         lambda out: out["midiKey"].endswith("composition.mid") and out["bytes"] > 0),
     "RenderFunction": ("generation/render.json", lambda out: out["peakDbfs"] <= -1.0 and out["durationSeconds"] == 30),
     "MarkFailedFunction": ("generation/mark_failed.json", lambda out: out["marked"] and "PDF" in out["message"]),
-    "SweeperFunction": ("core/sweeper.json", lambda out: out == {"failed": []}),
+    "SweeperFunction": ("core/sweeper.json", lambda out: out == {"failed": [], "expiredEdits": []}),
     "AccountApiFunction": ("core/api_export_me.json", lambda out: json.loads(out["body"])["counts"]["generations"] == 1),
+    "BillingApiFunction": ("core/api_billing_webhook.json",  # its Stripe-Signature is signed at the call
+                           lambda out: json.loads(out["body"]) == {"received": True, "duplicate": False,
+                                                                   "outcome": "applied"}),
+    "MeApiFunction": ("core/api_list_notifications.json",
+                      lambda out: json.loads(out["body"])["unreadCount"] == 1
+                      and json.loads(out["body"])["items"][0]["kind"] == "map-finished"),
     "AuthorizerFunction": ("core/authorizer.json", lambda out: out["principalId"] == "demo-user"
                            and out["policyDocument"]["Statement"][0]["Effect"] == "Allow"),
     "TracksApiFunction": ("library/api_get_track.json", lambda out: json.loads(out["body"])["name"] == "Tide Lines"),
@@ -69,6 +75,9 @@ EVENTS = {
     "MapGridFunction": ("maps/map_grid.json", lambda out: abs(out["tempoBpm"] - 120.0) < 2.0),
     "MapLevelsFunction": ("maps/map_levels.json", lambda out: out["counts"]["kick"] > 10),
     "MapFailedFunction": ("maps/map_failed.json", lambda out: out["marked"] and "no drums" in out["message"]),
+    "CommunityApiFunction": ("maps/api_list_edits.json",
+                             lambda out: json.loads(out["body"])["items"][0]["diff"]["levels"]
+                             == {"expert": {"added": 1, "removed": 1}}),
 }
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,9 @@
   a large library is not limited by the API's response size.
 - `DELETE /me`: every record (generations, tracks, transcriptions, blends, own songs, drum maps, preferences), the
   fingerprints of the user's tracks and songs, and every object under each of the user's prefixes, each own
-  song's and each map document, then reports what was removed.
+  song's and each map document, the karma ledger, then reports what was removed. Map edits and votes the user
+  made stay in the maps' history under an anonymous author id (`deleted-` and random hex), without their
+  comments and reasons; their pending edits are withdrawn.
   Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
   wrote. Quota counters hold no content and expire within a day on their own.
@@ -28,6 +30,9 @@ from botocore.config import Config
 from soundcanvas.blend import blends as blend_records
 from soundcanvas.blend import songs as catalog
 from soundcanvas.core import api, storage
+from soundcanvas.core.billing import BillingStore
+from soundcanvas.core.entitlements import EntitlementStore
+from soundcanvas.core.notifications import ContactStore, NotificationStore, public_view
 from soundcanvas.core.records import now_iso
 from soundcanvas.core.settings import Settings
 from soundcanvas.generation import jobs
@@ -37,12 +42,15 @@ from soundcanvas.listen.preferences import PreferencesStore
 from soundcanvas.maps import fpkeys
 from soundcanvas.maps.drum_maps import COMPLETE as MAP_COMPLETE
 from soundcanvas.maps.drum_maps import MapStore
+from soundcanvas.maps.edits import EditStore
+from soundcanvas.maps.karma import KarmaStore
 
 logger = Logger()
 metrics = Metrics()
 settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME",
                                    "BLENDS_TABLE_NAME", "SONGS_TABLE_NAME", "MAPS_TABLE_NAME",
-                                   "FINGERPRINTS_TABLE_NAME"))
+                                   "FINGERPRINTS_TABLE_NAME", "COMMUNITY_TABLE_NAME", "NOTIFICATIONS_TABLE_NAME",
+                                   "BILLING_TABLE_NAME"))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
@@ -53,6 +61,13 @@ transcriptions = listen.TranscriptionStore(settings.transcriptions_table_name, s
 blend_store = blend_records.BlendStore(settings.blends_table_name, settings.region, host=settings.dynamodb_endpoint)
 song_store = catalog.SongStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint)
 map_store = MapStore(settings.maps_table_name, settings.region, host=settings.dynamodb_endpoint)
+notifications = NotificationStore(settings.notifications_table_name, settings.region, host=settings.dynamodb_endpoint)
+contacts = ContactStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+entitlements = EntitlementStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+billing = BillingStore(settings.billing_table_name, settings.region, host=settings.dynamodb_endpoint)
+karma_store = KarmaStore(settings.community_table_name, settings.region, host=settings.dynamodb_endpoint)
+edit_store = EditStore(settings.community_table_name, settings.region, maps=map_store, karma_store=karma_store, s3=s3,
+                       bucket=settings.bucket_name, host=settings.dynamodb_endpoint)
 dynamodb = boto3.client("dynamodb", region_name=settings.region)
 clock = time.time  # the local stack sets its own clock here
 USER_PREFIXES = (*storage.PREFIXES, "library", "listen", "blends", "exports", "maps/work", "identify")
@@ -141,6 +156,13 @@ def _map_entry(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _community_entry(user_id: str) -> dict[str, Any]:
+    """The user's map edits (with their patches), votes and karma ledger."""
+    edits, votes = edit_store.by_author(user_id)
+    return {"edits": [{k: v for k, v in edit.items() if k != "mapUserId"} for edit in edits], "votes": votes,
+            **karma_store.export(user_id)}
+
+
 @app.get("/me/export")
 def export_me() -> dict[str, Any]:
     user_id = api.caller(app)
@@ -149,13 +171,18 @@ def export_me() -> dict[str, Any]:
         "userId": user_id,
         "exportedAt": now_iso(now),
         "urlsExpireInSeconds": EXPORT_URL_SECONDS,
-        "preferences": {**user_settings.training(user_id), **listen_preferences.get(user_id)},
+        "preferences": {**user_settings.training(user_id), **listen_preferences.get(user_id),
+                        "emailNotifications": contacts.get(user_id).email_notifications},
+        "email": contacts.get(user_id).email,
+        "plan": {k: v for k, v in entitlements.get(user_id).items() if v is not None},
         "generations": [_generation_entry(job) for job in generations.all_records(user_id)],
         "tracks": [_track_entry(track) for track in tracks.all_tracks(user_id)],
         "transcriptions": [_transcription_entry(record) for record in transcriptions.all_records(user_id)],
         "blends": [_blend_entry(record) for record in blend_store.all_records(user_id)],
         "songs": [_song_entry(record) for record in song_store.owned(user_id)],
         "maps": [_map_entry(record) for record in map_store.all_records(user_id)],
+        "community": _community_entry(user_id),
+        "notifications": [public_view(record) for record in notifications.all_records(user_id)],
     }
     # 192 random bits, nothing else after the user's prefix: a key cannot be guessed from another (a timestamp
     # could be, within a few tries). The prefix is what DELETE /me and the bucket's expire-exports rule match.
@@ -163,7 +190,7 @@ def export_me() -> dict[str, Any]:
     s3.put_object(Bucket=settings.bucket_name, Key=key, Body=json.dumps(manifest, indent=2).encode(),
                   ContentType="application/json")
     counts = {name: len(manifest[name]) for name in ("generations", "tracks", "transcriptions", "blends", "songs",
-                                                                "maps")}
+                                                                "maps", "notifications")}
     metrics.add_metric(name="AccountExports", unit=MetricUnit.Count, value=1)
     logger.info("export written", extra=counts)
     return {"manifestUrl": _url(key, download_as="soundcanvas-export.json"),
@@ -179,6 +206,7 @@ def delete_me() -> dict[str, Any]:
     fingerprinted = [("track", track["trackId"]) for track in tracks.all_tracks(user_id)]
     fingerprinted += [("song", song_id) for song_id in own_songs]
     fingerprints = fpkeys.delete_audio_items(dynamodb, settings.fingerprints_table_name, user_id, fingerprinted)
+    customer = entitlements.get(user_id).get("stripeCustomerId")  # read before the user item goes
     map_documents = [key for record in map_store.all_records(user_id)
                      if (key := (record.get("outputs") or {}).get("mapKey"))]
     for key in map_documents:
@@ -191,6 +219,12 @@ def delete_me() -> dict[str, Any]:
         "songs": sum(song_store.delete(song_id) for song_id in own_songs),
         "maps": map_store.delete_all(user_id),
         "fingerprints": fingerprints,
+        # Published edits stay in the maps' history under an anonymous author; comments and vote reasons go.
+        "communityItemsAnonymized": edit_store.anonymize(user_id, f"deleted-{secrets.token_hex(6)}"),
+        "karmaItems": karma_store.delete_all(user_id),
+        "notifications": notifications.delete_all(user_id),
+        # The plan lives on the user item (deleted below); the Stripe customer itself stays at Stripe.
+        "billingCustomerLinks": int(billing.forget_customer(customer)) if customer else 0,
         "preferences": user_settings.delete(user_id),
         "objects": song_objects + len(map_documents) + sum(
             storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/") for prefix in USER_PREFIXES),

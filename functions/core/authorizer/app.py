@@ -1,5 +1,6 @@
 """Authorizer: the API's Lambda TOKEN authorizer. Verifies the caller's ID token (a JWT from the
-Cognito user pool) and hands API Gateway the user: `principalId` = the token's `sub`.
+Cognito user pool) and hands API Gateway the user: `principalId` = the token's `sub`; the context also carries
+the token's `email` (when verified) and its `cognito:groups` joined with ",".
 
 Checks, in order: a `Bearer` token is present and well formed; its key id is one the user pool
 publishes in its JWKS (fetched once and cached, refetched for an unknown key id); the RS256
@@ -51,8 +52,26 @@ def _allow(principal: str, method_arn: str, claims: dict[str, Any]) -> dict[str,
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{api_arn}/{stage}/*/*"}],
         },
-        "context": {"sub": principal, "username": str(claims.get("cognito:username") or principal)},
+        "context": {"sub": principal, "username": str(claims.get("cognito:username") or principal),
+                    "email": _verified_email(claims), "groups": _groups(claims)},
     }
+
+
+def _verified_email(claims: dict[str, Any]) -> str:
+    """The token's `email` claim, unless the pool says it is not verified ("" when absent: API Gateway's
+    context holds strings, numbers and booleans, never null). Notifications are mailed to it."""
+    email = claims.get("email")
+    if not isinstance(email, str) or claims.get("email_verified") in (False, "false"):
+        return ""
+    return email.strip()
+
+
+def _groups(claims: dict[str, Any]) -> str:
+    """The token's `cognito:groups` joined with "," (a context value cannot be a list); "" for none."""
+    groups = claims.get("cognito:groups") or []
+    if isinstance(groups, str):
+        groups = [groups]
+    return ",".join(str(group) for group in groups if isinstance(group, str) and group and "," not in group)
 
 
 def verify(token: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Sweeper: on a schedule, marks generations, tracks, transcriptions, blends and maps that stopped moving as FAILED,
-so nothing stays RUNNING or PROCESSING.
+so nothing stays RUNNING or PROCESSING; and expires map edits left undecided for 7 days.
 
 A RUNNING job's record changes at every stage and a PROCESSING track's at every step; both
 workflows give up after 20 minutes and every task has its own timeout, so a record unchanged for
@@ -26,7 +26,8 @@ from soundcanvas.generation.steps import StepRuntime
 from soundcanvas.library.steps import TrackRuntime
 from soundcanvas.listen import transcriptions
 from soundcanvas.listen.steps import ListenRuntime
-from soundcanvas.maps import drum_maps
+from soundcanvas.maps import drum_maps, edits
+from soundcanvas.maps.karma import KarmaStore
 from soundcanvas.maps.steps import MapsRuntime
 
 logger = Logger()
@@ -37,6 +38,12 @@ listen_runtime = ListenRuntime.from_env()
 blend_runtime = BlendRuntime.from_env()
 maps_runtime = MapsRuntime.from_env()
 clock = time.time  # the local stack sets its own clock here
+_community = maps_runtime.settings.community_table_name
+_host = maps_runtime.settings.dynamodb_endpoint
+edit_store = edits.EditStore(
+    _community, maps_runtime.settings.region, maps=maps_runtime.maps, s3=maps_runtime.s3,
+    bucket=maps_runtime.settings.bucket_name, host=_host, clock=lambda: clock(),
+    karma_store=KarmaStore(_community, maps_runtime.settings.region, host=_host, clock=lambda: clock()))
 STALLED_AFTER_SECONDS = int(os.environ.get("STALLED_AFTER_SECONDS", "1800"))
 
 
@@ -69,9 +76,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         swept += _sweep_transcriptions(cutoff)
         swept += _sweep_blends(cutoff)
         swept += _sweep_maps(cutoff)
+        expired = _expire_edits()
     if swept:
         metrics.add_metric(name="StalledWorkFailed", unit=MetricUnit.Count, value=len(swept))
-    return {"failed": swept}
+    if expired:
+        metrics.add_metric(name="MapEditsExpired", unit=MetricUnit.Count, value=len(expired))
+    return {"failed": swept, "expiredEdits": expired}
 
 
 def _sweep_transcriptions(cutoff: float) -> list[str]:
@@ -115,3 +125,12 @@ def _sweep_maps(cutoff: float) -> list[str]:
             logger.warning("stalled map marked FAILED", extra={"map_id": map_id})
             swept.append(map_id)
     return swept
+
+
+def _expire_edits() -> list[str]:
+    """Map edits left undecided for 7 days become `expired` (conditional: a vote deciding one at the same
+    moment wins)."""
+    expired = [edit["editId"] for edit in edit_store.expire_stale(older_than=clock() - edits.PENDING_SECONDS)]
+    for edit_id in expired:
+        logger.info("undecided map edit expired", extra={"edit_id": edit_id})
+    return expired

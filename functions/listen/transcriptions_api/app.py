@@ -1,8 +1,10 @@
-"""Listen API: start, read, list, re-tab and delete transcriptions; the user's Listen preferences.
+"""Listen API: start, read, list, re-tab and delete transcriptions.
 
-One Powertools resolver serves every /transcriptions route and /me/preferences (each declared in
-template.yaml); errors become JSON in one place (soundcanvas.core.api). The caller is the Cognito
-user in the authorizer's claims; another user's transcription is always a 404.
+One Powertools resolver serves every /transcriptions route (each declared in template.yaml); the user's
+Listen preferences (`/me/preferences`) are served by core's account function, functions/core/me_api, with
+Listen's fields and rules (soundcanvas.listen.preferences); a new transcription reads them. Errors become
+JSON in one place (soundcanvas.core.api). The caller is the Cognito user in the authorizer's claims; another
+user's transcription is always a 404.
 
 A transcription starts one of two ways. `POST /transcriptions` with no `trackId` returns a presigned
 upload form for `listen/{userId}/{id}/input.<ext>`; the upload's arrival starts the Listen workflow
@@ -39,11 +41,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from soundcanvas.core import api, storage
+from soundcanvas.core.entitlements import Allowances
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.library.tracks import READY, TrackStore  # the seam: a library track as a transcription's source
 from soundcanvas.listen import preferences as listen_preferences
 from soundcanvas.listen import transcriptions
+from soundcanvas.listen.preferences import TUNING_DESCRIPTION, TuningField, check_tuning, parse_tuning
 from soundcanvas.listen.transcriptions import TranscriptionConflict, TranscriptionStore
 
 logger = Logger()
@@ -59,8 +63,8 @@ preferences = listen_preferences.PreferencesStore(settings.users_table_name, set
                                                    host=settings.dynamodb_endpoint)
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
 TRANSCRIPTIONS = Quota("transcriptions", settings.transcription_quota, settings.transcription_quota_window_seconds)
+allowances = Allowances.from_settings(settings, clock=lambda: clock())  # the plan's transcriptions a month
 RESULT_INLINE_MAX_BYTES = 5 * 1024 * 1024  # a Lambda answer through API Gateway stops at 6 MB; larger: a redirect
-TUNING_TEXT_MAX = 64  # a name, or six note names in one string ("Eb2 Ab2 Db3 Gb3 Bb3 Eb4")
 
 
 @cache
@@ -76,37 +80,6 @@ Instrument = Literal["auto", "guitar", "bass", "piano", "voice"]
 AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
 TranscriptionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 TrackIdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-TuningField = (Annotated[str, StringConstraints(min_length=1, max_length=64)]
-               | Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=8)]],
-                           Field(min_length=6, max_length=6)])
-TUNING_DESCRIPTION = ("A tuning's name (standard, drop-d, half-step-down, open-g, dadgad) or six note names, "
-                      "low string to high, e.g. [\"D2\", \"A2\", \"D3\", \"G3\", \"B3\", \"E4\"].")
-
-
-def _parse_tuning(value: Any) -> Any:
-    """The tab module's Tuning for a tuning a caller gave (the module is imported on first use)."""
-    from soundcanvas.listen import tab
-
-    return tab.parse_tuning(value)
-
-
-def _check_tuning(value: Any) -> Any:
-    """A pydantic `before` check: a name or a list of note names the tab module accepts, as given."""
-    if value is None:
-        return value
-    if isinstance(value, str):
-        if not value.strip() or len(value) > TUNING_TEXT_MAX:
-            raise ValueError(f"must be a tuning name or note names of 1-{TUNING_TEXT_MAX} characters")
-    elif isinstance(value, list) and all(isinstance(note, str) for note in value):
-        if any(not note.strip() or len(note) > 8 for note in value):
-            raise ValueError("must be six note names such as E2 or Eb2, low string to high")
-    else:
-        raise ValueError("must be a tuning name or a list of note names, low string to high")
-    try:
-        _parse_tuning(value)
-    except ValueError as exc:  # the tab module's words; the field is named by pydantic's location
-        raise ValueError(str(exc).removeprefix("tuning: ")) from exc
-    return value
 
 
 class TranscriptionRequest(BaseModel):
@@ -122,7 +95,7 @@ class TranscriptionRequest(BaseModel):
     sizeBytes: int | None = Field(default=None, ge=1, le=settings.transcription_upload_max_bytes, strict=True,
                                   description="The upload's size, checked before you send it (not with trackId).")
 
-    _tuning = field_validator("tuning", mode="before")(_check_tuning)
+    _tuning = field_validator("tuning", mode="before")(check_tuning)
 
     @field_validator("contentType", "sizeBytes")
     @classmethod
@@ -139,18 +112,7 @@ class RetabRequest(BaseModel):
     tuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
     capo: int | None = Field(default=None, ge=0, le=12, strict=True, description="Capo fret, 0 (none) to 12.")
 
-    _tuning = field_validator("tuning", mode="before")(_check_tuning)
-
-
-class PreferencesRequest(BaseModel):
-    """Body of PUT /me/preferences: the preferences to change (null resets one to its default)."""
-
-    model_config = ConfigDict(extra="forbid")
-    guitarTuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
-    notationPreference: Literal["tab", "standard", "both"] | None = None
-    difficultyLevel: Literal["beginner", "intermediate", "advanced"] | None = None
-
-    _tuning = field_validator("guitarTuning", mode="before")(_check_tuning)
+    _tuning = field_validator("tuning", mode="before")(check_tuning)
 
 
 class TranscriptionNotFound(LookupError):
@@ -174,7 +136,7 @@ def _owned(transcription_id: str) -> dict[str, Any]:
 
 def _tuning_option(value: Any) -> dict[str, Any]:
     """How a record's options keep a tuning: its name and its strings' note names, low to high."""
-    return dict(_parse_tuning(value).to_json())
+    return dict(parse_tuning(value).to_json())
 
 
 def _options(request: TranscriptionRequest | RetabRequest, base: dict[str, Any]) -> dict[str, Any]:
@@ -261,7 +223,7 @@ def create_transcription(body: TranscriptionRequest | None = None) -> Response[d
     options = _options(request, _defaults(user_id))
     if request.trackId is not None:
         return _from_track(user_id, request.trackId, options)
-    with quotas.spend(user_id, TRANSCRIPTIONS):
+    with quotas.spend(user_id, TRANSCRIPTIONS), allowances.spend(user_id, "transcriptions"):
         return _with_upload_form(user_id, request.contentType, options)
 
 
@@ -309,7 +271,7 @@ def _from_track(user_id: str, track_id: str, options: dict[str, Any]) -> Respons
     ext = track.get("format") or str(track["originalKey"]).rsplit(".", 1)[-1]
     key = transcriptions.source_key(user_id, transcription_id, ext)
     source = {"kind": "track", "trackId": track_id}
-    with quotas.spend(user_id, TRANSCRIPTIONS):
+    with quotas.spend(user_id, TRANSCRIPTIONS), allowances.spend(user_id, "transcriptions"):
         try:
             s3.copy_object(Bucket=settings.bucket_name, Key=key,
                            CopySource={"Bucket": settings.bucket_name, "Key": track["originalKey"]})
@@ -444,17 +406,6 @@ def retab_transcription(transcriptionId: TranscriptionId, body: RetabRequest | N
 def _title(record: dict[str, Any]) -> str:
     source = record.get("source") or {}
     return f"Track {source['trackId']}" if source.get("trackId") else f"Transcription {record['transcriptionId']}"
-
-
-# --- preferences ---------------------------------------------------------------------------------
-@app.get("/me/preferences")
-def get_preferences() -> dict[str, Any]:
-    return preferences.get(api.caller(app))
-
-
-@app.put("/me/preferences")
-def put_preferences(body: PreferencesRequest) -> dict[str, Any]:
-    return preferences.update(api.caller(app), body.model_dump(include=body.model_fields_set))
 
 
 # --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------

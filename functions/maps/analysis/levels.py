@@ -1,6 +1,7 @@
 """Levels: the four difficulties by thinning (each a subset of the one above), the map document
-validated against its JSON Schema and written to maps/unverified/{songId}/{mapId}.json, the map
-COMPLETE. A map of a catalog song also gives the song its tempo (`bpm`). The work files go."""
+validated against its JSON Schema and written to maps/unverified/{songId}/{mapId}/v1.json, the map
+COMPLETE. A map of a catalog song also gives the song its tempo (`bpm`). The work files go, and the map's owner
+is notified (in the app, and by e-mail unless they opted out: soundcanvas.core.notifications)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from soundcanvas.core import storage
 from soundcanvas.core.errors import MapNotFound
+from soundcanvas.core.notifications import Notifier
 from soundcanvas.core.steps import stopwatch, transient_aws_errors
 from soundcanvas.maps import document, drum_maps, grid, levels
 from soundcanvas.maps.steps import STOPPED, MapsRuntime
@@ -19,6 +21,7 @@ from soundcanvas.maps.steps import STOPPED, MapsRuntime
 logger = Logger()
 metrics = Metrics()
 runtime = MapsRuntime.from_env()
+notifier = Notifier.from_settings(runtime.settings, metrics=metrics)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -56,6 +59,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if source["kind"] == "song":
             runtime.songs.set_bpm(source["id"], float(doc["tempoBpm"]))
         storage.delete_prefix(runtime.s3, bucket, drum_maps.work_prefix(user_id, map_id))
+    title = source.get("title") or "your recording"
+    notifier.try_notify(user_id, kind="map-finished", subject=f"Your drum map of {title} is ready",
+                        text=f"The drum map of {title} is ready at four difficulties ({float(doc['tempoBpm']):.0f} BPM). "
+                             f"Open it in SoundCanvas: map {map_id}.", entity={"kind": "map", "id": map_id})
     metrics.add_metric(name="MapsCompleted", unit=MetricUnit.Count, value=1)
     logger.info("map complete", extra={"counts": counts, "ms": elapsed["ms"]})
     return {"mapKey": map_key, "counts": counts}

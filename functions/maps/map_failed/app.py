@@ -1,6 +1,7 @@
 """MapFailed: every Catch in the Map workflow lands here. Marks the map FAILED with the stage that
 failed and a message a person can act on, and removes its work files (a library track's copied
-recording with them). Idempotent: a second call finds the map already FAILED and only removes leftovers.
+recording with them), then tells the map's owner (soundcanvas.core.notifications). Idempotent: a second call
+finds the map already FAILED and only removes leftovers (and notifies no one).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from soundcanvas.core import failures, storage
+from soundcanvas.core.notifications import Notifier
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.maps import drum_maps
 from soundcanvas.maps.steps import MapsRuntime
@@ -18,6 +20,7 @@ from soundcanvas.maps.steps import MapsRuntime
 logger = Logger()
 metrics = Metrics()
 runtime = MapsRuntime.from_env()
+notifier = Notifier.from_settings(runtime.settings, metrics=metrics)
 RETRY_HINT = "try again with POST /maps"
 
 
@@ -36,6 +39,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if marked or record is None:
             removed = storage.delete_prefix(runtime.s3, runtime.settings.bucket_name,
                                             drum_maps.work_prefix(user_id, map_id))
+    if marked:
+        title = ((record or {}).get("source") or {}).get("title") or "your recording"
+        notifier.try_notify(user_id, kind="map-failed", subject=f"Your drum map of {title} failed",
+                            text=f"The drum map of {title} could not be made: {message}",
+                            entity={"kind": "map", "id": map_id})
     metrics.add_metric(name="MapsFailed", unit=MetricUnit.Count, value=1)
     logger.warning("map failed", extra={"stage": stage, "error": error.get("Error"), "error_message": message,
                                         "marked": marked, "objects_removed": removed})

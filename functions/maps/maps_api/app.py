@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from soundcanvas.core import api, storage
+from soundcanvas.core.entitlements import Allowances
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.library.tracks import READY, TrackStore  # the seam: a library track as a map's source
@@ -41,7 +42,7 @@ from soundcanvas.maps.song_audio import SongAudioStore
 logger = Logger()
 metrics = Metrics()
 settings = Settings.from_env(need=("MAPS_TABLE_NAME", "SONGS_TABLE_NAME", "TRACKS_TABLE_NAME", "QUOTAS_TABLE_NAME",
-                                   "MAP_STATE_MACHINE_ARN"))
+                                   "USERS_TABLE_NAME", "MAP_STATE_MACHINE_ARN"))
 s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 clock = time.time  # the local stack sets its own clock here
 store = MapStore(settings.maps_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
@@ -50,8 +51,10 @@ songs = SongAudioStore(settings.songs_table_name, settings.region, host=settings
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
 MAPS = Quota("maps", settings.map_quota, settings.map_quota_window_seconds)
+allowances = Allowances.from_settings(settings, clock=lambda: clock())  # the plan's maps a month (docs/billing.md)
 IDENTIFY = Quota("identify", settings.identify_quota, settings.identify_quota_window_seconds)
 DIFFICULTIES = ("easy", "medium", "hard", "expert")
+COMMUNITY_STATES = (drum_maps.UNVERIFIED, drum_maps.VERIFIED, drum_maps.ARCHIVED)
 
 app = api.resolver()
 MapId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -108,6 +111,14 @@ def _owned(map_id: str) -> dict[str, Any]:
     return record
 
 
+def _visible(map_id: str) -> dict[str, Any]:
+    """The caller's own map, or anyone's public one (a finished map of a public catalog song)."""
+    record = store.visible(api.caller(app), map_id)
+    if record is None:
+        raise MapNotFound(f"map {map_id} not found")
+    return record
+
+
 def _view(record: dict[str, Any]) -> dict[str, Any]:
     finished = record["status"] == drum_maps.COMPLETE
     outputs = (record.get("outputs") or {}) if finished else {}
@@ -129,6 +140,11 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
         "counts": summary.get("counts"),
         "levels": summary.get("levels"),
         "mapUrl": storage.presign_get(s3, settings.bucket_name, outputs.get("mapKey"), settings.url_ttl_seconds),
+        "public": bool(record.get("publicSongId")),
+        "author": record["userId"],
+        "version": int(record.get("version") or 1),
+        "verifiedVersion": int(record["verifiedVersion"]) if record.get("verifiedVersion") is not None else None,
+        "votes": {"approve": int(record.get("approveVotes") or 0), "reject": int(record.get("rejectVotes") or 0)},
         "errorMessage": record.get("errorMessage"),
         "failedStage": record.get("failedStage"),
         "createdAt": record["createdAt"],
@@ -157,7 +173,7 @@ def create_map(body: MapRequest) -> Response[dict[str, Any]]:
         source = _track_source(user_id, body.trackId, map_id)
     else:
         source = _song_source(user_id, str(body.songId))
-    with quotas.spend(user_id, MAPS):
+    with quotas.spend(user_id, MAPS), allowances.spend(user_id, "maps"):
         store.create(user_id, map_id, source=source, difficulty=body.difficulty)
         try:
             stepfunctions().start_execution(stateMachineArn=settings.map_state_machine_arn, name=map_id,
@@ -180,7 +196,7 @@ def _song_source(user_id: str, song_id: str) -> dict[str, Any]:
     if not song.get("audioKey"):
         raise BadRequest("songId", f"song {song_id} has no recording yet; attach one with POST /songs/{song_id}/audio")
     return {"kind": "song", "id": song_id, "title": song.get("title"), "artist": song.get("artist"),
-            "audioKey": song["audioKey"]}
+            "audioKey": song["audioKey"], "public": song.get("visibility") == song_audio.PUBLIC}
 
 
 def _track_source(user_id: str, track_id: str, map_id: str) -> dict[str, Any]:
@@ -209,22 +225,33 @@ def _track_source(user_id: str, track_id: str, map_id: str) -> dict[str, Any]:
 
 @app.get("/maps")
 def list_maps(
+    songId: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                        description="The public maps of this catalog song.")] = None,
+    state: Annotated[Literal[COMMUNITY_STATES] | None, Query(  # type: ignore[valid-type]
+        description="Public maps in this community state.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor)
+    """Your own maps, newest first; with songId or state, the public maps of a song or in a state."""
+    if songId is None and state is None:
+        items, next_cursor = store.list(api.caller(app), limit=limit, cursor=cursor)
+    else:
+        items, next_cursor = store.public(song_id=songId, state=state, limit=limit, cursor=cursor)
     return {"items": [_view(item) for item in items], "nextCursor": next_cursor}
 
 
 @app.get("/maps/<mapId>")
 def get_map(mapId: MapId) -> dict[str, Any]:
-    return _view(_owned(mapId))
+    return _view(_visible(mapId))
 
 
 @app.delete("/maps/<mapId>")
 def delete_map(mapId: MapId) -> Response[str]:
     record = _owned(mapId)
     logger.append_keys(map_id=mapId)
+    if int(record.get("version") or 1) > 1 or record.get("state") != drum_maps.UNVERIFIED:
+        raise MapConflict(f"map {mapId} has community versions or is {record.get('state')}; it stays for the "
+                          "community (its history is kept)")
     store.delete(record["userId"], mapId)
     removed = storage.delete_prefix(s3, settings.bucket_name, drum_maps.work_prefix(record["userId"], mapId))
     map_key = (record.get("outputs") or {}).get("mapKey")

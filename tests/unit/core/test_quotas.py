@@ -72,3 +72,48 @@ def test_units_spent_on_work_that_is_then_refused_are_given_back(quotas: QuotaSt
     with pytest.raises(QuotaExceeded), quotas.spend("alice", TEN_PER_15_MIN):
         pass  # a refusal by the quota itself gives nothing back: it took nothing
     assert quotas.take("bob", TEN_PER_15_MIN) == 9
+
+
+def test_a_monthly_quota_runs_for_the_calendar_month_in_utc(quotas: QuotaStore, clock: ManualClock) -> None:
+    from datetime import UTC, datetime
+
+    monthly = Quota("maps", 3, monthly=True, advice="the free plan includes 3 maps a month")
+    clock.now = datetime(2026, 12, 31, 23, 59, 0, tzinfo=UTC).timestamp()  # the year's last minute
+    assert [quotas.take("alice", monthly) for _ in range(3)] == [2, 1, 0]
+    with pytest.raises(QuotaExceeded) as refused:
+        quotas.take("alice", monthly)
+    assert refused.value.retry_after == 60 and refused.value.resets_at == datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+    assert str(refused.value) == ("quota exceeded: 3 maps per month; it renews at 2027-01-01T00:00:00Z; "
+                                  "the free plan includes 3 maps a month")
+    assert quotas.used("alice", monthly) == (3, int(datetime(2027, 1, 1, tzinfo=UTC).timestamp()))
+    clock.now += 60  # January: a new month
+    assert quotas.used("alice", monthly)[0] == 0
+    assert quotas.take("alice", monthly) == 2
+    clock.now = datetime(2027, 2, 28, 12, tzinfo=UTC).timestamp()
+    with pytest.raises(QuotaExceeded) as refused:
+        quotas.take("alice", monthly, 4)
+    assert refused.value.resets_at == datetime(2027, 3, 1, tzinfo=UTC).timestamp()
+
+
+def test_a_monthly_counter_never_shares_an_item_with_a_window_starting_at_the_same_second(
+        quotas: QuotaStore, clock: ManualClock) -> None:
+    from datetime import UTC, datetime
+
+    clock.now = datetime(2027, 1, 1, tzinfo=UTC).timestamp()  # also the start of an hourly window
+    hourly, monthly = Quota("maps", 2, 3600), Quota("maps", 5, monthly=True)
+    assert quotas.take("alice", hourly, 2) == 0
+    assert quotas.take("alice", monthly) == 4
+    assert quotas.used("alice", hourly)[0] == 2 and quotas.used("alice", monthly)[0] == 1
+
+
+def test_a_monthly_limit_is_read_at_each_take(quotas: QuotaStore) -> None:
+    """A plan that grows mid-month: what was used stays counted, the new limit applies at once."""
+    assert quotas.take("alice", Quota("maps", 2, monthly=True), 2) == 0
+    with pytest.raises(QuotaExceeded):
+        quotas.take("alice", Quota("maps", 2, monthly=True))
+    assert quotas.take("alice", Quota("maps", 10, monthly=True)) == 7
+
+
+def test_a_fixed_window_needs_a_length() -> None:
+    with pytest.raises(ValueError, match="window_seconds"):
+        Quota("maps", 2)

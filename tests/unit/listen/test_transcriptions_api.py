@@ -424,35 +424,7 @@ def test_a_retab_that_loses_a_race_leaves_the_winners_files(
     assert [k.rsplit("/", 1)[1] for k in keys(aws)] == ["notes.mid", "result.json", "tab.gp5", "tab.txt"]
 
 
-# --- preferences ---------------------------------------------------------------------------------
-def test_preferences_have_defaults_and_take_any_subset(api: Any) -> None:
-    defaults = {"guitarTuning": "standard", "notationPreference": "both", "difficultyLevel": "intermediate"}
-    assert call(api, event("GET", "/me/preferences")) == (200, defaults)
-    status, saved = call(api, event("PUT", "/me/preferences", body={"notationPreference": "tab"}))
-    assert status == 200 and saved == {**defaults, "notationPreference": "tab"}
-    status, saved = call(api, event("PUT", "/me/preferences", body={"guitarTuning": DROP_D, "difficultyLevel": "advanced"}))
-    assert saved == {"guitarTuning": DROP_D, "notationPreference": "tab", "difficultyLevel": "advanced"}
-    assert call(api, event("GET", "/me/preferences")) == (200, saved)
-    status, saved = call(api, event("PUT", "/me/preferences", body={"guitarTuning": "open-g"}))
-    assert saved["guitarTuning"] == "open-g" and saved["difficultyLevel"] == "advanced"
-    status, saved = call(api, event("PUT", "/me/preferences", body={"guitarTuning": None, "difficultyLevel": None}))
-    assert saved == {**defaults, "notationPreference": "tab"}
-    assert call(api, event("GET", "/me/preferences", user="bob")) == (200, defaults)
-
-
-@pytest.mark.parametrize(("body", "field"), [
-    ({"guitarTuning": "banjo"}, "guitarTuning"),
-    ({"guitarTuning": ["E2", "A2"]}, "guitarTuning"),
-    ({"notationPreference": "sheet"}, "notationPreference"),
-    ({"difficultyLevel": "expert"}, "difficultyLevel"),
-    ({"theme": "dark"}, "theme"),
-])
-def test_bad_preferences_are_400_naming_the_field(api: Any, body: dict[str, Any], field: str) -> None:
-    status, payload = call(api, event("PUT", "/me/preferences", body=body))
-    assert status == 400 and [e["field"] for e in payload["errors"]] == [field]
-    assert call(api, event("GET", "/me/preferences"))[1]["guitarTuning"] == "standard"
-
-
+# --- preferences: the routes are core's (functions/core/me_api, tests/unit/core/test_me_api.py); the store is Listen's
 def test_both_products_preferences_live_on_one_users_item(aws: dict[str, Any], clock: ManualClock) -> None:
     training = UserSettingsStore(aws["users_table"], "us-east-1")
     listen = PreferencesStore(aws["users_table"], "us-east-1")

@@ -38,17 +38,26 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
                            ("GET", "/transcriptions/{transcriptionId}/result"),
                            ("POST", "/transcriptions/{transcriptionId}/tab"),
                            ("GET", "/me/preferences"), ("PUT", "/me/preferences"),
+                           ("GET", "/me/notifications"), ("POST", "/me/notifications/read"),
                            ("GET", "/health/ready"), ("GET", "/health/detailed"),
                            ("GET", "/songs"), ("GET", "/songs/{songId}"), ("POST", "/songs/uploads"), ("POST", "/songs"),
                            ("DELETE", "/songs/{songId}"), ("POST", "/blends"), ("GET", "/blends"),
                            ("GET", "/blends/{blendId}"), ("GET", "/blends/{blendId}/download"),
                            ("DELETE", "/blends/{blendId}"), ("POST", "/maps"), ("GET", "/maps"), ("GET", "/maps/{mapId}"),
                            ("DELETE", "/maps/{mapId}"), ("POST", "/songs/{songId}/audio"), ("POST", "/identify/uploads"),
-                           ("POST", "/identify")}
+                           ("POST", "/identify"), ("GET", "/me"),
+                           ("POST", "/billing/webhook"), ("POST", "/billing/checkout"), ("GET", "/billing/plan"),
+                           ("POST", "/maps/{mapId}/edits"), ("GET", "/maps/{mapId}/versions"),
+                           ("GET", "/maps/{mapId}/versions/{version}"), ("POST", "/maps/{mapId}/verify"),
+                           ("GET", "/edits"), ("GET", "/edits/{editId}"), ("POST", "/edits/{editId}/votes"),
+                           ("POST", "/edits/{editId}/revert"), ("GET", "/users/{userId}/karma"),
+                           ("POST", "/users/{userId}/karma")}
     assert {r.function for path, r in routes.items() if path[1].startswith(("/tracks", "/due", "/grade", "/training",
                                                                              "/downloads"))} == {"TracksApiFunction"}
-    assert {r.function for path, r in routes.items() if path[1].startswith(("/transcriptions", "/me/preferences"))} \
+    assert {r.function for path, r in routes.items() if path[1].startswith("/transcriptions")} \
         == {"TranscriptionsApiFunction"}
+    assert {r.function for path, r in routes.items() if path[1].startswith(("/me/preferences", "/me/notifications"))} \
+        == {"MeApiFunction"}
     assert {r.function for path, r in routes.items() if path[1].startswith("/songs")} \
         == {"SongsApiFunction", "MapsApiFunction"}
     assert routes[("POST", "/songs/{songId}/audio")].function == "MapsApiFunction"  # a song's recording is Maps' business

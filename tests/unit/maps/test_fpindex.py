@@ -177,3 +177,60 @@ def test_deleting_the_audio_item_alone_takes_a_track_out_of_every_lookup(
     assert index.identify(query, ["public", "user-9"]) == []
     assert index.find_duplicates(prints["a"], ["user-9"]) == []
     assert not [item for item in all_items(table) if item["pk"]["S"].startswith("a#")]
+
+
+def rescored(n: int, bers: list[float], runner_up: float) -> fpindex.Rescored:
+    return fpindex.Rescored(n, tuple(Match("song", f"s{i}", "public", "", "", 1 - 2 * b, 0.0, b)
+                                     for i, b in enumerate(bers)), runner_up)
+
+
+def test_accepted_applies_items_threshold_and_margin() -> None:
+    """The decision identify makes, on hand-made candidates at the edges of each constant."""
+    n = 19
+    limit = fpindex.snippet_max_ber(n)
+    margin = fpindex.MIN_BER_MARGIN
+    clear = rescored(n, [limit - 0.01, limit - 0.005, limit + 0.2], limit - 0.01 + margin + 0.01)
+    assert [m.id for m in fpindex.accepted(clear)] == ["s0", "s1"]  # s1: a copy of s0 (not the runner-up)
+    assert fpindex.accepted(rescored(n, [limit + 0.001], 0.5)) == []
+    assert fpindex.accepted(rescored(n, [limit - 0.01], limit - 0.01 + margin - 0.005)) == []
+    assert fpindex.accepted(rescored(fpindex.MIN_SNIPPET_ITEMS - 1, [0.0], 0.5)) == []
+    assert [m.id for m in fpindex.accepted(rescored(fpindex.MIN_SNIPPET_ITEMS, [0.0], 0.5))] == ["s0"]
+    assert fpindex.accepted(rescored(n, [], 0.5)) == []
+
+
+def test_snippet_threshold_grows_with_items_and_is_capped() -> None:
+    values = [fpindex.snippet_max_ber(n) for n in (fpindex.MIN_SNIPPET_ITEMS, 19, 59, 221, 2000)]
+    assert values == sorted(values)
+    assert values[-1] == fpindex.SNIPPET_BER_CAP
+    assert 0.0 < values[0] < 0.15  # at the fewest items, chance agreement (other music ~0.14 at 5 s) must not pass
+    assert values[-1] < 0.3  # unrelated music scores 0.3-0.5
+    assert fpindex.snippet_max_ber(0) == 0.0
+
+
+def test_identify_is_the_decision_on_rescore(catalog: FingerprintIndex) -> None:
+    query = snippet_items("b", 12.0, 10, "noise-10dB-SNR")
+    found = catalog.rescore(query, ["public"])
+    assert found.candidates and found.candidates[0].id == "song-b"
+    assert found.runner_up_ber - found.candidates[0].bit_error_rate >= fpindex.MIN_BER_MARGIN
+    assert catalog.identify(query, ["public"]) == fpindex.accepted(found)
+
+
+def test_a_copy_is_not_a_rival_but_a_shared_ending_is(index: FingerprintIndex, prints: dict[str, np.ndarray]) -> None:
+    """Two copies of one recording (a library track and the catalog song) are both answered; two different songs
+    that end on the same music make their ending ambiguous, so it is answered with nothing, while the body of
+    either song is still identified."""
+    a, b, c = prints["a"], prints["b"], prints["c"]
+    ending = c[60:160]
+    song_x = np.concatenate([a[:250], ending])
+    song_y = np.concatenate([b[:250], ending])
+    index.bulk_add([(IndexedAudio("song", "x", "public", "X"), song_x)], merge=False)
+    query = ending[20:80].copy()
+    assert [m.id for m in index.identify(query, ["public"])] == ["x"]
+    index.add(IndexedAudio("track", "x-copy", "user-1", "X again"), song_x)
+    both = index.identify(query, ["public", "user-1"])
+    assert sorted(m.id for m in both) == ["x", "x-copy"]
+    index.add(IndexedAudio("song", "y", "public", "Y"), song_y)
+    rescored_ending = index.rescore(query, ["public"])
+    assert sorted(m.id for m in rescored_ending.candidates[:2]) == ["x", "y"]
+    assert index.identify(query, ["public"]) == []
+    assert [m.id for m in index.identify(song_y[100:160].copy(), ["public"])] == ["y"]

@@ -43,6 +43,24 @@ def caller(app: APIGatewayRestResolver) -> str:
     return str(user_id)
 
 
+def _authorizer_context(app: APIGatewayRestResolver) -> dict[str, Any]:
+    authorizer = app.current_event.request_context.authorizer
+    return dict(authorizer.get_context()) if authorizer else {}
+
+
+def caller_email(app: APIGatewayRestResolver) -> str | None:
+    """The caller's verified e-mail address (the ID token's `email` claim, passed on by the token authorizer),
+    or None when the token has none."""
+    email = _authorizer_context(app).get("email")
+    return str(email) if email else None
+
+
+def caller_groups(app: APIGatewayRestResolver) -> frozenset[str]:
+    """The caller's user pool groups (the ID token's `cognito:groups`, which the authorizer joins with ",")."""
+    groups = str(_authorizer_context(app).get("groups") or "")
+    return frozenset(group for group in groups.split(",") if group)
+
+
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer an API Gateway event: bodies checked for size, depth and numbers first, then the routes."""
     content_type = _header(event, "content-type")

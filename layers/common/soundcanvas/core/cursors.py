@@ -27,14 +27,15 @@ def encode(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def decode(user_id: str, cursor: str, key_types: Mapping[str, str]) -> dict[str, Any]:
+def decode(user_id: str, cursor: str, key_types: Mapping[str, str], *, partition: str = "userId") -> dict[str, Any]:
     """The LastEvaluatedKey a cursor stands for; `key_types` are the page's key attributes and their
-    types (`records.page_key_types`)."""
+    types (`records.page_key_types`). The key's `partition` attribute must be `user_id` (the page's
+    partition: the caller's for their own records; a song, a state or a ledger for public pages)."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidCursor("cursor is not one this API issued") from exc
-    if not isinstance(key, dict) or set(key) != set(key_types) or key.get("userId") != {"S": user_id}:
+    if not isinstance(key, dict) or set(key) != set(key_types) or key.get(partition) != {"S": user_id}:
         raise InvalidCursor("cursor is not one this API issued")
     for name, kind in key_types.items():
         if not _is_key_value(key[name], kind):

@@ -1,9 +1,13 @@
 """Per-user quotas, counted atomically in DynamoDB (QuotasTable).
 
-Each quota is a fixed window (for example 10 generations per 15 minutes). One item per user,
-quota and window holds the count; taking `n` units is a single conditional UpdateItem (`ADD`
-only while the count stays within the limit), so concurrent requests can never slip past it,
-and a refused request changes nothing. Items expire (TTL) a day after their window ends.
+Each quota is a fixed window (for example 10 generations per 15 minutes) or a calendar month in
+UTC (a plan's monthly allowance, soundcanvas.core.entitlements). One item per user, quota and
+window holds the count; taking `n` units is a single conditional UpdateItem (`ADD` only while the
+count stays within the limit), so concurrent requests can never slip past it, and a refused
+request changes nothing. Items expire (TTL) a day after their window ends. A month's counter has
+its own key (`{user}#{name}#month-YYYY-MM`), so it never shares an item with a fixed window that
+starts at the same second; its limit is read at every take, so a user whose plan grows mid-month
+keeps what they used and gets the new limit.
 
 Only work is counted: a route validates its request and checks state first, then spends the
 units inside `spend(...)`, which gives them back if the work is then refused (a conflict found by
@@ -17,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -31,16 +36,51 @@ from soundcanvas.core.records import bind, conditional_failed
 class Quota:
     name: str  # what is counted, e.g. "generations"
     limit: int
-    window_seconds: int
+    window_seconds: int = 0  # a fixed window of this length; unused when `monthly`
+    monthly: bool = False  # the calendar month in UTC instead of a fixed window
+    advice: str = ""  # added to the refusal: how to get more (e.g. "upgrade to pro ...")
+
+    def __post_init__(self) -> None:
+        if not self.monthly and self.window_seconds <= 0:
+            raise ValueError(f"quota {self.name}: a fixed window needs window_seconds > 0")
+
+
+def window(quota: Quota, now: float) -> tuple[int, int]:
+    """The [start, end) of the quota's window holding `now`, in epoch seconds."""
+    if quota.monthly:
+        moment = datetime.fromtimestamp(now, UTC)
+        first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+        following = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+        return int(first.timestamp()), int(following.timestamp())
+    start = int(now // quota.window_seconds) * quota.window_seconds
+    return start, start + quota.window_seconds
+
+
+def _counter_key(user_id: str, quota: Quota, start: int) -> str:
+    if quota.monthly:
+        return f"{user_id}#{quota.name}#month-{datetime.fromtimestamp(start, UTC):%Y-%m}"
+    return f"{user_id}#{quota.name}#{start}"
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class QuotaExceeded(Exception):
-    """The caller used up a quota; `retry_after` is how many seconds until its window resets."""
+    """The caller used up a quota; `retry_after` is how many seconds until its window resets (`resets_at`)."""
 
-    def __init__(self, quota: Quota, retry_after: int) -> None:
-        window = _describe(quota.window_seconds)
-        super().__init__(f"quota exceeded: {quota.limit} {quota.name} per {window}; try again in {retry_after} s")
-        self.quota, self.retry_after = quota, retry_after
+    def __init__(self, quota: Quota, retry_after: int, resets_at: int | None = None) -> None:
+        if quota.monthly:
+            message = f"quota exceeded: {quota.limit} {quota.name} per month"
+            if resets_at is not None:
+                message += f"; it renews at {_iso(resets_at)}"
+        else:
+            window_text = _describe(quota.window_seconds)
+            message = f"quota exceeded: {quota.limit} {quota.name} per {window_text}; try again in {retry_after} s"
+        if quota.advice:
+            message += f"; {quota.advice}"
+        super().__init__(message)
+        self.quota, self.retry_after, self.resets_at = quota, retry_after, resets_at
 
 
 def _describe(seconds: int) -> str:
@@ -57,7 +97,7 @@ def _counter_class(table_name: str, region: str, host: str | None) -> Any:
         class Meta:
             pass
 
-        key = UnicodeAttribute(hash_key=True)  # {userId}#{quota}#{window start}
+        key = UnicodeAttribute(hash_key=True)  # {userId}#{quota}#{window start} or #month-YYYY-MM
         used = NumberAttribute(default=0)
         expiresAt = NumberAttribute()
 
@@ -73,7 +113,7 @@ class QuotaStore:
     def spend(self, user_id: str, quota: Quota, units: int = 1) -> Iterator[int]:
         """Take `units` for the work in the block (yields what is left); if the block raises, give them back."""
         now = self.clock()
-        start = int(now // quota.window_seconds) * quota.window_seconds
+        start, _ = window(quota, now)
         left = self.take(user_id, quota, units, now=now)
         try:
             yield left
@@ -84,7 +124,7 @@ class QuotaStore:
     def _give_back(self, user_id: str, quota: Quota, units: int, start: int) -> None:
         m = self.model
         try:
-            m(f"{user_id}#{quota.name}#{start}").update(actions=[m.used.add(-units)], condition=m.used >= units)
+            m(_counter_key(user_id, quota, start)).update(actions=[m.used.add(-units)], condition=m.used >= units)
         except UpdateError as exc:
             if not conditional_failed(exc):
                 raise
@@ -92,13 +132,12 @@ class QuotaStore:
     def take(self, user_id: str, quota: Quota, units: int = 1, *, now: float | None = None) -> int:
         """Use `units` of the quota in the current window; returns what is left, or raises QuotaExceeded."""
         now = self.clock() if now is None else now
-        start = int(now // quota.window_seconds) * quota.window_seconds
-        end = start + quota.window_seconds
+        start, end = window(quota, now)
         retry_after = max(1, math.ceil(end - now))
         if units > quota.limit:
-            raise QuotaExceeded(quota, retry_after)
+            raise QuotaExceeded(quota, retry_after, end)
         m = self.model
-        record = m(f"{user_id}#{quota.name}#{start}")
+        record = m(_counter_key(user_id, quota, start))
         try:
             record.update(
                 actions=[m.used.add(units), m.expiresAt.set(end + 86400)],
@@ -106,6 +145,16 @@ class QuotaStore:
             )
         except UpdateError as exc:
             if conditional_failed(exc):
-                raise QuotaExceeded(quota, retry_after) from exc
+                raise QuotaExceeded(quota, retry_after, end) from exc
             raise
         return int(quota.limit - record.used)
+
+    def used(self, user_id: str, quota: Quota, *, now: float | None = None) -> tuple[int, int]:
+        """How many units the user has used in the current window (a consistent read), and when it ends."""
+        now = self.clock() if now is None else now
+        start, end = window(quota, now)
+        try:
+            record = self.model.get(_counter_key(user_id, quota, start), consistent_read=True)
+        except self.model.DoesNotExist:
+            return 0, end
+        return int(record.used or 0), end

@@ -49,6 +49,7 @@ class Settings:
     song_upload_quota_window_seconds: int = 86400
     fingerprints_table_name: str = ""
     maps_table_name: str = ""
+    community_table_name: str = ""
     map_state_machine_arn: str = ""
     map_quota: int = 20
     map_quota_window_seconds: int = 3600
@@ -57,6 +58,20 @@ class Settings:
     identify_quota_window_seconds: int = 3600
     identify_upload_max_bytes: int = 50 * 1024 * 1024
     song_audio_max_bytes: int = 100 * 1024 * 1024
+    billing_table_name: str = ""
+    free_maps_per_month: int = 30  # the plans' monthly allowances (soundcanvas.core.entitlements)
+    free_transcriptions_per_month: int = 30
+    pro_maps_per_month: int = 500
+    pro_transcriptions_per_month: int = 500
+    stripe_webhook_secret_name: str = ""  # Secrets Manager names; empty: billing is not configured
+    stripe_api_key_secret_name: str = ""
+    stripe_price_id: str = ""
+    billing_success_url: str = ""
+    billing_cancel_url: str = ""
+    notifications_table_name: str = ""
+    notification_sender: str = ""  # SES's verified From address; empty: notifications are in-app only
+    ses_configuration_set: str = ""
+    notification_retention_days: int = 90
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -85,6 +100,11 @@ class Settings:
         "identify_quota_window_seconds": "IDENTIFY_QUOTA_WINDOW_SECONDS",
         "identify_upload_max_bytes": "IDENTIFY_UPLOAD_MAX_BYTES",
         "song_audio_max_bytes": "SONG_AUDIO_MAX_BYTES",
+        "free_maps_per_month": "FREE_MAPS_PER_MONTH",
+        "free_transcriptions_per_month": "FREE_TRANSCRIPTIONS_PER_MONTH",
+        "pro_maps_per_month": "PRO_MAPS_PER_MONTH",
+        "pro_transcriptions_per_month": "PRO_TRANSCRIPTIONS_PER_MONTH",
+        "notification_retention_days": "NOTIFICATION_RETENTION_DAYS",
     }
 
     @classmethod
@@ -129,7 +149,17 @@ class Settings:
             song_state_machine_arn=env.get("SONG_STATE_MACHINE_ARN", ""),
             fingerprints_table_name=env.get("FINGERPRINTS_TABLE_NAME", ""),
             maps_table_name=env.get("MAPS_TABLE_NAME", ""),
+            community_table_name=env.get("COMMUNITY_TABLE_NAME", ""),
             map_state_machine_arn=env.get("MAP_STATE_MACHINE_ARN", ""),
+            billing_table_name=env.get("BILLING_TABLE_NAME", ""),
+            stripe_webhook_secret_name=env.get("STRIPE_WEBHOOK_SECRET_NAME", ""),
+            stripe_api_key_secret_name=env.get("STRIPE_API_KEY_SECRET_NAME", ""),
+            stripe_price_id=env.get("STRIPE_PRICE_ID", ""),
+            billing_success_url=env.get("BILLING_SUCCESS_URL", ""),
+            billing_cancel_url=env.get("BILLING_CANCEL_URL", ""),
+            notifications_table_name=env.get("NOTIFICATIONS_TABLE_NAME", ""),
+            notification_sender=env.get("NOTIFICATION_SENDER", ""),
+            ses_configuration_set=env.get("SES_CONFIGURATION_SET", ""),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )

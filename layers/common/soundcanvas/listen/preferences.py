@@ -12,13 +12,18 @@ soundcanvas.library.tracks.UserSettingsStore). Listen's attributes:
 
 A tuning is stored either by name or by its notes (DynamoDB has no "string or list" attribute),
 never both; an absent attribute reads as its default.
+
+`PreferenceFields` is Listen's part of the `PUT /me/preferences` body (the route is core's "your account"
+function, functions/core/me_api, which adds core's own fields); `check_tuning` is also what the Listen API
+checks a transcription's tuning with.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pynamodb.attributes import ListAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
@@ -26,6 +31,50 @@ from soundcanvas.core.records import bind
 
 DEFAULTS: dict[str, Any] = {"guitarTuning": "standard", "notationPreference": "both", "difficultyLevel": "intermediate"}
 FIELDS = tuple(DEFAULTS)
+TUNING_TEXT_MAX = 64  # a name, or six note names in one string ("Eb2 Ab2 Db3 Gb3 Bb3 Eb4")
+TuningField = (Annotated[str, StringConstraints(min_length=1, max_length=64)]
+               | Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=8)]],
+                           Field(min_length=6, max_length=6)])
+TUNING_DESCRIPTION = ("A tuning's name (standard, drop-d, half-step-down, open-g, dadgad) or six note names, "
+                      "low string to high, e.g. [\"D2\", \"A2\", \"D3\", \"G3\", \"B3\", \"E4\"].")
+
+
+def parse_tuning(value: Any) -> Any:
+    """The tab module's Tuning for a tuning a caller gave (the module is imported on first use: it is
+    pure Python, but a function that never reads a tuning need not load it)."""
+    from soundcanvas.listen import tab
+
+    return tab.parse_tuning(value)
+
+
+def check_tuning(value: Any) -> Any:
+    """A pydantic `before` check: a name or a list of note names the tab module accepts, as given."""
+    if value is None:
+        return value
+    if isinstance(value, str):
+        if not value.strip() or len(value) > TUNING_TEXT_MAX:
+            raise ValueError(f"must be a tuning name or note names of 1-{TUNING_TEXT_MAX} characters")
+    elif isinstance(value, list) and all(isinstance(note, str) for note in value):
+        if any(not note.strip() or len(note) > 8 for note in value):
+            raise ValueError("must be six note names such as E2 or Eb2, low string to high")
+    else:
+        raise ValueError("must be a tuning name or a list of note names, low string to high")
+    try:
+        parse_tuning(value)
+    except ValueError as exc:  # the tab module's words; the field is named by pydantic's location
+        raise ValueError(str(exc).removeprefix("tuning: ")) from exc
+    return value
+
+
+class PreferenceFields(BaseModel):
+    """Listen's preferences in the body of PUT /me/preferences (null resets one to its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    guitarTuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
+    notationPreference: Literal["tab", "standard", "both"] | None = None
+    difficultyLevel: Literal["beginner", "intermediate", "advanced"] | None = None
+
+    _tuning = field_validator("guitarTuning", mode="before")(check_tuning)
 
 
 @lru_cache(maxsize=8)

@@ -16,7 +16,7 @@ Objects:
     maps/work/{userId}/{mapId}/audio.npy      Decode's samples; hits.json, grid.json the next stages'
                                               (the whole work prefix is removed at the end; the bucket's
                                               `expire-map-work` rule removes leftovers after a day)
-    maps/unverified/{songId}/{mapId}.json     the map document (the seed's layout; songId is the catalog
+    maps/{state}/{songId}/{mapId}/v{n}.json   version n of the map document (the seed's layout; songId is the catalog
                                               song's id, or `track-{trackId}` for a map of a library track)
 """
 
@@ -27,8 +27,11 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from soundcanvas.core import cursors
 from soundcanvas.core.records import (
     COMPLETE,
     FAILED,
@@ -38,7 +41,9 @@ from soundcanvas.core.records import (
     WorkflowRecordStore,
     activity_index,
     bind,
+    conditional_failed,
     now_iso,
+    page_key_types,
     user_created_index,
 )
 
@@ -47,7 +52,7 @@ __all__ = ["COMPLETE", "FAILED", "PENDING", "RUNNING", "MapConflict", "MapStore"
 STAGE_PROGRESS = {"queued": 0, "decode": 5, "drums": 25, "grid": 70, "levels": 85, "done": 100}
 MAP_RETENTION_SECONDS = 10 * 365 * 86400
 FAILED_RETENTION_SECONDS = 7 * 86400
-UNVERIFIED = "unverified"
+UNVERIFIED, VERIFIED, ARCHIVED = "unverified", "verified", "archived"
 MapConflict = RecordConflict
 
 
@@ -64,12 +69,45 @@ def map_song_id(source: dict[str, Any]) -> str:
     return source["id"] if source["kind"] == "song" else f"track-{source['id']}"
 
 
-def document_key(song_id: str, map_id: str, state: str = UNVERIFIED) -> str:
-    return f"maps/{state}/{song_id}/{map_id}.json"
+def document_key(song_id: str, map_id: str, version: int = 1, state: str = UNVERIFIED) -> str:
+    """Where version `version` of a map is kept: under the state the map was in when it was published
+    (version 1 is always `unverified`). A published version is never overwritten."""
+    return f"maps/{state}/{song_id}/{map_id}/v{version}.json"
 
 
 @lru_cache(maxsize=8)
 def _record_class(table_name: str, region: str, host: str | None) -> Any:
+    # The index classes are made per model: an index remembers the one model it reads items as.
+    class _ByMap(GlobalSecondaryIndex[Any]):
+        """A map by its id alone (anyone may read a public map): which user's partition holds it."""
+
+        class Meta:
+            index_name = "ByMap"
+            projection = KeysOnlyProjection()
+
+        mapId = UnicodeAttribute(hash_key=True)
+
+
+    class _BySong(GlobalSecondaryIndex[Any]):
+        """The public maps of a catalog song, newest first (sparse: only public maps carry publicSongId)."""
+
+        class Meta:
+            index_name = "BySong"
+            projection = AllProjection()
+
+        publicSongId = UnicodeAttribute(hash_key=True)
+        createdAt = UnicodeAttribute(range_key=True)
+
+    class _ByPublicState(GlobalSecondaryIndex[Any]):
+        """The public maps in one community state (unverified | verified | archived), newest first."""
+
+        class Meta:
+            index_name = "ByPublicState"
+            projection = AllProjection()
+
+        publicState = UnicodeAttribute(hash_key=True)
+        createdAt = UnicodeAttribute(range_key=True)
+
     class MapRecord(Model):
         class Meta:
             pass
@@ -93,8 +131,18 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         timings = MapAttribute[str, Any](default=dict)
         expiresAt = NumberAttribute()
         activeShard = UnicodeAttribute(null=True)  # only while RUNNING
+        # The community (soundcanvas.maps.edits): a map of a public catalog song is public once COMPLETE.
+        version = NumberAttribute(default=1)  # the current published version
+        verifiedVersion = NumberAttribute(null=True)
+        publicSongId = UnicodeAttribute(null=True)  # set on maps of public catalog songs (BySong)
+        publicState = UnicodeAttribute(null=True)  # `state`, on public maps only (ByPublicState)
+        approveVotes = NumberAttribute(default=0)  # votes cast on the map's edits (a tally for display)
+        rejectVotes = NumberAttribute(default=0)
         by_user_created = user_created_index()
         by_activity = activity_index(["stage", "status"])
+        by_map = _ByMap()
+        by_song = _BySong()
+        by_public_state = _ByPublicState()
 
     return bind(MapRecord, table_name, region, host)
 
@@ -109,11 +157,15 @@ class MapStore(WorkflowRecordStore):
         super().__init__(_record_class(table_name, region, host), clock)
 
     def create(self, user_id: str, map_id: str, *, source: dict[str, Any], difficulty: str | None) -> dict[str, Any]:
+        """A PENDING record. A source marked `public` (a public catalog song) makes a public map: listed and
+        open to edits once COMPLETE."""
         now = self.clock()
+        public = bool(source.get("public"))
         record = self.model(
             user_id, map_id, createdAt=now_iso(now), updatedAt=now_iso(now), status=PENDING, stage="queued",
             progress=0, state=UNVERIFIED, songId=map_song_id(source), source=dict(source), difficulty=difficulty,
-            timings={}, summary={}, expiresAt=int(now + MAP_RETENTION_SECONDS),
+            timings={}, summary={}, expiresAt=int(now + MAP_RETENTION_SECONDS), version=1,
+            publicSongId=source["id"] if public else None, publicState=UNVERIFIED if public else None,
         )
         self._insert(record, f"map {map_id}")
         return self.plain(record)
@@ -125,3 +177,53 @@ class MapStore(WorkflowRecordStore):
         m = self.model
         m(user_id, item_id).update(actions=[m.expiresAt.set(int(self.clock() + FAILED_RETENTION_SECONDS))])
         return True
+
+    # ------------------------------------------------------------------ the community's view
+    def find(self, map_id: str) -> dict[str, Any] | None:
+        """A map by id whoever owns it (ByMap, then a consistent read of the record), or None."""
+        for key in self.model.by_map.query(map_id, limit=1):
+            return self.get(key.userId, map_id)
+        return None
+
+    def visible(self, viewer_id: str, map_id: str) -> dict[str, Any] | None:
+        """The map if `viewer_id` may see it: their own in any status, anyone's public COMPLETE map."""
+        own = self.get(viewer_id, map_id)
+        if own is not None:
+            return own
+        found = self.find(map_id)
+        return found if found is not None and is_public(found) else None
+
+    def public(self, *, song_id: str | None, state: str | None, limit: int,
+               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of public COMPLETE maps of a song (BySong) or in a state (ByPublicState), newest first."""
+        m = self.model
+        index, hash_key = (m.by_song, song_id) if song_id is not None else (m.by_public_state, state)
+        condition = (m.status == COMPLETE) & (m.expiresAt > int(self.clock()))
+        if song_id is not None and state is not None:
+            condition = condition & (m.publicState == state)
+        partition = "publicSongId" if song_id is not None else "publicState"
+        start = cursors.decode(str(hash_key), cursor, page_key_types(m, index), partition=partition) if cursor else None
+        results = index.query(hash_key, scan_index_forward=False, limit=limit, last_evaluated_key=start,
+                              filter_condition=condition)
+        items = [self.plain(r) for r in results]
+        last = results.last_evaluated_key
+        return items, (cursors.encode(last) if last else None)
+
+    def set_state(self, user_id: str, map_id: str, state: str, *, verified_version: int | None = None) -> bool:
+        """Move a public map to a community state; False when it is gone or not public."""
+        m = self.model
+        actions = [m.state.set(state), m.publicState.set(state), m.updatedAt.set(now_iso(self.clock()))]
+        if verified_version is not None:
+            actions.append(m.verifiedVersion.set(verified_version))
+        try:
+            m(user_id, map_id).update(actions=actions, condition=m.publicSongId.exists() & (m.status == COMPLETE))
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+
+def is_public(record: dict[str, Any]) -> bool:
+    """A COMPLETE map of a public catalog song: anyone signed in may read it and propose edits."""
+    return bool(record.get("publicSongId")) and record.get("status") == COMPLETE

@@ -44,13 +44,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import resample_poly
 
+from soundcanvas.maps.lanes import LANES
+
 SAMPLE_RATE_HZ = 22050
 FRAME_SIZE = 1024
 HOP_SIZE = 256
 FRAME_RATE_HZ = SAMPLE_RATE_HZ / HOP_SIZE
 BANDS_PER_OCTAVE = 12
 LOWEST_HZ = 30.0
-LANES: tuple[str, ...] = ("kick", "snare", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash", "ride")
 GM_NOTE_TO_LANE: dict[int, str] = {
     35: "kick", 36: "kick",
     37: "snare", 38: "snare", 39: "snare", 40: "snare",

@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from soundcanvas.maps.grid import Grid, GridHit
+from soundcanvas.maps.lanes import DIFFICULTIES as DIFFICULTIES  # re-exported: the levels made here
 
-DIFFICULTIES = ("easy", "medium", "hard", "expert")
 GHOST_VELOCITY = 0.3
 HARD_PER_BAR = 24
 MEDIUM_PER_BAR = 12

@@ -156,3 +156,22 @@ class SongAudioStore:
         except UpdateError as exc:
             if not conditional_failed(exc):
                 raise
+
+    def set_canonical_map(self, song_id: str, map_id: str) -> str | None:
+        """Make `map_id` the song's verified map; returns the map it replaces (None if none or the same).
+        Conditional on the value read, so of two curators verifying at once neither loses the other's archive."""
+        m = self.model
+        for _ in range(5):
+            song = self.get(song_id)
+            if song is None:
+                return None
+            previous = song.get("canonicalMapId")
+            condition = m.canonicalMapId.does_not_exist() if previous is None else m.canonicalMapId == previous
+            try:
+                m(song_id).update(actions=[m.canonicalMapId.set(map_id)], condition=condition & m.songId.exists())
+            except UpdateError as exc:
+                if conditional_failed(exc):
+                    continue
+                raise
+            return previous if previous != map_id else None
+        raise RuntimeError(f"song {song_id}: its verified map kept changing")

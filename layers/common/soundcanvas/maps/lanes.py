@@ -1,0 +1,5 @@
+"""The drum map's vocabulary: its lanes and its difficulty levels (no numpy, so the API functions can
+validate a map without the analysis image's libraries)."""
+
+LANES: tuple[str, ...] = ("kick", "snare", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash", "ride")
+DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard", "expert")
