@@ -1,7 +1,7 @@
 """Command line for the local stack.
 
     python -m local_stack up        [--api-port 3000] [--aws-port 4566]
-    python -m local_stack token     USER            # an ID token: send it as Authorization: Bearer <token>
+    python -m local_stack token     USER [--group admin]  # an ID token: send it as Authorization: Bearer <token>
     python -m local_stack demo      [--image events/generation/images/sunset.jpg] [--genre lofi] [--duration 60]
     python -m local_stack demo      --blend "drowsy maggie" "harvest home" "wachet auf" [--duration 60] [--seed 7]
     python -m local_stack invoke    FUNCTION -e events/x.json
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     tok = commands.add_parser("token", help="print an ID token for a user (send it as Authorization: Bearer ...)")
     tok.add_argument("user")
     tok.add_argument("--hours", type=float, default=1.0)
+    tok.add_argument("--group", action="append", default=[], metavar="GROUP",
+                     help="a user pool group in the token's cognito:groups (e.g. admin); repeat for more")
     inv = commands.add_parser("invoke", help="invoke one function with an event file (like sam local invoke)")
     inv.add_argument("function", help="logical id in template.yaml, e.g. AnalyzeFunction")
     inv.add_argument("-e", "--event", type=Path, required=True)
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         say(json.dumps(result, indent=2, default=str))
         return 0
     if args.command == "token":
-        say(LocalIdentityProvider(IDP_KEY).issue(args.user, seconds=int(args.hours * 3600)))
+        groups = {"cognito:groups": args.group} if args.group else {}
+        say(LocalIdentityProvider(IDP_KEY).issue(args.user, seconds=int(args.hours * 3600), **groups))
         return 0
     stack = LocalStack(host=args.host, api_port=args.api_port, aws_port=args.aws_port)
     stack.start()
