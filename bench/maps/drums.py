@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import mir_eval
 import numpy as np
 
 from bench.maps import grooves
+from bench.report import say
 from soundcanvas.maps import document, drums, grid, levels
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,11 +48,6 @@ SECONDS = 16.0
 ROWS = ("kick", "snare", "hihat", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash", "ride")
 ROW_LANES = {"hihat": ("hihat_closed", "hihat_open")}
 TARGETS = {"kick": (0.90, 0.80), "snare": (0.90, 0.80), "hihat": (0.90, 0.80)}  # (alone, mix) on held-out
-
-
-def say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 # ---------------------------------------------------------------------------------------------------------

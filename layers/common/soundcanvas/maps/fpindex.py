@@ -38,9 +38,10 @@ term items per scope, so a 30 s snippet costs what a 5 s one does) vote for (aud
 snippet position) for each posting whose top SNIPPET_VOTE_BITS bits match; votes in neighbouring offsets
 are summed (a snippet starts anywhere inside an item); the top candidates are rescored, over the whole
 snippet, by the BER at the best offset within
-+-RESCORE_SLACK_ITEMS of the vote, and kept when the BER passes `snippet_max_ber(n)`. Items of near-silence
-(`fingerprints.informative`) are neither indexed nor voted with nor counted in the BER, and n counts the
-others: silence looks the same in every song, so a snippet that is mostly silence is answered with [].
++-RESCORE_SLACK_ITEMS of the vote (`rescore`); `accepted` answers when the best passes `snippet_max_ber(n)`
+and beats the best other music by MIN_BER_MARGIN (copies of one recording are not rivals). Items of
+near-silence (`fingerprints.informative`) are neither indexed nor voted with nor counted in the BER, and n
+counts the others: silence looks the same in every song, so a snippet that is mostly silence is answered with [].
 Find duplicates (whole track): candidates by shared 28-bit terms, rescored over the whole track within
 +-10 s, kept when the BER <= DUPLICATE_MAX_BER and the overlap covers DUPLICATE_MIN_COVERAGE of both.
 """
@@ -81,12 +82,19 @@ BATCH_WRITE = 25
 THREADS = 8
 CANDIDATES = 10  # snippet candidates rescored
 VOTE_ITEMS = 32  # query items that look up postings: reads stay flat from 5 s to 30 s snippets
-# A snippet needs this many informative (not near-silent) items, 80 % of what a 5 s snippet gives (19): one
-# with less is mostly a fade or a rest. Measured on the bench's 600 catalog 5 s snippets, 9 have fewer
-# (1.5 %); the one unknown 5 s snippet that ever matched a catalog song was ~2 s of music fading out.
-MIN_SNIPPET_ITEMS = 15
+# The identify decision (`accepted`), chosen by `python -m bench.maps fingerprints --tune` (bench/maps/fingerprints.py
+# `choose_rule`) on the bench's tune half only: 200 catalog + 100 unknown songs split by tune, the tune half rendered
+# with FluidR3_GM / TimGM6mb in the tunes' own keys, white noise. docs/maps-fingerprint-bench.md reports them on the
+# held-out half (other SoundFonts, keys, tempos, pink noise). Rerun the tuning and copy its numbers when the
+# fingerprint, the index or the bench corpus changes.
+MIN_SNIPPET_ITEMS = 13  # 1st percentile of the informative items of 5 s catalog snippets; fewer is mostly a fade or a rest
+SNIPPET_BER_A = 0.336  # snippet_max_ber: min(CAP, A - B/sqrt(n)), through the midpoints between right answers'
+SNIPPET_BER_B = 0.925  # highest BER and other music's lowest at 5 s (0.094 / 0.142) and 10 s (0.100 / 0.329)
+SNIPPET_BER_CAP = 0.254  # the 30 s midpoint (0.086 / 0.423)
+MIN_BER_MARGIN = 0.10  # wrong answers' largest margin over the runner-up (0.088, endings) + 0.01, rounded up
 MIN_VOTES = 3  # a candidate needs this many agreeing items (after summing neighbouring offsets)
 RESCORE_SLACK_ITEMS = 3
+COPY_CONTEXT_ITEMS = 120  # ~15 s each side of the match: candidates that agree there too are copies of one recording
 DUPLICATE_CANDIDATES = 5
 DUPLICATE_MIN_TERMS = 3
 DUPLICATE_MIN_COVERAGE = 0.8
@@ -124,19 +132,52 @@ class Match:
     bit_error_rate: float
 
 
-def snippet_max_ber(n_items: int) -> float:
-    """The BER a snippet of n_items must beat to count as a match.
+@dataclass(frozen=True)
+class Rescored:
+    """A snippet's candidates before the decision: n_informative items of music (`fingerprints.informative`),
+    every rescored candidate audio, one per audio, lowest BER first (threshold not applied), and
+    runner_up_ber, the BER of the best candidate that is other music than the first (0.5 when none is):
+    candidates whose fingerprint is within DUPLICATE_MAX_BER of the first's over the snippet and
+    COPY_CONTEXT_ITEMS each side are copies of the same recording (a library track and the catalog song it
+    came from), not rivals."""
+
+    n_informative: int
+    candidates: tuple[Match, ...]
+    runner_up_ber: float = 0.5
+
+
+def accepted(rescored: Rescored, *, min_items: int | None = None, ber_a: float | None = None,
+             ber_b: float | None = None, ber_cap: float | None = None,
+             min_margin: float | None = None) -> list[Match]:
+    """The candidates identify answers with, best first, or [] (the keywords override the constants, for the
+    bench's tuning only). A snippet is answered when it has at least MIN_SNIPPET_ITEMS informative items, its
+    best candidate's BER passes `snippet_max_ber(n_informative)`, and the best other music scores at least
+    MIN_BER_MARGIN worse (a faded ending or a held chord looks alike in many songs: several candidates then
+    score about the same, and none of them is the answer). Every candidate that passes the threshold is
+    returned (copies of one recording in the catalog and a library)."""
+    if rescored.n_informative < (MIN_SNIPPET_ITEMS if min_items is None else min_items) or not rescored.candidates:
+        return []
+    limit = snippet_max_ber(rescored.n_informative, a=ber_a, b=ber_b, cap=ber_cap)
+    top = rescored.candidates[0].bit_error_rate
+    if top > limit or rescored.runner_up_ber - top < (MIN_BER_MARGIN if min_margin is None else min_margin):
+        return []
+    return [m for m in rescored.candidates if m.bit_error_rate <= limit]
+
+
+def snippet_max_ber(n_items: int, *, a: float | None = None, b: float | None = None, cap: float | None = None) -> float:
+    """The BER a snippet of n_items informative items must beat to count as a match: min(cap, a - b/sqrt(n)).
 
     Chance BER between unrelated music falls with more items (fewer bits to get lucky on), and the
     rescoring searches a few offsets of up to CANDIDATES songs picked because they share items, so the
-    threshold is lower for short snippets. Measured on 1,800 catalog snippets (5/10/30 s; MP3 128k, -10 dB,
-    10 dB SNR noise; docs/maps-fingerprint-bench.md): right answers score BER p50 0.04, max 0.10 at every
-    length; with the looser 0.185 (19 items) to 0.25 one unknown 5 s snippet in 150 passed. Hence
-    0.133 at 19 items (5 s), 0.157 at 59 items (10 s), 0.16 from ~100 items on.
+    threshold is lower for short snippets. a, b and cap default to SNIPPET_BER_A/B/CAP, chosen on the
+    bench's tune half (see there).
     """
     if n_items <= 0:
         return 0.0
-    return float(min(0.16, 0.19 - 0.25 / math.sqrt(n_items)))
+    a = SNIPPET_BER_A if a is None else a
+    b = SNIPPET_BER_B if b is None else b
+    cap = SNIPPET_BER_CAP if cap is None else cap
+    return float(min(cap, a - b / math.sqrt(n_items)))
 
 
 def _clip(items: np.ndarray) -> np.ndarray:
@@ -257,14 +298,20 @@ class FingerprintIndex:
     # ------------------------------------------------------------------ reads
     def identify(self, items: np.ndarray, scopes: Sequence[str]) -> list[Match]:
         """Songs/tracks in `scopes` that the snippet `items` comes from, best first; [] when none passes
-        `snippet_max_ber(len(items))`."""
+        `accepted` (see there for the rule)."""
+        return accepted(self.rescore(items, scopes))
+
+    def rescore(self, items: np.ndarray, scopes: Sequence[str]) -> Rescored:
+        """Everything identify decides on, before the decision: the snippet's informative items and its
+        best-voted candidates rescored by BER (the bench tunes `accepted` on these, so the numbers it
+        chooses are the ones identify applies)."""
         query = _clip(items)
         if query.size == 0 or not scopes:
-            return []
+            return Rescored(0, ())
         mask = informative(query)
         n_informative = int(mask.sum())
         if n_informative < MIN_SNIPPET_ITEMS:  # mostly silence or a fade: too little music to tell songs apart
-            return []
+            return Rescored(n_informative, ())
         voters = np.flatnonzero(mask)
         if voters.size > VOTE_ITEMS:  # a spread of the snippet votes; all of it is rescored
             voters = voters[np.linspace(0, voters.size - 1, VOTE_ITEMS).astype(np.int64)]
@@ -280,24 +327,35 @@ class FingerprintIndex:
                 by_term[int(key.rsplit("#", 1)[1], 16)].extend(item["p"]["BS"])
         candidates = self._vote(query, terms, by_term)
         if not candidates:
-            return []
+            return Rescored(n_informative, ())
         audios = self._batch_get([audio_key(ref) for ref, _, _ in candidates])
-        limit = snippet_max_ber(n_informative)
         min_overlap = max(1, math.ceil(0.8 * n_informative))
         best: dict[str, Match] = {}
+        windows: dict[str, np.ndarray] = {}  # the reference items each candidate lays under the query
         for ref, offset, _votes in candidates:
             audio = audios.get(audio_key(ref))
             if audio is None or audio["scope"]["S"] not in scopes:
                 continue
-            alignment = best_alignment(query, from_bytes(audio["fp"]["B"]), max_offset_items=RESCORE_SLACK_ITEMS,
+            reference = from_bytes(audio["fp"]["B"])
+            alignment = best_alignment(query, reference, max_offset_items=RESCORE_SLACK_ITEMS,
                                        center_offset_items=offset, min_overlap_items=min_overlap, query_mask=mask)
-            if alignment.overlap_items == 0 or alignment.bit_error_rate > limit:
+            if alignment.overlap_items == 0:
                 continue
             match = _match(audio, alignment.bit_error_rate, alignment.offset_items)
             key = audio_key(ref)
             if key not in best or match.bit_error_rate < best[key].bit_error_rate:
                 best[key] = match
-        return sorted(best.values(), key=lambda m: m.bit_error_rate)
+                windows[key] = _window(reference, alignment.offset_items - COPY_CONTEXT_ITEMS,
+                                       query.size + 2 * COPY_CONTEXT_ITEMS)
+        ranked = sorted(best, key=lambda k: best[k].bit_error_rate)
+        runner_up = 0.5
+        if ranked:
+            top = windows[ranked[0]]
+            for key in ranked[1:]:  # the best candidate that is other music, not a copy of the top one
+                if _window_ber(top, windows[key]) > DUPLICATE_MAX_BER:
+                    runner_up = best[key].bit_error_rate
+                    break
+        return Rescored(n_informative, tuple(best[k] for k in ranked), runner_up)
 
     def find_duplicates(self, items: np.ndarray, scopes: Sequence[str], *,
                         exclude: tuple[str, str] | None = None) -> list[Match]:
@@ -469,6 +527,26 @@ class FingerprintIndex:
                 return
             time.sleep(min(1.0, 0.05 * 2**attempt))
         raise RuntimeError(f"DynamoDB left {len(request[self.table])} writes unprocessed after 8 tries")
+
+
+def _window(reference: np.ndarray, offset: int, n: int) -> np.ndarray:
+    """reference[offset:offset + n] as int64, -1 where the window runs off the reference."""
+    out = np.full(n, -1, np.int64)
+    start, stop = max(0, offset), min(reference.size, offset + n)
+    if start < stop:
+        out[start - offset:stop - offset] = reference[start:stop]
+    return out
+
+
+def _window_ber(a: np.ndarray, b: np.ndarray) -> float:
+    """BER between two candidates' reference windows where both have items: two copies of one recording (a
+    track and the catalog song) score near 0 over the whole window, other music near 0.5 (two songs that
+    end on the same groove agree under the snippet, not in the 15 s before it)."""
+    both = (a >= 0) & (b >= 0)
+    if not both.any():
+        return 0.5
+    diff = a[both].astype(np.uint32) ^ b[both].astype(np.uint32)
+    return float(np.bitwise_count(diff).sum() / (32 * int(both.sum())))
 
 
 def _match(audio: dict[str, Any], bit_error_rate: float, offset_items: int) -> Match:
