@@ -22,7 +22,7 @@ help:
 	@echo "make unit      unit tests only (about four minutes); make e2e: the local stack over HTTP (about nine)"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
-	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md, docs/maps-*-bench.md)"
+	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md, docs/maps-*-bench.md, docs/live-bench.md)"
 	@echo "make build / make deploy   sam build / sam deploy --guided"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 
@@ -115,7 +115,7 @@ invoke: setup
 	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
 
 # The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes),
-# then Blend's speed and quality gates (about 3 minutes).
+# then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute).
 # The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
 # csound's sf_GMbank for choosing the method): installed here only.
 BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont
@@ -138,6 +138,7 @@ bench: setup bench-deps
 	$(BIN)/python -m bench.blend --out docs/blend-bench.md
 	$(BIN)/python -m bench.maps fingerprints
 	$(BIN)/python -m bench.maps drums
+	$(BIN)/python -m bench.live --out docs/live-bench.md
 
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam build

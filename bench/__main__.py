@@ -40,7 +40,7 @@ from local_stack.stack import ROOT, LocalStack
 
 RESULTS = ROOT / "docs" / "benchmarks.md"
 API_FUNCTIONS = {"generations_api": "generation", "tracks_api": "library", "transcriptions_api": "listen",
-                 "health": "core"}  # name -> product folder
+                 "graphql_api": "core", "health": "core"}  # name -> product folder
 # The libraries every API function but /health imports, alone: the floor under an API function's cold import
 # on this machine (the bare baseline of that row).
 LIBRARY_FLOOR = ("import boto3, pynamodb.models, pydantic; "

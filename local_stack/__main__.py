@@ -1,6 +1,6 @@
 """Command line for the local stack.
 
-    python -m local_stack up        [--api-port 3000] [--aws-port 4566]
+    python -m local_stack up        [--api-port 3000] [--aws-port 4566] [--ws-port 3001]
     python -m local_stack token     USER [--group admin]  # an ID token: send it as Authorization: Bearer <token>
     python -m local_stack demo      [--image events/generation/images/sunset.jpg] [--genre lofi] [--duration 60]
     python -m local_stack demo      --blend "drowsy maggie" "harvest home" "wachet auf" [--duration 60] [--seed 7]
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--api-port", type=int, default=3000)
     up.add_argument("--aws-port", type=int, default=4566)
+    up.add_argument("--ws-port", type=int, default=3001, help="the WebSocket API (live progress)")
     demo = commands.add_parser("demo", help="run the main job end to end and show the result")
     demo.add_argument("--image", type=Path, default=ROOT / "events/generation/images/sunset.jpg")
     demo.add_argument("--out", type=Path, default=ROOT / "out")
@@ -77,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         groups = {"cognito:groups": args.group} if args.group else {}
         say(LocalIdentityProvider(IDP_KEY).issue(args.user, seconds=int(args.hours * 3600), **groups))
         return 0
-    stack = LocalStack(host=args.host, api_port=args.api_port, aws_port=args.aws_port)
+    stack = LocalStack(host=args.host, api_port=args.api_port, aws_port=args.aws_port, ws_port=args.ws_port)
     stack.start()
     say(f"API          {stack.api_url}   (send Authorization: Bearer $(python -m local_stack token <user>))")
+    if stack.ws_url:
+        say(f"WebSocket    {stack.ws_url}?token=$(python -m local_stack token <user>)   (live progress: "
+            "docs/clients.md)")
     say(f"S3/DynamoDB  {stack.endpoint}  (AWS_ENDPOINT_URL for boto3 and the AWS CLI)")
     say("credentials  " + " ".join(f"{k}={v}" for k, v in stack.client_environment().items() if "KEY" in k))
     say("Ctrl-C stops.")

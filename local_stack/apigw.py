@@ -103,6 +103,20 @@ def _allowed_context(answer: Any, method_arn: str) -> dict[str, Any] | None:
     return {"principalId": str(answer["principalId"]), **context}
 
 
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """What the local stack's HTTP servers share: HTTP/1.1, no delayed ACK, request lines logged at debug."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out at once instead of waiting ~40 ms for a delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
 class ApiServer:
     """A threaded HTTP server that dispatches to the template's API routes."""
 
@@ -180,16 +194,7 @@ class ApiServer:
     def start(self, host: str, port: int) -> int:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out at once instead of waiting ~40 ms for a delayed ACK.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("%s %s", self.address_string(), format % args)
+        class Handler(LoopbackHandler):
 
             def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)

@@ -8,8 +8,9 @@ one have run (a step's event is the previous steps' output), and for API functio
 job is complete and the demo track READY. Maps' events speak of one demo map (DEMO_MAP_ID) of
 events/maps/groove.mp3. The API authorizer's event carries a placeholder
 (`Bearer <an ID token for demo-user>`): it is replaced by a fresh token from the local identity
-provider, since a real token in a file would expire. So is a Stripe webhook event's `Stripe-Signature` placeholder:
-it is signed with the local stack's webhook secret at the call.
+provider, since a real token in a file would expire (so is the token of the WebSocket API's `$connect` event,
+whose subscribe event then runs on that connection, for the demo job). So is a Stripe webhook event's
+`Stripe-Signature` placeholder: it is signed with the local stack's webhook secret at the call.
 """
 
 from __future__ import annotations
@@ -239,6 +240,21 @@ def seed(stack: LocalStack, before: str) -> None:
         stack.functions.invoke(name, json.loads((ROOT / "events" / event_file).read_text()))
 
 
+def websocket_event(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
+    """A $connect event gets a fresh token in place of its placeholder; a message event's connection is opened
+    first (with the $connect sample), and the demo job it may subscribe to exists."""
+    query = event.get("queryStringParameters") or {}
+    if "<" in str(query.get("token", "")):
+        token = stack.token(DEMO_USER)
+        return {**event, "queryStringParameters": {**query, "token": token},
+                "multiValueQueryStringParameters": {"token": [token]}}
+    seed(stack, "GenerationsApiFunction")
+    connect = websocket_event(stack, json.loads((ROOT / "events/core/websocket_connect.json").read_text()))
+    connect["requestContext"]["connectionId"] = event["requestContext"]["connectionId"]
+    stack.functions.invoke("WebSocketFunction", connect)
+    return event
+
+
 def invoke(function: str, event: dict[str, Any]) -> Any:
     needs_catalog = function in SONG_FUNCTIONS | BLEND_FUNCTIONS  # the seed catalog takes a few seconds to load
     with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"},
@@ -252,6 +268,8 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
                 event = {**event, "authorizationToken": f"Bearer {stack.token(DEMO_USER)}"}
         elif function == "BillingApiFunction":
             event = sign_webhook(stack, event)
+        elif function == "WebSocketFunction":
+            event = websocket_event(stack, event)
         elif function in TRACK_FUNCTIONS:
             seed_track(stack, function)
         elif function in LISTEN_FUNCTIONS:

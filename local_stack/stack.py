@@ -4,6 +4,9 @@
     Step Functions app           index Queries that read sorted index keys, Lambda's Invoke API
                                  answered by the in-process handlers) on one port (default 4566)
     the API                   <- API Gateway's routes from template.yaml (default port 3000)
+    the WebSocket API         <- the template's API Gateway WebSocket API and its @connections management
+                                 endpoint (`local_stack.websocket`); the functions' management endpoint
+                                 (WEBSOCKET_ENDPOINT) is rewritten to the local one
     the workflows             <- statemachine/*.asl.json, created through the Step Functions API
                                  with their DefinitionSubstitutions and run by moto's ASL engine
                                  (`local_stack.workflows`); a Task state invokes its function
@@ -39,6 +42,7 @@ from local_stack.apigw import ApiServer
 from local_stack.functions import FunctionHost
 from local_stack.idp import JWKS_PATH, LocalIdentityProvider
 from local_stack.starter import ExecutionStarter
+from local_stack.websocket import WebSocketServer
 
 log = logging.getLogger("local_stack")
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,9 +82,13 @@ class LocalStack:
         env_overrides: dict[str, str] | None = None,
         clock: Any = time.time,
         seed_catalog: bool = True,
+        ws_port: int = 0,
     ) -> None:
         self.root, self.host = root, host
         self.api_port, self.aws_port = api_port, aws_port
+        self.ws_port = ws_port  # the template's WebSocket API (0: any free port); its management endpoint: any port
+        self.ws_url = ""  # ws://host:port/{stage}: connect with ?token=<ID token>
+        self.websockets: dict[str, WebSocketServer] = {}
         self.time_scale = time_scale  # Retry intervals and Wait seconds x this (local_stack.workflows)
         self.workers = workers  # executions started by events that run at once (local_stack.starter)
         self.idp = LocalIdentityProvider(idp_key or IDP_KEY)
@@ -133,6 +141,7 @@ class LocalStack:
         os.environ.update(self.functions.environment())
         os.environ.update(self.idp.environment(self.endpoint))  # the authorizer trusts the local pool
         os.environ.update(self.env_overrides)
+        self._start_websockets()
         self._create_resources()
         if self.seed_catalog and "SongsTable" in self.template.names:
             self._load_seed_catalog()
@@ -152,9 +161,23 @@ class LocalStack:
                 threading.Thread(target=self._run_every, args=(fn.name, every), name=f"schedule-{fn.name}",
                                  daemon=True).start()
         self.api_url = f"http://{self.host}:{self.api_port}"
-        log.info("local stack up in %.2f s: API %s, S3/DynamoDB %s", time.perf_counter() - started,
-                 self.api_url, self.endpoint)
+        log.info("local stack up in %.2f s: API %s, WebSocket %s, S3/DynamoDB %s", time.perf_counter() - started,
+                 self.api_url, self.ws_url or "-", self.endpoint)
         return self
+
+    def _start_websockets(self) -> None:
+        """Serve each WebSocket API of the template, and point the functions' copies of its deployed management
+        endpoint (https://{api}.execute-api.{region}.amazonaws.com/...) at the local one."""
+        for name, spec in self.template.websocket_apis.items():
+            server = WebSocketServer(spec, self.functions.invoke, credentials=CREDENTIALS, region=REGION)
+            server.start(self.host, self.ws_port if not self.websockets else 0)
+            self.websockets[name] = server
+            local_root = server.management_url.rsplit("/", 1)[0]
+            for key, value in list(os.environ.items()):
+                if value.startswith(spec.deployed_host):
+                    os.environ[key] = local_root + value[len(spec.deployed_host):]
+        if self.websockets:
+            self.ws_url = next(iter(self.websockets.values())).url
 
     def token(self, user: str, **claims: Any) -> str:
         """An ID token for `user` from the local identity provider (send it as `Authorization: Bearer ...`)."""
@@ -183,6 +206,8 @@ class LocalStack:
             self._stopping.set()
             self._let_executions_finish()
             self._starter.stop()
+        for server in self.websockets.values():
+            server.stop()
         if hasattr(self, "api"):
             self.api.stop()
         for server in self._servers:

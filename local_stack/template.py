@@ -24,12 +24,20 @@ EMULATED = {
     "AWS::S3::Bucket",
     "AWS::SES::EmailIdentity",
     "AWS::SES::ConfigurationSet",
+    # a WebSocket API (local_stack/websocket.py): the API, its stage, routes, Lambda proxy integrations, route responses
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::RouteResponse",
 }
 DEPLOY_ONLY = {
     "AWS::Cognito::UserPool": "the local identity provider (local_stack/idp.py) signs the tokens locally",
     "AWS::Cognito::UserPoolClient": "the local identity provider (local_stack/idp.py) signs the tokens locally",
     "AWS::S3::BucketPolicy": "the local endpoint is plain HTTP on loopback",
     "AWS::Logs::LogGroup": "local logs go to the terminal",
+    "AWS::Lambda::Permission": "the local APIs call the handlers in process",
+    "AWS::IAM::ManagedPolicy": "the local stack checks no IAM permissions",
 }
 
 
@@ -108,6 +116,21 @@ class LocalTemplate:
     authorizer: TokenAuthorizer | None = None  # the API's default authorizer
     email_identities: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES: logical id -> Properties
     configuration_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES: logical id -> Properties
+    websocket_apis: dict[str, WebSocketApi] = field(default_factory=dict)  # logical id -> the API
+
+
+@dataclass
+class WebSocketApi:
+    """An API Gateway WebSocket API: its stage, which message field picks the route, each route's function
+    (Lambda proxy), the routes whose function's answer goes back to the client (a route response), and the
+    management endpoint the deployed functions are given (rewritten to the local one at start)."""
+
+    name: str
+    stage: str
+    selection_field: str  # RouteSelectionExpression $request.body.<field>
+    routes: dict[str, str]  # route key ($connect, $disconnect, $default, subscribe...) -> function
+    two_way: set[str]  # route keys with a route response
+    deployed_host: str  # https://{api}.execute-api.{region}.amazonaws.com
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,8 @@ class _Resolver:
             return f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{name}"
         if kind == "AWS::SES::EmailIdentity":  # CloudFormation's Ref: the identity (an address or a domain)
             return str(self.resolve(resource["Properties"]["EmailIdentity"]))
+        if kind == "AWS::ApiGatewayV2::Stage":  # CloudFormation's Ref: the stage name
+            return str(self.resolve(resource["Properties"]["StageName"]))
         return name
 
     def get_att(self, name: str, attribute: str) -> str:
@@ -252,7 +277,52 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
             binary_types = [str(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or []]
             authorizer = _token_authorizer(name, props.get("Auth") or {})
     return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors, binary_types,
-                         authorizer, identities, configuration_sets)
+                         authorizer, identities, configuration_sets,
+                         websocket_apis=_websocket_apis(resources, set(functions), resolver, region))
+
+
+def _websocket_apis(resources: dict[str, Any], functions: set[str], resolver: _Resolver,
+                    region: str) -> dict[str, WebSocketApi]:
+    """Each AWS::ApiGatewayV2::Api of protocol WEBSOCKET with its stage, routes and route responses; what the
+    local server cannot reproduce (another protocol or selection expression, a non-Lambda-proxy integration,
+    an authorizer, several stages) stops the stack here."""
+    def of(kind: str, api: str) -> dict[str, dict[str, Any]]:
+        return {name: resolver.resolve(res.get("Properties") or {}) for name, res in resources.items()
+                if res["Type"] == kind and resolver.resolve((res.get("Properties") or {}).get("ApiId")) == api}
+
+    apis: dict[str, WebSocketApi] = {}
+    for name, res in resources.items():
+        if res["Type"] != "AWS::ApiGatewayV2::Api":
+            continue
+        props = res.get("Properties") or {}
+        expression = str(props.get("RouteSelectionExpression", ""))
+        match = re.fullmatch(r"\$request\.body\.(\w+)", expression)
+        if props.get("ProtocolType") != "WEBSOCKET" or not match:
+            raise TemplateError(f"API {name}: only WEBSOCKET APIs routed by $request.body.<field> run locally")
+        api_id = resolver.ref(name)
+        stages = of("AWS::ApiGatewayV2::Stage", api_id)
+        if len(stages) != 1:
+            raise TemplateError(f"API {name}: the local stack serves exactly one stage, found {len(stages)}")
+        targets: dict[str, str] = {}
+        for integration, spec in of("AWS::ApiGatewayV2::Integration", api_id).items():
+            found = re.search(r":function:([^/:]+)/invocations$", str(spec.get("IntegrationUri", "")))
+            if spec.get("IntegrationType") != "AWS_PROXY" or not found or found[1] not in functions:
+                raise TemplateError(f"integration {integration}: only Lambda proxy integrations of this template's "
+                                    "functions run locally")
+            targets[f"integrations/{integration}"] = found[1]
+        routes: dict[str, str] = {}
+        route_keys: dict[str, str] = {}
+        for route, spec in of("AWS::ApiGatewayV2::Route", api_id).items():
+            if spec.get("AuthorizationType", "NONE") != "NONE" or str(spec.get("Target")) not in targets:
+                raise TemplateError(f"route {route}: the local stack runs routes with AuthorizationType NONE and a "
+                                    "Lambda proxy integration of this API")
+            routes[str(spec["RouteKey"])] = targets[str(spec["Target"])]
+            route_keys[route] = str(spec["RouteKey"])
+        two_way = {route_keys[str(spec["RouteId"])] for spec in of("AWS::ApiGatewayV2::RouteResponse", api_id).values()}
+        (stage,) = stages.values()
+        apis[name] = WebSocketApi(name, str(stage["StageName"]), match[1], routes, two_way,
+                                  f"https://{api_id}.execute-api.{region}.amazonaws.com")
+    return apis
 
 
 def _token_authorizer(api: str, auth: dict[str, Any]) -> TokenAuthorizer | None:

@@ -30,6 +30,7 @@ API_FUNCTIONS = (
     "core/account_api",
     "core/billing_api",
     "core/me_api",
+    "core/graphql_api",
     "core/health",
 )
 PUBLIC = {"/health", "/health/ready", "/health/detailed", "/openapi.json", "/billing/webhook"}  # webhook: Stripe signs it

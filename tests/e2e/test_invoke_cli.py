@@ -33,8 +33,13 @@ EVENTS = {
     "MeApiFunction": ("core/api_list_notifications.json",
                       lambda out: json.loads(out["body"])["unreadCount"] == 1
                       and json.loads(out["body"])["items"][0]["kind"] == "map-finished"),
+    "GraphqlApiFunction": ("core/api_graphql.json",
+                           lambda out: json.loads(out["body"])["data"]["generationStatus"]["status"] == "COMPLETE"
+                           and json.loads(out["body"])["data"]["myGenerations"][0]["jobId"]
+                           == "5ca1ab1e0000400080000000000c0de1"),
     "AuthorizerFunction": ("core/authorizer.json", lambda out: out["principalId"] == "demo-user"
                            and out["policyDocument"]["Statement"][0]["Effect"] == "Allow"),
+    "WebSocketFunction": ("core/websocket_connect.json", lambda out: out["statusCode"] == 200),
     "TracksApiFunction": ("library/api_get_track.json", lambda out: json.loads(out["body"])["name"] == "Tide Lines"),
     "InspectTrackFunction": ("library/inspect_track.json", lambda out: out["claimed"] and out["needsTranscode"]),
     "TranscodeTrackFunction": ("library/transcode_track.json",
@@ -109,6 +114,16 @@ def last_json_document(text: str) -> dict:
         last, position = decoder.raw_decode(text, start)
     assert isinstance(last, dict), text
     return last
+
+
+def test_websocket_subscribe_event_answers_the_demo_jobs_state() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "local_stack", "invoke", "WebSocketFunction", "-e", "events/core/websocket_subscribe.json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(last_json_document(done.stdout)["body"])
+    assert (answer["action"], answer["status"], answer["progress"]) == ("subscribed", "COMPLETE", 100), answer
 
 
 def test_other_api_events_route_to_the_api_function() -> None:

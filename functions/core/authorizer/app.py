@@ -16,10 +16,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import jwt
 from aws_lambda_powertools import Logger
 
-from soundcanvas.core.inputs import is_subject
+from soundcanvas.core.tokens import REJECTED, TokenVerifier
 
 logger = Logger()
 
@@ -38,7 +37,8 @@ def _required(name: str) -> str:
 ISSUER = _required("TOKEN_ISSUER")
 AUDIENCE = _required("TOKEN_AUDIENCE")
 JWKS_URL = os.environ.get("JWKS_URL") or f"{ISSUER}/.well-known/jwks.json"
-jwks = jwt.PyJWKClient(JWKS_URL, cache_keys=True, lifespan=3600, timeout=5)
+verifier = TokenVerifier(ISSUER, AUDIENCE, JWKS_URL)  # the WebSocket API's $connect runs the same check
+jwks = verifier.jwks
 
 
 def _allow(principal: str, method_arn: str, claims: dict[str, Any]) -> dict[str, Any]:
@@ -75,22 +75,9 @@ def _groups(claims: dict[str, Any]) -> str:
 
 
 def verify(token: str) -> dict[str, Any]:
-    """The token's claims if it is a valid ID token of this user pool and app client; raises jwt errors."""
-    key = jwks.get_signing_key_from_jwt(token)
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        key.key,
-        algorithms=["RS256"],
-        audience=AUDIENCE,
-        issuer=ISSUER,
-        options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-        leeway=5,
-    )
-    if claims.get("token_use") != "id":
-        raise jwt.InvalidTokenError("not an ID token")
-    if not isinstance(claims["sub"], str) or not is_subject(claims["sub"]):
-        raise jwt.InvalidTokenError("subject is not one this product can store")
-    return claims
+    """The token's claims if it is a valid ID token of this user pool and app client; raises jwt errors
+    (soundcanvas.core.tokens: the check the WebSocket API's $connect shares)."""
+    return verifier.verify(token)
 
 
 @logger.inject_lambda_context(log_event=False)  # the event holds the token: never logged
@@ -102,7 +89,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise Exception("Unauthorized")
     try:
         claims = verify(token.strip())
-    except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
+    except REJECTED as exc:
         logger.info("rejected token", extra={"reason": type(exc).__name__})
         raise Exception("Unauthorized") from exc
     return _allow(str(claims["sub"]), str(event.get("methodArn", "")), claims)

@@ -60,6 +60,7 @@ DEPENDENCIES = (
     Dependency("NotificationsTable", "table", "NOTIFICATIONS_TABLE_NAME"),
     Dependency("BillingTable", "table", "BILLING_TABLE_NAME"),
     Dependency("CommunityTable", "table", "COMMUNITY_TABLE_NAME"),
+    Dependency("ConnectionsTable", "table", "CONNECTIONS_TABLE_NAME"),
     Dependency("MediaBucket", "bucket", "BUCKET_NAME"),
     Dependency("GenerationStateMachine", "stateMachine", "GENERATION_STATE_MACHINE_ARN"),
     Dependency("TrackStateMachine", "stateMachine", "TRACK_STATE_MACHINE_ARN"),

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import uuid
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -26,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from soundcanvas.core import api, storage
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
-from soundcanvas.generation import jobs
-from soundcanvas.generation.genres import DEFAULT_DURATION_SECONDS, GENRE_NAMES, MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
+from soundcanvas.generation import creation, jobs
+from soundcanvas.generation.creation import GenerationRequest, Genre, Mode
+from soundcanvas.generation.genres import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
 
 logger = Logger()
 metrics = Metrics()
@@ -37,6 +37,8 @@ clock = time.time  # the local stack sets its own clock here
 store = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
 GENERATIONS = Quota("generations", settings.generation_quota, settings.generation_quota_window_seconds)
+LIMITS = creation.UploadLimits(settings.bucket_name, settings.upload_max_bytes, settings.upload_expiry_seconds,
+                               settings.job_retention_days)
 
 
 @cache
@@ -48,21 +50,7 @@ def stepfunctions() -> Any:
 app = api.resolver()
 
 
-Genre = Literal[GENRE_NAMES]  # type: ignore[valid-type]
-Mode = Literal["heuristic", "model"]
-ContentType = Literal[tuple(storage.IMAGE_CONTENT_TYPES)]  # type: ignore[valid-type]
 JobId = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-class GenerationRequest(BaseModel):
-    """Body of POST /generations."""
-
-    model_config = ConfigDict(extra="forbid")
-    genre: Genre | None = None
-    mode: Mode = "heuristic"
-    durationSeconds: int = Field(DEFAULT_DURATION_SECONDS, ge=MIN_DURATION_SECONDS, le=MAX_DURATION_SECONDS, strict=True)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, strict=True)
-    contentType: ContentType = "image/jpeg"
 
 
 class RegenerateRequest(BaseModel):
@@ -112,65 +100,30 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
 
 def _upload_missed(job: dict[str, Any]) -> str | None:
     """What to tell a client about a job whose upload form expired before its picture arrived."""
-    form_expired_at = job.get("uploadExpiresAt")
-    if job["status"] != jobs.PENDING or not form_expired_at or clock() < float(form_expired_at):
-        return None
-    return (f"no picture arrived before the upload form expired at {_iso(form_expired_at)}; create a new generation "
-            f"(this one is removed at {_iso(job['expiresAt'])})")
-
-
-def _iso(epoch: Any) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+    return creation.upload_missed(job, clock())
 
 
 @app.post("/generations")
 def create_generation(body: GenerationRequest | None = None) -> Response[dict[str, Any]]:
     request = body or GenerationRequest()
-    user_id = api.caller(app)
-    with quotas.spend(user_id, GENERATIONS):
-        return _create(user_id, request)
-
-
-def _create(user_id: str, request: GenerationRequest) -> Response[dict[str, Any]]:
-    job_id = uuid.uuid4().hex
+    created = creation.create_generation(user_id=api.caller(app), request=request, s3=s3, store=store, quotas=quotas,
+                                         quota=GENERATIONS, limits=LIMITS, clock=clock)
+    job_id = created.job["jobId"]
     logger.append_keys(job_id=job_id)
-    options = request.model_dump(exclude={"contentType"})
-    options["seed"] = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    key = storage.image_key(user_id, job_id, request.contentType)
-    expires_in = settings.upload_expiry_seconds
-    form = s3.generate_presigned_post(
-        Bucket=settings.bucket_name,
-        Key=key,
-        Fields={"Content-Type": request.contentType},
-        Conditions=[
-            {"Content-Type": request.contentType},
-            ["content-length-range", 1, settings.upload_max_bytes],
-        ],
-        ExpiresIn=expires_in,
-    )
-    upload_expires_at = int(clock()) + expires_in
-    job = store.create(
-        user_id,
-        job_id,
-        options=options,
-        image_key=key,
-        content_type=request.contentType,
-        retention_days=settings.job_retention_days,
-        upload_expires_at=upload_expires_at,
-    )
     metrics.add_metric(name="GenerationsCreated", unit=MetricUnit.Count, value=1)
-    logger.info("generation created", extra={"options": options})
+    logger.info("generation created", extra={"options": created.job["options"]})
+    form = created.form or {}
     upload = {
         "url": form["url"],
         "fields": form["fields"],
         "maxBytes": settings.upload_max_bytes,
-        "expiresAt": upload_expires_at,
-        "contentTypes": [request.contentType],
+        "expiresAt": created.expires_at,
+        "contentTypes": [created.content_type],
     }
     return Response(
         201,
         "application/json",
-        {"jobId": job_id, "status": job["status"], "upload": upload},
+        {"jobId": job_id, "status": created.job["status"], "upload": upload},
         headers={"Location": f"/generations/{job_id}"},
     )
 

@@ -22,7 +22,7 @@ from tests.conftest import REGION, load_function
 ROOT = Path(__file__).resolve().parents[3]
 TABLES = ("GenerationsTable", "TracksTable", "UsersTable", "QuotasTable", "TranscriptionsTable", "SongsTable", "BlendsTable",
           "MapsTable", "FingerprintsTable", "NotificationsTable", "BillingTable",
-          "CommunityTable")
+          "CommunityTable", "ConnectionsTable")
 MACHINES = ("GenerationStateMachine", "TrackStateMachine", "ListenStateMachine", "SongStateMachine", "BlendStateMachine",
             "MapStateMachine", "SongAudioStateMachine")
 ROLE = "arn:aws:iam::123456789012:role/health-test"

@@ -51,7 +51,7 @@ def test_the_template_resolves_routes_environment_and_substitutions(sam_template
                            ("GET", "/maps/{mapId}/versions/{version}"), ("POST", "/maps/{mapId}/verify"),
                            ("GET", "/edits"), ("GET", "/edits/{editId}"), ("POST", "/edits/{editId}/votes"),
                            ("POST", "/edits/{editId}/revert"), ("GET", "/users/{userId}/karma"),
-                           ("POST", "/users/{userId}/karma")}
+                           ("POST", "/users/{userId}/karma"), ("POST", "/graphql")}
     assert {r.function for path, r in routes.items() if path[1].startswith(("/tracks", "/due", "/grade", "/training",
                                                                              "/downloads"))} == {"TracksApiFunction"}
     assert {r.function for path, r in routes.items() if path[1].startswith("/transcriptions")} \

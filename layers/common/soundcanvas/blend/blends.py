@@ -97,6 +97,7 @@ class BlendStore(WorkflowRecordStore):
     fail are WorkflowRecordStore's; get, list, stalled, all_records, delete and delete_all UserRecordStore's."""
 
     stage_progress = STAGE_PROGRESS
+    kind = "blend"  # its changes are pushed live (soundcanvas.core.live)
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock: Any = time.time) -> None:
         super().__init__(_record_class(table_name, region, host), clock)

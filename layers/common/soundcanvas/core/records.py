@@ -75,6 +75,16 @@ def now_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def announce(kind: str, user_id: str, item_id: str, record: Any) -> None:
+    """Push a record's new status, stage and progress to whoever listens to it live (soundcanvas.core.live).
+    Every store calls this right after the write that moved a record; it never raises and is bounded in time."""
+    if not kind:
+        return
+    from soundcanvas.core import live  # imported here: live binds its own table with this module's helpers
+
+    live.changed(kind, user_id, item_id, record)
+
+
 def conditional_failed(exc: Exception) -> bool:
     """True when a PynamoDB write failed only because its condition did not hold."""
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
@@ -120,7 +130,10 @@ class UserRecordStore:
     createdAt) to page newest first; `expiresAt`, the TTL, filtered on every read (DynamoDB deletes
     expired items only eventually); a sparse `ByActivity` index for the sweeper. A subclass gives the
     bound model and, where a record holds more than maps and scalars, how it becomes plain data.
+    `kind` names its records to live-progress subscribers (soundcanvas.core.live.KINDS).
     """
+
+    kind: str = ""
 
     def __init__(self, model: Any, clock: Any) -> None:
         self.model: Any = model
@@ -184,10 +197,11 @@ class RecordConflict(Exception):
 
 def advance_stage(model: Any, clock: Any, user_id: str, item_id: str, stage_progress: dict[str, int], *,
                   finished: str, elapsed_ms: int, next_stage: str | None, summary: dict[str, Any] | None = None,
-                  outputs: dict[str, Any] | None = None) -> bool:
+                  outputs: dict[str, Any] | None = None, kind: str = "") -> bool:
     """Record a finished stage of a RUNNING record (its timing, what it learned) and move on to `next_stage`
     (None: stay, for a branch of a Parallel state that finishes before its sibling; "done": COMPLETE);
-    False if the record is no longer RUNNING (it failed elsewhere, or was deleted)."""
+    False if the record is no longer RUNNING (it failed elsewhere, or was deleted). A record of a `kind`
+    announces the change to its live subscribers."""
     m = model
     actions = [m.timings[finished].set(elapsed_ms), m.updatedAt.set(now_iso(clock()))]
     if next_stage is not None:
@@ -198,12 +212,15 @@ def advance_stage(model: Any, clock: Any, user_id: str, item_id: str, stage_prog
         actions.append(m.outputs.set(outputs))
     if next_stage == "done":
         actions += [m.status.set(COMPLETE), m.activeShard.remove()]
+    record = m(user_id, item_id)
     try:
-        m(user_id, item_id).update(actions=actions, condition=m.status == RUNNING)
+        record.update(actions=actions, condition=m.status == RUNNING)
     except UpdateError as exc:
         if conditional_failed(exc):
             return False
         raise
+    if next_stage is not None:
+        announce(kind, user_id, item_id, record)
     return True
 
 
@@ -246,19 +263,23 @@ class WorkflowRecordStore(UserRecordStore):
             if conditional_failed(exc):
                 return None
             raise
-        return self.get(user_id, item_id)
+        claimed = self.get(user_id, item_id)
+        announce(self.kind, user_id, item_id, claimed or {})
+        return claimed
 
     def advance(self, user_id: str, item_id: str, *, finished: str, elapsed_ms: int, next_stage: str,
                 summary: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None) -> bool:
         """Record a finished stage (its timing, what it learned) and move on; False if no longer RUNNING."""
         return advance_stage(self.model, self.clock, user_id, item_id, self.stage_progress, finished=finished,
-                             elapsed_ms=elapsed_ms, next_stage=next_stage, summary=summary, outputs=outputs)
+                             elapsed_ms=elapsed_ms, next_stage=next_stage, summary=summary, outputs=outputs,
+                             kind=self.kind)
 
     def fail(self, user_id: str, item_id: str, *, stage: str, message: str) -> bool:
         """Mark a PENDING or RUNNING record FAILED; False if it is gone or already finished."""
         m = self.model
+        record = m(user_id, item_id)
         try:
-            m(user_id, item_id).update(
+            record.update(
                 actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
                          m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
                 condition=m.status.is_in(PENDING, RUNNING),
@@ -267,4 +288,5 @@ class WorkflowRecordStore(UserRecordStore):
             if conditional_failed(exc):
                 return False
             raise
+        announce(self.kind, user_id, item_id, record)
         return True

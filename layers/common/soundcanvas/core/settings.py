@@ -72,6 +72,8 @@ class Settings:
     notification_sender: str = ""  # SES's verified From address; empty: notifications are in-app only
     ses_configuration_set: str = ""
     notification_retention_days: int = 90
+    connections_table_name: str = ""  # live progress: WebSocket connections and subscriptions (soundcanvas.core.live)
+    websocket_endpoint: str = ""  # the WebSocket API's management endpoint (PostToConnection)
 
     _INTS: ClassVar[dict[str, str]] = {
         "upload_max_bytes": "UPLOAD_MAX_BYTES",
@@ -160,6 +162,8 @@ class Settings:
             notifications_table_name=env.get("NOTIFICATIONS_TABLE_NAME", ""),
             notification_sender=env.get("NOTIFICATION_SENDER", ""),
             ses_configuration_set=env.get("SES_CONFIGURATION_SET", ""),
+            connections_table_name=env.get("CONNECTIONS_TABLE_NAME", ""),
+            websocket_endpoint=env.get("WEBSOCKET_ENDPOINT", ""),
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             **ints,
         )

@@ -28,6 +28,7 @@ from soundcanvas.core.records import (
     UserRecordStore,
     active_shard,
     activity_index,
+    announce,
     as_dict,
     bind,
     conditional_failed,
@@ -93,7 +94,10 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
 
 class JobStore(UserRecordStore):
     """Reads and writes job records. Takes its table and endpoint as arguments, so tests need no patching.
-    get, list, stalled, all_records, delete and delete_all are UserRecordStore's."""
+    get, list, stalled, all_records, delete and delete_all are UserRecordStore's. Every status or stage change
+    is announced to the job's live subscribers (soundcanvas.core.records.announce)."""
+
+    kind = "generation"
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock=time.time) -> None:
         super().__init__(_record_class(table_name, region, host), clock)
@@ -174,6 +178,7 @@ class JobStore(UserRecordStore):
             if conditional_failed(exc):
                 return None
             raise
+        announce(self.kind, user_id, job_id, record)
         return as_dict(record)
 
     def advance(
@@ -197,18 +202,21 @@ class JobStore(UserRecordStore):
             actions += [self.model.status.set(COMPLETE), self.model.activeShard.remove()]
         for name, value in attributes.items():
             actions.append(getattr(self.model, name).set(value))
+        record = self.model(user_id, job_id)
         try:
-            self.model(user_id, job_id).update(actions=actions, condition=self.model.status == RUNNING)
+            record.update(actions=actions, condition=self.model.status == RUNNING)
         except UpdateError as exc:
             if conditional_failed(exc):
                 return False
             raise
+        announce(self.kind, user_id, job_id, record)
         return True
 
     def fail(self, user_id: str, job_id: str, *, stage: str, message: str) -> bool:
         """Mark a PENDING or RUNNING job FAILED; False if it is gone or already finished."""
+        record = self.model(user_id, job_id)
         try:
-            self.model(user_id, job_id).update(
+            record.update(
                 actions=[
                     self.model.status.set(FAILED),
                     self.model.activeShard.remove(),
@@ -222,6 +230,7 @@ class JobStore(UserRecordStore):
             if conditional_failed(exc):
                 return False
             raise
+        announce(self.kind, user_id, job_id, record)
         return True
 
     def restart(self, user_id: str, job_id: str, *, options: dict[str, Any]) -> dict[str, Any]:
@@ -246,4 +255,5 @@ class JobStore(UserRecordStore):
             if conditional_failed(exc):
                 raise JobConflict(REGENERATE_CONFLICT) from exc
             raise
+        announce(self.kind, user_id, job_id, record)
         return as_dict(record)

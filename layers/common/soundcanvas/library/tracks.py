@@ -38,6 +38,7 @@ from soundcanvas.core import cursors
 from soundcanvas.core.records import (
     active_shard,
     activity_index,
+    announce,
     bind,
     conditional_failed,
     delete_partition,
@@ -48,6 +49,9 @@ from soundcanvas.core.records import (
 )
 
 UPLOADING, PROCESSING, READY, FAILED = "UPLOADING", "PROCESSING", "READY", "FAILED"
+# A track's record keeps its status only; what live-progress subscribers are told of each step of the
+# track workflow (soundcanvas.core.live): claimed by InspectTrack, read (then transcoded), READY.
+LIVE_STAGES = {"inspect": 10, "transcode": 40, "done": 100}
 EDITABLE = ("name", "artist", "album", "tags")
 DUE_FIELDS = ["name", "artist", "album", "mp3Key", "originalKey", "durationSeconds", "reviewCount", "fileName"]
 LOOKUP_FIELDS = ["status", "createdAt", "expiresAt"]
@@ -167,6 +171,12 @@ class TrackStore:
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock=time.time) -> None:
         self.model: Any = _record_class(table_name, region, host)
         self.clock = clock
+
+    def _announce(self, user_id: str, track_id: str, status: str, stage: str) -> None:
+        """Tell the track's live subscribers (soundcanvas.core.records.announce) of a workflow step."""
+        announce("track", user_id, track_id, {"status": status, "stage": stage,
+                                              "progress": LIVE_STAGES.get(stage, 0),
+                                              "updatedAt": now_iso(self.clock())})
 
     def _alive(self, record: Any) -> bool:
         return record.expiresAt is None or record.expiresAt > self.clock()
@@ -368,6 +378,7 @@ class TrackStore:
             if conditional_failed(exc):
                 return None
             raise
+        self._announce(user_id, track_id, PROCESSING, "inspect")
         return _as_dict(record)
 
     def _update_version(self, user_id: str, track_id: str, version: str, actions: builtins.list[Any]) -> bool:
@@ -386,7 +397,10 @@ class TrackStore:
         """Store what was read from the file (tags, stream facts, cover); fields set to None are removed."""
         m = self.model
         actions = [getattr(m, k).set(v) if v is not None else getattr(m, k).remove() for k, v in fields.items()]
-        return self._update_version(user_id, track_id, version, actions)
+        if not self._update_version(user_id, track_id, version, actions):
+            return False
+        self._announce(user_id, track_id, PROCESSING, "transcode")
+        return True
 
     def mark_ready(self, user_id: str, track_id: str, version: str, *, mp3_key: str, due_at: int,
                    fingerprint_key: str | None = None, duplicate_of: dict[str, Any] | None = None) -> bool:
@@ -396,7 +410,10 @@ class TrackStore:
         actions = [m.status.set(READY), m.mp3Key.set(mp3_key), m.dueAt.set(due_at), m.activeShard.remove(),
                    m.fingerprintKey.set(fingerprint_key) if fingerprint_key else m.fingerprintKey.remove(),
                    m.duplicateOf.set(duplicate_of) if duplicate_of else m.duplicateOf.remove()]
-        return self._update_version(user_id, track_id, version, actions)
+        if not self._update_version(user_id, track_id, version, actions):
+            return False
+        self._announce(user_id, track_id, READY, "done")
+        return True
 
     def mark_failed(self, user_id: str, track_id: str, version: str | None, *, message: str) -> bool:
         """FAILED with a message; with no version (the claim never happened) only an UPLOADING record.
@@ -418,7 +435,10 @@ class TrackStore:
             m.expiresAt.remove(),
         ]
         if version is not None:
-            return self._update_version(user_id, track_id, version, actions)
+            if not self._update_version(user_id, track_id, version, actions):
+                return False
+            self._announce(user_id, track_id, FAILED, "failed")
+            return True
         try:
             m(user_id, track_id).update(
                 actions=[*actions, m.updatedAt.set(now_iso(self.clock()))], condition=m.status == UPLOADING
@@ -427,6 +447,7 @@ class TrackStore:
             if conditional_failed(exc):
                 return False
             raise
+        self._announce(user_id, track_id, FAILED, "failed")
         return True
 
     # --- writes: the owner's edits --------------------------------------------------------------

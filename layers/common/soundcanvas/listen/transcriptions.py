@@ -41,6 +41,7 @@ from soundcanvas.core.records import (
     active_shard,
     activity_index,
     advance_stage,
+    announce,
     as_dict,
     bind,
     conditional_failed,
@@ -123,7 +124,10 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
 
 class TranscriptionStore(UserRecordStore):
     """Reads and writes transcription records; takes its table and endpoint as arguments. get, list,
-    stalled, all_records, delete and delete_all are UserRecordStore's."""
+    stalled, all_records, delete and delete_all are UserRecordStore's. Every status or stage change is
+    announced to the transcription's live subscribers (soundcanvas.core.records.announce)."""
+
+    kind = "transcription"
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock: Any = time.time) -> None:
         super().__init__(_record_class(table_name, region, host), clock)
@@ -172,6 +176,7 @@ class TranscriptionStore(UserRecordStore):
             if conditional_failed(exc):
                 return None
             raise
+        announce(self.kind, user_id, transcription_id, record)
         return as_dict(record)
 
     def advance(self, user_id: str, transcription_id: str, *, finished: str, elapsed_ms: int,
@@ -180,7 +185,8 @@ class TranscriptionStore(UserRecordStore):
         """Record a finished stage (its timing, what it learned) and move on to `next_stage` (None: stay,
         for a branch of a Parallel state that finishes before its sibling); False if no longer RUNNING."""
         return advance_stage(self.model, self.clock, user_id, transcription_id, STAGE_PROGRESS, finished=finished,
-                             elapsed_ms=elapsed_ms, next_stage=next_stage, summary=summary, outputs=outputs)
+                             elapsed_ms=elapsed_ms, next_stage=next_stage, summary=summary, outputs=outputs,
+                             kind=self.kind)
 
     def replace_outputs(self, user_id: str, transcription_id: str, *, outputs: dict[str, Any], options: dict[str, Any],
                         expected_result_key: str) -> bool:
@@ -205,8 +211,9 @@ class TranscriptionStore(UserRecordStore):
         """Mark a PENDING or RUNNING transcription FAILED (with `only_pending`, only a PENDING one: a failed
         claim must not fail the run that did claim it); False if it is gone or already finished."""
         m = self.model
+        record = m(user_id, transcription_id)
         try:
-            m(user_id, transcription_id).update(
+            record.update(
                 actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
                          m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
                 condition=(m.status == PENDING) if only_pending else m.status.is_in(PENDING, RUNNING),
@@ -215,4 +222,5 @@ class TranscriptionStore(UserRecordStore):
             if conditional_failed(exc):
                 return False
             raise
+        announce(self.kind, user_id, transcription_id, record)
         return True

@@ -21,12 +21,13 @@ against the song's own loud peaks); on a SoundFont not used for training it lift
 thresholds (the classifier did worse there).
 
 The templates, thresholds and classifier weights (drum_templates.npz, beside this module) are built by
-tools/build_drum_templates.py from renders with two SoundFonts only: FluidR3_GM (MIT) and
-MuseScore_General (MIT, parts CC0 / public domain), sf_GMbank (public domain) kept aside to check them
-on a timbre they never heard: single GM drum hits on
+tools/build_drum_templates.py from renders with two SoundFonts: FluidR3_GM (MIT) and
+MuseScore_General (MIT, parts CC0 / public domain): single GM drum hits on
 each of their drum kits for the templates (3 k-means centres a lane, so a lane knows more than one
 drum's sound) and our own rendered grooves (bench/maps/grooves.py, tune split) for the thresholds and
-the classifier. The derived file is MIT; no third-party drum model or data set is used. The held-out
+the classifier. The hi-hat and crash classifiers also learn from the tune split's sf_GMbank grooves
+(public domain), a third timbre; other sf_GMbank grooves (seeds 500..) check the model on a timbre it never
+heard. The derived file is MIT; no third-party drum model or data set is used. The held-out
 evaluation renders with TimGM6mb, never seen here.
 
 Lanes (LANES) follow General MIDI (GM_NOTE_TO_LANE): kick 35/36; snare 38/40 (and 37 side stick, 39 clap);
