@@ -125,7 +125,7 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     again = me.session.delete(me.url("/me"), timeout=60).json()["removed"]
     assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "maps": 0,
                      "fingerprints": 0, "preferences": 0, "objects": 0, "communityItemsAnonymized": 0, "karmaItems": 0,
-                     "notifications": 0, "billingCustomerLinks": 0}
+                     "notifications": 0, "billingCustomerLinks": 0, "mapsKept": 0}
     # Nobody else lost anything.
     assert other.track(kept["trackId"]).json()["status"] == "READY" and objects(stack, other.user)
 

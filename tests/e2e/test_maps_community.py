@@ -207,3 +207,18 @@ def test_an_export_holds_a_members_edits_and_erasing_them_keeps_the_history_anon
     edit = member(stack, "reader").session.get(leaver.url(f"/edits/{edit_id}"), timeout=30).json()
     assert edit["author"].startswith("deleted-") and edit["comment"] == "" and edit["state"] == "expired"
     assert leaver.karma(leaver.user)["items"] == []
+
+
+def test_erasing_a_maps_author_keeps_the_map_and_its_history_under_an_anonymous_author(
+        stack: LocalStack, public_map: dict[str, Any]) -> None:
+    """Runs last in this file: the map made by the module's fixture has community versions by now."""
+    map_id = public_map["mapId"]
+    reader = member(stack, "historian")
+    before = reader.get_map(map_id).json()
+    assert before["version"] > 1 and before["author"] == public_map["owner"]
+    author = Member(stack, public_map["owner"])
+    removed = author.session.delete(author.url("/me"), timeout=60).json()["removed"]
+    assert removed["mapsKept"] == 1 and removed["maps"] == 0
+    after = reader.get_map(map_id).json()
+    assert after["author"].startswith("deleted-") and after["version"] == before["version"]
+    assert fetch(stack, after["mapUrl"]) == current(reader, map_id)[1]

@@ -207,8 +207,15 @@ def delete_me() -> dict[str, Any]:
     fingerprinted += [("song", song_id) for song_id in own_songs]
     fingerprints = fpkeys.delete_audio_items(dynamodb, settings.fingerprints_table_name, user_id, fingerprinted)
     customer = entitlements.get(user_id).get("stripeCustomerId")  # read before the user item goes
-    map_documents = [key for record in map_store.all_records(user_id)
-                     if (key := (record.get("outputs") or {}).get("mapKey"))]
+    # A map with community history (versions by others, or verified) stays, under the anonymous author id that
+    # the user's edits get too; every other map goes with its document.
+    anonymous_id = f"deleted-{secrets.token_hex(6)}"
+    own_maps = [map_store.plain(record) for record in map_store.model.query(user_id)]
+    kept_maps = [record["mapId"] for record in own_maps if map_store.has_history(record)]
+    for map_id in kept_maps:
+        map_store.anonymize_author(user_id, map_id, anonymous_id)
+    gone_maps = [record for record in own_maps if record["mapId"] not in kept_maps]
+    map_documents = [key for record in gone_maps if (key := (record.get("outputs") or {}).get("mapKey"))]
     for key in map_documents:
         s3.delete_object(Bucket=settings.bucket_name, Key=key)
     removed = {
@@ -217,10 +224,11 @@ def delete_me() -> dict[str, Any]:
         "transcriptions": transcriptions.delete_all(user_id),
         "blends": blend_store.delete_all(user_id),
         "songs": sum(song_store.delete(song_id) for song_id in own_songs),
-        "maps": map_store.delete_all(user_id),
+        "maps": sum(map_store.delete(user_id, record["mapId"]) for record in gone_maps),
+        "mapsKept": len(kept_maps),
         "fingerprints": fingerprints,
         # Published edits stay in the maps' history under an anonymous author; comments and vote reasons go.
-        "communityItemsAnonymized": edit_store.anonymize(user_id, f"deleted-{secrets.token_hex(6)}"),
+        "communityItemsAnonymized": edit_store.anonymize(user_id, anonymous_id),
         "karmaItems": karma_store.delete_all(user_id),
         "notifications": notifications.delete_all(user_id),
         # The plan lives on the user item (deleted below); the Stripe customer itself stays at Stripe.

@@ -93,7 +93,7 @@ def me() -> dict[str, Any]:
     community with what is left of today's edits and votes, and how many notifications you have not read."""
     user_id = _caller()
     now = clock()
-    standing = karma_store.standing(user_id, api.caller_groups(app))
+    standing = karma_store.standing(user_id, api.caller_groups(app), touch=False)  # only community routes start the age
     role = standing.role(now)
     community = {
         "karma": standing.karma,

@@ -223,7 +223,8 @@ def verify_map(mapId: Id, body: VerifyRequest) -> dict[str, Any]:
     current = int(record.get("version") or 1)
     if body.version != current:
         raise EditConflict(f"map {mapId} is at version {current}, not {body.version}; review version {current}")
-    maps.set_state(record["userId"], mapId, drum_maps.VERIFIED, verified_version=current)
+    if not maps.set_state(record["userId"], mapId, drum_maps.VERIFIED, verified_version=current):
+        raise EditConflict(f"map {mapId} changed while it was verified (an edit was applied); review it again")
     previous = songs.set_canonical_map(record["songId"], mapId)
     archived = None
     if previous is not None:
@@ -290,6 +291,10 @@ def revert_edit(editId: Id, body: RevertRequest) -> Response[dict[str, Any]]:
         raise EditConflict(f"edit {editId} is {edit['state']}; only applied edits are reverted")
     record = _public_map(edit["mapId"])
     applied = int(edit["appliedVersion"])
+    current = int(record.get("version") or 1)
+    if current != applied:  # the inverse is made of positions in that version: elsewhere it would edit other hits
+        raise EditConflict(f"map {edit['mapId']} moved to version {current} after edit {editId} (version {applied}); "
+                           f"propose the change you want against version {current} instead")
     inverse = edits.revert_patch(store.load_version(record, applied - 1), store.load_version(record, applied))
     return _propose(standing, record, base_version=int(record.get("version") or 1), operations=inverse,
                     comment=body.comment or f"revert edit {editId}", revert_of=editId)

@@ -141,7 +141,7 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
         "levels": summary.get("levels"),
         "mapUrl": storage.presign_get(s3, settings.bucket_name, outputs.get("mapKey"), settings.url_ttl_seconds),
         "public": bool(record.get("publicSongId")),
-        "author": record["userId"],
+        "author": record.get("authorName") or record["userId"],
         "version": int(record.get("version") or 1),
         "verifiedVersion": int(record["verifiedVersion"]) if record.get("verifiedVersion") is not None else None,
         "votes": {"approve": int(record.get("approveVotes") or 0), "reject": int(record.get("rejectVotes") or 0)},
@@ -249,10 +249,9 @@ def get_map(mapId: MapId) -> dict[str, Any]:
 def delete_map(mapId: MapId) -> Response[str]:
     record = _owned(mapId)
     logger.append_keys(map_id=mapId)
-    if int(record.get("version") or 1) > 1 or record.get("state") != drum_maps.UNVERIFIED:
+    if store.has_history(record) or not store.delete_unshared(record["userId"], mapId):
         raise MapConflict(f"map {mapId} has community versions or is {record.get('state')}; it stays for the "
                           "community (its history is kept)")
-    store.delete(record["userId"], mapId)
     removed = storage.delete_prefix(s3, settings.bucket_name, drum_maps.work_prefix(record["userId"], mapId))
     map_key = (record.get("outputs") or {}).get("mapKey")
     if map_key:

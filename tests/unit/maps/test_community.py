@@ -281,8 +281,11 @@ def test_two_final_votes_at_once_on_one_edit_apply_it_once(world: dict[str, Any]
     results: list[str] = []
 
     def final_vote(voter: str) -> None:
-        results.append(store.vote(world["karma"].standing(voter), edit["editId"], decision="approve",
-                                  reason=None).edit["state"])
+        try:
+            results.append(store.vote(world["karma"].standing(voter), edit["editId"], decision="approve",
+                                      reason=None).edit["state"])
+        except EditConflict as exc:  # a vote that arrives once the edit is applied is refused
+            results.append(str(exc))
 
     threads = [threading.Thread(target=final_vote, args=(voter,)) for voter in ("ver1", "ver2", "ver3")]
     for t in threads:
@@ -434,3 +437,35 @@ def test_an_export_lists_edits_and_votes_and_erasure_anonymizes_them(world: dict
     assert store.get(edit_id)["author"] == "deleted-1"
     assert [v["author"] for v in store.versions(world["maps"].get("owner", world["map_id"]))][1] == "deleted-1"
     assert copy.deepcopy(store.by_author("leaver")) == ([], [])
+
+
+def test_a_patch_of_the_whole_document_cannot_change_what_identifies_the_map(world: dict[str, Any]) -> None:
+    other = base_document("someone-elses-song")
+    status, body = propose(world, "fixer1", [{"op": "replace", "path": "", "value": other}])
+    assert status == 400 and "/songId identifies the map" in body["message"]
+
+
+def test_a_revert_of_a_wide_edit_replaces_the_fields_it_changed() -> None:
+    before = {"levels": {"expert": list(range(600))}, "tempoBpm": 1}
+    after = {"levels": {"expert": []}, "tempoBpm": 1}
+    assert edits.revert_patch(before, after) == [{"op": "replace", "path": "/levels", "value": before["levels"]}]
+    assert len(edits.revert_patch({"tempoBpm": 1}, {"tempoBpm": 2})) == 1  # a small one stays a plain diff
+
+
+def test_a_revert_needs_the_map_still_at_the_edits_version(world: dict[str, Any]) -> None:
+    make_verifier(world, "ver1")
+    make_verifier(world, "ver2")
+    age_accounts(world)
+    first = propose(world, "ver1", swap_lane(7, "crash"))[1]["editId"]
+    vote(world, "ver2", first)
+    second = propose(world, "ver1", swap_lane(6, "ride"), base=2)[1]["editId"]
+    vote(world, "ver2", second)
+    status, body = call(world["api"], event("POST", f"/edits/{first}/revert", user="fixer3", body={},
+                                            resource="/edits/{editId}/revert", path_params={"editId": first}))
+    assert status == 409 and "moved to version 3" in body["message"]
+
+
+def test_a_verification_of_a_version_that_is_no_longer_current_changes_nothing(world: dict[str, Any]) -> None:
+    assert not world["maps"].set_state("owner", world["map_id"], "verified", verified_version=2)
+    assert world["maps"].get("owner", world["map_id"])["state"] == "unverified"
+    assert world["maps"].set_state("owner", world["map_id"], "verified", verified_version=1)

@@ -235,6 +235,7 @@ class WorkflowRecordStore(UserRecordStore):
     """
 
     stage_progress: dict[str, int] = {}
+    failed_retention_seconds: int | None = None  # set: FAILED also moves expiresAt to now + this, in the same write
 
     def _insert(self, record: Any, item_id: str) -> None:
         range_key = self.model._range_key_attribute()
@@ -278,12 +279,13 @@ class WorkflowRecordStore(UserRecordStore):
         """Mark a PENDING or RUNNING record FAILED; False if it is gone or already finished."""
         m = self.model
         record = m(user_id, item_id)
+        now = self.clock()
+        actions = [m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
+                   m.errorMessage.set(message), m.updatedAt.set(now_iso(now))]
+        if self.failed_retention_seconds is not None:  # a failed record expires sooner than a finished one
+            actions.append(m.expiresAt.set(int(now + self.failed_retention_seconds)))
         try:
-            record.update(
-                actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
-                         m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
-                condition=m.status.is_in(PENDING, RUNNING),
-            )
+            record.update(actions=actions, condition=m.status.is_in(PENDING, RUNNING))
         except UpdateError as exc:
             if conditional_failed(exc):
                 return False

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -136,6 +136,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         verifiedVersion = NumberAttribute(null=True)
         publicSongId = UnicodeAttribute(null=True)  # set on maps of public catalog songs (BySong)
         publicState = UnicodeAttribute(null=True)  # `state`, on public maps only (ByPublicState)
+        authorName = UnicodeAttribute(null=True)  # shown instead of userId once the author's account is erased
         approveVotes = NumberAttribute(default=0)  # votes cast on the map's edits (a tally for display)
         rejectVotes = NumberAttribute(default=0)
         by_user_created = user_created_index()
@@ -152,6 +153,7 @@ class MapStore(WorkflowRecordStore):
     fail are WorkflowRecordStore's; get, list, stalled, all_records, delete and delete_all UserRecordStore's."""
 
     stage_progress = STAGE_PROGRESS
+    failed_retention_seconds = FAILED_RETENTION_SECONDS  # a failed map's record is kept a week, then expires
     kind = "map"  # its changes are pushed live (soundcanvas.core.live)
 
     def __init__(self, table_name: str, region: str, *, host: str | None = None, clock: Any = time.time) -> None:
@@ -171,13 +173,6 @@ class MapStore(WorkflowRecordStore):
         self._insert(record, f"map {map_id}")
         return self.plain(record)
 
-    def fail(self, user_id: str, item_id: str, *, stage: str, message: str) -> bool:
-        """FAILED, with the stage and a message; a failed map's record is kept a week, then expires."""
-        if not super().fail(user_id, item_id, stage=stage, message=message):
-            return False
-        m = self.model
-        m(user_id, item_id).update(actions=[m.expiresAt.set(int(self.clock() + FAILED_RETENTION_SECONDS))])
-        return True
 
     # ------------------------------------------------------------------ the community's view
     def find(self, map_id: str) -> dict[str, Any] | None:
@@ -214,10 +209,12 @@ class MapStore(WorkflowRecordStore):
         """Move a public map to a community state; False when it is gone or not public."""
         m = self.model
         actions = [m.state.set(state), m.publicState.set(state), m.updatedAt.set(now_iso(self.clock()))]
-        if verified_version is not None:
+        condition = m.publicSongId.exists() & (m.status == COMPLETE)
+        if verified_version is not None:  # what the curator reviewed is still the current version
             actions.append(m.verifiedVersion.set(verified_version))
+            condition = condition & (m.version == verified_version)
         try:
-            m(user_id, map_id).update(actions=actions, condition=m.publicSongId.exists() & (m.status == COMPLETE))
+            m(user_id, map_id).update(actions=actions, condition=condition)
         except UpdateError as exc:
             if conditional_failed(exc):
                 return False
@@ -225,6 +222,29 @@ class MapStore(WorkflowRecordStore):
         return True
 
 
+    def delete_unshared(self, user_id: str, map_id: str) -> bool:
+        """Delete a map that has no community history (version 1, unverified), conditionally: an edit applied or
+        a verification at the same moment keeps it. False when it is gone or has history."""
+        m = self.model
+        try:
+            m(user_id, map_id).delete(condition=m.mapId.exists() & (m.version == 1) & (m.state == UNVERIFIED))
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def has_history(self, record: dict[str, Any]) -> bool:
+        """Community versions or a verification: the map belongs to its history, not only to its author."""
+        return int(record.get("version") or 1) > 1 or record.get("state") != UNVERIFIED
+
+    def anonymize_author(self, user_id: str, map_id: str, anonymous_id: str) -> None:
+        """Erasing an account: a map with community history stays, shown under an anonymous author."""
+        m = self.model
+        m(user_id, map_id).update(actions=[m.authorName.set(anonymous_id)])
+
+
 def is_public(record: dict[str, Any]) -> bool:
     """A COMPLETE map of a public catalog song: anyone signed in may read it and propose edits."""
     return bool(record.get("publicSongId")) and record.get("status") == COMPLETE
+

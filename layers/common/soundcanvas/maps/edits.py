@@ -95,6 +95,9 @@ def apply_patch(doc: dict[str, Any], operations: Sequence[dict[str, Any]]) -> di
                 TypeError, ValueError) as exc:
             raise PatchRejected(f"patch[{index}]", f"{operation.get('op')} {operation.get('path')}: "
                                                    f"{exc or 'does not apply'}") from exc
+    for name in (f.lstrip("/") for f in FIXED_FIELDS):  # also what a replace of the whole document ("") changes
+        if result.get(name) != doc.get(name):
+            raise PatchRejected("patch", f"/{name} identifies the map and cannot be changed")
     try:
         document.validate_map(result)
     except document.MapInvalid as exc:
@@ -116,8 +119,13 @@ def diff_summary(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
 
 
 def revert_patch(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """The patch that takes `after` back to `before` (a revert is a new edit with it)."""
-    return list(jsonpatch.make_patch(after, before).patch)
+    """The patch that takes `after` back to `before` (a revert is a new edit with it). An edit that changed
+    more than MAX_OPERATIONS places (a level wiped, say) is reverted by replacing each top-level field it changed."""
+    operations = list(jsonpatch.make_patch(after, before).patch)
+    if len(operations) <= MAX_OPERATIONS:
+        return operations
+    return [{"op": "replace", "path": f"/{name}", "value": before[name]}
+            for name in sorted(before) if before.get(name) != after.get(name)]
 
 
 # --- the store ---------------------------------------------------------------------------------------

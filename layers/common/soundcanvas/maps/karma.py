@@ -25,6 +25,7 @@ Every role votes at most 40 times a day. Five rejected edits within 24 hours sus
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -203,7 +204,8 @@ class KarmaStore:
         credit = Credit(user_id, amount, "grant", {"kind": "grant", "id": f"{by}:{reason}"[:200]}, from_user=by)
         with TransactWrite(connection=self.connection()) as transaction:
             ledger, profile = self.m["ledger"], self.m["profile"]
-            transaction.save(ledger(karma_pk(user_id), f"{now_iso(at)}#grant#{by}", userId=user_id, at=now_iso(at),
+            entry_sk = f"{now_iso(at)}#grant#{by}#{uuid.uuid4().hex[:8]}"  # two grants in one millisecond both count
+            transaction.save(ledger(karma_pk(user_id), entry_sk, userId=user_id, at=now_iso(at),
                                     amount=amount, requested=amount, reason="grant", entity=credit.entity,
                                     fromUser=by), condition=ledger.sk.does_not_exist())
             transaction.update(profile(user_pk(user_id), "profile"),
