@@ -82,9 +82,9 @@ def _caller() -> str:
 
 
 # --- the account's summary -----------------------------------------------------------------------
-def _limit(user_id: str, name: str, limit: int) -> dict[str, Any]:
-    used, renews = allowances.quotas.used(user_id, Quota(name, limit, karma.DAY_SECONDS))
-    return {"limit": limit, "used": used, "left": max(0, limit - used), "renewsAt": now_iso(renews)}
+def _limit(user_id: str, quota: Quota) -> dict[str, Any]:
+    used, renews = allowances.quotas.used(user_id, quota)
+    return {"limit": quota.limit, "used": used, "left": max(0, quota.limit - used), "renewsAt": now_iso(renews)}
 
 
 @app.get("/me")
@@ -100,8 +100,8 @@ def me() -> dict[str, Any]:
         "role": role,
         "accountAgeDays": int((now - standing.first_seen_at) // 86400),
         "suspendedUntil": now_iso(standing.suspended_until) if standing.suspended(now) else None,
-        "limits": {"edits": _limit(user_id, "map-edits", karma.EDITS_PER_DAY[role]),
-                   "votes": _limit(user_id, "map-votes", karma.VOTES_PER_DAY) if karma.may_vote(role) else None},
+        "limits": {"edits": _limit(user_id, karma.edit_quota(role)),
+                   "votes": _limit(user_id, karma.VOTE_QUOTA) if karma.may_vote(role) else None},
     }
     return {"userId": user_id, "email": api.caller_email(app), **allowances.usage(user_id),
             "community": community, "unreadNotifications": notifier.store.unread_count(user_id)}

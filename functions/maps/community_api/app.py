@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from soundcanvas.core import api, storage
 from soundcanvas.core.notifications import Notifier
-from soundcanvas.core.quotas import Quota, QuotaStore
+from soundcanvas.core.quotas import QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.maps import drum_maps, edits, karma
 from soundcanvas.maps.drum_maps import MapStore
@@ -175,7 +175,7 @@ def _propose(standing: Standing, record: dict[str, Any], *, base_version: int, o
              comment: str, revert_of: str | None = None) -> Response[dict[str, Any]]:
     role = standing.role(clock())
     store.check_may_propose(standing)  # before the daily limit is spent
-    with quotas.spend(standing.user_id, Quota("map-edits", karma.EDITS_PER_DAY[role], karma.DAY_SECONDS)):
+    with quotas.spend(standing.user_id, karma.edit_quota(role)):
         edit = store.submit(standing, record, base_version=base_version, operations=operations, comment=comment,
                             revert_of=revert_of)
     logger.append_keys(edit_id=edit["editId"], map_id=record["mapId"])
@@ -262,7 +262,7 @@ def vote(editId: Id, body: VoteRequest) -> Response[dict[str, Any]]:
     standing = _caller()
     logger.append_keys(edit_id=editId)
     try:
-        with quotas.spend(standing.user_id, Quota("map-votes", karma.VOTES_PER_DAY, karma.DAY_SECONDS)):
+        with quotas.spend(standing.user_id, karma.VOTE_QUOTA):
             decision = store.vote(standing, editId, decision=body.decision, reason=body.reason)
     except EditConflict as exc:
         if exc.decided is not None:  # this vote found the map moved on: the edit is now a conflict

@@ -36,7 +36,8 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from soundcanvas.core import cursors
-from soundcanvas.core.records import conditional_failed, now_iso
+from soundcanvas.core.quotas import Quota
+from soundcanvas.core.records import conditional_failed, delete_partition, now_iso
 from soundcanvas.maps import community
 from soundcanvas.maps.community import karma_pk, user_pk
 
@@ -76,6 +77,14 @@ def role_for(karma: int, account_age_seconds: float, groups: Iterable[str] = ())
     if karma >= VERIFIER_KARMA and account_age_seconds >= VERIFIER_AGE_SECONDS:
         return VERIFIER
     return FIXER
+
+
+def edit_quota(role: str) -> Quota:
+    """The daily limit of edits a role may propose (spent by the community API, shown by GET /me)."""
+    return Quota("map-edits", EDITS_PER_DAY[role], DAY_SECONDS)
+
+
+VOTE_QUOTA = Quota("map-votes", VOTES_PER_DAY, DAY_SECONDS)  # votes a day, every voting role
 
 
 def may_vote(role: str) -> bool:
@@ -246,8 +255,6 @@ class KarmaStore:
 
     def delete_all(self, user_id: str) -> int:
         """The user's ledger, profile and counters; returns how many items."""
-        from soundcanvas.core.records import delete_partition
-
         return delete_partition(self.m["ledger"], karma_pk(user_id)) + delete_partition(self.m["profile"], user_pk(user_id))
 
 
