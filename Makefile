@@ -9,10 +9,11 @@ TOOLS_STAMP := $(TOOLS)/.installed
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
 SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont lame ffmpeg libchromaprint1
+BROWSER_PACKAGES := chromium chromium-driver
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup system-deps bench-deps demo demo-blend demo-maps test unit e2e lint typecheck validate scan local invoke bench build build-check deploy clean
+.PHONY: help setup system-deps browser-deps os-deps bench-deps demo demo-blend demo-maps test unit e2e lint typecheck validate scan local invoke bench build build-check deploy publish-web clean
 
 help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
@@ -22,14 +23,15 @@ help:
 	@echo "make unit      unit tests only (about four minutes); make e2e: the local stack over HTTP (about nine)"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
-	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md, docs/maps-*-bench.md, docs/live-bench.md)"
-	@echo "make build / make deploy   sam build / sam deploy --guided"
+	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md, docs/maps-*-bench.md, docs/live-bench.md, docs/music-report.md)"
+	@echo "make build / make deploy   sam build / sam deploy --guided, then make publish-web"
+	@echo "make publish-web   upload web/ and its config.json to the deployed stack's CloudFront site (ARGS='--stack-name x')"
 	@echo "make build-check   sam build each zip function (python3.13 on PATH) and import the built handlers"
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/listen.txt requirements/listen-nodeps.txt requirements/maps.txt pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/listen.txt requirements/listen-nodeps.txt requirements/web-nodeps.txt requirements/maps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -r requirements/listen.txt -r requirements/maps.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/listen-nodeps.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/listen-nodeps.txt -r requirements/web-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -66,6 +68,22 @@ system-deps:
 
 setup: $(STAMP) system-deps
 
+# The OS packages of the product and of its browser tests, one apt-get after the other (run beside the pip installs).
+os-deps:
+	@$(MAKE) --no-print-directory system-deps
+	@$(MAKE) --no-print-directory browser-deps
+
+# The browser the web app's tests drive (tests/e2e/web): Debian's Chromium and its driver, nothing downloaded.
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(BROWSER_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing: $(BROWSER_PACKAGES). Install them with: sudo apt-get install -y $(BROWSER_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
 demo: setup
 	$(BIN)/python -m local_stack demo $(ARGS)
 
@@ -75,12 +93,11 @@ demo-blend: setup
 demo-maps: setup
 	$(BIN)/python -m local_stack demo --maps events/maps/groove.mp3 $(ARGS)
 
-# The three virtualenvs install side by side, then lint, validate and scan. Unit tests run on two workers
+# The three virtualenvs and the OS packages install side by side, then lint, validate and scan. Unit tests run on two workers
 # (pytest-xdist); end-to-end tests on two workers too, a test file at a time, each worker with its own
 # local stack; the load test (marked slow) last, alone.
 test:
-	$(MAKE) --no-print-directory -j3 $(STAMP) $(TOOLS_STAMP) $(SCAN_STAMP)
-	$(MAKE) --no-print-directory system-deps
+	$(MAKE) --no-print-directory -j4 $(STAMP) $(TOOLS_STAMP) $(SCAN_STAMP) os-deps
 	$(MAKE) --no-print-directory -j3 lint validate scan
 	$(BIN)/python -m pytest tests/unit -n 2
 	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile
@@ -89,7 +106,7 @@ test:
 unit: setup
 	$(BIN)/python -m pytest tests/unit -n 2
 
-e2e: setup
+e2e: setup browser-deps
 	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile
 	$(BIN)/python -m pytest tests/e2e -m slow
 
@@ -115,7 +132,8 @@ invoke: setup
 	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
 
 # The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes),
-# then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute).
+# then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute),
+# then the music report (today's composer against the working tree's, about 5 minutes).
 # The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
 # csound's sf_GMbank for choosing the method): installed here only.
 BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont
@@ -139,6 +157,7 @@ bench: setup bench-deps
 	$(BIN)/python -m bench.maps fingerprints
 	$(BIN)/python -m bench.maps drums
 	$(BIN)/python -m bench.live --out docs/live-bench.md
+	$(BIN)/python -m bench.music --out docs/music-report.md
 
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam build
@@ -149,6 +168,12 @@ build-check: setup $(TOOLS_STAMP)
 
 deploy: build
 	$(TOOLS)/bin/sam deploy --guided
+	$(MAKE) --no-print-directory publish-web
+
+# The web app onto the deployed stack: config.json from the stack's outputs, web/ into the private
+# WebBucket, a CloudFront invalidation (docs/web-app.md#deployed). ARGS='--stack-name x --region y', '--dry-run'.
+publish-web: $(STAMP)
+	$(BIN)/python tools/publish_web.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(SCAN) .aws-sam .pytest_cache .ruff_cache .mypy_cache out

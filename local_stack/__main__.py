@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stack = LocalStack(host=args.host, api_port=args.api_port, aws_port=args.aws_port, ws_port=args.ws_port)
     stack.start()
+    say(f"Web app      {stack.api_url}/   (open it in a browser; sign in with any user name)")
     say(f"API          {stack.api_url}   (send Authorization: Bearer $(python -m local_stack token <user>))")
     if stack.ws_url:
         say(f"WebSocket    {stack.ws_url}?token=$(python -m local_stack token <user>)   (live progress: "

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local_stack.template import ApiRoute, TokenAuthorizer
+from local_stack.webapp import WebApp
 
 log = logging.getLogger("local_stack.api")
 API_ARN = "arn:aws:execute-api:us-east-1:000000000000:local"
@@ -128,12 +129,14 @@ class ApiServer:
         cors: dict[str, str],
         authorizer: TokenAuthorizer | None = None,
         binary_types: list[str] | None = None,
+        webapp: WebApp | None = None,
     ) -> None:
         # Like API Gateway, a literal path segment wins over a {parameter} (/tracks/lookup before /tracks/{id}).
         ordered = sorted(routes, key=lambda r: [part.startswith("{") for part in r.path.strip("/").split("/")])
         self.routes = [(route, route.pattern()) for route in ordered]
         self.binary_types = tuple(t.lower() for t in binary_types or ())
         self.invoke, self.cors, self.authorizer = invoke, cors, authorizer
+        self.webapp = webapp  # the web app's files on the same port (local_stack/webapp.py)
         self._answers: dict[str, tuple[float, dict[str, Any] | None]] = {}  # token -> (until, context or deny)
         self._answers_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -239,6 +242,11 @@ class ApiServer:
                         self._json(403, {"message": "Missing Authentication Token"})
                     return
                 route, params, exists = api.match(self.command, url.path)
+                if route is None and api.webapp is not None:
+                    page = api.webapp.answer(self.command, url.path, body)
+                    if page is not None:
+                        self._reply(*page)
+                        return
                 if route is None:
                     # API Gateway answers unknown paths and methods with 403.
                     self._json(403, {"message": "Missing Authentication Token"})

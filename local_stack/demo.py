@@ -58,6 +58,9 @@ def generate(api_url: str, image: Path, options: dict[str, Any], *, token: str, 
         time.sleep(poll_seconds)
 
 
+WEB_APP_URL = "http://127.0.0.1:3000/"  # where `make local` serves the web app (API port 3000)
+
+
 def run(image: Path, out_dir: Path, options: dict[str, Any], user: str = "demo-user") -> int:
     say(f"SoundCanvas demo: {image} -> music")
     with LocalStack(api_port=0, aws_port=0, env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING"},
@@ -95,6 +98,8 @@ def run(image: Path, out_dir: Path, options: dict[str, Any], user: str = "demo-u
         say("Stage timings (ms): " + ", ".join(f"{k} {v}" for k, v in state["timings"].items()))
         for name, path in files.items():
             say(f"  {name:<16} {path}  ({path.stat().st_size / 1024:.0f} KiB)")
+    say("")
+    say(f"The web app: `make local`, then open {WEB_APP_URL} and sign in with any user name (docs/web-app.md).")
     return 0
 
 

@@ -42,6 +42,7 @@ from local_stack.apigw import ApiServer
 from local_stack.functions import FunctionHost
 from local_stack.idp import JWKS_PATH, LocalIdentityProvider
 from local_stack.starter import ExecutionStarter
+from local_stack.webapp import WebApp
 from local_stack.websocket import WebSocketServer
 
 log = logging.getLogger("local_stack")
@@ -152,8 +153,10 @@ class LocalStack:
         self._starter = ExecutionStarter(self.start_execution, self._status, limit=self.workers,
                                          max_run_seconds=longest + 60)
         routes = [route for fn in self.template.functions.values() for route in fn.routes]
+        self.web = WebApp(config=self.web_config, issue_token=self.idp.issue)
         self.api = ApiServer(routes, self.functions.invoke, cors=self.template.api_cors,
-                             authorizer=self.template.authorizer, binary_types=self.template.binary_media_types)
+                             authorizer=self.template.authorizer, binary_types=self.template.binary_media_types,
+                             webapp=self.web)
         self.api_port = self.api.start(self.host, self.api_port)
         self._stopping = threading.Event()
         for fn in self.template.functions.values():
@@ -178,6 +181,10 @@ class LocalStack:
                     os.environ[key] = local_root + value[len(spec.deployed_host):]
         if self.websockets:
             self.ws_url = next(iter(self.websockets.values())).url
+
+    def web_config(self) -> dict[str, Any]:
+        """The web app's /config.json: where its API, live progress and uploads are, and how users sign in."""
+        return {"auth": "local", "apiUrl": self.api_url, "wsUrl": self.ws_url, "storageUrl": self.endpoint}
 
     def token(self, user: str, **claims: Any) -> str:
         """An ID token for `user` from the local identity provider (send it as `Authorization: Bearer ...`)."""

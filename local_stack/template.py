@@ -38,6 +38,12 @@ DEPLOY_ONLY = {
     "AWS::Logs::LogGroup": "local logs go to the terminal",
     "AWS::Lambda::Permission": "the local APIs call the handlers in process",
     "AWS::IAM::ManagedPolicy": "the local stack checks no IAM permissions",
+    # The web app: local_stack/webapp.py serves web/ at the API's port, with the same security headers, and signs
+    # users in itself; the bucket a distribution serves from is not created (see _web_buckets).
+    "AWS::CloudFront::Distribution": "the web app server (local_stack/webapp.py) serves web/ instead",
+    "AWS::CloudFront::OriginAccessControl": "the web app server (local_stack/webapp.py) serves web/ instead",
+    "AWS::CloudFront::ResponseHeadersPolicy": "the web app server (local_stack/webapp.py) sends the headers instead",
+    "AWS::Cognito::UserPoolDomain": "the web app server signs users in instead (POST /_local/token)",
 }
 
 
@@ -117,6 +123,7 @@ class LocalTemplate:
     email_identities: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES: logical id -> Properties
     configuration_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # SES: logical id -> Properties
     websocket_apis: dict[str, WebSocketApi] = field(default_factory=dict)  # logical id -> the API
+    web_buckets: set[str] = field(default_factory=set)  # buckets CloudFront serves the web app from: not created
 
 
 @dataclass
@@ -231,10 +238,12 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
     ]
     if problems:
         raise TemplateError("; ".join(problems))
+    web_buckets = _web_buckets(resources)
     names = {
         name: f"soundcanvas-local-{name.lower()}"
         for name, res in resources.items()
         if res["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SES::ConfigurationSet")
+        and name not in web_buckets
     }
     for name, res in resources.items():  # a configuration set named in the template keeps its name (a plain string)
         given = (res.get("Properties") or {}).get("Name")
@@ -260,6 +269,8 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
     for name, res in resources.items():
         props = res.get("Properties") or {}
         kind = res["Type"]
+        if name in web_buckets:
+            continue
         if kind == "AWS::Serverless::Function":
             functions[name] = _function(root, name, res, props, globals_fn, global_env, layers, resolver)
         elif kind == "AWS::DynamoDB::Table":
@@ -278,7 +289,24 @@ def load(root: Path, *, region: str, overrides: dict[str, str] | None = None) ->
             authorizer = _token_authorizer(name, props.get("Auth") or {})
     return LocalTemplate(root, raw, parameters, names, functions, tables, buckets, machines, api_cors, binary_types,
                          authorizer, identities, configuration_sets,
-                         websocket_apis=_websocket_apis(resources, set(functions), resolver, region))
+                         websocket_apis=_websocket_apis(resources, set(functions), resolver, region),
+                         web_buckets=web_buckets)
+
+
+def _web_buckets(resources: dict[str, Any]) -> set[str]:
+    """The buckets that are a CloudFront distribution's origin (`DomainName: !GetAtt <bucket>.RegionalDomainName`):
+    the web app's files. Locally local_stack/webapp.py serves them from web/, so these buckets are not created."""
+    found: set[str] = set()
+    for res in resources.values():
+        if res["Type"] != "AWS::CloudFront::Distribution":
+            continue
+        for origin in ((res.get("Properties") or {}).get("DistributionConfig") or {}).get("Origins") or []:
+            domain = origin.get("DomainName")
+            target = domain.get("Fn::GetAtt") if isinstance(domain, dict) else None
+            parts = target if isinstance(target, list) else str(target or "").split(".", 1)
+            if resources.get(parts[0], {}).get("Type") == "AWS::S3::Bucket":
+                found.add(parts[0])
+    return found
 
 
 def _websocket_apis(resources: dict[str, Any], functions: set[str], resolver: _Resolver,

@@ -3,7 +3,10 @@
 The schema is the file beside this one (schema.graphql, built once per container with graphql-core). Every
 resolver reads or writes through the stores and functions the REST handlers use: a generation is created by
 `soundcanvas.generation.creation.create_generation` (quota, seed, presigned upload) as `POST /generations` does,
-records are read with each product's store keyed by the caller, so another user's anything is NOT_FOUND.
+records are read with each product's store keyed by the caller, so another user's anything is NOT_FOUND. The
+products' mutations validate their input with the REST route's own request model and call the one function that
+route calls (soundcanvas.library.changes, soundcanvas.listen.creation, soundcanvas.blend.creation,
+soundcanvas.maps.creation); those modules are imported by the first mutation that needs them, not at cold start.
 
 Before anything runs, a document is parsed (with a token cap), checked for depth and cost, and validated; errors
 come back in GraphQL's `errors` with `extensions.code` (docs/clients.md#graphql). As GraphQL over HTTP asks of
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -51,7 +55,7 @@ from soundcanvas.core import api, cursors, storage
 from soundcanvas.core.quotas import Quota, QuotaExceeded, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.generation import creation, jobs
-from soundcanvas.library.tracks import READY, TrackStore, public_fields
+from soundcanvas.library.tracks import READY, TrackConflict, TrackStore, public_fields
 from soundcanvas.listen import transcriptions as listen_records
 from soundcanvas.maps import drum_maps
 
@@ -72,6 +76,10 @@ maps = drum_maps.MapStore(settings.maps_table_name, settings.region, host=settin
                           clock=lambda: clock())
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
 GENERATIONS = Quota("generations", settings.generation_quota, settings.generation_quota_window_seconds)
+TRACK_UPLOADS = Quota("track uploads", settings.track_upload_quota, settings.track_upload_quota_window_seconds)
+BLENDS = Quota("blends", settings.blend_quota, settings.blend_quota_window_seconds)
+TRANSCRIPTIONS = Quota("transcriptions", settings.transcription_quota, settings.transcription_quota_window_seconds)
+MAPS = Quota("maps", settings.map_quota, settings.map_quota_window_seconds)
 LIMITS = creation.UploadLimits(settings.bucket_name, settings.upload_max_bytes, settings.upload_expiry_seconds,
                                settings.job_retention_days)
 
@@ -86,6 +94,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PARSE_FAILED, VALIDATION_FAILED = "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"
 
 app = api.resolver()
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class GraphQLRequest(BaseModel):
@@ -123,7 +132,8 @@ def _extensions(original: BaseException | None) -> dict[str, Any]:
         return {"code": "RATE_LIMITED", "retryAfterSeconds": original.retry_after}
     if isinstance(original, UnauthorizedError):
         return {"code": "UNAUTHENTICATED"}
-    if isinstance(original, jobs.JobConflict):
+    if isinstance(original, (jobs.JobConflict, TrackConflict, listen_records.TranscriptionConflict,
+                             blend_records.BlendConflict, drum_maps.MapConflict)):
         return {"code": "CONFLICT"}
     return {"code": "INTERNAL_SERVER_ERROR"}
 
@@ -377,18 +387,233 @@ def delete_generation(user_id: str, jobId: str) -> dict[str, Any]:
     return {"success": True, "message": f"generation {jobId} deleted", "status": None}
 
 
+# --- the products' own mutations: each calls the function its REST route calls, imported on first use (a query
+# never loads them); their not-found and bad-input errors are translated to this API's by `_faults`
+def _validated(model: type[Model], data: dict[str, Any], prefix: str = "input.") -> Model:
+    """`data` as the REST route's request model; the first refusal as BAD_USER_INPUT naming the field the way
+    REST does (`input.files.0.sizeBytes`), a rule over the whole input as `input`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BadInput(f"{prefix}{where}" if where else prefix.rstrip("."),
+                       str(first["msg"]).removeprefix("Value error, ")) from exc
+
+
+@contextmanager
+def _faults(not_found: tuple[type[Exception], ...] = (), bad_input: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """A product's own errors as this API's: NOT_FOUND, and BAD_USER_INPUT naming their `field` under `input.`
+    (the products' conflicts, from the record modules imported above, are CONFLICT in `_extensions`)."""
+    try:
+        yield
+    except not_found as exc:
+        raise NotFound(str(exc)) from exc
+    except bad_input as exc:
+        raise BadInput(f"input.{getattr(exc, 'field', '')}".rstrip("."), str(exc)) from exc
+
+
+def _done(message: str) -> dict[str, Any]:
+    return {"success": True, "message": message, "status": None}
+
+
+@cache
+def _stepfunctions() -> Any:
+    return boto3.client("stepfunctions", region_name=settings.region)
+
+
+@cache
+def _dynamodb() -> Any:
+    return boto3.client("dynamodb", region_name=settings.region)
+
+
+def create_track_uploads(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
+    """POST /tracks/uploads: one single-use presigned POST form per file, the same quota."""
+    from soundcanvas.library import changes
+
+    request = _validated(changes.upload_request_model(settings.track_upload_max_bytes), input)
+    limits = changes.UploadLimits(settings.bucket_name, settings.track_upload_max_bytes,
+                                  settings.upload_expiry_seconds)
+    items = changes.create_uploads(user_id=user_id, files=request.files, s3=s3,  # type: ignore[attr-defined]
+                                   store=tracks, quotas=quotas, quota=TRACK_UPLOADS, limits=limits, clock=clock)
+    metrics.add_metric(name="TrackUploadsIssued", unit=MetricUnit.Count, value=len(items))
+    logger.info("upload forms issued", extra={"files": len(items), "api": "graphql"})
+    return {"files": items}
+
+
+def update_track(user_id: str, trackId: str, input: dict[str, Any]) -> dict[str, Any]:
+    """PATCH /tracks/{trackId}: the fields given change, an explicit null clears one."""
+    from soundcanvas.library import changes
+
+    request = _validated(changes.EditRequest, input)
+    with _faults(not_found=(changes.TrackNotFound,)):
+        return _track(changes.edit_track(tracks, user_id, _id(trackId, "trackId"), request))
+
+
+def delete_track(user_id: str, trackId: str) -> dict[str, Any]:
+    """DELETE /tracks/{trackId}: the record, its objects, and (the seam to Maps) its fingerprint."""
+    from soundcanvas.library import changes
+    from soundcanvas.maps import fpkeys
+
+    with _faults(not_found=(changes.TrackNotFound,)):
+        removed = changes.delete_track(tracks, s3, settings.bucket_name, user_id, _id(trackId, "trackId"))
+    if settings.fingerprints_table_name:
+        fpkeys.delete_audio_items(_dynamodb(), settings.fingerprints_table_name, user_id, [("track", trackId)])
+    logger.info("track deleted", extra={"track_id": trackId, "objects_removed": removed, "api": "graphql"})
+    return _done(f"track {trackId} deleted")
+
+
+@cache
+def _user_settings() -> Any:
+    from soundcanvas.library.tracks import UserSettingsStore
+
+    return UserSettingsStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+
+
+def grade_track(user_id: str, trackId: str, grade: int) -> dict[str, Any]:
+    """POST /grade: one review of a READY track and its new schedule."""
+    from soundcanvas.library import changes
+
+    request = _validated(changes.GradeRequest, {"trackId": trackId, "grade": grade}, prefix="")
+    with _faults(not_found=(changes.TrackNotFound,)):
+        graded = changes.grade_track(tracks, _user_settings(), user_id, request, clock())
+    metrics.add_metric(name="TracksGraded", unit=MetricUnit.Count, value=1)
+    return {"trackId": graded["trackId"], "grade": graded["grade"], "scheduler": graded["scheduler"],
+            "dueAt": graded["dueAt"], "schedule": graded}
+
+
+@cache
+def _listen() -> tuple[Any, Any]:
+    """Listen's preferences store and what a new transcription spends (the quota and the plan's allowance)."""
+    from soundcanvas.listen import creation as listen_creation
+    from soundcanvas.listen.preferences import PreferencesStore
+
+    preferences = PreferencesStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
+    return preferences, listen_creation.Spending(quotas, TRANSCRIPTIONS, _allowances())
+
+
+def create_transcription(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
+    """POST /transcriptions: an upload form (no trackId), or a READY library track (read here: the seam) copied
+    and its workflow started. Options left out come from the user's Listen preferences."""
+    from soundcanvas.listen import creation as listen_creation
+
+    model = listen_creation.transcription_request_model(settings.transcription_upload_max_bytes)
+    request: Any = _validated(model, {k: v for k, v in input.items() if v is not None})
+    preferences, spending = _listen()
+    preferred = preferences.get(user_id)["guitarTuning"]
+    defaults, stale = listen_creation.default_options(preferred)
+    if stale:
+        logger.warning("preferred tuning no longer parses; using standard", extra={"tuning": preferred})
+    options = listen_creation.options(request, defaults)
+    limits = listen_creation.Limits(settings.bucket_name, settings.transcription_upload_max_bytes,
+                                    settings.upload_expiry_seconds, settings.job_retention_days,
+                                    settings.transcription_max_seconds)
+    with _faults(not_found=(listen_creation.TranscriptionNotFound,), bad_input=(listen_creation.BadRequest,)):
+        if request.trackId is None:
+            created = listen_creation.create_with_upload(user_id=user_id, content_type=request.contentType,
+                                                         options=options, s3=s3, store=transcriptions,
+                                                         spending=spending, limits=limits, clock=clock)
+        else:
+            created = listen_creation.create_from_track(
+                user_id=user_id, track_id=request.trackId, track=tracks.get(user_id, request.trackId),
+                options=options, s3=s3, store=transcriptions, spending=spending, limits=limits,
+                stepfunctions=_stepfunctions(), state_machine_arn=settings.listen_state_machine_arn)
+    metrics.add_metric(name="TranscriptionsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("transcription created", extra={"transcription_id": created["transcriptionId"], "options": options,
+                                                "api": "graphql"})
+    return {"transcriptionId": created["transcriptionId"], "status": created["status"],
+            "upload": created.get("upload"), "source": created.get("source") or {"kind": "upload"}}
+
+
 def delete_transcription(user_id: str, transcriptionId: str) -> dict[str, Any]:
-    record = _owned(transcriptions, user_id, transcriptionId, "transcriptionId", "transcription")
-    transcriptions.delete(user_id, record["transcriptionId"])
-    storage.delete_prefix(s3, settings.bucket_name, listen_records.prefix(user_id, record["transcriptionId"]))
-    return {"success": True, "message": f"transcription {transcriptionId} deleted", "status": None}
+    """DELETE /transcriptions/{transcriptionId}: the record and its files."""
+    from soundcanvas.listen import creation as listen_creation
+
+    with _faults(not_found=(listen_creation.TranscriptionNotFound,)):
+        listen_creation.delete_transcription(transcriptions, s3, settings.bucket_name, user_id,
+                                             _id(transcriptionId, "transcriptionId"))
+    return _done(f"transcription {transcriptionId} deleted")
+
+
+@cache
+def _allowances() -> Any:
+    """The plans' monthly allowances (transcriptions, maps), on the UsersTable and QuotasTable."""
+    from soundcanvas.core.entitlements import Allowances
+
+    return Allowances.from_settings(settings, clock=lambda: clock())
+
+
+@cache
+def _song_audio() -> Any:
+    from soundcanvas.maps.song_audio import SongAudioStore
+
+    return SongAudioStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint,
+                          clock=lambda: clock())
+
+
+def create_map(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
+    """POST /maps: a song with a recording, or a READY library track (read here: the seam), mapped; the map
+    quota and the plan's allowance; a PENDING map and its workflow started."""
+    from soundcanvas.maps import creation as map_creation
+
+    request = _validated(map_creation.MapRequest, {k: v for k, v in input.items() if v is not None})
+    spending = map_creation.Spending(quotas, MAPS, _allowances())
+    map_id = map_creation.new_map_id()
+    with _faults(not_found=(map_creation.MapNotFound,), bad_input=(map_creation.BadRequest,)):
+        if request.trackId is not None:
+            source = map_creation.track_source(user_id=user_id, track_id=request.trackId,
+                                               track=tracks.get(user_id, request.trackId), map_id=map_id, s3=s3,
+                                               bucket=settings.bucket_name, max_seconds=settings.map_max_seconds)
+        else:
+            source = map_creation.song_source(_song_audio(), user_id, str(request.songId))
+        created = map_creation.create_map(user_id=user_id, map_id=map_id, source=source,
+                                          difficulty=request.difficulty, s3=s3, bucket=settings.bucket_name,
+                                          store=maps, spending=spending, stepfunctions=_stepfunctions(),
+                                          state_machine_arn=settings.map_state_machine_arn)
+    metrics.add_metric(name="MapsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("map created", extra={"map_id": map_id, "source": source["kind"], "api": "graphql"})
+    return {"mapId": created["mapId"], "status": created["status"], "sourceKind": created["source"]["kind"],
+            "sourceId": created["source"]["id"]}
+
+
+def delete_map(user_id: str, mapId: str) -> dict[str, Any]:
+    """DELETE /maps/{mapId}: the caller's own map and its files, unless the community has it (CONFLICT)."""
+    from soundcanvas.maps import creation as map_creation
+
+    with _faults(not_found=(map_creation.MapNotFound,)):
+        map_creation.delete_map(maps, s3, settings.bucket_name, user_id, _id(mapId, "mapId"))
+    return _done(f"map {mapId} deleted")
+
+
+@cache
+def _songs() -> Any:
+    from soundcanvas.blend.songs import SongStore
+
+    return SongStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
+
+
+def create_blend(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
+    """POST /blends: the songs checked, the blends quota, a PENDING blend and its workflow started."""
+    from soundcanvas.blend import creation as blend_creation
+
+    request = _validated(blend_creation.BlendRequest, {k: v for k, v in input.items() if v is not None})
+    with _faults(not_found=(blend_creation.BlendNotFound,), bad_input=(blend_creation.SongNotReady,)):
+        created = blend_creation.create_blend(user_id=user_id, request=request, catalog=_songs(), store=blends,
+                                              quotas=quotas, quota=BLENDS, stepfunctions=_stepfunctions(),
+                                              state_machine_arn=settings.blend_state_machine_arn)
+    metrics.add_metric(name="BlendsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("blend created", extra={"blend_id": created["blendId"], "options": created["options"],
+                                        "api": "graphql"})
+    return {"blendId": created["blendId"], "status": created["status"], "options": created["options"]}
 
 
 def delete_blend(user_id: str, blendId: str) -> dict[str, Any]:
-    record = _owned(blends, user_id, blendId, "blendId", "blend")
-    blends.delete(user_id, record["blendId"])
-    storage.delete_prefix(s3, settings.bucket_name, blend_records.prefix(user_id, record["blendId"]))
-    return {"success": True, "message": f"blend {blendId} deleted", "status": None}
+    """DELETE /blends/{blendId}: the record and its files."""
+    from soundcanvas.blend import creation as blend_creation
+
+    with _faults(not_found=(blend_creation.BlendNotFound,)):
+        blend_creation.delete_blend(blends, s3, settings.bucket_name, user_id, _id(blendId, "blendId"))
+    return _done(f"blend {blendId} deleted")
 
 
 def drum_map(user_id: str, mapId: str) -> dict[str, Any]:
@@ -421,8 +646,16 @@ ROOT: dict[str, dict[str, Callable[..., Any]]] = {
         "createGeneration": create_generation,
         "startGeneration": start_generation,
         "deleteGeneration": delete_generation,
+        "createTranscription": create_transcription,
         "deleteTranscription": delete_transcription,
+        "createTrackUploads": create_track_uploads,
+        "updateTrack": update_track,
+        "deleteTrack": delete_track,
+        "gradeTrack": grade_track,
+        "createBlend": create_blend,
         "deleteBlend": delete_blend,
+        "createMap": create_map,
+        "deleteMap": delete_map,
     },
 }
 PAGED_FIELDS = frozenset({"myGenerations", "generations", "tracks", "transcriptions", "blends", "maps"})

@@ -8,13 +8,15 @@ Uploads go straight to S3 with a presigned form; the upload event registers the 
 track workflow reads, transcodes and readies it (statemachine/library.asl.json). A file name the
 caller already has in the library names the same track: uploading it again replaces the audio
 and keeps the track's id, edits and review history (see README, "Re-uploads").
+
+Upload forms, edits, deletes and grades are made by soundcanvas.library.changes, with its request
+models; GraphQL's track mutations (functions/core/graphql_api) call the same functions.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
 from functools import cache
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -33,8 +35,9 @@ from soundcanvas.core import api, inputs, storage
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.generation import jobs
-from soundcanvas.library import training
-from soundcanvas.library.tracks import READY, UPLOADING, TrackConflict, TrackStore, UserSettingsStore, public_fields
+from soundcanvas.library import changes, training
+from soundcanvas.library.changes import EditRequest, GradeRequest, TrackNotFound
+from soundcanvas.library.tracks import READY, TrackConflict, TrackStore, UserSettingsStore, public_fields
 from soundcanvas.maps import fpkeys  # the seam: a deleted track's fingerprint leaves the index
 
 logger = Logger()
@@ -48,7 +51,8 @@ quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.d
 UPLOADS = Quota("track uploads", settings.track_upload_quota, settings.track_upload_quota_window_seconds)
 clock = time.time  # the local stack sets its own clock here
 DIRECT_MAX_BYTES = 6 * 1024 * 1024  # what a Lambda can receive through API Gateway
-UPLOAD_GRACE_SECONDS = 3600  # an UPLOADING record outlives its form by this much, for a slow upload
+UPLOAD_GRACE_SECONDS = changes.UPLOAD_GRACE_SECONDS
+LIMITS = changes.UploadLimits(settings.bucket_name, settings.track_upload_max_bytes, settings.upload_expiry_seconds)
 
 app = api.resolver()
 
@@ -64,25 +68,9 @@ def stepfunctions() -> Any:
     return boto3.client("stepfunctions", region_name=settings.region)
 
 
-AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
-FileName = inputs.name_type(255, file_name=True)
+FileName = changes.FileName
 TrackId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Text = inputs.name_type(200)
-Tag = inputs.name_type(50)
-
-
-class UploadFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    fileName: FileName
-    contentType: AudioType
-    sizeBytes: int = Field(ge=1, le=settings.track_upload_max_bytes, strict=True)
-
-
-class UploadRequest(BaseModel):
-    """Body of POST /tracks/uploads."""
-
-    model_config = ConfigDict(extra="forbid")
-    files: list[UploadFile] = Field(min_length=1, max_length=50)
+UploadRequest = changes.upload_request_model(settings.track_upload_max_bytes)  # models: soundcanvas.library.changes
 
 
 class RegisterFile(BaseModel):
@@ -106,40 +94,12 @@ class RegisterRequest(BaseModel):
         return self
 
 
-class EditRequest(BaseModel):
-    """Body of PATCH /tracks/{trackId}: the fields to change (null clears one)."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: Text | None = None
-    artist: Text | None = None
-    album: Text | None = None
-    tags: list[Tag] | None = Field(None, max_length=20)
-
-    @model_validator(mode="after")
-    def not_empty(self) -> EditRequest:
-        if not self.model_fields_set:
-            raise ValueError("send at least one of name, artist, album, tags")
-        return self
-
-
-class GradeRequest(BaseModel):
-    """Body of POST /grade."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    trackId: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    grade: int = Field(ge=0, le=5)
-
-
 class TrainingRequest(BaseModel):
     """Body of PUT /training."""
 
     model_config = ConfigDict(extra="forbid")
     scheduler: Literal["sm2", "fsrs"]
     desiredRetention: float = Field(0.9, ge=0.7, le=0.99)
-
-
-class TrackNotFound(LookupError):
-    """The track does not exist for this caller (missing, expired form, or someone else's)."""
 
 
 class BadUpload(ValueError):
@@ -151,10 +111,7 @@ class BadUpload(ValueError):
 
 
 def _owned(track_id: str) -> dict[str, Any]:
-    track = store.get(api.caller(app), track_id)
-    if track is None:
-        raise TrackNotFound(f"track {track_id} not found")
-    return track
+    return changes.owned_track(store, api.caller(app), track_id)
 
 
 def _download_name(track: dict[str, Any], ext: str) -> str:
@@ -216,49 +173,15 @@ def _track_for_file(
     user_id: str, file_name: str, *, source: str, content_type: str | None, expires_at: int
 ) -> tuple[str, bool]:
     """The track a file name belongs to (the newest one with that name), or a new UPLOADING track."""
-    existing = store.by_file_name(user_id, file_name)
-    if existing:
-        track = existing[0]
-        if track["status"] == UPLOADING:
-            store.extend_upload(user_id, track["trackId"], expires_at=expires_at)
-        return str(track["trackId"]), True
-    track_id = uuid.uuid4().hex
-    store.create(user_id, track_id, file_name=file_name, source=source, content_type=content_type, expires_at=expires_at)
-    return track_id, False
+    return changes.track_for_file(store, user_id, file_name, source=source, content_type=content_type,
+                                  expires_at=expires_at)
 
 
 # --- uploads -------------------------------------------------------------------------------------
 @app.post("/tracks/uploads")
-def create_uploads(body: UploadRequest) -> Response[dict[str, Any]]:
-    user_id = api.caller(app)
-    quotas.take(user_id, UPLOADS, len(body.files))
-    expires_in = settings.upload_expiry_seconds
-    expires_at = int(clock()) + expires_in
-    items = []
-    for file in body.files:
-        track_id, replaces = _track_for_file(
-            user_id, file.fileName, source="upload", content_type=file.contentType,
-            expires_at=expires_at + UPLOAD_GRACE_SECONDS,
-        )
-        key = storage.original_key(user_id, track_id, storage.AUDIO_CONTENT_TYPES[file.contentType])
-        # signed into the form; InspectTrack claims it once (single-use form)
-        form_id = store.open_form(user_id, track_id, claimable_until=expires_at + UPLOAD_GRACE_SECONDS)
-        fields = {
-            "Content-Type": file.contentType,
-            "x-amz-meta-file-name": quote(file.fileName),
-            "x-amz-meta-source": "upload",
-            "x-amz-meta-form-id": form_id,
-        }
-        form = s3.generate_presigned_post(
-            Bucket=settings.bucket_name,
-            Key=key,
-            Fields=fields,
-            Conditions=[*({k: v} for k, v in fields.items()), ["content-length-range", 1, settings.track_upload_max_bytes]],
-            ExpiresIn=expires_in,
-        )
-        upload = {"url": form["url"], "fields": form["fields"], "maxBytes": settings.track_upload_max_bytes,
-                  "expiresAt": expires_at}
-        items.append({"trackId": track_id, "fileName": file.fileName, "replaces": replaces, "upload": upload})
+def create_uploads(body: UploadRequest) -> Response[dict[str, Any]]:  # type: ignore[valid-type]
+    items = changes.create_uploads(user_id=api.caller(app), files=body.files, s3=s3,  # type: ignore[attr-defined]
+                                   store=store, quotas=quotas, quota=UPLOADS, limits=LIMITS, clock=clock)
     metrics.add_metric(name="TrackUploadsIssued", unit=MetricUnit.Count, value=len(items))
     logger.info("upload forms issued", extra={"files": len(items)})
     return Response(201, "application/json", {"files": items})
@@ -392,21 +315,15 @@ def get_track(trackId: TrackId) -> dict[str, Any]:
 
 @app.patch("/tracks/<trackId>")
 def edit_track(trackId: TrackId, body: EditRequest) -> dict[str, Any]:
-    user_id = api.caller(app)
-    changes = body.model_dump(include=body.model_fields_set)
-    updated = store.edit(user_id, trackId, changes)
-    if updated is None:
-        raise TrackNotFound(f"track {trackId} not found")
-    return _view(updated, with_urls=True)
+    return _view(changes.edit_track(store, api.caller(app), trackId, body), with_urls=True)
 
 
 @app.delete("/tracks/<trackId>")
 def delete_track(trackId: TrackId) -> Response[str]:
-    track = _owned(trackId)
-    store.delete(track["userId"], trackId)
-    removed = storage.delete_prefix(s3, settings.bucket_name, storage.track_prefix(track["userId"], trackId))
+    user_id = api.caller(app)
+    removed = changes.delete_track(store, s3, settings.bucket_name, user_id, trackId)
     if settings.fingerprints_table_name:  # the seam: the track's fingerprint leaves Maps' index with it
-        fpkeys.delete_audio_items(dynamodb(), settings.fingerprints_table_name, track["userId"], [("track", trackId)])
+        fpkeys.delete_audio_items(dynamodb(), settings.fingerprints_table_name, user_id, [("track", trackId)])
     logger.info("track deleted", extra={"track_id": trackId, "objects_removed": removed})
     return Response(204, "application/json", "")
 
@@ -447,10 +364,9 @@ def list_due(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
 
 @app.post("/grade")
 def grade_track(body: GradeRequest) -> dict[str, Any]:
-    track = _owned(body.trackId)
-    schedule = training.grade(store, track, user_settings.training(track["userId"]), body.grade, clock())
+    graded = changes.grade_track(store, user_settings, api.caller(app), body, clock())
     metrics.add_metric(name="TracksGraded", unit=MetricUnit.Count, value=1)
-    return {"trackId": body.trackId, "grade": body.grade, **schedule}
+    return graded
 
 
 @app.get("/training")

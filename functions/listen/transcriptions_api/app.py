@@ -11,7 +11,9 @@ upload form for `listen/{userId}/{id}/input.<ext>`; the upload's arrival starts 
 (statemachine/listen.asl.json), which claims it. With `trackId`, the API copies that READY library
 track's kept original to the transcription's source key and starts the workflow itself. Reading
 the track is a seam between products (docs/architecture.md, "Seams"): only this handler imports
-soundcanvas.library; the soundcanvas.listen package never does.
+soundcanvas.library; the soundcanvas.listen package never does. Creating and deleting are
+soundcanvas.listen.creation's (the track comes in as a record), which GraphQL's createTranscription
+and deleteTranscription (functions/core/graphql_api) call too, reading the track themselves.
 
 Re-tabbing (`POST /transcriptions/{id}/tab`) runs here, in this zip function, not in the Listen
 container image: the tab solver (soundcanvas.listen.tab) is pure Python and fast enough for a
@@ -26,9 +28,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import uuid
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -37,17 +38,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from soundcanvas.core import api, storage
 from soundcanvas.core.entitlements import Allowances
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
-from soundcanvas.library.tracks import READY, TrackStore  # the seam: a library track as a transcription's source
+from soundcanvas.library.tracks import TrackStore  # the seam: a library track as a transcription's source
+from soundcanvas.listen import creation, transcriptions
 from soundcanvas.listen import preferences as listen_preferences
-from soundcanvas.listen import transcriptions
-from soundcanvas.listen.preferences import TUNING_DESCRIPTION, TuningField, check_tuning, parse_tuning
+from soundcanvas.listen.creation import BadRequest, TranscriptionNotFound
+from soundcanvas.listen.preferences import TUNING_DESCRIPTION, TuningField, check_tuning
 from soundcanvas.listen.transcriptions import TranscriptionConflict, TranscriptionStore
 
 logger = Logger()
@@ -76,33 +77,11 @@ def stepfunctions() -> Any:
 app = api.resolver()
 
 
-Instrument = Literal["auto", "guitar", "bass", "piano", "voice"]
-AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
 TranscriptionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-TrackIdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-class TranscriptionRequest(BaseModel):
-    """Body of POST /transcriptions: an upload form (no trackId), or one of the caller's READY library tracks."""
-
-    model_config = ConfigDict(extra="forbid")
-    trackId: TrackIdField | None = Field(default=None, description="Transcribe this READY track of your library.")
-    instrument: Instrument | None = None
-    tuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
-    capo: int | None = Field(default=None, ge=0, le=12, strict=True, description="Capo fret, 0 (none) to 12.")
-    contentType: AudioType = Field(default="audio/mpeg",  # type: ignore[valid-type]
-                                   description="The upload's type (not with trackId).")
-    sizeBytes: int | None = Field(default=None, ge=1, le=settings.transcription_upload_max_bytes, strict=True,
-                                  description="The upload's size, checked before you send it (not with trackId).")
-
-    _tuning = field_validator("tuning", mode="before")(check_tuning)
-
-    @field_validator("contentType", "sizeBytes")
-    @classmethod
-    def _upload_only(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.data.get("trackId") is not None:
-            raise ValueError("describes an upload; leave it out when you give trackId")
-        return value
+TranscriptionRequest = creation.transcription_request_model(settings.transcription_upload_max_bytes)
+LIMITS = creation.Limits(settings.bucket_name, settings.transcription_upload_max_bytes, settings.upload_expiry_seconds,
+                         settings.job_retention_days, settings.transcription_max_seconds)
+SPENDING = creation.Spending(quotas, TRANSCRIPTIONS, allowances)
 
 
 class RetabRequest(BaseModel):
@@ -115,48 +94,22 @@ class RetabRequest(BaseModel):
     _tuning = field_validator("tuning", mode="before")(check_tuning)
 
 
-class TranscriptionNotFound(LookupError):
-    """The transcription (or the library track named) does not exist for this caller."""
-
-
-class BadRequest(ValueError):
-    """A request the models cannot judge alone (it needs a record); `field` names what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def _owned(transcription_id: str) -> dict[str, Any]:
-    record = store.get(api.caller(app), transcription_id)
-    if record is None:
-        raise TranscriptionNotFound(f"transcription {transcription_id} not found")
-    return record
+    return creation.owned_transcription(store, api.caller(app), transcription_id)
 
 
-def _tuning_option(value: Any) -> dict[str, Any]:
-    """How a record's options keep a tuning: its name and its strings' note names, low to high."""
-    return dict(parse_tuning(value).to_json())
-
-
-def _options(request: TranscriptionRequest | RetabRequest, base: dict[str, Any]) -> dict[str, Any]:
+def _options(request: Any, base: dict[str, Any]) -> dict[str, Any]:
     """The record's options: what the request gives, else `base`."""
-    return {
-        "instrument": getattr(request, "instrument", None) or base["instrument"],
-        "tuning": _tuning_option(request.tuning) if request.tuning is not None else base["tuning"],
-        "capo": request.capo if request.capo is not None else base["capo"],
-    }
+    return creation.options(request, base)
 
 
 def _defaults(user_id: str) -> dict[str, Any]:
     """Options for what a new transcription's request leaves out: the user's preferred tuning, no capo."""
     preferred = preferences.get(user_id)["guitarTuning"]
-    try:
-        tuning = _tuning_option(preferred)
-    except ValueError:  # a preference saved before the tab module stopped knowing it: not the request's fault
+    defaults, stale = creation.default_options(preferred)
+    if stale:  # a preference saved before the tab module stopped knowing it: not the request's fault
         logger.warning("preferred tuning no longer parses; using standard", extra={"tuning": preferred})
-        tuning = _tuning_option(listen_preferences.DEFAULTS["guitarTuning"])
-    return {"instrument": "auto", "tuning": tuning, "capo": 0}
+    return defaults
 
 
 def _key_view(key: Any) -> dict[str, Any] | None:
@@ -217,88 +170,37 @@ def _iso(epoch: Any) -> str:
 
 # --- transcriptions ------------------------------------------------------------------------------
 @app.post("/transcriptions")
-def create_transcription(body: TranscriptionRequest | None = None) -> Response[dict[str, Any]]:
-    request = body or TranscriptionRequest()
+def create_transcription(body: TranscriptionRequest | None = None) -> Response[dict[str, Any]]:  # type: ignore[valid-type]
+    request = body or TranscriptionRequest()  # type: ignore[operator]
     user_id = api.caller(app)
     options = _options(request, _defaults(user_id))
     if request.trackId is not None:
         return _from_track(user_id, request.trackId, options)
-    with quotas.spend(user_id, TRANSCRIPTIONS), allowances.spend(user_id, "transcriptions"):
-        return _with_upload_form(user_id, request.contentType, options)
+    return _with_upload_form(user_id, request.contentType, options)
 
 
 def _with_upload_form(user_id: str, content_type: str, options: dict[str, Any]) -> Response[dict[str, Any]]:
-    transcription_id = uuid.uuid4().hex
+    created = creation.create_with_upload(user_id=user_id, content_type=content_type, options=options, s3=s3,
+                                          store=store, spending=SPENDING, limits=LIMITS, clock=clock)
+    transcription_id = created["transcriptionId"]
     logger.append_keys(transcription_id=transcription_id)
-    key = transcriptions.input_key(user_id, transcription_id, storage.AUDIO_CONTENT_TYPES[content_type])
-    expires_in, max_bytes = settings.upload_expiry_seconds, settings.transcription_upload_max_bytes
-    form = s3.generate_presigned_post(
-        Bucket=settings.bucket_name,
-        Key=key,
-        Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
-        ExpiresIn=expires_in,
-    )
-    upload_expires_at = int(clock()) + expires_in
-    record = store.create(user_id, transcription_id, source={"kind": "upload", "contentType": content_type},
-                          options=options, retention_days=settings.job_retention_days,
-                          upload_expires_at=upload_expires_at)
     metrics.add_metric(name="TranscriptionsCreated", unit=MetricUnit.Count, value=1)
     logger.info("transcription created", extra={"options": options, "source": "upload"})
-    upload = {"url": form["url"], "fields": form["fields"], "maxBytes": max_bytes, "expiresAt": upload_expires_at,
-              "contentTypes": [content_type]}
-    return Response(
-        201,
-        "application/json",
-        {"transcriptionId": transcription_id, "status": record["status"], "upload": upload},
-        headers={"Location": f"/transcriptions/{transcription_id}"},
-    )
+    return Response(201, "application/json", created, headers={"Location": f"/transcriptions/{transcription_id}"})
 
 
 def _from_track(user_id: str, track_id: str, options: dict[str, Any]) -> Response[dict[str, Any]]:
     """Transcribe a READY library track: copy its kept original to the source key, then start the workflow."""
-    track = tracks.get(user_id, track_id)  # checked before the quota: a refusal costs nothing
-    if track is None:
-        raise TranscriptionNotFound(f"track {track_id} not found")
-    if track["status"] != READY or not track.get("originalKey"):
-        raise TranscriptionConflict(f"track {track_id} is {track['status']}; wait until it is READY")
-    duration = track.get("durationSeconds")
-    if duration is not None and float(duration) > settings.transcription_max_seconds:
-        raise BadRequest("trackId", f"track {track_id} lasts {float(duration):.0f} s; Listen transcribes recordings "
-                                    f"of up to {settings.transcription_max_seconds} s")
-    transcription_id = uuid.uuid4().hex
+    track = tracks.get(user_id, track_id)  # the seam, read before the quota: a refusal costs nothing
+    created = creation.create_from_track(user_id=user_id, track_id=track_id, track=track, options=options, s3=s3,
+                                         store=store, spending=SPENDING, limits=LIMITS,
+                                         stepfunctions=stepfunctions(),
+                                         state_machine_arn=settings.listen_state_machine_arn)
+    transcription_id = created["transcriptionId"]
     logger.append_keys(transcription_id=transcription_id)
-    ext = track.get("format") or str(track["originalKey"]).rsplit(".", 1)[-1]
-    key = transcriptions.source_key(user_id, transcription_id, ext)
-    source = {"kind": "track", "trackId": track_id}
-    with quotas.spend(user_id, TRANSCRIPTIONS), allowances.spend(user_id, "transcriptions"):
-        try:
-            s3.copy_object(Bucket=settings.bucket_name, Key=key,
-                           CopySource={"Bucket": settings.bucket_name, "Key": track["originalKey"]})
-        except ClientError as exc:
-            if storage.error_code(exc) in storage.MISSING:  # re-uploaded or deleted since it was read
-                raise TranscriptionConflict(f"track {track_id} changed while it was read; try again") from exc
-            raise
-        store.create(user_id, transcription_id, source=source, options=options,
-                     retention_days=settings.job_retention_days, source_key=key)
-        try:
-            stepfunctions().start_execution(
-                stateMachineArn=settings.listen_state_machine_arn,
-                name=transcription_id,
-                input=json.dumps({"userId": user_id, "transcriptionId": transcription_id}),
-            )
-        except ClientError:
-            store.delete(user_id, transcription_id)  # nothing would ever run it: leave no PENDING record behind
-            storage.delete_prefix(s3, settings.bucket_name, transcriptions.prefix(user_id, transcription_id))
-            raise
     metrics.add_metric(name="TranscriptionsCreated", unit=MetricUnit.Count, value=1)
     logger.info("transcription created", extra={"options": options, "source": "track"})
-    return Response(
-        202,
-        "application/json",
-        {"transcriptionId": transcription_id, "status": transcriptions.PENDING, "source": source},
-        headers={"Location": f"/transcriptions/{transcription_id}"},
-    )
+    return Response(202, "application/json", created, headers={"Location": f"/transcriptions/{transcription_id}"})
 
 
 @app.get("/transcriptions")
@@ -341,10 +243,8 @@ def get_transcription_result(transcriptionId: TranscriptionId) -> Response[dict[
 
 @app.delete("/transcriptions/<transcriptionId>")
 def delete_transcription(transcriptionId: TranscriptionId) -> Response[str]:
-    record = _owned(transcriptionId)
     logger.append_keys(transcription_id=transcriptionId)
-    store.delete(record["userId"], transcriptionId)
-    removed = storage.delete_prefix(s3, settings.bucket_name, transcriptions.prefix(record["userId"], transcriptionId))
+    removed = creation.delete_transcription(store, s3, settings.bucket_name, api.caller(app), transcriptionId)
     logger.info("transcription deleted", extra={"objects_removed": removed})
     return Response(204, "application/json", "")
 

@@ -5,7 +5,8 @@ forms for identifying long recordings.
 recording, one of their own songs, or one of their READY library tracks; anything else is a 404),
 spends one unit of the map quota, writes a PENDING record and starts the Map workflow
 (statemachine/map.asl.json) named after the map. A track's recording is copied to the map's work
-prefix first (the seam of docs/architecture.md: the library stays untouched).
+prefix first (the seam of docs/architecture.md: the library stays untouched). The rules live in
+soundcanvas.maps.creation, which GraphQL's createMap and deleteMap (functions/core/graphql_api) call too.
 
 `POST /songs/{songId}/audio` hands out a presigned POST for the song's recording; its arrival starts
 the song-audio workflow, which fingerprints it. `POST /identify/uploads` hands out a form for a
@@ -14,7 +15,6 @@ recording too long to send to `POST /identify` directly (the Identify function a
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from functools import cache
@@ -27,15 +27,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from soundcanvas.core import api, storage
 from soundcanvas.core.entitlements import Allowances
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
-from soundcanvas.library.tracks import READY, TrackStore  # the seam: a library track as a map's source
-from soundcanvas.maps import drum_maps, identify_uploads, song_audio
+from soundcanvas.library.tracks import TrackStore  # the seam: a library track as a map's source
+from soundcanvas.maps import creation, drum_maps, identify_uploads, song_audio
+from soundcanvas.maps.creation import BadRequest, MapNotFound, MapRequest
 from soundcanvas.maps.drum_maps import MapConflict, MapStore
 from soundcanvas.maps.song_audio import SongAudioStore
 
@@ -53,13 +53,12 @@ quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.d
 MAPS = Quota("maps", settings.map_quota, settings.map_quota_window_seconds)
 allowances = Allowances.from_settings(settings, clock=lambda: clock())  # the plan's maps a month (docs/billing.md)
 IDENTIFY = Quota("identify", settings.identify_quota, settings.identify_quota_window_seconds)
-DIFFICULTIES = ("easy", "medium", "hard", "expert")
+SPENDING = creation.Spending(quotas, MAPS, allowances)
 COMMUNITY_STATES = (drum_maps.UNVERIFIED, drum_maps.VERIFIED, drum_maps.ARCHIVED)
 
 app = api.resolver()
 MapId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SongId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-IdField = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 AudioType = Literal[tuple(storage.AUDIO_CONTENT_TYPES)]  # type: ignore[valid-type]
 
 
@@ -68,47 +67,11 @@ def stepfunctions() -> Any:
     return boto3.client("stepfunctions", region_name=settings.region)
 
 
-class MapRequest(BaseModel):
-    """Body of POST /maps: a catalog song with a recording, or one of your READY library tracks."""
-
-    model_config = ConfigDict(extra="forbid")
-    songId: IdField | None = Field(default=None, description="A catalog song that has a recording "
-                                   "(POST /songs/{songId}/audio), or one of your own songs.")
-    trackId: IdField | None = Field(default=None, description="One of your READY library tracks.")
-    difficulty: Literal[DIFFICULTIES] | None = Field(  # type: ignore[valid-type]
-        default=None, description="The level GET /maps/{mapId} leads with; all four are always made.")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> MapRequest:
-        if (self.songId is None) == (self.trackId is None):
-            raise ValueError("send either songId or trackId")
-        return self
-
-
 class UploadRequest(BaseModel):
     """Body of POST /songs/{songId}/audio and POST /identify/uploads."""
 
     model_config = ConfigDict(extra="forbid")
     contentType: AudioType = Field(description="The recording's type (MP3, FLAC, WAV, AIFF, OGG or M4A).")
-
-
-class MapNotFound(LookupError):
-    """No such map (or source) for this caller."""
-
-
-class BadRequest(ValueError):
-    """A request the models cannot judge alone (it needs a record); `field` names what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def _owned(map_id: str) -> dict[str, Any]:
-    record = store.get(api.caller(app), map_id)
-    if record is None:
-        raise MapNotFound(f"map {map_id} not found")
-    return record
 
 
 def _visible(map_id: str) -> dict[str, Any]:
@@ -167,60 +130,20 @@ def _upload_form(key: str, content_type: str, max_bytes: int) -> dict[str, Any]:
 @app.post("/maps")
 def create_map(body: MapRequest) -> Response[dict[str, Any]]:
     user_id = api.caller(app)
-    map_id = uuid.uuid4().hex
+    map_id = creation.new_map_id()
     logger.append_keys(map_id=map_id)
     if body.trackId is not None:
-        source = _track_source(user_id, body.trackId, map_id)
+        source = creation.track_source(user_id=user_id, track_id=body.trackId, track=tracks.get(user_id, body.trackId),
+                                       map_id=map_id, s3=s3, bucket=settings.bucket_name,
+                                       max_seconds=settings.map_max_seconds)
     else:
-        source = _song_source(user_id, str(body.songId))
-    with quotas.spend(user_id, MAPS), allowances.spend(user_id, "maps"):
-        store.create(user_id, map_id, source=source, difficulty=body.difficulty)
-        try:
-            stepfunctions().start_execution(stateMachineArn=settings.map_state_machine_arn, name=map_id,
-                                            input=json.dumps({"userId": user_id, "mapId": map_id}))
-        except ClientError:
-            store.delete(user_id, map_id)  # nothing would ever run it: leave no PENDING record behind
-            storage.delete_prefix(s3, settings.bucket_name, drum_maps.work_prefix(user_id, map_id))
-            raise
+        source = creation.song_source(songs, user_id, str(body.songId))
+    created = creation.create_map(user_id=user_id, map_id=map_id, source=source, difficulty=body.difficulty, s3=s3,
+                                  bucket=settings.bucket_name, store=store, spending=SPENDING,
+                                  stepfunctions=stepfunctions(), state_machine_arn=settings.map_state_machine_arn)
     metrics.add_metric(name="MapsCreated", unit=MetricUnit.Count, value=1)
     logger.info("map created", extra={"source": source["kind"]})
-    return Response(202, "application/json",
-                    {"mapId": map_id, "status": drum_maps.PENDING, "source": {"kind": source["kind"], "id": source["id"]}},
-                    headers={"Location": f"/maps/{map_id}"})
-
-
-def _song_source(user_id: str, song_id: str) -> dict[str, Any]:
-    song = songs.visible(song_id, user_id)
-    if song is None:
-        raise MapNotFound(f"song {song_id} not found")
-    if not song.get("audioKey"):
-        raise BadRequest("songId", f"song {song_id} has no recording yet; attach one with POST /songs/{song_id}/audio")
-    return {"kind": "song", "id": song_id, "title": song.get("title"), "artist": song.get("artist"),
-            "audioKey": song["audioKey"], "public": song.get("visibility") == song_audio.PUBLIC}
-
-
-def _track_source(user_id: str, track_id: str, map_id: str) -> dict[str, Any]:
-    """A READY library track: its kept original is copied to the map's work prefix."""
-    track = tracks.get(user_id, track_id)
-    if track is None:
-        raise MapNotFound(f"track {track_id} not found")
-    if track["status"] != READY or not track.get("originalKey"):
-        raise MapConflict(f"track {track_id} is {track['status']}; wait until it is READY")
-    duration = track.get("durationSeconds")
-    if duration is not None and float(duration) > settings.map_max_seconds:
-        raise BadRequest("trackId", f"track {track_id} lasts {float(duration):.0f} s; drum maps are made of "
-                                    f"recordings of up to {settings.map_max_seconds} s")
-    ext = track.get("format") or str(track["originalKey"]).rsplit(".", 1)[-1]
-    key = drum_maps.work_key(user_id, map_id, f"source.{ext}")
-    try:
-        s3.copy_object(Bucket=settings.bucket_name, Key=key,
-                       CopySource={"Bucket": settings.bucket_name, "Key": track["originalKey"]})
-    except ClientError as exc:
-        if storage.error_code(exc) in storage.MISSING:  # re-uploaded or deleted since it was read
-            raise MapConflict(f"track {track_id} changed while it was read; try again") from exc
-        raise
-    return {"kind": "track", "id": track_id, "title": track.get("name"), "artist": track.get("artist"),
-            "audioKey": key}
+    return Response(202, "application/json", created, headers={"Location": f"/maps/{map_id}"})
 
 
 @app.get("/maps")
@@ -247,16 +170,8 @@ def get_map(mapId: MapId) -> dict[str, Any]:
 
 @app.delete("/maps/<mapId>")
 def delete_map(mapId: MapId) -> Response[str]:
-    record = _owned(mapId)
     logger.append_keys(map_id=mapId)
-    if store.has_history(record) or not store.delete_unshared(record["userId"], mapId):
-        raise MapConflict(f"map {mapId} has community versions or is {record.get('state')}; it stays for the "
-                          "community (its history is kept)")
-    removed = storage.delete_prefix(s3, settings.bucket_name, drum_maps.work_prefix(record["userId"], mapId))
-    map_key = (record.get("outputs") or {}).get("mapKey")
-    if map_key:
-        s3.delete_object(Bucket=settings.bucket_name, Key=map_key)
-        removed += 1
+    removed = creation.delete_map(store, s3, settings.bucket_name, api.caller(app), mapId)
     logger.info("map deleted", extra={"objects_removed": removed})
     return Response(204, "application/json", "")
 

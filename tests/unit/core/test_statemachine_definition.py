@@ -28,8 +28,23 @@ MACHINES = {"GenerationStateMachine": "MarkFailed", "TrackStateMachine": "TrackF
             "SongAudioStateMachine": "SongAudioFailed"}
 
 
+class _UntaggedLoader(yaml.SafeLoader):
+    """CloudFormation's short tags (!Sub, !Ref, ...) read as the plain values they tag: irrelevant here."""
+
+
+def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_UntaggedLoader.add_multi_constructor("!", _untagged)
+
+
 def _definition_uri(machine: str) -> Path:
-    raw = yaml.safe_load((ROOT / "template.yaml").read_text().replace("!", ""))  # tags are irrelevant here
+    raw = yaml.load((ROOT / "template.yaml").read_text(), Loader=_UntaggedLoader)  # noqa: S506 (a SafeLoader)
     return ROOT / raw["Resources"][machine]["Properties"]["DefinitionUri"]
 
 

@@ -24,6 +24,16 @@ from typing import Annotated, Any
 
 from soundcanvas.core.storage import AUDIO_CONTENT_TYPES
 
+
+class FieldError(ValueError):
+    """A request refused for one named field (`field`: `songs[1]`, `patch[0]`, `trackId`), which the API's answer
+    names; for rules that need a record to judge, beyond what the request models check alone."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 SUBJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 JSON_MAX_BYTES = 256 * 1024  # far above any request body the API takes (50 upload files are ~25 KB)
 JSON_MAX_DEPTH = 32

@@ -37,6 +37,7 @@ import jsonpointer
 from pynamodb.exceptions import PutError, UpdateError
 
 from soundcanvas.core import cursors
+from soundcanvas.core.inputs import FieldError
 from soundcanvas.core.records import conditional_failed, now_iso
 from soundcanvas.maps import community, document, drum_maps, karma
 from soundcanvas.maps.community import edit_pk, map_pk, version_sk
@@ -70,12 +71,8 @@ class EditConflict(Exception):
         self.decided = decided
 
 
-class PatchRejected(ValueError):
+class PatchRejected(FieldError):
     """The patch does not apply or makes an invalid map (400); `field` names the operation or field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 # --- patches: pure functions over documents ----------------------------------------------------------

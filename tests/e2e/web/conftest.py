@@ -1,0 +1,169 @@
+"""The web app in a real headless Chromium (Debian's `chromium`, driven through Debian's `chromium-driver` with
+Selenium; no browser is downloaded), against the end-to-end tests' local stack, which serves the app at `/`.
+
+Every page test ends on `page.check(name)`: a screenshot saved to out/web/{name}.png (the test run's artifact;
+docs/images/web/ keeps a set for docs/clients.md), no serious or critical axe-core violations (axe-core from the
+axe-playwright-python wheel), and no errors in the browser's console.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from local_stack.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "out/web"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+DESKTOP = (1280, 900)
+PHONE = (390, 844)
+SERIOUS = {"serious", "critical"}
+
+
+def axe_source() -> str:
+    return resources.files("axe_playwright_python").joinpath("axe.min.js").read_text()
+
+
+class Page:
+    """One browser tab on the local stack's web app, with waits that end (every wait has a deadline)."""
+
+    def __init__(self, driver: WebDriver, stack: LocalStack) -> None:
+        self.driver, self.stack = driver, stack
+
+    # -- navigation
+    def open(self, route: str = "") -> None:
+        self.driver.get(f"{self.stack.api_url}/#/{route}")
+
+    def sign_in(self, user: str) -> None:
+        self.open("signin")
+        self.fill(self.find("input[name=user]"), user)
+        self.find("form button[type=submit]").click()
+        self.wait(lambda d: d.execute_script("return location.hash") == "#/generate", "the generate page after sign-in")
+        self.wait(lambda d: d.execute_script("const h = document.querySelector('main h1');"
+                                             "return !!h && h.textContent !== 'Sign in'"), "the generate page's heading")
+
+    def go(self, route: str) -> None:
+        self.driver.execute_script("location.hash = arguments[0]", f"#/{route}")
+        self.wait(lambda d: d.execute_script("return location.hash") == f"#/{route}", f"#/{route}")
+        self.wait_for("main h1")
+
+    # -- finding and waiting
+    def find(self, css: str) -> WebElement:
+        return self.wait_for(css)
+
+    def find_all(self, css: str) -> list[WebElement]:
+        return list(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def wait(self, condition: Any, what: str, timeout: float = 20.0) -> Any:
+        try:
+            # An element replaced while it is looked at (a page rendering) is looked for again.
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        except TimeoutException:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}; the page says: "
+                                 f"{self.driver.find_element(By.TAG_NAME, 'main').text[:600]!r}") from None
+
+    def wait_for(self, css: str, *, text: str | None = None, timeout: float = 20.0) -> WebElement:
+        def found(driver: WebDriver) -> WebElement | bool:
+            for element in driver.find_elements(By.CSS_SELECTOR, css):
+                if element.is_displayed() and (text is None or text in element.text):
+                    return element
+            return False
+        return self.wait(found, f"{css!r}" + (f" showing {text!r}" if text else ""), timeout)
+
+    def fill(self, element: WebElement, value: str) -> None:
+        element.clear()
+        element.send_keys(value)
+
+    def attach(self, css: str, path: Path) -> None:
+        """Give a file input a file, as a person choosing it would."""
+        self.driver.find_element(By.CSS_SELECTOR, css).send_keys(str(path))
+
+    # -- what every page test checks
+    def console_errors(self) -> list[str]:
+        return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+    def axe_violations(self) -> list[dict[str, Any]]:
+        self.driver.execute_script(axe_source())
+        result = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then(r => done(JSON.stringify(r.violations)),"
+            " e => done(JSON.stringify([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}])));")
+        return [v for v in json.loads(result) if v.get("impact") in SERIOUS]
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def check(self, name: str) -> None:
+        """Screenshot, then no serious accessibility violations and no console errors on the page as it is."""
+        self.screenshot(name)
+        violations = self.axe_violations()
+        assert not violations, "\n".join(
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n.get('target') for n in v.get('nodes', [])][:3]}"
+            for v in violations)
+        errors = self.console_errors()
+        assert not errors, errors
+
+    def phone(self) -> None:
+        self.driver.set_window_size(*PHONE)
+
+    def desktop(self) -> None:
+        self.driver.set_window_size(*DESKTOP)
+
+
+def make_driver() -> WebDriver:
+    if not Path(CHROMIUM).exists() or not Path(CHROMEDRIVER).exists():
+        raise RuntimeError("chromium and chromium-driver are missing: `make test` installs them (apt-get install "
+                           "chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--autoplay-policy=no-user-gesture-required", f"--window-size={DESKTOP[0]},{DESKTOP[1]}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[WebDriver]:
+    browser = make_driver()
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def page(driver: WebDriver, stack: LocalStack) -> Iterator[Page]:
+    """A fresh tab state: signed out, desktop size, an empty console log."""
+    tab = Page(driver, stack)
+    tab.desktop()
+    driver.get(f"{stack.api_url}/config.json")
+    driver.execute_script("sessionStorage.clear(); localStorage.clear();")
+    driver.get_log("browser")
+    yield tab
+
+
+def unique_user(prefix: str) -> str:
+    return f"{prefix}-{int(time.time() * 1000) % 10**9}"
