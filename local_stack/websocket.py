@@ -14,7 +14,7 @@ and its management endpoint (the @connections API that PostToConnection calls).
                                               Requests must carry a SigV4 signature by the stack's credentials.
 
 The functions are given the deployed management endpoint by the template (https://{api}.execute-api...); the
-stack rewrites it to this one, so the product's boto3 `apigatewaymanagementapi` calls arrive here unchanged.
+stack rewrites it to this one, so the product's signed PostToConnection requests arrive here unchanged.
 """
 
 from __future__ import annotations

@@ -1,19 +1,23 @@
 """Live progress (soundcanvas.core.live) against moto: the connection and subscription store (one Query per push,
 owner-scoped topics, TTL, disconnect cleans up, limits), the publisher (the message, gone connections removed,
-failures counted and never raised, bounded time with slow connections) and the one path every store's stage
-change takes to it."""
+failures counted and never raised, bounded time with slow connections; posts signed for execute-api, checked by
+the local stack's management endpoint) and the one path every store's stage change takes to it."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, ConnectTimeoutError
+from botocore.credentials import Credentials
+from urllib3.exceptions import ConnectTimeoutError
+from websockets.sync.client import connect
 
-from local_stack.template import LocalTemplate
+from local_stack.template import LocalTemplate, WebSocketApi
+from local_stack.websocket import WebSocketServer
 from soundcanvas.core import live
 from soundcanvas.core.records import now_iso
 from tests.conftest import ManualClock
@@ -25,29 +29,34 @@ def store(aws: dict[str, Any], sam_template: LocalTemplate, clock: ManualClock) 
 
 
 class FakeManagement:
-    """The API Gateway Management API at the edge: records posts; some connections are gone, some fail, some hang."""
+    """The API Gateway Management API at the edge (live.ManagementApi's HTTP): records posts; some connections are
+    gone (410), some refused (403), some unreachable, some hang."""
 
-    def __init__(self, gone: set[str] = frozenset(), failing: set[str] = frozenset(),
-                 slow: dict[str, float] | None = None) -> None:
-        self.gone, self.failing, self.slow = set(gone), set(failing), slow or {}
+    def __init__(self, gone: Iterable[str] = (), failing: Iterable[str] = (),
+                 slow: dict[str, float] | None = None, refused: Iterable[str] = ()) -> None:
+        self.gone, self.failing, self.slow, self.refused = set(gone), set(failing), slow or {}, set(refused)
         self.posts: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict[str, Any]:
-        time.sleep(self.slow.get(ConnectionId, 0.0))
-        if ConnectionId in self.gone:
-            raise ClientError({"Error": {"Code": "GoneException", "Message": ""},
-                               "ResponseMetadata": {"HTTPStatusCode": 410}}, "PostToConnection")
-        if ConnectionId in self.failing:
-            raise ConnectTimeoutError(endpoint_url="https://example.invalid")
+    def signer(self) -> object:
+        return object()
+
+    def post(self, signer: object, connection_id: str, data: bytes) -> tuple[int, str]:
+        time.sleep(self.slow.get(connection_id, 0.0))
+        if connection_id in self.gone:
+            return 410, "GoneException"
+        if connection_id in self.refused:
+            return 403, "ForbiddenException"
+        if connection_id in self.failing:
+            raise ConnectTimeoutError("connect timed out")
         with self._lock:
-            self.posts.append((ConnectionId, json.loads(Data)))
-        return {}
+            self.posts.append((connection_id, json.loads(data)))
+        return 200, ""
 
 
 def publisher_with(store: live.ConnectionStore, fake: FakeManagement, deadline: float = 1.0) -> live.Publisher:
     publisher = live.Publisher(store, "https://api.example/v1", "us-east-1", deadline=deadline)
-    publisher.client = fake
+    publisher.api = fake  # type: ignore[assignment]
     return publisher
 
 
@@ -170,16 +179,92 @@ def test_a_gone_connection_is_removed_with_its_subscriptions(store: live.Connect
     assert store.subscribers("track", "alice", "t1") == [] and store.owner("gone") is None
 
 
+def test_a_fan_out_wider_than_the_pool_reaches_everyone_past_gone_and_failing_ones(
+        store: live.ConnectionStore) -> None:
+    subscribers = [f"c{i:02d}" for i in range(3 * live.PUSH_WORKERS + 1)]
+    gone, failing = {subscribers[1], subscribers[-2]}, {subscribers[live.PUSH_WORKERS]}
+    for connection in subscribers:
+        store.connect(connection, "alice")
+        store.subscribe(connection, "alice", "generation", "j1")
+    store.subscribe(subscribers[1], "alice", "blend", "b1")
+    fake = FakeManagement(gone=gone, failing=failing)
+    delivered = publisher_with(store, fake).publish(live.message("generation", "j1", RECORD), "alice")
+    reached = sorted(c for c, _ in fake.posts)
+    assert reached == sorted(set(subscribers) - gone - failing)  # each of the others once, none twice
+    assert delivered == len(reached)
+    assert sorted(store.subscribers("generation", "alice", "j1")) == sorted(set(subscribers) - gone)
+    assert store.subscribers("blend", "alice", "b1") == [] and all(store.owner(c) is None for c in gone)
+
+
 def test_failures_are_counted_never_raised(store: live.ConnectionStore) -> None:
-    store.connect("c1", "alice")
-    store.connect("bad", "alice")
-    store.subscribe("c1", "alice", "generation", "j1")
-    store.subscribe("bad", "alice", "generation", "j1")
+    for connection in ("c1", "bad", "refused"):
+        store.connect(connection, "alice")
+        store.subscribe(connection, "alice", "generation", "j1")
     before = live.stats["failed"]
-    fake = FakeManagement(failing={"bad"})
+    fake = FakeManagement(failing={"bad"}, refused={"refused"})
     assert publisher_with(store, fake).publish(live.message("generation", "j1", RECORD), "alice") == 1
-    assert live.stats["failed"] == before + 1
-    assert sorted(store.subscribers("generation", "alice", "j1")) == ["bad", "c1"]  # not gone: kept
+    assert live.stats["failed"] == before + 2
+    assert sorted(store.subscribers("generation", "alice", "j1")) == ["bad", "c1", "refused"]  # not gone: kept
+
+
+def test_without_credentials_nothing_is_sent_and_each_push_is_counted(store: live.ConnectionStore,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for connection in ("c1", "c2"):
+        store.connect(connection, "alice")
+        store.subscribe(connection, "alice", "generation", "j1")
+    publisher = live.Publisher(store, "https://api.example/v1", "us-east-1")
+    monkeypatch.setattr(publisher.api, "credentials", None)  # no role credentials in the environment
+    sent: list[str] = []
+    monkeypatch.setattr(publisher.api, "post", lambda signer, connection_id, data: sent.append(connection_id))
+    before = live.stats["failed"]
+    assert publisher.publish(live.message("generation", "j1", RECORD), "alice") == 0
+    assert sent == [] and live.stats["failed"] == before + 2
+    assert sorted(store.subscribers("generation", "alice", "j1")) == ["c1", "c2"]
+
+
+KEYS = ("LIVEKEY", "live-secret")
+
+
+@pytest.fixture
+def management() -> Any:
+    """The local stack's WebSocket API and its management endpoint (which checks SigV4 by KEYS), no function."""
+    api = WebSocketApi("Api", "v1", "action", {}, set(), "https://Api.execute-api.us-east-1.amazonaws.com")
+    server = WebSocketServer(api, lambda function, event: {"statusCode": 200}, credentials=KEYS,
+                             region="us-east-1").start("127.0.0.1")
+    yield server
+    server.stop()
+
+
+def until(condition: Any, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(condition())
+
+
+def test_posts_are_signed_for_execute_api_and_a_wrong_signature_is_refused(store: live.ConnectionStore,
+                                                                          management: WebSocketServer) -> None:
+    payload = live.message("generation", "j1", RECORD)
+    with connect(management.url, open_timeout=10) as socket:
+        assert until(lambda: len(management.clients()) == 1)
+        connection_id = management.clients()[0].connection_id
+        store.connect(connection_id, "alice")
+        store.subscribe(connection_id, "alice", "generation", "j1")
+        signed = live.Publisher(store, management.management_url, "us-east-1", credentials=Credentials(*KEYS))
+        assert signed.publish(payload, "alice") == 1
+        assert json.loads(socket.recv(timeout=10)) == payload
+        failed = live.stats["failed"]
+        forged = live.Publisher(store, management.management_url, "us-east-1",
+                                credentials=Credentials(KEYS[0], "not-the-secret"))  # pragma: allowlist secret
+        assert forged.publish(payload, "alice") == 0
+        assert live.stats["failed"] == failed + 1  # the endpoint's 403: counted, and the subscriber kept
+        assert store.subscribers("generation", "alice", "j1") == [connection_id]
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=0.3)
+    assert until(lambda: management.client(connection_id) is None)
+    gone = live.stats["gone"]
+    assert signed.publish(payload, "alice") == 0  # closed: the endpoint's 410 removes it
+    assert live.stats["gone"] == gone + 1 and store.subscribers("generation", "alice", "j1") == []
 
 
 def test_publishing_is_bounded_in_time(store: live.ConnectionStore) -> None:

@@ -9,7 +9,6 @@ import math
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from soundcanvas.core.errors import CompositionFailed
 from soundcanvas.generation.composition import compose, load_model
 from soundcanvas.generation.composition.composer import build_context
 from soundcanvas.generation.genres import GENRES, KEYS, SCALES
-from soundcanvas.generation.music import ImageFeatures, MusicParams
+from soundcanvas.generation.music import ImageFeatures
+from tests.unit.generation.music_inputs import features, params
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL_PATH = ROOT / "layers" / "common" / "soundcanvas" / "generation" / "composition" / "markov_model.json"
@@ -28,50 +28,8 @@ DRUM_CHANNEL = 9
 DRUM_STYLES_WITH_DRUMS = [name for name, g in GENRES.items() if g.drum_style not in ("none", "ambient")]
 
 
-def features(
-    height: list[float] | None = None,
-    energy: list[float] | None = None,
-    brightness: list[float] | None = None,
-    strips: int = 24,
-) -> ImageFeatures:
-    """A picture's features with a left-to-right profile (flat mid values unless given)."""
-    return ImageFeatures(
-        width=1024,
-        height=768,
-        format="JPEG",
-        brightness=0.55,
-        contrast=0.4,
-        saturation=0.5,
-        warmth=0.1,
-        colorfulness=0.45,
-        edge_density=0.3,
-        dominant_hues=[30.0, 200.0],
-        profile_brightness=brightness if brightness is not None else [0.6] * strips,
-        profile_height=height if height is not None else [0.5] * strips,
-        profile_energy=energy if energy is not None else [0.4] * strips,
-    )
-
-
 def rising(strips: int = 24, low: float = 0.05, high: float = 0.95) -> list[float]:
     return [low + (high - low) * i / (strips - 1) for i in range(strips)]
-
-
-def params(genre: str = "pop", **overrides: object) -> MusicParams:
-    g = GENRES[genre]
-    base = MusicParams(
-        genre=genre,
-        tempoBpm=sum(g.tempo_range) // 2,
-        key="D",
-        scale=g.scales[0],
-        mood="bright",
-        energy=0.7,
-        density=0.6,
-        instruments={"bass": g.bass_programs[0], "chords": g.chord_programs[0], "lead": g.lead_programs[0]},
-        durationSeconds=30,
-        mode="heuristic",
-        seed=1234,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
 
 
 def parse(data: bytes) -> mido.MidiFile:

@@ -9,7 +9,7 @@ from soundcanvas.core.errors import CompositionFailed
 from soundcanvas.generation.genres import GENRES, KEYS, MODES, SCALES
 from soundcanvas.generation.music import ImageFeatures, MusicParams
 
-from . import smf
+from . import mix, smf
 from .accompaniment import bass_part, chord_part
 from .context import Context, Note, chord_plan
 from .drums import drum_part
@@ -21,14 +21,13 @@ PARTS = ("bass", "chords", "lead")
 MIN_TEMPO, MAX_TEMPO = 20, 300
 MAX_SECONDS = 3600
 DRUM_CHANNEL = 9  # General MIDI channel 10
-# (track name, channel, volume CC7, pan CC10) per part.
-MIX = {
-    "lead": ("Lead", 2, 100, 72),
-    "chords": ("Chords", 0, 84, 52),
-    "bass": ("Bass", 1, 100, 64),
-    "drums": ("Drums", DRUM_CHANNEL, 100, 64),
+# (track name, channel) per part; volume, pan and effect sends come from mix.py.
+TRACKS = {
+    "lead": ("Lead", 2),
+    "chords": ("Chords", 0),
+    "bass": ("Bass", 1),
+    "drums": ("Drums", DRUM_CHANNEL),
 }
-WET_GENRES = frozenset({"ambient", "cinematic", "classical"})
 
 
 def _unit(value: Any, name: str) -> float:
@@ -104,7 +103,8 @@ def compose(params: MusicParams, features: ImageFeatures) -> bytes:
     """
     programs = _validate(params)
     ctx = build_context(params, features)
-    lead = model_lead(ctx) if params.mode == "model" else heuristic_lead(ctx)
+    lead_program = programs["lead"]
+    lead = model_lead(ctx, program=lead_program) if params.mode == "model" else heuristic_lead(ctx, program=lead_program)
     parts: list[tuple[str, list[Note], int | None]] = [
         ("lead", lead, programs["lead"]),
         ("chords", chord_part(ctx, programs["chords"]), programs["chords"]),
@@ -115,18 +115,15 @@ def compose(params: MusicParams, features: ImageFeatures) -> bytes:
         parts.append(("drums", drums, None))
 
     end = ctx.timeline.end_tick
-    reverb = 70 if ctx.genre.name in WET_GENRES else 40
+    levels = mix.volumes(ctx.genre.name, {part: program for part, _, program in parts})
     conductor = [smf.track_name("SoundCanvas"), smf.time_signature(4, 4), smf.tempo(ctx.timeline.tempo_us)]
     tracks = [smf.encode_track(conductor, [], end)]
     for part, notes, program in parts:
-        name, channel, volume, pan = MIX[part]
+        name, channel = TRACKS[part]
         setup = [smf.track_name(name)]
         if program is not None:
             setup.append(smf.program_change(channel, program))
-        setup += [
-            smf.control_change(channel, 7, volume),
-            smf.control_change(channel, 10, pan),
-            smf.control_change(channel, 91, reverb),
-        ]
+        controls = mix.controllers(ctx.genre.name, part, program, levels[part])
+        setup += [smf.control_change(channel, cc, value) for cc, value in controls]
         tracks.append(smf.encode_track(setup, smf.note_events(notes, channel, end), end))
     return smf.encode_file(tracks, TICKS_PER_BEAT)
