@@ -14,6 +14,7 @@ import requests
 from local_stack.stack import LocalStack
 from tests.audiogen import write
 from tests.e2e.conftest import SAMPLE, Client
+from tests.e2e.test_maps_community import current, make_public_map, member, tempo_patch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fluidsynth]
 
@@ -279,3 +280,38 @@ def test_a_map_created_through_graphql_is_the_one_rest_creates(stack: LocalStack
     assert refusal(payload) == {"code": "BAD_USER_INPUT", "field": "input.difficulty"}
     assert gql(owner, delete, {"id": created["mapId"]})[1]["data"]["deleteMap"] == {"success": True}
     assert owner.session.get(owner.url(f"/maps/{created['mapId']}"), timeout=30).status_code == 404
+
+
+PROPOSE = """mutation($id: ID!, $input: ProposeMapEditInput!) {
+  proposeMapEdit(mapId: $id, input: $input) { editId state diff }
+}"""
+VOTE = """mutation($id: ID!, $input: VoteOnEditInput!) {
+  voteOnEdit(editId: $id, input: $input) { state approvals appliedVersion }
+}"""
+
+
+def test_an_edit_proposed_and_approved_through_graphql_publishes_a_version(
+        stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # administrators (the token's `admin` group) vote at once: no account age to wait for, the clock left alone
+    map_id = make_public_map(stack, tmp_path_factory.mktemp("graphql-map"), "admiral's hornpipe")["mapId"]
+    fixer, admin1, admin2 = member(stack, "gql-fixer"), member(stack, "gql-admin", ("admin",)), \
+        member(stack, "gql-admin", ("admin",))
+    state, before = current(fixer, map_id)
+    base = state["version"]
+    _, payload = gql(fixer, PROPOSE, {"id": map_id, "input": {"baseVersion": base, "patch": tempo_patch(before, 0.25)}})
+    proposed = payload["data"]["proposeMapEdit"]
+    assert proposed["state"] == "pending", payload
+    edit_id = proposed["editId"]
+    rest = fixer.session.get(fixer.url(f"/edits/{edit_id}"), timeout=30).json()
+    assert rest["author"] == fixer.user and rest["baseVersion"] == base and rest["diff"] == proposed["diff"]
+
+    assert refusal(gql(fixer, VOTE, {"id": edit_id, "input": {"decision": "approve"}})[1]) == {"code": "FORBIDDEN"}
+    assert gql(admin1, VOTE, {"id": edit_id, "input": {"decision": "approve"}})[1]["data"]["voteOnEdit"] == {
+        "state": "pending", "approvals": 1, "appliedVersion": None}
+    assert refusal(gql(admin1, VOTE, {"id": edit_id, "input": {"decision": "approve"}})[1]) == {"code": "CONFLICT"}
+    _, payload = gql(admin2, VOTE, {"id": edit_id, "input": {"decision": "approve"}})
+    assert payload["data"]["voteOnEdit"] == {"state": "applied", "approvals": 2, "appliedVersion": base + 1}, payload
+    state, after = current(fixer, map_id)
+    assert state["version"] == base + 1 and after["tempoBpm"] == pytest.approx(before["tempoBpm"] + 0.25)
+    told = fixer.session.get(fixer.url("/me/notifications"), timeout=30).json()["items"]
+    assert ("edit-decided", {"kind": "edit", "id": edit_id}) in [(n["kind"], n["entity"]) for n in told]

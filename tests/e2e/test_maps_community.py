@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -53,14 +54,13 @@ def member(stack: LocalStack, name: str, groups: tuple[str, ...] = ()) -> Member
     return Member(stack, f"{name}-{time.monotonic_ns()}", groups)
 
 
-@pytest.fixture(scope="module")
-def public_map(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A finished map of a public seed song, made over HTTP from a rendered groove."""
-    cache = tmp_path_factory.mktemp("community")
+def make_public_map(stack: LocalStack, cache: Path, song_query: str) -> dict[str, Any]:
+    """A finished map of a public seed song, made over HTTP from a rendered groove. A song takes one recording, so
+    each module that needs a public map names a song of its own."""
     samples: np.ndarray = grooves.render_groove(grooves.groove(303, style="rock", tempo_bpm=110.0, seconds=20.0),
                                                 grooves.FLUIDR3, cache, mix=True)
     author = member(stack, "mapmaker")
-    found = author.session.get(author.url("/songs"), params={"q": "soldier's joy"}, timeout=30).json()["items"]
+    found = author.session.get(author.url("/songs"), params={"q": song_query}, timeout=30).json()["items"]
     song_id = found[0]["songId"]
     song = author.attach_audio(song_id, encode(samples, "mp3"))
     assert song["audioStatus"] == "READY", song
@@ -69,6 +69,11 @@ def public_map(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> d
     state = author.map_finished(created.json()["mapId"])
     assert state["status"] == "COMPLETE" and state["public"] and state["version"] == 1, state
     return {"mapId": state["mapId"], "songId": song_id, "owner": author.user}
+
+
+@pytest.fixture(scope="module")
+def public_map(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return make_public_map(stack, tmp_path_factory.mktemp("community"), "soldier's joy")
 
 
 def verifiers(stack: LocalStack, clock: Any, count: int, amount: int = 200) -> list[Member]:

@@ -5,8 +5,9 @@ resolver reads or writes through the stores and functions the REST handlers use:
 `soundcanvas.generation.creation.create_generation` (quota, seed, presigned upload) as `POST /generations` does,
 records are read with each product's store keyed by the caller, so another user's anything is NOT_FOUND. The
 products' mutations validate their input with the REST route's own request model and call the one function that
-route calls (soundcanvas.library.changes, soundcanvas.listen.creation, soundcanvas.blend.creation,
-soundcanvas.maps.creation); those modules are imported by the first mutation that needs them, not at cold start.
+route calls (soundcanvas.library.changes, soundcanvas.listen.creation and .retab, soundcanvas.blend.creation,
+soundcanvas.maps.creation and .proposals); those modules are imported by the first mutation that needs them, not
+at cold start.
 
 Before anything runs, a document is parsed (with a token cap), checked for depth and cost, and validated; errors
 come back in GraphQL's `errors` with `extensions.code` (docs/clients.md#graphql). As GraphQL over HTTP asks of
@@ -120,10 +121,22 @@ class BadInput(ValueError):
         self.field = field
 
 
+class Forbidden(PermissionError):
+    """The caller's role, karma or standing does not allow it (REST's 403)."""
+
+
+class Conflict(Exception):
+    """A product's conflict whose module is imported on first use (REST's 409)."""
+
+
 def _extensions(original: BaseException | None) -> dict[str, Any]:
     """`extensions` of an error raised by a resolver: its code and what the client needs to act on it."""
     if isinstance(original, NotFound):
         return {"code": "NOT_FOUND"}
+    if isinstance(original, Forbidden):
+        return {"code": "FORBIDDEN"}
+    if isinstance(original, Conflict):
+        return {"code": "CONFLICT"}
     if isinstance(original, BadInput):
         return {"code": "BAD_USER_INPUT", "field": original.field}
     if isinstance(original, cursors.InvalidCursor):
@@ -402,15 +415,20 @@ def _validated(model: type[Model], data: dict[str, Any], prefix: str = "input.")
 
 
 @contextmanager
-def _faults(not_found: tuple[type[Exception], ...] = (), bad_input: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-    """A product's own errors as this API's: NOT_FOUND, and BAD_USER_INPUT naming their `field` under `input.`
-    (the products' conflicts, from the record modules imported above, are CONFLICT in `_extensions`)."""
+def _faults(not_found: tuple[type[Exception], ...] = (), bad_input: tuple[type[Exception], ...] = (),
+            forbidden: tuple[type[Exception], ...] = (), conflict: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """A product's own errors as this API's: NOT_FOUND, BAD_USER_INPUT naming their `field` under `input.`,
+    FORBIDDEN and CONFLICT (the conflicts of the record modules imported above are CONFLICT in `_extensions`)."""
     try:
         yield
     except not_found as exc:
         raise NotFound(str(exc)) from exc
     except bad_input as exc:
         raise BadInput(f"input.{getattr(exc, 'field', '')}".rstrip("."), str(exc)) from exc
+    except forbidden as exc:
+        raise Forbidden(str(exc)) from exc
+    except conflict as exc:
+        raise Conflict(str(exc)) from exc
 
 
 def _done(message: str) -> dict[str, Any]:
@@ -535,6 +553,23 @@ def delete_transcription(user_id: str, transcriptionId: str) -> dict[str, Any]:
     return _done(f"transcription {transcriptionId} deleted")
 
 
+def retab_transcription(user_id: str, transcriptionId: str, input: dict[str, Any] | None = None) -> dict[str, Any]:
+    """POST /transcriptions/{transcriptionId}/tab: the notes placed again; PyGuitarPro loads with the first one."""
+    from soundcanvas.listen import creation as listen_creation
+    from soundcanvas.listen import retab
+
+    request = _validated(retab.RetabRequest, {k: v for k, v in (input or {}).items() if v is not None})
+    with _faults(not_found=(listen_creation.TranscriptionNotFound,)):
+        record = listen_creation.owned_transcription(transcriptions, user_id, _id(transcriptionId, "transcriptionId"))
+    done = retab.retab(store=transcriptions, s3=s3, bucket=settings.bucket_name, record=record, request=request)
+    metrics.add_metric(name="TranscriptionsRetabbed", unit=MetricUnit.Count, value=1)
+    logger.info("transcription re-tabbed", extra={"transcription_id": transcriptionId, "api": "graphql"})
+    return {"transcriptionId": transcriptionId, "tuning": done["options"]["tuning"],
+            "capo": int(done["options"]["capo"]), "tab": _number(done["tab"]),
+            "tabUrl": lambda *_: _url(done["tabKey"]),
+            "tabFileUrl": lambda *_: _url(done["tabFileKey"], download_as=f"{transcriptionId}.gp5")}
+
+
 @cache
 def _allowances() -> Any:
     """The plans' monthly allowances (transcriptions, maps), on the UsersTable and QuotasTable."""
@@ -616,6 +651,74 @@ def delete_blend(user_id: str, blendId: str) -> dict[str, Any]:
     return _done(f"blend {blendId} deleted")
 
 
+@cache
+def _community() -> tuple[Any, Any, Any]:
+    """The community's karma and edit stores (CommunityTable) and the notifier that tells authors, made on first use."""
+    from soundcanvas.core.notifications import Notifier
+    from soundcanvas.maps.edits import EditStore
+    from soundcanvas.maps.karma import KarmaStore
+
+    host = settings.dynamodb_endpoint
+    karma_store = KarmaStore(settings.community_table_name, settings.region, host=host, clock=lambda: clock())
+    store = EditStore(settings.community_table_name, settings.region, maps=maps, karma_store=karma_store, s3=s3,
+                      bucket=settings.bucket_name, host=host, clock=lambda: clock())
+    return karma_store, store, Notifier.from_settings(settings, clock=lambda: clock(), metrics=metrics)
+
+
+def _standing(user_id: str) -> Any:
+    """The caller's community standing (karma, account age, the token's groups), as the community API reads it;
+    their token's address is kept for the e-mails a decision sends them later."""
+    karma_store, _, notifier = _community()
+    notifier.remember_email(user_id, api.caller_email(app))
+    return karma_store.standing(user_id, api.caller_groups(app))
+
+
+def _community_faults() -> Any:
+    from soundcanvas.maps import edits
+
+    return _faults(not_found=(edits.EditNotFound,), bad_input=(edits.PatchRejected,),
+                   forbidden=(edits.EditForbidden,), conflict=(edits.EditConflict,))
+
+
+def propose_map_edit(user_id: str, mapId: str, input: dict[str, Any]) -> dict[str, Any]:
+    """POST /maps/{mapId}/edits: a pending edit of a map the caller can see, within the role's daily limit."""
+    from soundcanvas.maps import proposals
+
+    request = _validated(proposals.EditRequest, {k: v for k, v in input.items() if v is not None})
+    standing = _standing(user_id)
+    record = maps.visible(user_id, _id(mapId, "mapId"))
+    if record is None:
+        raise NotFound(f"map {mapId} not found")
+    _, store, _ = _community()
+    with _community_faults():
+        edit = proposals.propose(store=store, quotas=quotas, standing=standing, record=record, now=clock(),
+                                 base_version=request.baseVersion, operations=[op.as_rfc6902() for op in request.patch],
+                                 comment=request.comment)
+    metrics.add_metric(name="MapEditsProposed", unit=MetricUnit.Count, value=1)
+    logger.info("edit proposed", extra={"edit_id": edit["editId"], "map_id": mapId, "api": "graphql"})
+    return {"editId": edit["editId"], "state": edit["state"], "diff": _number(edit["diff"])}
+
+
+def vote_on_edit(user_id: str, editId: str, input: dict[str, Any]) -> dict[str, Any]:
+    """POST /edits/{editId}/votes: approve or reject (verifiers and above; not your own edit; once)."""
+    from soundcanvas.maps import proposals
+
+    request = _validated(proposals.VoteRequest, {k: v for k, v in input.items() if v is not None})
+    standing = _standing(user_id)
+    _, store, notifier = _community()
+    with _community_faults():
+        decided = proposals.vote(store=store, quotas=quotas, notifier=notifier, standing=standing,
+                                 edit_id=_id(editId, "editId"), decision=request.decision, reason=request.reason)
+    metrics.add_metric(name="MapEditVotes", unit=MetricUnit.Count, value=1)
+    if decided.outcome:
+        metrics.add_metric(name=f"MapEdits{decided.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    logger.info("edit voted", extra={"edit_id": editId, "outcome": decided.outcome, "api": "graphql"})
+    edit = decided.edit
+    return {"editId": editId, "decision": request.decision, "state": edit["state"],
+            "approvals": int(edit["approvals"]), "rejections": int(edit["rejections"]),
+            "appliedVersion": int(edit["appliedVersion"]) if edit.get("appliedVersion") is not None else None}
+
+
 def drum_map(user_id: str, mapId: str) -> dict[str, Any]:
     """The caller's own map or anyone's public one (the rule of GET /maps/{mapId}: MapStore.visible)."""
     record = maps.visible(user_id, _id(mapId, "mapId"))
@@ -648,6 +751,7 @@ ROOT: dict[str, dict[str, Callable[..., Any]]] = {
         "deleteGeneration": delete_generation,
         "createTranscription": create_transcription,
         "deleteTranscription": delete_transcription,
+        "retabTranscription": retab_transcription,
         "createTrackUploads": create_track_uploads,
         "updateTrack": update_track,
         "deleteTrack": delete_track,
@@ -656,6 +760,8 @@ ROOT: dict[str, dict[str, Callable[..., Any]]] = {
         "deleteBlend": delete_blend,
         "createMap": create_map,
         "deleteMap": delete_map,
+        "proposeMapEdit": propose_map_edit,
+        "voteOnEdit": vote_on_edit,
     },
 }
 PAGED_FIELDS = frozenset({"myGenerations", "generations", "tracks", "transcriptions", "blends", "maps"})

@@ -18,15 +18,15 @@ and deleteTranscription (functions/core/graphql_api) call too, reading the track
 Re-tabbing (`POST /transcriptions/{id}/tab`) runs here, in this zip function, not in the Listen
 container image: the tab solver (soundcanvas.listen.tab) is pure Python and fast enough for a
 request, and the Guitar Pro writer (soundcanvas.listen.tab_files) needs only PyGuitarPro, which
-requirements.txt adds to what the Common layer provides (no numpy: neither module uses it). Both
-modules are imported inside that route only (the tab module also on the first tuning a request
+requirements.txt adds to what the Common layer provides (no numpy: neither module uses it). The
+re-tab itself is soundcanvas.listen.retab's (GraphQL's retabTranscription calls it too), which
+imports both modules inside `retab` only (the tab module also on the first tuning a request
 parses), so a cold start stays as light as the other API functions' (no numpy, no guitarpro).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from functools import cache
 from typing import Annotated, Any
@@ -38,17 +38,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from soundcanvas.core import api, storage
 from soundcanvas.core.entitlements import Allowances
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.library.tracks import TrackStore  # the seam: a library track as a transcription's source
-from soundcanvas.listen import creation, transcriptions
+from soundcanvas.listen import creation, retab, transcriptions
 from soundcanvas.listen import preferences as listen_preferences
 from soundcanvas.listen.creation import BadRequest, TranscriptionNotFound
-from soundcanvas.listen.preferences import TUNING_DESCRIPTION, TuningField, check_tuning
+from soundcanvas.listen.retab import RetabRequest
 from soundcanvas.listen.transcriptions import TranscriptionConflict, TranscriptionStore
 
 logger = Logger()
@@ -82,16 +81,6 @@ TranscriptionRequest = creation.transcription_request_model(settings.transcripti
 LIMITS = creation.Limits(settings.bucket_name, settings.transcription_upload_max_bytes, settings.upload_expiry_seconds,
                          settings.job_retention_days, settings.transcription_max_seconds)
 SPENDING = creation.Spending(quotas, TRANSCRIPTIONS, allowances)
-
-
-class RetabRequest(BaseModel):
-    """Body of POST /transcriptions/{transcriptionId}/tab: what is omitted keeps the transcription's own."""
-
-    model_config = ConfigDict(extra="forbid")
-    tuning: TuningField | None = Field(default=None, description=TUNING_DESCRIPTION)
-    capo: int | None = Field(default=None, ge=0, le=12, strict=True, description="Capo fret, 0 (none) to 12.")
-
-    _tuning = field_validator("tuning", mode="before")(check_tuning)
 
 
 def _owned(transcription_id: str) -> dict[str, Any]:
@@ -219,9 +208,7 @@ def get_transcription(transcriptionId: TranscriptionId) -> dict[str, Any]:
 
 def _complete(record: dict[str, Any], what: str) -> dict[str, Any]:
     """The record's outputs; a conflict unless it is COMPLETE."""
-    if record["status"] != transcriptions.COMPLETE or not (record.get("outputs") or {}).get("resultKey"):
-        raise TranscriptionConflict(f"transcription {record['transcriptionId']} is {record['status']}; {what}")
-    return dict(record["outputs"])
+    return retab.complete_outputs(record, what)
 
 
 def _read_json(key: str) -> dict[str, Any]:
@@ -254,58 +241,19 @@ def retab_transcription(transcriptionId: TranscriptionId, body: RetabRequest | N
     """Place the transcription's notes again for another tuning or capo; the new tab replaces the old one."""
     record = _owned(transcriptionId)
     logger.append_keys(transcription_id=transcriptionId)
-    user_id = record["userId"]
-    outputs = _complete(record, "it can be re-tabbed when it is COMPLETE")
-    from soundcanvas.listen import tab, tab_files  # PyGuitarPro comes with tab_files: this route's alone
-    from soundcanvas.listen.notes import Note
-
-    request = body or RetabRequest()
-    options = _options(request, record["options"])
-    result = _read_json(str(outputs["resultKey"]))
-    notes = [Note.from_json(item) for item in result.get("notes") or []]
-    tuning = tab.parse_tuning(options["tuning"]["strings"])
-    placed = tab.solve_tab(notes, tuning, int(options["capo"]))
-    tempo_bpm = float(result.get("tempoBpm") or 0.0)  # 0: no pulse found; both writers then know what to do
-    meter = str(result.get("timeSignature") or "4/4")
-    result["tab"] = tab.tab_to_json(placed)
-    version = secrets.token_hex(4)  # new keys: a URL handed out earlier never serves another tab than it named
-    new_outputs = {
-        **outputs,
-        "tabKey": transcriptions.output_key(user_id, transcriptionId, f"tab-{version}.txt"),
-        "tabFileKey": transcriptions.output_key(user_id, transcriptionId, f"tab-{version}.gp5"),
-        "resultKey": transcriptions.output_key(user_id, transcriptionId, f"result-{version}.json"),
-    }
     bucket = settings.bucket_name
-    s3.put_object(Bucket=bucket, Key=new_outputs["tabKey"], ContentType="text/plain; charset=utf-8",
-                  Body=tab.ascii_tab(placed, tempo_bpm, time_signature=meter).encode())
-    s3.put_object(Bucket=bucket, Key=new_outputs["tabFileKey"], ContentType="application/x-guitar-pro",
-                  Body=tab_files.guitar_pro_bytes(placed, tempo_bpm, meter, title=_title(record)))
-    s3.put_object(Bucket=bucket, Key=new_outputs["resultKey"], ContentType="application/json",
-                  Body=json.dumps(result, separators=(",", ":")).encode())
-    replaced = store.replace_outputs(user_id, transcriptionId, outputs=new_outputs, options=options,
-                                     expected_result_key=str(outputs["resultKey"]))
-    stale = [new_outputs[k] for k in ("tabKey", "tabFileKey", "resultKey")] if not replaced else \
-        [outputs[k] for k in ("tabKey", "tabFileKey", "resultKey") if outputs.get(k) and outputs[k] != new_outputs[k]]
-    if stale:  # the loser's files, or the files the new tab replaced
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale], "Quiet": True})
-    if not replaced:
-        raise TranscriptionConflict(f"transcription {transcriptionId} changed while it was re-tabbed; try again")
+    done = retab.retab(store=store, s3=s3, bucket=bucket, record=record, request=body or RetabRequest())
     metrics.add_metric(name="TranscriptionsRetabbed", unit=MetricUnit.Count, value=1)
     ttl = settings.url_ttl_seconds
     return {
         "transcriptionId": transcriptionId,
-        "tuning": options["tuning"],
-        "capo": options["capo"],
-        "tab": result["tab"],
-        "tabUrl": storage.presign_get(s3, bucket, new_outputs["tabKey"], ttl),
-        "tabFileUrl": storage.presign_get(s3, bucket, new_outputs["tabFileKey"], ttl,
+        "tuning": done["options"]["tuning"],
+        "capo": done["options"]["capo"],
+        "tab": done["tab"],
+        "tabUrl": storage.presign_get(s3, bucket, done["tabKey"], ttl),
+        "tabFileUrl": storage.presign_get(s3, bucket, done["tabFileKey"], ttl,
                                           download_as=f"{transcriptionId}.gp5"),
     }
-
-
-def _title(record: dict[str, Any]) -> str:
-    source = record.get("source") or {}
-    return f"Track {source['trackId']}" if source.get("trackId") else f"Transcription {record['transcriptionId']}"
 
 
 # --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------

@@ -11,8 +11,9 @@
     GET  /users/{userId}/karma        a user's public ledger and total
     POST /users/{userId}/karma        an administrator's grant or reversal
 
-The rules live in soundcanvas.maps.edits and soundcanvas.maps.karma; this handler checks who is asking,
-spends the daily limits (soundcanvas.core.quotas) and maps the stores' errors to 400/403/404/409.
+The rules live in soundcanvas.maps.edits and soundcanvas.maps.karma; proposing and voting (the daily limits
+spent, the authors told) are soundcanvas.maps.proposals', which GraphQL's proposeMapEdit and voteOnEdit call too.
+This handler checks who is asking and maps the stores' errors to 400/403/404/409.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from soundcanvas.core import api, storage
 from soundcanvas.core.notifications import Notifier
 from soundcanvas.core.quotas import QuotaStore
 from soundcanvas.core.settings import Settings
-from soundcanvas.maps import drum_maps, edits, karma
+from soundcanvas.maps import drum_maps, edits, karma, proposals
 from soundcanvas.maps.drum_maps import MapStore
 from soundcanvas.maps.edits import EditConflict, EditForbidden, EditNotFound, EditStore, PatchRejected
 from soundcanvas.maps.karma import KarmaStore, Standing
+from soundcanvas.maps.proposals import EditRequest, VoteRequest
 from soundcanvas.maps.song_audio import SongAudioStore
 
 logger = Logger()
@@ -58,42 +60,6 @@ quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.d
 app = api.resolver()
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 UserId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
-
-
-class Operation(BaseModel):
-    """One RFC 6902 operation (applied by the jsonpatch package)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    op: Literal["add", "remove", "replace", "move", "copy", "test"]
-    path: str = Field(max_length=300, pattern=r"^(/[^/]*)*$", description="A JSON Pointer, e.g. /levels/expert/3/lane")
-    value: Any = None
-    from_: str | None = Field(default=None, alias="from", max_length=300, pattern=r"^(/[^/]*)*$")
-
-    @model_validator(mode="after")
-    def _complete(self) -> Operation:
-        if self.op in ("add", "replace", "test") and "value" not in self.model_fields_set:
-            raise ValueError(f"a {self.op} operation needs a value")
-        if self.op in ("move", "copy") and self.from_ is None:
-            raise ValueError(f"a {self.op} operation needs from")
-        return self
-
-    def as_rfc6902(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_unset=True)
-
-
-class EditRequest(BaseModel):
-    """Body of POST /maps/{mapId}/edits."""
-
-    model_config = ConfigDict(extra="forbid")
-    baseVersion: int = Field(ge=1, description="The version the patch was made against.")
-    patch: list[Operation] = Field(min_length=1, max_length=edits.MAX_OPERATIONS)
-    comment: str = Field(default="", max_length=1000, description="What the edit fixes, for the verifiers.")
-
-
-class VoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    decision: Literal["approve", "reject"]
-    reason: str | None = Field(default=None, max_length=1000)
 
 
 class RevertRequest(BaseModel):
@@ -126,29 +92,6 @@ def _caller() -> Standing:
     return karma_store.standing(user_id, api.caller_groups(app))
 
 
-OUTCOME_TEXT = {
-    edits.APPLIED: ("applied", "was approved and published as version {version} of the map."),
-    edits.REJECTED: ("rejected", "was rejected by the verifiers."),
-    edits.CONFLICT: ("in conflict", "could not be applied: {message}"),
-}
-
-
-def _tell_author(edit: dict[str, Any]) -> None:
-    """The edit's author learns its outcome (in the app, and by e-mail unless they opted out)."""
-    state, text = OUTCOME_TEXT[edit["state"]]
-    body = text.format(version=edit.get("appliedVersion"), message=edit.get("message") or "")
-    notifier.try_notify(edit["author"], kind="edit-decided", subject=f"Your drum map edit was {state}",
-                        text=f"Your edit of map {edit['mapId']} ({edit['comment'] or 'no comment'}) {body}",
-                        entity={"kind": "edit", "id": edit["editId"]})
-
-
-def _tell_roles(changes: list[tuple[str, str, str]]) -> None:
-    for user_id, before, after in changes:
-        notifier.try_notify(user_id, kind="role-changed", subject=f"You are now a {after}",
-                            text=f"Your karma changed your role from {before} to {after}. "
-                                 f"{karma.ROLE_TEXT[after]}", entity={"kind": "user", "id": user_id})
-
-
 def _public_map(map_id: str) -> dict[str, Any]:
     record = maps.visible(api.caller(app), map_id)
     if record is None:
@@ -173,11 +116,8 @@ def _edit_view(edit: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
 
 def _propose(standing: Standing, record: dict[str, Any], *, base_version: int, operations: list[dict[str, Any]],
              comment: str, revert_of: str | None = None) -> Response[dict[str, Any]]:
-    role = standing.role(clock())
-    store.check_may_propose(standing)  # before the daily limit is spent
-    with quotas.spend(standing.user_id, karma.edit_quota(role)):
-        edit = store.submit(standing, record, base_version=base_version, operations=operations, comment=comment,
-                            revert_of=revert_of)
+    edit = proposals.propose(store=store, quotas=quotas, standing=standing, record=record, now=clock(),
+                             base_version=base_version, operations=operations, comment=comment, revert_of=revert_of)
     logger.append_keys(edit_id=edit["editId"], map_id=record["mapId"])
     metrics.add_metric(name="MapEditsProposed", unit=MetricUnit.Count, value=1)
     logger.info("edit proposed", extra={"operations": len(operations), "base_version": base_version})
@@ -261,19 +201,12 @@ def get_edit(editId: Id) -> dict[str, Any]:
 def vote(editId: Id, body: VoteRequest) -> Response[dict[str, Any]]:
     standing = _caller()
     logger.append_keys(edit_id=editId)
-    try:
-        with quotas.spend(standing.user_id, karma.VOTE_QUOTA):
-            decision = store.vote(standing, editId, decision=body.decision, reason=body.reason)
-    except EditConflict as exc:
-        if exc.decided is not None:  # this vote found the map moved on: the edit is now a conflict
-            _tell_author(exc.decided)
-        raise
+    decision = proposals.vote(store=store, quotas=quotas, notifier=notifier, standing=standing, edit_id=editId,
+                              decision=body.decision, reason=body.reason)
     metrics.add_metric(name="MapEditVotes", unit=MetricUnit.Count, value=1)
     if decision.outcome:
         metrics.add_metric(name=f"MapEdits{decision.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
         logger.info("edit decided", extra={"outcome": decision.outcome})
-        _tell_author(decision.edit)
-        _tell_roles(decision.role_changes)
     edit = decision.edit
     return Response(201, "application/json", {
         "editId": editId, "decision": body.decision, "state": edit["state"], "approvals": edit["approvals"],
@@ -325,7 +258,7 @@ def grant_karma(userId: UserId, body: GrantRequest) -> Response[dict[str, Any]]:
     entry = karma_store.grant(userId, body.amount, reason=body.reason, by=standing.user_id)
     after = karma_store.standing(userId, touch=False).role(clock())
     if after != before:
-        _tell_roles([(userId, before, after)])
+        proposals.tell_roles(notifier, [(userId, before, after)])
     logger.info("karma granted", extra={"user": userId, "amount": body.amount})
     return Response(201, "application/json", {**entry, "karma": karma_store.standing(userId, touch=False).karma})
 

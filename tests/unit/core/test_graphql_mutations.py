@@ -261,6 +261,65 @@ def test_another_users_track_cannot_be_transcribed(api: Any, aws: dict[str, Any]
     assert refused(payload)[0] == "CONFLICT"  # not READY yet: REST's 409
 
 
+RETAB = """mutation($id: ID!, $input: RetabTranscriptionInput) {
+  retabTranscription(transcriptionId: $id, input: $input) { transcriptionId tuning capo tab tabUrl tabFileUrl }
+}"""
+
+
+def uploaded_transcription(api: Any, aws: dict[str, Any], user: str = "alice") -> str:
+    """A transcription made by createTranscription and run to COMPLETE through the workflow's store calls."""
+    from tests.unit.listen.test_transcriptions_api import complete
+
+    _, payload = gql(api, TRANSCRIBE, {"input": {"instrument": "guitar"}}, user=user)
+    transcription_id = str(ok(payload, "createTranscription")["transcriptionId"])
+    complete(TranscriptionStore(aws["transcriptions_table"], REGION), aws, user, transcription_id)
+    return transcription_id
+
+
+def test_retab_transcription_replaces_the_tab_as_post_tab_does(api: Any, aws: dict[str, Any]) -> None:
+    pytest.importorskip("soundcanvas.listen.tab_files", reason="the Guitar Pro writer is not installed")
+    from tests.unit.listen.test_transcriptions_api import NOTES
+
+    tid = uploaded_transcription(api, aws)
+    store = TranscriptionStore(aws["transcriptions_table"], REGION)
+    before = store.get("alice", tid)["outputs"]
+    _, payload = gql(api, RETAB, {"id": tid, "input": {"tuning": "drop-d"}})
+    retabbed = ok(payload, "retabTranscription")
+    assert retabbed["transcriptionId"] == tid and retabbed["capo"] == 0 and retabbed["tuning"]["name"] == "drop-d"
+    assert retabbed["tab"]["unplaced"] == [] and sum(len(e["notes"]) for e in retabbed["tab"]["events"]) == len(NOTES)
+    record = store.get("alice", tid)
+    outputs = record["outputs"]
+    assert record["options"]["tuning"]["name"] == "drop-d" and outputs["midiKey"] == before["midiKey"]
+    assert retabbed["tabUrl"].split("?")[0].endswith(outputs["tabKey"])
+    assert retabbed["tabFileUrl"].split("?")[0].endswith(outputs["tabFileKey"])
+    listed = aws["s3"].list_objects_v2(Bucket=aws["bucket"], Prefix=f"listen/alice/{tid}/")["Contents"]
+    kept = sorted(o["Key"] for o in listed if not o["Key"].endswith(".wav"))
+    assert kept == sorted(outputs[k] for k in ("midiKey", "tabKey", "tabFileKey", "resultKey"))  # old tab gone
+
+    rest = load_function("transcriptions_api")
+    status, body = call(rest, event("POST", f"/transcriptions/{tid}/tab", resource="/transcriptions/{transcriptionId}/tab",
+                                    path_params={"transcriptionId": tid}, body={"capo": 0}))
+    assert status == 200 and body["tab"] == retabbed["tab"] and body["tuning"] == retabbed["tuning"]
+    _, payload = gql(api, RETAB, {"id": tid})  # no input: the record's own tuning and capo, as REST's empty body
+    assert ok(payload, "retabTranscription")["tab"] == retabbed["tab"]
+
+
+def test_retab_transcription_refuses_what_rest_refuses(api: Any, aws: dict[str, Any]) -> None:
+    pytest.importorskip("soundcanvas.listen.tab_files", reason="the Guitar Pro writer is not installed")
+    bobs = uploaded_transcription(api, aws, user="bob")
+    _, payload = gql(api, RETAB, {"id": bobs, "input": {"tuning": "drop-d"}})
+    assert refused(payload) == ("NOT_FOUND", None)
+    assert TranscriptionStore(aws["transcriptions_table"], REGION).get("bob", bobs)["options"]["tuning"]["name"] \
+        == "standard"
+    for retab_input, field in (({"capo": 13}, "input.capo"), ({"tuning": "banjo"}, "input.tuning")):
+        _, payload = gql(api, RETAB, {"id": bobs, "input": retab_input})
+        assert refused(payload) == ("BAD_USER_INPUT", field)
+    _, payload = gql(api, TRANSCRIBE, {"input": {}})
+    pending = ok(payload, "createTranscription")["transcriptionId"]
+    _, payload = gql(api, RETAB, {"id": pending, "input": {"capo": 2}})
+    assert refused(payload) == ("CONFLICT", None) and "re-tabbed when it is COMPLETE" in payload["errors"][0]["message"]
+
+
 # --- blends -------------------------------------------------------------------------------------------------
 @pytest.fixture
 def catalog(aws: dict[str, Any]) -> list[str]:
@@ -402,3 +461,94 @@ def test_docs_list_every_mutation_with_its_rest_twin() -> None:
     graphql_part = page.split("## GraphQL", 1)[1].split("\n## ", 1)[0]
     for field in build_schema(SCHEMA_FILE.read_text()).mutation_type.fields:
         assert f"{field}(" in graphql_part, f"docs/clients.md's GraphQL section does not list Mutation.{field}"
+
+
+# --- map edits and votes (the community) -------------------------------------------------------------------
+PROPOSE = """mutation($id: ID!, $input: ProposeMapEditInput!) {
+  proposeMapEdit(mapId: $id, input: $input) { editId state diff }
+}"""
+VOTE = """mutation($id: ID!, $input: VoteOnEditInput!) {
+  voteOnEdit(editId: $id, input: $input) { editId decision state approvals rejections appliedVersion }
+}"""
+
+
+@pytest.fixture
+def community(api: Any, aws: dict[str, Any], clock: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A finished public map `map1` of `owner` and the community API beside GraphQL, both on one manual clock."""
+    from tests.unit.maps.test_community import make_public_map
+
+    clock.now = 1_800_000_000.0
+    rest = load_function("community_api")
+    for module in (api, rest):
+        monkeypatch.setattr(module, "clock", clock)
+    make_public_map(rest.maps, aws, clock, "owner", "map1")
+    return {"api": api, "rest": rest, "karma": rest.karma_store, "maps": rest.maps, "clock": clock, "aws": aws}
+
+
+def verifiers(community: dict[str, Any], *users: str) -> None:
+    from tests.unit.maps.test_community import age_accounts, make_verifier
+
+    for user in users:
+        make_verifier(community, user)
+    age_accounts(community)
+
+
+def test_an_edit_proposed_and_voted_in_graphql_is_applied_as_rest_applies_it(community: dict[str, Any]) -> None:
+    from tests.unit.maps.test_community import swap_lane
+
+    api, rest = community["api"], community["rest"]
+    verifiers(community, "ver1", "ver2")
+    _, payload = gql(api, PROPOSE, {"id": "map1", "input": {"baseVersion": 1, "patch": swap_lane(), "comment": "fix"}},
+                     user="fixer1")
+    proposed = ok(payload, "proposeMapEdit")
+    assert proposed["state"] == "pending"
+    assert proposed["diff"] == {"levels": {"expert": {"added": 1, "removed": 1}}, "fields": []}
+    edit_id = proposed["editId"]
+    status, stored = call(rest, event("GET", f"/edits/{edit_id}", resource="/edits/{editId}",
+                                      path_params={"editId": edit_id}))
+    assert status == 200 and stored["author"] == "fixer1" and stored["patch"] == swap_lane()
+
+    _, payload = gql(api, VOTE, {"id": edit_id, "input": {"decision": "approve"}}, user="ver1")
+    assert ok(payload, "voteOnEdit") == {"editId": edit_id, "decision": "approve", "state": "pending",
+                                         "approvals": 1, "rejections": 0, "appliedVersion": None}
+    _, payload = gql(api, VOTE, {"id": edit_id, "input": {"decision": "approve"}}, user="ver1")
+    assert refused(payload) == ("CONFLICT", None) and "already voted" in payload["errors"][0]["message"]
+    _, payload = gql(api, VOTE, {"id": edit_id, "input": {"decision": "approve", "reason": "right"}}, user="ver2")
+    applied = ok(payload, "voteOnEdit")
+    assert (applied["state"], applied["approvals"], applied["appliedVersion"]) == ("applied", 2, 2)
+    record = community["maps"].get("owner", "map1")
+    assert int(record["version"]) == 2
+    assert rest.store.load_version(record, 2)["levels"]["expert"][7]["lane"] == "crash"
+    assert community["karma"].standing("fixer1", touch=False).karma > 0  # the author credited, as REST credits
+
+
+def test_map_edits_refuse_what_the_community_api_refuses(community: dict[str, Any]) -> None:
+    from soundcanvas.maps import karma
+    from tests.unit.maps.test_community import FREE_LANES, make_public_map, swap_lane
+
+    api = community["api"]
+
+    def propose(patch: list[dict[str, Any]], user: str = "fixer1", base: int = 1, map_id: str = "map1") -> Any:
+        return gql(api, PROPOSE, {"id": map_id, "input": {"baseVersion": base, "patch": patch}}, user=user)[1]
+
+    assert refused(propose([{"op": "remove", "path": "/levels/expert/99"}])) == ("BAD_USER_INPUT", "input.patch[0]")
+    assert refused(propose([{"op": "jump", "path": "/tempoBpm"}])) == ("BAD_USER_INPUT", "input.patch.0.op")
+    assert refused(propose(swap_lane(), base=2)) == ("BAD_USER_INPUT", "input.baseVersion")
+    assert refused(propose([])) == ("BAD_USER_INPUT", "input.patch")
+    make_public_map(community["maps"], community["aws"], community["clock"], "owner", "private1", public=False)
+    assert refused(propose(swap_lane(), user="stranger", map_id="private1")) == ("NOT_FOUND", None)
+    assert refused(propose(swap_lane(), map_id="nope")) == ("NOT_FOUND", None)
+
+    verifiers(community, "ver1")
+    edit_id = ok(propose(swap_lane(), user="ver1"), "proposeMapEdit")["editId"]
+    for user, words in (("fixer2", "only verifiers vote"), ("ver1", "your own edit")):
+        _, payload = gql(api, VOTE, {"id": edit_id, "input": {"decision": "approve"}}, user=user)
+        assert refused(payload) == ("FORBIDDEN", None) and words in payload["errors"][0]["message"]
+    _, payload = gql(api, VOTE, {"id": edit_id, "input": {"decision": "maybe"}}, user="ver2")
+    assert refused(payload) == ("BAD_USER_INPUT", "input.decision")
+    _, payload = gql(api, VOTE, {"id": "nope", "input": {"decision": "approve"}}, user="ver1")
+    assert refused(payload) == ("NOT_FOUND", None)
+
+    for i in range(karma.EDITS_PER_DAY[karma.FIXER]):  # a fixer's daily limit
+        ok(propose(swap_lane(7, FREE_LANES[i]), user="busy"), "proposeMapEdit")
+    assert refused(propose(swap_lane(0, "crash"), user="busy"))[0] == "RATE_LIMITED"
