@@ -359,7 +359,9 @@ def list_due(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
             "snippet": {"url": url, **clip},
             "answer": {"name": track.get("name"), "artist": track.get("artist"), "album": track.get("album")},
         })
-    return {"now": _iso(now), "items": items}
+    # When the next track falls due after now (one more item of the same index), so a client can say when to come
+    # back; null when no track is scheduled.
+    return {"now": _iso(now), "items": items, "nextDueAt": _iso(store.next_due_at(api.caller(app), now=now))}
 
 
 @app.post("/grade")

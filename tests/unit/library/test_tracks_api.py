@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -305,6 +306,14 @@ def test_due_lists_the_most_overdue_first_with_a_snippet(api: Any, store: TrackS
     assert 0 < snippet["startSeconds"] <= 240 - snippet["durationSeconds"] and snippet["durationSeconds"] == 15
     assert due["items"][0]["overdueSeconds"] == pytest.approx(5 * DAY, abs=2)
     assert [i["trackId"] for i in call(api, event("GET", "/due", query={"limit": "1"}))[1]["items"]] == ["later"]
+    # The next one to fall due is alice's future track, not bob's and not one already due.
+    assert due["nextDueAt"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(now + DAY)))
+
+
+def test_due_says_null_when_nothing_is_scheduled(api: Any, store: TrackStore, clock: ManualClock) -> None:
+    ready_track(store, "bob", "bobs", due_at=clock.now + DAY)
+    status, due = call(api, event("GET", "/due"))
+    assert (status, due["items"], due["nextDueAt"]) == (200, [], None)
 
 
 def test_grading_follows_sm2_and_moves_the_due_date(api: Any, store: TrackStore, clock: ManualClock) -> None:
@@ -359,7 +368,8 @@ def test_switching_to_fsrs_keeps_the_history(api: Any, store: TrackStore, clock:
 def test_due_is_one_range_query_on_the_users_due_index(api: Any, store: TrackStore, clock: ManualClock,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """What keeps GET /due flat on DynamoDB: a Query (never a Scan) of the sparse ByUserDue index,
-    bounded by the due time and the page size, so the items read follow the due tracks."""
+    bounded by the due time and the page size, so the items read follow the due tracks; then one item past now
+    on the same index for nextDueAt."""
     for i in range(30):
         ready_track(store, "alice", f"t{i:02}", due_at=clock.now - 100 + i if i < 25 else clock.now + DAY)
     from pynamodb.connection.base import Connection
@@ -374,7 +384,10 @@ def test_due_is_one_range_query_on_the_users_due_index(api: Any, store: TrackSto
     monkeypatch.setattr(Connection, "dispatch", spy)
     status, due = call(api, event("GET", "/due"))
     assert status == 200 and [i["trackId"] for i in due["items"]] == [f"t{i:02}" for i in range(20)]
-    ((operation, kwargs),) = calls
+    (operation, kwargs), (next_operation, next_kwargs) = calls
     assert operation == "Query" and kwargs["IndexName"] == "ByUserDue" and kwargs["Limit"] == 20
     assert kwargs["ScanIndexForward"] is True and "<=" in kwargs["KeyConditionExpression"]
     assert "FilterExpression" not in kwargs
+    assert next_operation == "Query" and next_kwargs["IndexName"] == "ByUserDue" and next_kwargs["Limit"] == 1
+    assert ">" in next_kwargs["KeyConditionExpression"] and "FilterExpression" not in next_kwargs
+    assert due["nextDueAt"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(clock.now + DAY)))

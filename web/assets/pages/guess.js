@@ -7,7 +7,6 @@ import {errorBox, field, fill, formatDate, h, toast, useStyles} from "../lib/dom
 export const title = "Guess the Track";
 
 const DUE_LIMIT = 20;
-const LIBRARY_SCAN = 100; // tracks read to find the next due date when nothing is due
 
 /** The 0–5 scale (SuperMemo's SM-2): below 3 is a lapse; for FSRS 0–2 are Again, 3 Hard, 4 Good, 5 Easy. */
 export const GRADES = [
@@ -33,12 +32,6 @@ export function relativeTime(thenMs, nowMs) {
   return format.format(Math.round(seconds), "second");
 }
 
-/** The earliest due date (ISO) among READY tracks and dates already known, or null. */
-export function earliestDue(tracks, known = []) {
-  const dates = [...known, ...tracks.filter((t) => t.status === "READY" && t.review?.dueAt).map((t) => t.review.dueAt)];
-  return dates.reduce((best, date) => (best === null || Date.parse(date) < Date.parse(best) ? date : best), null);
-}
-
 export function describeAnswer(answer) {
   const name = answer.name || "Untitled";
   return [name, answer.artist, answer.album].filter(Boolean).join(" · ");
@@ -48,7 +41,6 @@ export function render(main) {
   useStyles("guess");
   let queue = [];
   let serverNow = Date.now();
-  const scheduled = []; // due dates from this visit's grades
   const heading = h("h2", {id: "quiz-heading", tabindex: -1}, "Which track is this?");
   const content = h("div");
   const quiz = h("section", {class: "card quiz", "aria-labelledby": "quiz-heading"}, heading, content);
@@ -90,7 +82,6 @@ export function render(main) {
       const chosen = await api("/training", {method: "PUT", body});
       const name = SCHEDULERS.find(([value]) => value === chosen.scheduler)[1];
       toast(`Scheduler: ${name}; ${chosen.rescheduled} track${chosen.rescheduled === 1 ? "" : "s"} rescheduled.`);
-      scheduled.length = 0;
       await loadDue();
     } catch (error) {
       settingsProblem.append(errorBox(error));
@@ -104,7 +95,7 @@ export function render(main) {
       serverNow = Date.parse(answer.now) || Date.now();
       queue = answer.items;
       if (queue.length) showCard();
-      else await showNothingDue();
+      else showNothingDue(answer.nextDueAt);
     } catch (error) {
       showQuiz("Which track is this?", errorBox(error), retryButton());
     }
@@ -154,7 +145,6 @@ export function render(main) {
     for (const button of grades.querySelectorAll("button")) button.disabled = true;
     try {
       const result = await api("/grade", {method: "POST", body: {trackId: item.trackId, grade}});
-      scheduled.push(result.dueAt);
       toast(`Graded ${grade}: “${item.answer.name || "Untitled"}” comes back ${formatDate(result.dueAt)}.`);
       queue.shift();
       if (queue.length) showCard();
@@ -166,19 +156,17 @@ export function render(main) {
     }
   }
 
-  async function showNothingDue() {
-    const library = await api("/tracks", {query: {limit: LIBRARY_SCAN}});
-    const next = earliestDue(library.items, scheduled);
+  /** `next`: GET /due's nextDueAt, when the next track falls due (null when no track is scheduled). */
+  function showNothingDue(next) {
     const nothing = "Nothing to guess right now";
     if (!next) {
       showQuiz(nothing, h("p", {}, "No ready tracks yet. ", h("a", {href: "#/library"}, "Upload some in the Library"),
         " and they are due at once."), retryButton());
       return;
     }
-    const among = library.nextCursor ? ` (among your ${LIBRARY_SCAN} newest tracks)` : "";
     showQuiz(nothing,
       h("p", {class: "next-due"}, `The next track is due ${relativeTime(Date.parse(next), serverNow)}, `,
-        h("time", {datetime: next}, formatDate(next)), `${among}.`),
+        h("time", {datetime: next}, formatDate(next)), "."),
       retryButton());
   }
 

@@ -236,6 +236,13 @@ class TrackStore:
         )
         return [_as_dict(r) for r in results]
 
+    def next_due_at(self, user_id: str, *, now: float) -> int | None:
+        """When the caller's next track falls due after `now` (epoch seconds), or None: one item of ByUserDue."""
+        results = self.model.by_user_due.query(
+            user_id, range_key_condition=self.model.dueAt > int(now), scan_index_forward=True, limit=1
+        )
+        return next((int(r.dueAt) for r in results if r.dueAt is not None), None)
+
     def stalled(self, *, older_than: float) -> Iterator[dict[str, Any]]:
         """PROCESSING tracks whose record has not changed since `older_than` (epoch seconds)."""
         return (_as_dict(record) for record in stalled_records(self.model, older_than))
