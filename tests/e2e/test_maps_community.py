@@ -214,16 +214,71 @@ def test_an_export_holds_a_members_edits_and_erasing_them_keeps_the_history_anon
     assert leaver.karma(leaver.user)["items"] == []
 
 
+def storage_text(stack: LocalStack) -> str:
+    """Every item of every table but QuotasTable (its counters hold no content and expire on their own), every
+    object's key and the body of every map document: the test's view, never the product's."""
+    dynamodb, s3, bucket = stack.client("dynamodb"), stack.client("s3"), stack.template.names["MediaBucket"]
+    parts = []
+    for logical_id in stack.template.tables:
+        if logical_id != "QuotasTable":
+            for page in dynamodb.get_paginator("scan").paginate(TableName=stack.template.names[logical_id],
+                                                                ConsistentRead=True):
+                parts.append(json.dumps(page["Items"], default=str))  # binary attributes as their repr
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            parts.append(obj["Key"])
+            if obj["Key"].startswith("maps/") and obj["Key"].endswith(".json"):
+                parts.append(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode())
+    return "\n".join(parts)
+
+
+def community_record(reader: Member, map_id: str, edit_id: str, names: dict[str, str]) -> dict[str, Any]:
+    """The map's history, tallies and the decided edit's votes as a reader sees them, each name in `names`
+    written as its value."""
+    state = reader.get_map(map_id).json()
+    versions = reader.session.get(reader.url(f"/maps/{map_id}/versions"), timeout=30).json()["items"]
+    edit = reader.session.get(reader.url(f"/edits/{edit_id}"), timeout=30).json()
+    text = json.dumps({"map": {k: state[k] for k in ("author", "version", "verifiedVersion", "votes", "state")},
+                       "versions": [{k: v[k] for k in ("version", "author", "editId", "createdAt")} for v in versions],
+                       "edit": {k: edit[k] for k in ("author", "state", "approvals", "appliedVersion", "votes")}})
+    for name, written in names.items():
+        text = text.replace(name, written)
+    return dict(json.loads(text))
+
+
 def test_erasing_a_maps_author_keeps_the_map_and_its_history_under_an_anonymous_author(
-        stack: LocalStack, public_map: dict[str, Any]) -> None:
-    """Runs last in this file: the map made by the module's fixture has community versions by now."""
-    map_id = public_map["mapId"]
+        stack: LocalStack, clock: Any, public_map: dict[str, Any]) -> None:
+    """Runs last in this file: the map made by the module's fixture has community versions by now. Its author
+    also gave the song its recording, decided someone's edit with their vote and, as an administrator, granted
+    karma: after the erase their id is in no table and no object, and nothing else changed."""
+    map_id, owner = public_map["mapId"], public_map["owner"]
     reader = member(stack, "historian")
+    (ver,) = verifiers(stack, clock, 1)
+    author = Member(stack, owner, ("admin",))
+    fixer, grantee = member(stack, "fixer"), member(stack, "grantee")
+    state, doc = current(fixer, map_id)
+    edit_id = fixer.propose(map_id, tempo_patch(doc, 1.0), state["version"]).json()["editId"]
+    assert ver.vote(edit_id).json()["state"] == "pending"
+    decided = author.vote(edit_id)
+    assert decided.status_code == 201 and decided.json()["state"] == "applied", decided.text
+    granted = author.session.post(author.url(f"/users/{grantee.user}/karma"), json={"amount": 7, "reason": "thanks"},
+                                  timeout=30)
+    assert granted.status_code == 201, granted.text
     before = reader.get_map(map_id).json()
-    assert before["version"] > 1 and before["author"] == public_map["owner"]
-    author = Member(stack, public_map["owner"])
+    assert before["version"] > 1 and before["author"] == owner
+    others = {user: reader.karma(user) for user in (fixer.user, ver.user, grantee.user)}
+    assert owner in storage_text(stack)
+    history = community_record(reader, map_id, edit_id, {owner: "AUTHOR"})
+
     removed = author.session.delete(author.url("/me"), timeout=60).json()["removed"]
+
     assert removed["mapsKept"] == 1 and removed["maps"] == 0
     after = reader.get_map(map_id).json()
-    assert after["author"].startswith("deleted-") and after["version"] == before["version"]
+    anonymous = after["author"]
+    assert anonymous.startswith("deleted-") and after["version"] == before["version"]
     assert fetch(stack, after["mapUrl"]) == current(reader, map_id)[1]
+    assert owner not in storage_text(stack)
+    assert community_record(reader, map_id, edit_id, {anonymous: "AUTHOR"}) == history
+    assert {user: reader.karma(user) for user in others} == {
+        user: {**karma, "items": [{**item, "entity": {**item["entity"], "id": item["entity"]["id"].replace(
+            owner, anonymous)}} for item in karma["items"]]} for user, karma in others.items()}

@@ -8,7 +8,9 @@
   fingerprints of the user's tracks and songs, and every object under each of the user's prefixes, each own
   song's and each map document, the karma ledger, then reports what was removed. Map edits and votes the user
   made stay in the maps' history under an anonymous author id (`deleted-` and random hex), without their
-  comments and reasons; their pending edits are withdrawn.
+  comments and reasons; their pending edits are withdrawn. That one id replaces the user's everywhere Maps
+  keeps it beyond their own records (soundcanvas.maps.erasure): a kept map's record, other users' ledger
+  entries their decisions earned, a catalog song's recording they gave.
   Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
   wrote. Quota counters hold no content and expire within a day on their own.
@@ -39,11 +41,12 @@ from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import TrackStore, UserSettingsStore, public_fields
 from soundcanvas.listen import transcriptions as listen
 from soundcanvas.listen.preferences import PreferencesStore
-from soundcanvas.maps import fpkeys
+from soundcanvas.maps import erasure, fpkeys
 from soundcanvas.maps.drum_maps import COMPLETE as MAP_COMPLETE
 from soundcanvas.maps.drum_maps import MapStore
 from soundcanvas.maps.edits import EditStore
 from soundcanvas.maps.karma import KarmaStore
+from soundcanvas.maps.song_audio import SongAudioStore
 
 logger = Logger()
 metrics = Metrics()
@@ -61,6 +64,7 @@ transcriptions = listen.TranscriptionStore(settings.transcriptions_table_name, s
 blend_store = blend_records.BlendStore(settings.blends_table_name, settings.region, host=settings.dynamodb_endpoint)
 song_store = catalog.SongStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint)
 map_store = MapStore(settings.maps_table_name, settings.region, host=settings.dynamodb_endpoint)
+song_audio = SongAudioStore(settings.songs_table_name, settings.region, host=settings.dynamodb_endpoint)
 notifications = NotificationStore(settings.notifications_table_name, settings.region, host=settings.dynamodb_endpoint)
 contacts = ContactStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
 entitlements = EntitlementStore(settings.users_table_name, settings.region, host=settings.dynamodb_endpoint)
@@ -207,14 +211,13 @@ def delete_me() -> dict[str, Any]:
     fingerprinted += [("song", song_id) for song_id in own_songs]
     fingerprints = fpkeys.delete_audio_items(dynamodb, settings.fingerprints_table_name, user_id, fingerprinted)
     customer = entitlements.get(user_id).get("stripeCustomerId")  # read before the user item goes
-    # A map with community history (versions by others, or verified) stays, under the anonymous author id that
-    # the user's edits get too; every other map goes with its document.
-    anonymous_id = f"deleted-{secrets.token_hex(6)}"
-    own_maps = [map_store.plain(record) for record in map_store.model.query(user_id)]
-    kept_maps = [record["mapId"] for record in own_maps if map_store.has_history(record)]
-    for map_id in kept_maps:
-        map_store.anonymize_author(user_id, map_id, anonymous_id)
-    gone_maps = [record for record in own_maps if record["mapId"] not in kept_maps]
+    # A map with community history (versions by others, or verified) stays, moved to the anonymous author id
+    # that the user's edits, votes, decisions and given recordings get too (one id, kept until the erase ends, so
+    # a retry names everything the same); every other map goes with its document.
+    anonymous_id = edit_store.erasure_id(user_id)
+    anonymized = erasure.anonymize(user_id, anonymous_id, maps=map_store, edit_store=edit_store,
+                                   karma_store=karma_store, songs=song_audio)
+    gone_maps = [map_store.plain(record) for record in map_store.model.query(user_id)]
     map_documents = [key for record in gone_maps if (key := (record.get("outputs") or {}).get("mapKey"))]
     for key in map_documents:
         s3.delete_object(Bucket=settings.bucket_name, Key=key)
@@ -225,10 +228,10 @@ def delete_me() -> dict[str, Any]:
         "blends": blend_store.delete_all(user_id),
         "songs": sum(song_store.delete(song_id) for song_id in own_songs),
         "maps": sum(map_store.delete(user_id, record["mapId"]) for record in gone_maps),
-        "mapsKept": len(kept_maps),
+        "mapsKept": anonymized.maps_kept,
         "fingerprints": fingerprints,
-        # Published edits stay in the maps' history under an anonymous author; comments and vote reasons go.
-        "communityItemsAnonymized": edit_store.anonymize(user_id, anonymous_id),
+        # Edits, votes and decisions stay in the maps' history under the anonymous id; comments and reasons go.
+        "communityItemsAnonymized": anonymized.items,
         "karmaItems": karma_store.delete_all(user_id),
         "notifications": notifications.delete_all(user_id),
         # The plan lives on the user item (deleted below); the Stripe customer itself stays at Stripe.
@@ -237,6 +240,7 @@ def delete_me() -> dict[str, Any]:
         "objects": song_objects + len(map_documents) + sum(
             storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/") for prefix in USER_PREFIXES),
     }
+    edit_store.end_erasure(user_id)  # last: a retry of an erase cut short reuses the anonymous id
     metrics.add_metric(name="AccountsDeleted", unit=MetricUnit.Count, value=1)
     logger.info("account data deleted", extra=removed)
     return {"userId": user_id, "removed": removed}

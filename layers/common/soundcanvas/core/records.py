@@ -90,6 +90,17 @@ def conditional_failed(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
+def update_if(record: Any, actions: list[Any], condition: Any) -> bool:
+    """Apply `actions` to a record if `condition` still holds; False (nothing written) when it no longer does."""
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if not conditional_failed(exc):
+            raise
+        return False
+    return True
+
+
 def delete_partition(model: Any, hash_key: str) -> int:
     """Delete every item under one partition key (batched, 25 per request); returns how many."""
     range_name = model._range_key_attribute().attr_name if model._range_key_attribute() else None

@@ -5,12 +5,14 @@ versions, the karma ledger and each user's running total.
     edit#{editId}      edit                       an edit: its patch, state, vote counts   (EditRecord)
     edit#{editId}      vote#{userId}              one user's vote on it                    (VoteRecord)
     map#{mapId}        v#{n:06d}                  version n >= 2 of a map                  (VersionRecord)
-    karma#{userId}     {at}#{reason}#{entity}     one ledger entry                         (LedgerEntry)
+    karma#{userId}     {at}#{reason}#{entity}     one ledger entry (a grant's: {at}#grant#{by}#{hex}) (LedgerEntry)
     user#{userId}      profile                    karma (running total), first seen, suspension (Profile)
     user#{userId}      gain#{day}[#{fromUserId}]  karma gained that UTC day (in all, from one user) (GainCounter)
+    erasure#{userId}   erasure                    the anonymous id of an account being erased  (Erasure)
 
 Indexes: `ByState` (editState, createdAt) is the verifier queue, oldest first; `ByAuthor` (author,
-createdAt) finds a user's edits and votes (export, erase). Each item type is its own PynamoDB model bound
+createdAt) finds a user's edits and votes (export, erase), and the ledger entries their decisions earned
+others (`author` = `fromUser`, `createdAt` = `at`: erase). Each item type is its own PynamoDB model bound
 to the same table; every rule that must hold under concurrency is a condition on a write.
 """
 
@@ -36,7 +38,7 @@ class _Item(Model):
 
 @lru_cache(maxsize=8)
 def models(table_name: str, region: str, host: str | None) -> dict[str, Any]:
-    """The item models of one CommunityTable: {"edit", "vote", "version", "ledger", "profile", "gain"}.
+    """The item models of one CommunityTable: {"edit", "vote", "version", "ledger", "profile", "gain", "erasure"}.
     Each model gets its own index classes (an index remembers the one model it reads items as)."""
 
     def index(name: str, hash_name: str) -> Any:
@@ -103,6 +105,9 @@ def models(table_name: str, region: str, host: str | None) -> dict[str, Any]:
         reason = UnicodeAttribute()
         entity = MapAttribute[str, Any]()  # {kind: edit | vote | grant, id}
         fromUser = UnicodeAttribute(null=True)  # whose decision earned it (the per-user daily cap)
+        author = UnicodeAttribute(null=True)  # = fromUser, with createdAt = at: ByAuthor finds it (erase)
+        createdAt = UnicodeAttribute(null=True)
+        by_author = index("ByAuthor", "author")
 
     class Profile(_Item):
         class Meta:
@@ -119,9 +124,17 @@ def models(table_name: str, region: str, host: str | None) -> dict[str, Any]:
         gained = NumberAttribute(default=0)
         expiresAt = NumberAttribute()
 
+    class Erasure(_Item):
+        """While an account is erased: the one anonymous id all its items get (a retry reuses it)."""
+
+        class Meta:
+            pass
+
+        anonymousId = UnicodeAttribute()
+
     return {name: bind(model, table_name, region, host) for name, model in (
         ("edit", EditRecord), ("vote", VoteRecord), ("version", VersionRecord), ("ledger", LedgerEntry),
-        ("profile", Profile), ("gain", GainCounter))}
+        ("profile", Profile), ("gain", GainCounter), ("erasure", Erasure))}
 
 
 def edit_pk(edit_id: str) -> str:
@@ -134,6 +147,10 @@ def user_pk(user_id: str) -> str:
 
 def karma_pk(user_id: str) -> str:
     return f"karma#{user_id}"
+
+
+def erasure_pk(user_id: str) -> str:
+    return f"erasure#{user_id}"
 
 
 def map_pk(map_id: str) -> str:

@@ -1,6 +1,7 @@
 """Drum-map records in DynamoDB (PynamoDB) and where a map's objects live.
 
-Table layout (MapsTable in template.yaml): partition key `userId` (who asked for the map), sort key
+Table layout (MapsTable in template.yaml): partition key `userId` (who asked for the map; once their account
+is erased, the anonymous author id of a map kept for its community history: `move`), sort key
 `mapId`, so a caller can only address their own; `ByUserCreated` (userId, createdAt) lists them
 newest first; a sparse `ByActivity` index carries RUNNING maps for the sweeper. A finished map is
 kept (MAP_RETENTION_SECONDS: community content lives on); `expiresAt` is still set, as on every
@@ -27,9 +28,11 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from soundcanvas.core import cursors
 from soundcanvas.core.records import (
@@ -51,6 +54,7 @@ __all__ = ["COMPLETE", "FAILED", "PENDING", "RUNNING", "MapConflict", "MapStore"
 
 STAGE_PROGRESS = {"queued": 0, "decode": 5, "drums": 25, "grid": 70, "levels": 85, "done": 100}
 MAP_RETENTION_SECONDS = 10 * 365 * 86400
+MOVE_ATTEMPTS = 5
 FAILED_RETENTION_SECONDS = 7 * 86400
 UNVERIFIED, VERIFIED, ARCHIVED = "unverified", "verified", "archived"
 MapConflict = RecordConflict
@@ -136,7 +140,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         verifiedVersion = NumberAttribute(null=True)
         publicSongId = UnicodeAttribute(null=True)  # set on maps of public catalog songs (BySong)
         publicState = UnicodeAttribute(null=True)  # `state`, on public maps only (ByPublicState)
-        authorName = UnicodeAttribute(null=True)  # shown instead of userId once the author's account is erased
+        authorName = UnicodeAttribute(null=True)  # the anonymous author id, once the author's account is erased
         approveVotes = NumberAttribute(default=0)  # votes cast on the map's edits (a tally for display)
         rejectVotes = NumberAttribute(default=0)
         by_user_created = user_created_index()
@@ -238,10 +242,39 @@ class MapStore(WorkflowRecordStore):
         """Community versions or a verification: the map belongs to its history, not only to its author."""
         return int(record.get("version") or 1) > 1 or record.get("state") != UNVERIFIED
 
-    def anonymize_author(self, user_id: str, map_id: str, anonymous_id: str) -> None:
-        """Erasing an account: a map with community history stays, shown under an anonymous author."""
+    def move(self, user_id: str, map_id: str, new_user_id: str) -> bool:
+        """Move a map record to another partition, every attribute kept (erasing its author's account: the map
+        stays under the anonymous author id, its key too). The new item and the old one's deletion are one
+        transaction; the deletion holds only while the record is as read (a vote counted or an edit applied
+        meanwhile: read again and retry). False when there is nothing to move (moved already)."""
         m = self.model
-        m(user_id, map_id).update(actions=[m.authorName.set(anonymous_id)])
+        for _ in range(MOVE_ATTEMPTS):
+            try:
+                old = m.get(user_id, map_id, consistent_read=True)
+            except m.DoesNotExist:
+                return False
+            kept = {name: getattr(old, name) for name in m.get_attributes() if name not in ("userId", "mapId")}
+            moved = m(new_user_id, map_id, **{**kept, "authorName": new_user_id})
+            try:
+                with TransactWrite(connection=Connection(region=m.Meta.region, host=m.Meta.host)) as transaction:
+                    transaction.save(moved, condition=m.mapId.does_not_exist())
+                    transaction.delete(m(user_id, map_id), condition=_unchanged(m, old))
+            except TransactWriteError as exc:
+                codes = {getattr(r, "code", None) for r in getattr(exc, "cancellation_reasons", None) or [] if r}
+                if codes & {"ConditionalCheckFailed", "TransactionConflict"}:
+                    continue
+                raise
+            return True
+        raise MapConflict(f"map {map_id} kept changing while it was moved; try again")
+
+
+def _unchanged(m: Any, old: Any) -> Any:
+    """A condition that holds while the record still has what `old` read in everything a write may change."""
+    condition = (m.updatedAt == old.updatedAt) & (m.version == old.version) & (m.state == old.state)
+    for tally in (m.approveVotes, m.rejectVotes):
+        value = getattr(old, tally.attr_name)
+        condition &= (tally == value) | tally.does_not_exist() if value == 0 else tally == value
+    return condition
 
 
 def is_public(record: dict[str, Any]) -> bool:

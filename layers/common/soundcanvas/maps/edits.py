@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 import time
 import uuid
 from collections import Counter
@@ -38,9 +39,9 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from soundcanvas.core import cursors
 from soundcanvas.core.inputs import FieldError
-from soundcanvas.core.records import conditional_failed, now_iso
+from soundcanvas.core.records import conditional_failed, now_iso, update_if
 from soundcanvas.maps import community, document, drum_maps, karma
-from soundcanvas.maps.community import edit_pk, map_pk, version_sk
+from soundcanvas.maps.community import edit_pk, erasure_pk, map_pk, version_sk
 from soundcanvas.maps.drum_maps import MapStore
 from soundcanvas.maps.karma import Credit, KarmaStore, Standing, TransactionCancelled, run_transaction
 from soundcanvas.maps.lanes import DIFFICULTIES
@@ -455,22 +456,80 @@ class EditStore:
                  for v in vote.by_author.query(user_id, filter_condition=vote.sk.startswith("vote#"))]
         return edits, votes
 
+    def erasure_id(self, user_id: str) -> str:
+        """The anonymous id an erased account's items get: `deleted-` and random hex, not derived from the id.
+        Kept (Erasure) until `end_erasure`, so an erase retried after a crash names every item the same."""
+        erasure = self.m["erasure"]
+        try:
+            erasure(erasure_pk(user_id), "erasure", anonymousId=f"deleted-{secrets.token_hex(6)}").save(
+                condition=erasure.pk.does_not_exist())
+        except PutError as exc:
+            if not conditional_failed(exc):
+                raise
+        return str(erasure.get(erasure_pk(user_id), "erasure", consistent_read=True).anonymousId)
+
+    def end_erasure(self, user_id: str) -> None:
+        """The erase is complete: forget which anonymous id the account had."""
+        self.m["erasure"](erasure_pk(user_id), "erasure").delete()
+
     def anonymize(self, user_id: str, anonymous_id: str) -> int:
         """Erasing an account: its edits stay in map history under `anonymous_id`, its comments and vote
-        reasons go; pending edits are withdrawn (expired). Returns how many items changed."""
+        reasons go; pending edits are withdrawn (expired). Its votes are moved to `vote#{anonymous_id}`, the
+        edits it decided name `anonymous_id` (`decidedBy`), and so do the edits of its maps (`mapUserId`, as
+        the maps move to that partition: MapStore.move). Each step is safe to repeat, in an order that a retry
+        after a crash finds what is left. Returns how many items changed."""
+        return (self._anonymize_edits(user_id, anonymous_id) + self._anonymize_votes(user_id, anonymous_id)
+                + self._anonymize_map_owner(user_id, anonymous_id))
+
+    def _anonymize_edits(self, user_id: str, anonymous_id: str) -> int:
         edit, versions = self.m["edit"], self.m["version"]
         changed = 0
         for item in edit.by_author.query(user_id, filter_condition=edit.sk == "edit"):
+            if item.appliedVersion is not None:  # before the edit: a retry finds the edit by its author
+                try:
+                    versions(map_pk(item.mapId), version_sk(int(item.appliedVersion))).update(
+                        actions=[versions.author.set(anonymous_id)], condition=versions.sk.exists())
+                except UpdateError as exc:
+                    if not conditional_failed(exc):
+                        raise
             actions = [edit.author.set(anonymous_id), edit.comment.set("")]
             if item.editState == PENDING:
                 actions += [edit.editState.set(EXPIRED), edit.message.set("its author's account was deleted")]
             item.update(actions=actions)
             changed += 1
-            if item.appliedVersion is not None:
-                versions(map_pk(item.mapId), version_sk(int(item.appliedVersion))).update(
-                    actions=[versions.author.set(anonymous_id)])
-        vote = self.m["vote"]
+        return changed
+
+    def _anonymize_votes(self, user_id: str, anonymous_id: str) -> int:
+        vote, edit = self.m["vote"], self.m["edit"]
+        changed = 0
         for item in vote.by_author.query(user_id, filter_condition=vote.sk.startswith("vote#")):
-            item.update(actions=[vote.author.set(anonymous_id), vote.reason.remove()])
+            try:  # before the vote moves: a retry finds the edit through the vote
+                edit(item.pk, "edit").update(actions=[edit.decidedBy.set(anonymous_id)],
+                                             condition=edit.decidedBy == user_id)
+                changed += 1
+            except UpdateError as exc:
+                if not conditional_failed(exc):
+                    raise
+            moved = vote(item.pk, f"vote#{anonymous_id}", editId=item.editId, author=anonymous_id,
+                         decision=item.decision, reason=None, createdAt=item.createdAt)
+            try:
+                run_transaction(self.karma.connection(), [
+                    ("save", moved, {"condition": vote.sk.does_not_exist()}),
+                    ("delete", vote(item.pk, item.sk), {"condition": vote.sk.exists()}),
+                ])
+            except TransactionCancelled as exc:
+                if "ConditionalCheckFailed" not in exc.codes:
+                    raise
+                continue  # moved by an erase running at the same moment
             changed += 1
+        return changed
+
+    def _anonymize_map_owner(self, user_id: str, anonymous_id: str) -> int:
+        """Every edit of the user's maps (any author, any state) names the maps' new partition. The queue's
+        index read whole, filtered: an erase is rare, and edits carry no index by map owner."""
+        edit = self.m["edit"]
+        changed = 0
+        for state in EDIT_STATES:
+            for item in edit.by_state.query(state, filter_condition=edit.mapUserId == user_id):
+                changed += update_if(item, [edit.mapUserId.set(anonymous_id)], edit.mapUserId == user_id)
         return changed

@@ -187,7 +187,8 @@ class KarmaStore:
                 amount = max(0, min(amount, left))
             entry = ledger(karma_pk(credit.user_id), f"{now_iso(at)}#{credit.reason}#{credit.entity.get('id', '')}",
                            userId=credit.user_id, at=now_iso(at), amount=amount, requested=credit.requested,
-                           reason=credit.reason, entity=dict(credit.entity), fromUser=credit.from_user)
+                           reason=credit.reason, entity=dict(credit.entity), fromUser=credit.from_user,
+                           author=credit.from_user, createdAt=now_iso(at) if credit.from_user else None)
             items.append(("save", entry, {"condition": ledger.sk.does_not_exist()}))
             if amount != 0:
                 items.append(("update", profile(user_pk(credit.user_id), "profile"), {
@@ -216,7 +217,7 @@ class KarmaStore:
             entry_sk = f"{now_iso(at)}#grant#{by}#{uuid.uuid4().hex[:8]}"  # two grants in one millisecond both count
             transaction.save(ledger(karma_pk(user_id), entry_sk, userId=user_id, at=now_iso(at),
                                     amount=amount, requested=amount, reason="grant", entity=credit.entity,
-                                    fromUser=by), condition=ledger.sk.does_not_exist())
+                                    fromUser=by, author=by, createdAt=now_iso(at)), condition=ledger.sk.does_not_exist())
             transaction.update(profile(user_pk(user_id), "profile"),
                                actions=[profile.karma.add(amount), profile.firstSeenAt.set(profile.firstSeenAt | int(at))])
         return {"userId": user_id, "amount": amount, "reason": reason, "at": now_iso(at)}
@@ -257,6 +258,86 @@ class KarmaStore:
         """The user's ledger, profile and counters; returns how many items."""
         return delete_partition(self.m["ledger"], karma_pk(user_id)) + delete_partition(self.m["profile"], user_pk(user_id))
 
+    def anonymize_decider(self, user_id: str, anonymous_id: str) -> int:
+        """Erasing an account: the entries its decisions and grants earned other users (ByAuthor) name
+        `anonymous_id` instead, and so do those users' daily counters of gains from it. Amounts and totals stay
+        as they are. A grant's entry, whose sort key names its giver, is moved (the new item written and the
+        old deleted in one transaction). Safe to repeat: what was renamed is not found again. Returns how
+        many items changed."""
+        ledger = self.m["ledger"]
+        changed = 0
+        days: set[tuple[str, str]] = set()
+        for entry in ledger.by_author.query(user_id, filter_condition=ledger.fromUser == user_id):
+            if entry.userId == user_id:
+                continue  # the user's own ledger is deleted with the account
+            self._rename_entry(entry, user_id, anonymous_id)
+            changed += 1
+            if int(entry.amount) > 0:
+                days.add((entry.userId, entry.at[:10]))
+        for owner, day in sorted(days):
+            changed += self._move_gain(owner, f"gain#{day}#{user_id}", f"gain#{day}#{anonymous_id}")
+        return changed
+
+    def _rename_entry(self, entry: Any, user_id: str, anonymous_id: str) -> None:
+        ledger = self.m["ledger"]
+        sk, entity = renamed_entry_key(entry.sk, entry.entity.as_dict(), user_id, anonymous_id)
+        if sk == entry.sk:
+            try:
+                entry.update(actions=[ledger.fromUser.set(anonymous_id), ledger.author.set(anonymous_id),
+                                      ledger.entity.set(entity)], condition=ledger.fromUser == user_id)
+            except UpdateError as exc:
+                if not conditional_failed(exc):
+                    raise
+            return
+        moved = ledger(entry.pk, sk, **{**_attributes(entry), "fromUser": anonymous_id, "author": anonymous_id,
+                                        "entity": entity})
+        try:
+            run_transaction(self.connection(), [
+                ("save", moved, {"condition": ledger.sk.does_not_exist()}),
+                ("delete", ledger(entry.pk, entry.sk), {"condition": ledger.fromUser == user_id}),
+            ])
+        except TransactionCancelled as exc:
+            if "ConditionalCheckFailed" not in exc.codes:
+                raise  # else moved by an erase running at the same moment: nothing is lost either way
+
+    def _move_gain(self, owner: str, old_sk: str, new_sk: str) -> int:
+        """Move one daily gain counter to a new sort key, its count kept; 0 when there is none (expired, or moved)."""
+        gain = self.m["gain"]
+        try:
+            counter = gain.get(user_pk(owner), old_sk, consistent_read=True)
+        except gain.DoesNotExist:
+            return 0
+        try:
+            run_transaction(self.connection(), [
+                ("save", gain(user_pk(owner), new_sk, gained=counter.gained, expiresAt=counter.expiresAt),
+                 {"condition": gain.sk.does_not_exist()}),
+                ("delete", gain(user_pk(owner), old_sk), {"condition": gain.gained == counter.gained}),
+            ])
+        except TransactionCancelled as exc:
+            if "ConditionalCheckFailed" not in exc.codes:
+                raise
+            return 0
+        return 1
+
+
+def renamed_entry_key(sk: str, entity: dict[str, Any], user_id: str,
+                      anonymous_id: str) -> tuple[str, dict[str, Any]]:
+    """A ledger entry's sort key and entity with its giver `user_id` named `anonymous_id`: only a grant's
+    name them (`{at}#grant#{by}#{hex}`, entity id `{by}:{reason}`); an edit's entry is returned as it is."""
+    if entity.get("kind") != "grant":
+        return sk, entity
+    at, marker, rest = sk.partition(f"#grant#{user_id}#")
+    new_sk = f"{at}#grant#{anonymous_id}#{rest}" if marker else sk
+    entity_id = str(entity.get("id", ""))
+    if entity_id.startswith(f"{user_id}:"):
+        entity = {**entity, "id": f"{anonymous_id}:{entity_id[len(user_id) + 1:]}"[:200]}
+    return new_sk, entity
+
+
+def _attributes(item: Any) -> dict[str, Any]:
+    """An item's attributes other than its keys, as a model's constructor takes them."""
+    return {name: getattr(item, name) for name in item.get_attributes() if name not in ("pk", "sk")}
+
 
 class TransactionCancelled(Exception):
     """A transaction DynamoDB cancelled; `codes` holds each item's reason (None where it held), in the
@@ -268,10 +349,10 @@ class TransactionCancelled(Exception):
 
 
 def run_transaction(connection: Connection, items: list[tuple[str, Any, dict[str, Any]]]) -> None:
-    """Write `items` ((kind, model, kwargs) with kind save | update | check) in one TransactWriteItems;
+    """Write `items` ((kind, model, kwargs) with kind save | update | delete | check) in one TransactWriteItems;
     TransactionCancelled when a condition fails."""
-    # PynamoDB sends condition checks, then puts, then updates: the reasons come back in that order.
-    sent = [i for kind in ("check", "save", "update") for i, item in enumerate(items) if item[0] == kind]
+    # PynamoDB sends condition checks, then deletes, puts, updates: the reasons come back in that order.
+    sent = [i for kind in ("check", "delete", "save", "update") for i, item in enumerate(items) if item[0] == kind]
     try:
         with TransactWrite(connection=connection) as transaction:
             for kind, model, kwargs in items:
@@ -279,6 +360,8 @@ def run_transaction(connection: Connection, items: list[tuple[str, Any, dict[str
                     transaction.save(model, **kwargs)
                 elif kind == "update":
                     transaction.update(model, **kwargs)
+                elif kind == "delete":
+                    transaction.delete(model, **kwargs)
                 else:
                     transaction.condition_check(model, **kwargs)
     except TransactWriteError as exc:

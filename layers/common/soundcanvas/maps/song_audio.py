@@ -27,7 +27,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from soundcanvas.core.records import as_dict, bind, conditional_failed, now_iso
+from soundcanvas.core.records import as_dict, bind, conditional_failed, now_iso, update_if
 
 PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 PUBLIC = "public"
@@ -121,6 +121,15 @@ class SongAudioStore:
                 return False
             raise
         return True
+
+    def forget_giver(self, user_id: str, anonymous_id: str) -> int:
+        """Erasing an account: the recordings it gave to songs stay with the catalog, given by `anonymous_id`.
+        A filtered Scan (no index by giver: an erase is rare); returns how many songs changed."""
+        m = self.model
+        changed = 0
+        for record in m.scan(filter_condition=m.audioBy == user_id, attributes_to_get=["songId"]):
+            changed += update_if(m(record.songId), [m.audioBy.set(anonymous_id)], m.audioBy == user_id)
+        return changed
 
     def mark_ready(self, song_id: str, *, audio_key: str, fingerprint_key: str, duration_seconds: float) -> bool:
         m = self.model
