@@ -18,6 +18,7 @@ import pytest
 from soundcanvas.core.errors import CompositionFailed
 from soundcanvas.generation.composition import compose, load_model
 from soundcanvas.generation.composition.composer import build_context
+from soundcanvas.generation.composition.progressions import GENRE_HARMONY
 from soundcanvas.generation.genres import GENRES, KEYS, SCALES
 from soundcanvas.generation.music import ImageFeatures
 from tests.unit.generation.music_inputs import features, params
@@ -87,8 +88,11 @@ def end_tick(midi: mido.MidiFile) -> int:
 def test_every_pitched_note_is_in_key_and_scale(genre: str, key: str, scale: str, mode: str) -> None:
     midi = parse(compose(params(genre, key=key, scale=scale, mode=mode, durationSeconds=45), features(height=rising())))
     allowed = {(KEYS.index(key) + offset) % 12 for offset in SCALES[scale]}
-    pitched = [n for n in notes(midi) if n[2] != DRUM_CHANNEL]
-    assert len(pitched) > 50
+    # The lead always stays in the scale; chords and bass leave it only in genres whose harmony uses
+    # chromatic chords (secondary dominants, borrowed chords: see test_harmony.py).
+    chromatic_ok = bool(GENRE_HARMONY[genre].named)
+    pitched = notes(midi, "Lead") if chromatic_ok else [n for n in notes(midi) if n[2] != DRUM_CHANNEL]
+    assert len(pitched) > 20
     outside = sorted({n[3] for n in pitched if n[3] % 12 not in allowed})
     assert outside == [], f"pitches outside {key} {scale}: {outside}"
 
@@ -122,7 +126,8 @@ def test_conductor_track_sets_tempo_and_time_signature() -> None:
     midi = parse(compose(params("house", tempoBpm=125), features()))
     conductor = midi.tracks[0]
     tempos = [m.tempo for m in conductor if m.type == "set_tempo"]
-    assert tempos == [mido.bpm2tempo(125)]
+    # One tempo, within 4 % of the requested one (it moves so the form fills whole 4-bar phrases).
+    assert len(tempos) == 1 and abs(mido.tempo2bpm(tempos[0]) / 125 - 1) <= 0.0401
     assert [(m.numerator, m.denominator) for m in conductor if m.type == "time_signature"] == [(4, 4)]
     assert not any(m.type == "note_on" for m in conductor)
 
@@ -249,7 +254,8 @@ def test_note_density_follows_energy_and_density(mode: str) -> None:
     midi = parse(compose(params("pop", mode=mode, durationSeconds=60), features(energy=busy_then_calm)))
     end = end_tick(midi)
     lead = notes(midi, "Lead")
-    first = sum(1 for n in lead if n[0] < end / 2)
+    middle = (min(n[0] for n in lead) + end) / 2  # the middle of the lead's span (it enters after the intro)
+    first = sum(1 for n in lead if n[0] < middle)
     assert first > 1.5 * (len(lead) - first)
 
     f = features(height=rising())
@@ -268,11 +274,11 @@ def test_lead_velocity_follows_brightness() -> None:
 # --- form -------------------------------------------------------------------------------------------
 
 
-def test_form_has_intro_a_b_a2_outro_and_b_changes_the_harmony() -> None:
+def test_form_has_intro_verse_chorus_outro_and_the_chorus_changes_the_harmony() -> None:
     ctx = build_context(params("pop", durationSeconds=90), features())
     names = [s.name for s in ctx.timeline.sections]
     assert names[0] == "intro" and names[-1] == "outro"
-    assert {"A", "B", "A2"} <= set(names)
+    assert {"verse", "chorus", "chorus2"} <= set(names)
     bar = 0
     degrees: dict[str, set[tuple[int, ...]]] = {}
     for section in ctx.timeline.sections:
@@ -280,7 +286,7 @@ def test_form_has_intro_a_b_a2_outro_and_b_changes_the_harmony() -> None:
         degrees.setdefault(section.name, set()).add(prog)
         bar = section.end_bar
     assert bar == ctx.timeline.bars
-    assert degrees["A"] != degrees["B"]
+    assert degrees["verse"] != degrees["chorus"]
     assert ctx.chords[-1].degree == 0  # ends on the tonic
 
 
@@ -297,8 +303,8 @@ def test_drums_thin_out_in_intro_and_outro() -> None:
         bars = [b for s in ctx.timeline.sections if s.name == name for b in range(s.start_bar, s.end_bar)]
         return sum(per_bar.get(b, 0) for b in bars) / len(bars)
 
-    assert average("intro") < average("A")
-    assert average("outro") < average("A")
+    assert average("intro") < average("verse")
+    assert average("outro") < average("verse")
 
 
 def test_swing_delays_off_beat_eighths() -> None:
@@ -332,8 +338,8 @@ def test_model_mode_differs_from_heuristic_mode() -> None:
     heuristic = compose(params("pop", mode="heuristic"), f)
     model = compose(params("pop", mode="model"), f)
     assert lead_pitches(heuristic) != lead_pitches(model)
-    # The accompaniment is shared.
-    assert notes(parse(heuristic), "Bass") == notes(parse(model), "Bass")
+    # Model mode draws its harmony from the trained corpus too, so the bass follows other chords.
+    assert notes(parse(heuristic), "Bass") != notes(parse(model), "Bass")
 
 
 # --- the encoder and bad parameters -----------------------------------------------------------------

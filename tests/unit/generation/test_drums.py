@@ -20,7 +20,7 @@ from soundcanvas.generation.composition import compose
 from soundcanvas.generation.composition.composer import build_context
 from soundcanvas.generation.composition.context import Note
 from soundcanvas.generation.composition.drums import drum_part
-from soundcanvas.generation.composition.form import BAR, STEP, TICKS_PER_BEAT, Timeline
+from soundcanvas.generation.composition.form import BAR, STEP, TICKS_PER_BEAT, Section, Timeline
 from soundcanvas.generation.genres import GENRES
 from soundcanvas.generation.mapping import map_to_params
 from soundcanvas.generation.music import ImageFeatures, MusicParams
@@ -95,6 +95,13 @@ def fill_share(notes: list[Note], timeline: Timeline) -> float:
 
 def grid_share(notes: list[Note]) -> float:
     return sum(n[0] % STEP == 0 for n in notes) / len(notes) if notes else 1.0
+
+
+def body(timeline: Timeline) -> list[Section]:
+    """The sections between intro and outro at full layering (a breakdown thins its kit on purpose)."""
+    sections = [s for s in timeline.sections if s.bars and not s.frame and "breakdown" not in s.name]
+    assert sections
+    return sections
 
 
 def kick_sections(notes: list[Note], timeline: Timeline) -> tuple[int, int]:
@@ -233,12 +240,11 @@ def test_a_calm_picture_still_has_a_kick_in_house() -> None:
         assert kick_bars & set(range(section.start_bar, section.end_bar)), section
 
 
-def test_a_calm_jazz_piece_keeps_kick_snare_and_ride_in_every_body_section() -> None:
+def test_a_calm_jazz_piece_keeps_kick_snare_and_ride_in_head_and_solos() -> None:
     notes, tl = drums("jazz", energy=0.0, durationSeconds=90)
-    for section in tl.sections:
-        if section.name in ("A", "B", "A2"):
-            keys = {n[2] for n in notes if section.start_bar * BAR <= n[0] < section.end_bar * BAR}
-            assert {36, 38, 51} <= keys, section
+    for section in body(tl):
+        keys = {n[2] for n in notes if section.start_bar * BAR <= n[0] < section.end_bar * BAR}
+        assert {36, 38, 51} <= keys, section
 
 
 FAMILIES = {"kick": KICKS, "backbeat": frozenset({37, 38, 39, 40}), "time": frozenset({42, 44, 46, 51, 53, 54, 70})}
@@ -255,9 +261,8 @@ def test_calm_thins_the_kit_rather_than_switching_parts_off(genre: str) -> None:
         calm, tl = drums(genre, seed=seed, energy=0.0)
         busy, _ = drums(genre, seed=seed, energy=1.0)
         assert len(calm) < len(busy)
-        for s in tl.sections:
-            if s.name in ("A", "B", "A2"):
-                assert families(busy, s.start_bar, s.end_bar) <= families(calm, s.start_bar, s.end_bar), (seed, s)
+        for s in body(tl):
+            assert families(busy, s.start_bar, s.end_bar) <= families(calm, s.start_bar, s.end_bar), (seed, s)
 
 
 # --- feel: off the grid by the genre's amount ------------------------------------------------------

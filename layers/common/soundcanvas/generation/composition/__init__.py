@@ -4,7 +4,8 @@
     midi_bytes = compose(params, features)
 
 Pure Python (no numpy, no mido at run time); the melody model for mode "model" is the packaged
-`markov_model.json`, trained offline by tools/train_markov_model.py.
+`markov_model.json`, trained offline by tools/train_markov_model.py, and its harmony model is
+`harmony_model.json`, trained offline by tools/train_harmony_model.py.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def build_context(params: MusicParams, features: ImageFeatures) -> Context:
     """Resolve validated parameters and the picture's profile into everything the part writers read."""
     genre = GENRES[params.genre]
     harmony = Harmony(params.key, params.scale)
-    timeline = plan(float(params.durationSeconds), round(params.tempoBpm))
+    timeline = plan(float(params.durationSeconds), round(params.tempoBpm), genre.name)
     profile = Profile(
         _values(features.profile_height),
         _values(features.profile_energy),
@@ -88,7 +88,7 @@ def build_context(params: MusicParams, features: ImageFeatures) -> Context:
         timeline=timeline,
         profile=profile,
         swing=Swing(genre.swing),
-        chords=chord_plan(genre, harmony, timeline, Context.stream(seed, "harmony")),
+        chords=chord_plan(genre, harmony, timeline, Context.stream(seed, "harmony"), params.mode),
         energy=_unit(params.energy, "energy"),
         density=_unit(params.density, "density"),
         seed=seed,
@@ -107,8 +107,8 @@ def compose(params: MusicParams, features: ImageFeatures) -> bytes:
     lead = model_lead(ctx, program=lead_program) if params.mode == "model" else heuristic_lead(ctx, program=lead_program)
     parts: list[tuple[str, list[Note], int | None]] = [
         ("lead", lead, programs["lead"]),
-        ("chords", chord_part(ctx, programs["chords"]), programs["chords"]),
-        ("bass", bass_part(ctx), programs["bass"]),
+        ("chords", chord_part(ctx, programs["chords"], lead), programs["chords"]),
+        ("bass", bass_part(ctx, lead), programs["bass"]),
     ]
     drums = drum_part(ctx)
     if drums:

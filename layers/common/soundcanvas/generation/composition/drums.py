@@ -158,6 +158,9 @@ STYLES: dict[str, Style] = {
             ((RIDE_BELL, "........g......."),),
             ((KICK, "g..............."),),
             ((MARACAS, "..g...g...g...g."),),
+            ((MARACAS, "......g.......g."), (RIDE_BELL, "....g...........")),
+            ((MARACAS, "..g.......g....."),),
+            ((RIDE_BELL, "............g..."), (MARACAS, "...............g")),
         ),
         short_fills=(((LOW_FLOOR_TOM, "gggg"),), ((LOW_TOM, "gg.."), (LOW_FLOOR_TOM, "..gg"))),
         long_fills=(
@@ -269,11 +272,16 @@ STYLES: dict[str, Style] = {
     ),
 }
 
-# Energy lift per section: the body rises toward B, the intro and outro sit lower.
-SECTION_LIFT = {"intro": -0.1, "A": 0.0, "B": 0.15, "A2": 0.1, "outro": -0.1}
+# Energy lift per unit of section intensity above or below SECTION_CENTRE (the form's vertical layering):
+# a chorus or drop plays the kit fuller, a verse or breakdown thinner.
+SECTION_LIFT = 0.5
+SECTION_CENTRE = 0.65
+FULL = 0.75  # from this intensity a section plays the style's second, fuller groove
+SPARSE = 0.35  # below this a body section (a breakdown) keeps only its time-keepers and the kick on the one
 PULSE_STYLES = frozenset({"four_on_floor", "techno"})  # the kick runs through the whole intro
 LONG_FILL_ENERGY = 0.3  # below this a section still ends with a fill, a one-beat one
 GHOST_RATE = 0.5  # chance per bar of a ghost note at full energy
+LEAD_IN_STEP = 8  # from here a section's last bar (its fill) plays at the next section's dynamics
 
 
 Bar = dict[int, dict[int, int]]  # key -> step -> level
@@ -315,13 +323,18 @@ def with_fill(bar: Bar, fill: Overlay, keep: frozenset[int]) -> Bar:
 
 
 def section_energy(ctx: Context, section: Section) -> float:
-    return min(1.0, max(0.0, ctx.energy + SECTION_LIFT.get(section.name, 0.0)))
+    return min(1.0, max(0.0, ctx.energy + SECTION_LIFT * (section.intensity - SECTION_CENTRE)))
 
 
 def edge_thinning(bar: Bar, section: Section, rel: int, pulse: bool) -> Bar:
     """Intro: time-keepers and the kick (on the one, unless the kick is the pulse), then all but the backbeat.
-    Outro: no backbeat, then the downbeats only."""
+    Outro: no backbeat, then the downbeats only. A sparse body section (a breakdown): time-keepers and the
+    kick on the one."""
     first_half = rel < section.bars / 2
+    if section.intensity < SPARSE and not section.frame:
+        out = {k: r for k, r in bar.items() if k in HATS}
+        out[KICK] = {s: v for s, v in bar.get(KICK, {}).items() if s == 0} or {0: LEVELS["g"]}
+        return out
     if section.name == "intro":
         if not first_half:
             return {k: r for k, r in bar.items() if k not in BACKBEAT}
@@ -349,7 +362,7 @@ def add_ghost(bar: Bar, style: Style, energy: float, rng: random.Random) -> Bar:
 
 
 def plan_bars(ctx: Context, style: Style, rng: random.Random) -> list[Bar]:
-    """Every bar's hits: the section's groove, a variation on the 2nd bar of each phrase (and often the 3rd),
+    """Every bar's hits: the section's groove, a variation on every second bar (and often the 3rd of a phrase),
     a fill at each phrase end (two beats every 8th bar and into a new section when there is energy for it),
     ghost notes."""
     tl = ctx.timeline
@@ -357,7 +370,7 @@ def plan_bars(ctx: Context, style: Style, rng: random.Random) -> list[Bar]:
     bars: list[Bar] = []
     for section in tl.sections:
         energy = section_energy(ctx, section)
-        groove = base_bar(style.alt if section.name == "B" else style.main, energy)
+        groove = base_bar(style.alt if section.intensity >= FULL else style.main, energy)
         variation: Overlay = ()
         second: Overlay = ()
         for bar in range(section.start_bar, section.end_bar):
@@ -366,12 +379,12 @@ def plan_bars(ctx: Context, style: Style, rng: random.Random) -> list[Bar]:
                 variation = rng.choice(style.variations)
                 second = rng.choice(style.variations) if rng.random() < 0.4 + 0.4 * energy else ()
             pattern = groove
-            if rel % 4 == 1 or rel % 8 == 7:
+            if rel % 2 == 1:
                 pattern = overlay(pattern, variation)
             elif rel % 4 == 2 and second:
                 pattern = overlay(pattern, second)
             pattern = add_ghost(edge_thinning(pattern, section, rel, pulse), style, energy, rng)
-            if phrase_end(section, bar) and bar < tl.bars - 1:
+            if phrase_end(section, bar):
                 big = bar == section.end_bar - 1 or rel % 8 == 7
                 long = big and energy >= LONG_FILL_ENERGY and bool(style.long_fills)
                 fills = style.long_fills if long else style.short_fills
@@ -393,9 +406,10 @@ def drum_part(ctx: Context) -> list[Note]:
     sw = ctx.swing
     notes: list[Note] = []
 
-    def hit(tick: int, key: int, level: float, humanise: bool = True) -> None:
+    def hit(tick: int, key: int, level: float, humanise: bool = True, lead_in: bool = False) -> None:
         start = sw(tick)
-        velocity = ctx.velocity(level, tick, 0.2)
+        # A fill closing a section leads into the next one: it takes that section's dynamics if louder.
+        velocity = ctx.velocity(level, max(tick, (tick // BAR + 1) * BAR, key=ctx.dynamics) if lead_in else tick, 0.2)
         if humanise:
             start += nudge(feel, key, rng, per_ms)
             velocity = spread_velocity(velocity, feel, rng)
@@ -405,9 +419,11 @@ def drum_part(ctx: Context) -> list[Note]:
     starts = {s.start_bar for s in tl.sections if s.start_bar > 0 and s.bars}
     for bar, pattern in enumerate(plan_bars(ctx, style, rng)):
         base = bar * BAR
+        closing = bar + 1 in starts or bar + 1 == tl.bars
         for key in sorted(pattern):
             for step, level in sorted(pattern[key].items()):
-                hit(base + shuffled(step, feel), key, level * accent(feel, key, step))
+                lead_in = closing and step >= LEAD_IN_STEP
+                hit(base + shuffled(step, feel), key, level * accent(feel, key, step), lead_in=lead_in)
         if style.crash and bar in starts:
             energy = section_energy(ctx, tl.section_at(bar))
             hit(base, CRASH, LEVELS["x"] * (0.7 + 0.3 * energy))

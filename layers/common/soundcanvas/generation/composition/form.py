@@ -1,4 +1,5 @@
-"""Time and form: ticks, bars, sections, swing, and the picture's left-to-right profile over the piece."""
+"""Time and form: ticks, bars fitted to whole 4-bar phrases (forms.py lays the genre's sections over them),
+swing, and the picture's left-to-right profile over the piece."""
 
 from __future__ import annotations
 
@@ -7,24 +8,38 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from .forms import FRAME, PHRASE, layout
+
 TICKS_PER_BEAT = 480
 STEP = TICKS_PER_BEAT // 4  # one 16th note
 STEPS_PER_BAR = 16
 BAR = STEP * STEPS_PER_BAR  # 4/4 throughout
 
-# Dynamics per section (a velocity multiplier) and how the outro fades toward the end.
-SECTION_DYNAMICS = {"intro": 0.72, "A": 0.88, "B": 1.0, "A2": 0.94, "outro": 0.8}
+MAX_TEMPO_SHIFT = 0.04  # the most the tempo moves (either way) so the form fills whole phrases
 
 
 @dataclass(frozen=True)
 class Section:
-    name: str  # "intro" | "A" | "B" | "A2" | "outro"
+    """A run of bars playing one material at one intensity (see forms.py for the templates per genre)."""
+
+    name: str  # unique in the piece: "intro", "verse", "chorus2", "drop", "breakdown", "A2", "outro", ...
     start_bar: int
     bars: int
+    material: str = ""  # "A" main, "B" contrasting, "C" a third (bridge, breakdown); "" derives it from the name
+    intensity: float = 0.7  # 0..1: how many layers play and how loud (vertical layering)
+
+    def __post_init__(self) -> None:
+        if not self.material:
+            object.__setattr__(self, "material", "B" if self.name == "B" else "A")
 
     @property
     def end_bar(self) -> int:
         return self.start_bar + self.bars
+
+    @property
+    def frame(self) -> bool:
+        """Intro or outro: the instrumental frame around the body."""
+        return self.name in FRAME
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,7 @@ class Timeline:
 
     @property
     def final_tick(self) -> int:
-        """Start of the closing segment: a held chord from here to end_tick (half a bar to 1.5 bars long)."""
+        """Start of the closing segment: a held chord from here to end_tick (half a bar or more, about one)."""
         return self.bars * BAR
 
     @cached_property
@@ -51,46 +66,45 @@ class Timeline:
         return table[bar] if 0 <= bar < len(table) else self.sections[-1]
 
 
-def plan(duration_seconds: float, tempo_bpm: int) -> Timeline:
-    """Fit whole 4/4 bars to the duration; the remainder stretches or shortens the final held chord."""
-    tempo_us = round(60_000_000 / tempo_bpm)
+def fit(duration_seconds: float, tempo_bpm: int) -> tuple[int, int]:
+    """(tempo in microseconds per beat, bars of the form): the bars a whole number of 4-bar phrases followed by a
+    held final chord of about a bar. The tempo moves by at most MAX_TEMPO_SHIFT to get there; what it cannot
+    absorb lengthens the final chord (never below half a bar). Pieces too short for a phrase keep the tempo."""
+    nominal = 60_000_000 / tempo_bpm
+    total = duration_seconds * 1_000_000 * TICKS_PER_BEAT / nominal / BAR  # bars at the requested tempo
+    if total < PHRASE + 0.5:
+        return round(nominal), max(0, round(total) - 1)
+    best: tuple[float, float, float, int] | None = None  # (distance of the final chord from a bar, shift, ...)
+    for bars in range(PHRASE, int(total * (1 + MAX_TEMPO_SHIFT)) + 1, PHRASE):
+        # The requested tempo if it already leaves a final chord of half a bar to a bar and a half.
+        exact = 0.5 <= total - bars <= 1.5
+        speed = 1.0 if exact else min(1 + MAX_TEMPO_SHIFT, max(1 - MAX_TEMPO_SHIFT, (bars + 1) / total))
+        tail = total * speed - bars
+        if tail < 0.5:
+            continue
+        score = (0.0 if speed == 1.0 else abs(tail - 1), abs(speed - 1), speed, bars)
+        if best is None or score < best:
+            best = score
+    if best is None:  # not reached: one phrase always leaves half a bar when total >= PHRASE + 0.5
+        return round(nominal), PHRASE
+    return round(nominal / best[2]), best[3]
+
+
+def plan(duration_seconds: float, tempo_bpm: int, genre: str = "") -> Timeline:
+    """Whole 4/4 bars in 4-bar phrases laid out in the genre's form; the remainder is the held final chord."""
+    tempo_us, bars = fit(duration_seconds, tempo_bpm)
     end_tick = round(duration_seconds * 1_000_000 * TICKS_PER_BEAT / tempo_us)
-    # Bars before the final segment; the final segment is then 0.5..1.5 bars long.
-    total = end_tick / BAR
-    bars = max(0, round(total) - 1)
-    return Timeline(tempo_us=tempo_us, end_tick=end_tick, bars=bars, sections=tuple(_sections(bars)))
+    return Timeline(tempo_us=tempo_us, end_tick=end_tick, bars=bars, sections=tuple(_sections(genre, bars)))
 
 
-def _sections(bars: int) -> list[Section]:
-    """Intro, alternating A/B/A2 body sections in 4-bar phrases where possible, outro."""
-    if bars <= 0:
-        return [Section("outro", 0, 0)]
-    if bars < 3:
-        return [Section("A", 0, bars - 1), Section("outro", bars - 1, 1)] if bars == 2 else [Section("outro", 0, 1)]
-    intro = 1 if bars < 10 else 2 if bars < 28 else 4
-    outro = 1 if bars < 10 else 2 if bars < 28 else 4
-    body = bars - intro - outro
-    # Body sections of roughly 8 bars (at least 4 per section), patterned A B A2 B A2 ...
-    count = max(1, min(body // 4, round(body / 8)))
-    if count == 2 and body >= 12:
-        count = 3  # room for the return of A
-    if count >= 4 and count % 2 == 0:
-        count -= 1  # end the body on A2
-    names = (["A", "B", "A2"] + ["B", "A2"] * max(0, (count - 3) // 2))[:count]
-    sections = [Section("intro", 0, intro)]
-    start = intro
-    # Lengths in whole 4-bar phrases where the body allows, the remainder spread from the front.
-    phrases, rest = divmod(body, 4)
-    per, extra = divmod(phrases, count)
-    lengths = [4 * (per + (1 if i < extra else 0)) for i in range(count)]
-    for i in range(rest):
-        lengths[i % count] += 1
-    for name, length in zip(names, lengths, strict=True):
-        if length:
-            sections.append(Section(name, start, length))
-            start += length
-    sections.append(Section("outro", start, outro))
-    return sections
+def _sections(genre: str, bars: int) -> list[Section]:
+    """The genre's form template laid over the bars (see forms.py); a piece without bars is an empty outro."""
+    sections: list[Section] = []
+    start = 0
+    for name, material, intensity, length in layout(genre, bars):
+        sections.append(Section(name, start, length, material, intensity))
+        start += length
+    return sections or [Section("outro", 0, 0)]
 
 
 def swing_map(swing: float) -> tuple[int, ...]:

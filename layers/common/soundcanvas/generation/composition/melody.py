@@ -8,6 +8,9 @@ sequence or a fresh bar) and ends on a cadence: a chord tone held from beat 3, t
 chord has it) at the end of a section. Strong beats land on chord tones. A restatement near the register
 where a bar was first played, over a chord that suits it, is played note for note, so the hook returns;
 returns develop their later phrases, and so does any phrase once too many bars have been heard before.
+A melody whose share of exactly repeated bars still ends outside the band real tunes show (a short piece
+leaves that feedback too few phrases) is drafted again from fresh motifs. Where the accompaniment cannot
+fill a beat's rest, the lead plays legato (shorter cadence rests, displacements by a 16th).
 Two writers share that plan: a rule-based one whose motifs follow the picture's skyline and one that
 draws the motif's steps and durations from the packaged Markov model.
 """
@@ -16,15 +19,19 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 from .context import Context, Note
-from .form import STEP, STEPS_PER_BAR, Section
+from .form import BAR, STEP, STEPS_PER_BAR, Section
 from .markov import MarkovModel, load_model
 from .motif import (
     CLOSE,
+    DISPLACE,
     FREE,
+    LEGATO_DISPLACE,
     OPEN,
+    REST_FROM,
     Cell,
     changed_ending,
     displacement,
@@ -62,8 +69,20 @@ WIDE_HOLD = 2.0  # ... while the melody so far has repeated too little to be rem
 # Share of bars that repeat another exactly: below the floor, hold on; above the ceiling, develop and sequence.
 REPEAT_FLOOR, REPEAT_CEILING = 0.3, 0.35
 PHRASE_BARS = 4
+# A short piece has too few phrases for that feedback to settle: a draft whose share of exactly repeated bars
+# falls outside this band is drafted again with fresh motifs (at most DRAFTS times; the nearest draft wins).
+REPEAT_BAND = (0.22, 0.58)
+DRAFTS = 8
+LATE_CEILING = 0.5  # the later half of the drafts develop only above this share (and quote the hook)
 LIFTS = (0, 3, 0, 1)  # scale steps each material in order of appearance sits above the picture's line
 FRAME_SECTIONS = ("intro", "outro")  # they play developments of the hook rather than material of their own
+INSTRUMENTAL = "intro"  # the lead enters after it, with the body's layers ...
+LEAD_FROM_THE_START = frozenset({"ambient", "cinematic", "classical"})  # ... except where the melody is the arc
+# Where the accompaniment is too soft or swells in too slowly to fill a lead's rest, the lead plays legato: its
+# cadences hold into the last beat (until this 16th) and its displacements shift by a 16th, so it never stops
+# for long.
+LEGATO: dict[str, int] = {"ambient": 14, "cinematic": 14, "classical": 14, "lofi": 13}
+LIGHT = 0.5  # a section below this intensity (a breakdown, a quiet verse) plays the lead a density level sparser
 LEVEL_HOLD = 1  # a section keeps its density level until the picture's energy moves it further
 
 Event = tuple[int, int, int, int]  # (start step, length in steps, scale index, velocity)
@@ -89,7 +108,9 @@ class LeadShape:
         """Density level 0..4 from the picture's local energy and the piece's density."""
         d = self.ctx.profile.density_at(self.ctx.position(step * STEP), self.ctx.density)
         level = min(4, int(d * 5))
-        return min(level, 1) if section.name in ("intro", "outro") else level
+        if section.intensity < LIGHT and level > 1:
+            level -= 1
+        return min(level, 1) if section.frame else level
 
     def velocity(self, step: int, accent: float) -> int:
         return self.ctx.velocity(94 * accent, step * STEP, brightness_weight=0.6)
@@ -103,7 +124,9 @@ class LeadShape:
         pcs = self.ctx.chord_at_tick(step * STEP).pcs
         pitches = self.ctx.harmony.pitches
         near = [i for i in (index, index - 1, index + 1) if self.low <= i <= self.high]
-        options = [i for i in near if pitches[i] % 12 in prefer] or [i for i in near if pitches[i] % 12 in pcs]
+        options = [i for i in near if pitches[i] % 12 in prefer and pitches[i] % 12 in pcs] or [
+            i for i in near if pitches[i] % 12 in pcs
+        ]
         if not options:  # at the edge of the register: look one step further inward
             options = [i for i in (index - 2, index + 2) if self.low <= i <= self.high and pitches[i] % 12 in pcs]
         return min(options, key=lambda i: (abs(i - desired), i)) if options else index
@@ -148,12 +171,12 @@ class _Placements:
         self.played: dict[Cell, list[tuple[int, tuple[int, ...]]]] = {}
 
     def fits(self, cell: Cell, indices: tuple[int, ...], bar_step: int) -> bool:
-        """Whether notes already written for `cell` suit this bar's chord (strong beats and cadences)."""
+        """Whether notes already written for `cell` suit this bar's chords (strong beats and cadences)."""
         ctx = self.shape.ctx
-        pcs = ctx.chord_at_tick(bar_step * STEP).pcs
         pitches = ctx.harmony.pitches
         tonic = ctx.harmony.tonic
         for (s, _, _, tag), i in zip(cell, indices, strict=True):
+            pcs = ctx.chord_at_tick((bar_step + s) * STEP).pcs  # the harmony may move in the middle of the bar
             pc = pitches[i] % 12
             if (tag != FREE or s % 8 == 0) and pc not in pcs:
                 return False
@@ -198,8 +221,10 @@ def _fit(shape: LeadShape, cell: Cell, bar_step: int, anchor: int, prefer: froze
 class Theme:
     """A material's motif (one or two bars) and the cells its phrases draw on, per density level."""
 
-    def __init__(self, source: CellSource, rng: random.Random, lift: int) -> None:
+    def __init__(self, source: CellSource, rng: random.Random, lift: int, rest_from: int | None = None) -> None:
         self.source = source
+        self.rest_from = rest_from or REST_FROM  # where a cadence bar's rest begins
+        self.shift = LEGATO_DISPLACE if rest_from else DISPLACE
         self.lift = lift  # scale steps above the picture's line (a contrasting section sits higher)
         self.motif_bars = 2 if rng.random() < 0.4 else 1
         self.variations = tuple(rng.sample(VARIATIONS, len(VARIATIONS)))
@@ -225,7 +250,7 @@ class Theme:
         if kind == "inversion":
             return inversion(m1)
         if kind == "displacement":
-            return displacement(m1)
+            return displacement(m1, self.shift)
         if kind == "sequence":
             return sequence(m1, self.sequence_step)
         return self.cell("fresh", level)
@@ -240,7 +265,7 @@ class Theme:
         if n != 1:
             pair = (inversion(pair[0]), inversion(pair[1]))
         if n != 0:
-            pair = (displacement(pair[0]), displacement(pair[1]))
+            pair = (displacement(pair[0], self.shift), displacement(pair[1], self.shift))
         return pair
 
     def phrase(
@@ -263,10 +288,10 @@ class Theme:
                 cell = self.varied(variant + developed, level)
             else:
                 base = second if self.motif_bars == 2 else first
-                base = displacement(base) if sequenced else base
+                base = displacement(base, self.shift) if sequenced else base
                 low, high = cell_span([base])
                 goal = low - 1 if closing else high  # close below the motif, open at its top
-                cell = changed_ending(base, goal, CLOSE if closing else OPEN)
+                cell = changed_ending(base, goal, CLOSE if closing else OPEN, self.rest_from)
             out.append(cell)
         return out
 
@@ -345,8 +370,20 @@ def _held_level(level: int, held: int | None) -> int:
     return held if held is not None and abs(level - held) <= LEVEL_HOLD else level
 
 
-def _write(ctx: Context, shape: LeadShape, new_theme: Callable[[Section, int], Theme]) -> list[Event]:
-    """Every section's phrases from its material's theme, anchored to the picture's line."""
+def _instrumental(ctx: Context, section: Section) -> bool:
+    """Whether the lead sits a section out: the intro of a piece that has a body after it."""
+    if ctx.genre.name in LEAD_FROM_THE_START or section.name != INSTRUMENTAL or not section.bars:
+        return False
+    return any(s.bars and s.name not in FRAME_SECTIONS for s in ctx.timeline.sections)
+
+
+def _write(
+    ctx: Context, shape: LeadShape, new_theme: Callable[[Section, int], Theme], restating: bool = False
+) -> list[Event]:
+    """Every section's phrases from its material's theme, anchored to the picture's line. A `restating` draft
+    develops and sequences only above a higher share of repeated bars, and its outro quotes the hook's opening
+    phrase instead of developing it (for short pieces whose every section brings new material)."""
+    ceiling = LATE_CEILING if restating else REPEAT_CEILING
     materials = _materials(ctx)
     themes: dict[str, Theme] = {}
     anchors: dict[tuple[str, bool], int] = {}  # per material: its first phrase's register, its last one's
@@ -357,7 +394,7 @@ def _write(ctx: Context, shape: LeadShape, new_theme: Callable[[Section, int], T
     heard = _Heard()
     events: list[Event] = []
     for section in ctx.timeline.sections:
-        if not section.bars:
+        if not section.bars or _instrumental(ctx, section):
             continue
         key = materials[0] if section.name in FRAME_SECTIONS else material(section.name)
         if key not in themes:
@@ -379,8 +416,9 @@ def _write(ctx: Context, shape: LeadShape, new_theme: Callable[[Section, int], T
             # develop on returns and once the melody has repeated enough. Intro and outro play developments
             # of the hook. While the melody has repeated too little, restatements hold their register longer.
             frame = section.name in FRAME_SECTIONS
-            developed = frame or (q > 0 and (occurrence > 0 or share > REPEAT_CEILING))
-            sequenced = share > REPEAT_CEILING
+            quoting = restating and section.name == "outro" and q == 0
+            developed = (frame and not quoting) or (q > 0 and (occurrence > 0 or share > ceiling))
+            sequenced = share > ceiling
             if q == 0 and not frame and occurrence < 2:
                 sequenced = openings.setdefault(count, sequenced)
             hold = WIDE_HOLD if share < REPEAT_FLOOR else ANCHOR_HOLD
@@ -461,16 +499,54 @@ def _passing_tones(cell: Cell, rng: random.Random) -> Cell:
     return tuple(out)
 
 
+def repeat_share(notes: Sequence[Note]) -> float:
+    """Share of a melody's bars whose content (onsets within the bar, pitches, lengths) occurs in another bar."""
+    bars: dict[int, set[tuple[int, int, int]]] = {}
+    for start, end, pitch, _ in notes:
+        bar, offset = divmod(start, BAR)
+        bars.setdefault(bar, set()).add((offset, pitch, end - start))
+    contents = Counter(frozenset(content) for content in bars.values())
+    return sum(n for n in contents.values() if n > 1) / len(bars) if bars else 0.0
+
+
+def _drafted(draft: Callable[[int], list[Note]]) -> list[Note]:
+    """The first draft whose repeat share lies in REPEAT_BAND, else the one nearest to it."""
+    best: tuple[float, list[Note]] | None = None
+    for attempt in range(DRAFTS):
+        notes = draft(attempt)
+        share = repeat_share(notes)
+        miss = max(REPEAT_BAND[0] - share, share - REPEAT_BAND[1], 0.0)
+        if miss == 0:
+            return notes
+        if best is None or miss < best[0]:
+            best = (miss, notes)
+    assert best is not None
+    return best[1]
+
+
+def _stream(name: str, attempt: int) -> str:
+    return name if attempt == 0 else f"{name}-draft{attempt}"
+
+
+def _restating(attempt: int) -> bool:
+    """Whether a draft is one of the later ones, which restate more (see `_write`)."""
+    return attempt >= DRAFTS // 2
+
+
 def heuristic_lead(ctx: Context, program: int | None = None) -> list[Note]:
     """Rule-based motif-first melody: motifs shaped by the picture's skyline, developed phrase by phrase."""
-    rng = ctx.rng("lead")
     shape = LeadShape(ctx, program)
 
-    def theme(section: Section, lift: int) -> Theme:
-        return Theme(RuleCells(rng, _skyline(ctx, section, 8)), rng, lift)
+    def draft(attempt: int) -> list[Note]:
+        rng = ctx.rng(_stream("lead", attempt))
 
-    events = _write(ctx, shape, theme)
-    return _to_notes(ctx, shape, events, events[-1][2] if events else shape.clamp(round(shape.target(0))))
+        def theme(section: Section, lift: int) -> Theme:
+            return Theme(RuleCells(rng, _skyline(ctx, section, 8)), rng, lift, LEGATO.get(ctx.genre.name))
+
+        events = _write(ctx, shape, theme, _restating(attempt))
+        return _to_notes(ctx, shape, events, events[-1][2] if events else shape.clamp(round(shape.target(0))))
+
+    return _drafted(draft)
 
 
 # --- model-driven lead ------------------------------------------------------------------------------
@@ -532,12 +608,16 @@ class ModelCells:
 
 def model_lead(ctx: Context, model: MarkovModel | None = None, program: int | None = None) -> list[Note]:
     """Motif-first melody whose motifs and variations are drawn from the Markov model."""
-    model = model or load_model()
-    rng = ctx.rng("lead-model")
+    source = model or load_model()
     shape = LeadShape(ctx, program)
 
-    def theme(section: Section, lift: int) -> Theme:
-        return Theme(ModelCells(model, rng), rng, lift)
+    def draft(attempt: int) -> list[Note]:
+        rng = ctx.rng(_stream("lead-model", attempt))
 
-    events = _write(ctx, shape, theme)
-    return _to_notes(ctx, shape, events, events[-1][2] if events else shape.clamp(round(shape.target(0))))
+        def theme(section: Section, lift: int) -> Theme:
+            return Theme(ModelCells(source, rng), rng, lift, LEGATO.get(ctx.genre.name))
+
+        events = _write(ctx, shape, theme, _restating(attempt))
+        return _to_notes(ctx, shape, events, events[-1][2] if events else shape.clamp(round(shape.target(0))))
+
+    return _drafted(draft)

@@ -19,6 +19,7 @@ FREE, OPEN, CLOSE = 0, 1, 2  # tags: any scale tone; a cadence on a chord tone; 
 HOLD_FROM = 8  # a cadence bar holds its last note from beat 3 ...
 REST_FROM = 12  # ... and breathes in the last beat
 DISPLACE = 2  # rhythmic displacement: an 8th later
+LEGATO_DISPLACE = 1  # ... or a 16th, so a legato line never stops for long
 
 
 def material(section_name: str) -> str:
@@ -45,10 +46,11 @@ def displacement(cell: Cell, shift: int = DISPLACE) -> Cell:
     return tuple((s, min(n, STEPS_PER_BAR - s), o, t) for s, n, o, t in out)
 
 
-def changed_ending(cell: Cell, offset: int, tag: int) -> Cell:
-    """The cell's first half, then a cadence note held from beat 3 to beat 4, then a beat of rest."""
+def changed_ending(cell: Cell, offset: int, tag: int, rest_from: int = REST_FROM) -> Cell:
+    """The cell's first half, then a cadence note held from beat 3 until `rest_from` (beat 4: a beat of
+    rest; a legato lead holds on longer and only breathes before the next phrase)."""
     head = tuple((s, min(n, HOLD_FROM - s), o, t) for s, n, o, t in cell if s < HOLD_FROM)
-    return (*head, (HOLD_FROM, REST_FROM - HOLD_FROM, offset, tag))
+    return (*head, (HOLD_FROM, rest_from - HOLD_FROM, offset, tag))
 
 
 def widen(cell: Cell, reach: int) -> Cell:

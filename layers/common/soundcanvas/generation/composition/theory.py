@@ -1,4 +1,5 @@
-"""Scales, diatonic chords, progressions and voicings: everything pitched stays inside key + scale."""
+"""Scales, chords and voicings: diatonic chords of the key + scale, named chromatic chords (a major dominant,
+secondary dominants, borrowed chords) where a genre's harmony asks for them, close and power-chord voicings."""
 
 from __future__ import annotations
 
@@ -6,53 +7,32 @@ from dataclasses import dataclass
 
 from soundcanvas.generation.genres import KEYS, SCALES
 
-# Chord progressions as 0-based scale degrees, one chord per harmonic slot. Each scale has pools for
-# the A sections and for the contrasting B section; diminished/augmented roots are avoided.
-PROGRESSIONS: dict[str, tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]] = {
-    "major": (
-        ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 0, 4), (0, 2, 3, 4)),
-        ((3, 4, 2, 5), (5, 3, 0, 4), (1, 4, 0, 5), (3, 0, 3, 4)),
-    ),
-    "minor": (
-        ((0, 5, 2, 6), (0, 3, 4, 0), (0, 5, 3, 4), (0, 6, 5, 6)),
-        ((5, 6, 0, 0), (3, 5, 6, 4), (2, 6, 3, 4), (5, 2, 6, 3)),
-    ),
-    "harmonic_minor": (
-        ((0, 3, 4, 0), (0, 5, 3, 4), (0, 5, 1, 4), (0, 3, 0, 4)),
-        ((5, 3, 4, 4), (3, 4, 0, 5), (5, 1, 4, 0), (3, 0, 5, 4)),
-    ),
-    "dorian": (
-        ((0, 3, 0, 3), (0, 6, 3, 0), (0, 1, 6, 0), (0, 2, 3, 0)),
-        ((3, 4, 0, 6), (2, 3, 6, 0), (6, 2, 3, 4), (1, 4, 2, 3)),
-    ),
-    "phrygian": (
-        ((0, 1, 0, 6), (0, 1, 2, 1), (0, 6, 5, 1)),
-        ((5, 6, 0, 1), (3, 2, 1, 0), (2, 1, 6, 0)),
-    ),
-    "lydian": (
-        ((0, 1, 0, 1), (0, 1, 4, 0), (0, 4, 1, 0)),
-        ((5, 1, 4, 0), (2, 5, 1, 1), (6, 5, 1, 4)),
-    ),
-    "mixolydian": (
-        ((0, 6, 3, 0), (0, 3, 6, 0), (0, 4, 3, 0)),
-        ((3, 5, 6, 0), (1, 3, 6, 0), (4, 5, 3, 6)),
-    ),
-    # Five-note scales (degrees 0..4): chords are fitted from the scale's own notes (see chord_pcs).
-    "pentatonic": (
-        ((0, 3, 4, 0), (0, 4, 3, 0), (0, 1, 4, 3)),
-        ((4, 3, 0, 1), (1, 3, 4, 0), (3, 4, 1, 1)),
-    ),
-}
+PARENT_SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 
 
 @dataclass(frozen=True)
 class Chord:
-    degree: int
+    degree: int  # the scale degree of the root (for a chromatic root: the degree it stands in for)
     pcs: tuple[int, ...]  # pitch classes, root first
+    second: Chord | None = None  # the chord of the bar's second half, when the harmony moves mid-bar
 
     @property
     def root(self) -> int:
         return self.pcs[0]
+
+    @property
+    def diminished(self) -> bool:
+        return len(self.pcs) >= 3 and (self.pcs[2] - self.pcs[0]) % 12 == 6
+
+    def halves(self) -> tuple[Chord, Chord]:
+        """The chords of the bar's first and second halves."""
+        first = Chord(self.degree, self.pcs)
+        return first, self.second or first
+
+    def with_second(self, second: Chord) -> Chord:
+        """This chord for the bar's first half, `second` for its second half (one chord if they are the same)."""
+        first = Chord(self.degree, self.pcs)
+        return first if second.pcs == first.pcs else Chord(self.degree, self.pcs, Chord(second.degree, second.pcs))
 
 
 class Harmony:
@@ -97,11 +77,24 @@ class Harmony:
                 tones.append(sev)
         return Chord(degree, tuple((root + i) % 12 for i in tones))
 
-    def progressions(self) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
-        """(A pool, B pool) of degree progressions for this scale."""
-        if self.size == 5:
-            return PROGRESSIONS["pentatonic"]
-        return PROGRESSIONS.get(self.scale_name, PROGRESSIONS["major"])
+    def parent_degree(self, degree: int) -> int:
+        """This scale's degree for a degree of the parent seven-note scale (the nearest one in a pentatonic scale)."""
+        if self.size == 7:
+            return degree % 7
+        parent = PARENT_SCALES["minor" if 3 in self.offsets else "major"]
+        target = parent[degree % 7]
+        return min(range(self.size), key=lambda i: (abs(self.offsets[i] - target), self.offsets[i]))
+
+    def named_chord(self, root: int, intervals: tuple[int, ...], degree: int, ninth: bool = False) -> Chord:
+        """A chord built on `root` semitones above the tonic (its notes may leave the scale)."""
+        pc = (self.tonic + root) % 12
+        tones = [(pc + i) % 12 for i in intervals]
+        if ninth and (pc + 2) % 12 in self.pcs:
+            tones.append((pc + 2) % 12)
+        return Chord(self.parent_degree(degree), tuple(tones))
+
+    def chromatic(self, chord: Chord) -> bool:
+        return any(pc not in self.pcs for pc in chord.pcs)
 
 
 def pitch_in_range(pc: int, low: int, high: int) -> int:
@@ -132,3 +125,9 @@ def voice(chord: Chord, previous: tuple[int, ...] | None, low: int = 52, high: i
         return spread, v
 
     return min(candidates, key=cost)
+
+
+def power_voicing(chord: Chord, low: int = 40, high: int = 64) -> tuple[int, ...]:
+    """Root, perfect fifth and octave (a power chord), the root in [low, low + 12)."""
+    root = pitch_in_range(chord.root, low, high)
+    return (root, root + 7, root + 12)
