@@ -24,7 +24,7 @@ from botocore.config import Config
 
 from soundcanvas.blend import blends, creation
 from soundcanvas.blend.blends import BlendConflict, BlendStore
-from soundcanvas.blend.creation import BlendNotFound, BlendRequest, SongNotReady
+from soundcanvas.blend.creation import BlendNotFound, BlendRequest
 from soundcanvas.blend.songs import SongStore
 from soundcanvas.core import api, storage
 from soundcanvas.core.quotas import Quota, QuotaStore
@@ -140,11 +140,6 @@ def delete_blend(blendId: BlendId) -> Response[str]:
 
 # --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
 api.install_error_handlers(app, not_found=(BlendNotFound,), conflict=(BlendConflict,))
-
-
-@app.exception_handler(SongNotReady)
-def _bad_request(exc: SongNotReady) -> Response:
-    return api.field_error(400, exc.field, str(exc))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

@@ -47,6 +47,7 @@ from soundcanvas.blend import songs
 from soundcanvas.blend.search import SearchEntry, SearchIndex
 from soundcanvas.blend.songs import SongConflict, SongStore
 from soundcanvas.core import api, cursors, storage
+from soundcanvas.core.inputs import FieldError
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.library.tracks import READY as TRACK_READY  # the seam: a transcribed library track as a song
@@ -113,14 +114,6 @@ class SongFromTranscriptionRequest(BaseModel):
         if (self.trackId is None) == (self.transcriptionId is None):
             raise ValueError("give either trackId or transcriptionId")
         return self
-
-
-class BadRequest(ValueError):
-    """A request the models cannot judge alone; `field` names what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class SongNotFound(LookupError):
@@ -215,7 +208,7 @@ def list_songs(
     user_id = api.caller(app)
     if mine:
         if q is not None:
-            raise BadRequest("q", "search all songs, or list your own with mine=true; not both")
+            raise FieldError("q", "search all songs, or list your own with mine=true; not both")
         own = list(store.owned(user_id))
         start = _offset(user_id, cursor, "mine")
         more = start + limit < len(own)
@@ -234,7 +227,7 @@ def list_songs(
         page = index.search(q, limit=limit, offset=start, extra=extra) if index is not None else \
             SearchIndex.from_entries(extra).search(q, limit=limit, offset=start)
     except ValueError as exc:  # a query with no word in it, or too many words
-        raise BadRequest("q", str(exc)) from exc
+        raise FieldError("q", str(exc)) from exc
     records = store.get_many([hit.song_id for hit in page.hits])
     items = []
     for hit in page.hits:
@@ -364,11 +357,6 @@ def delete_song(songId: SongId) -> Response[str]:
 
 # --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
 api.install_error_handlers(app, not_found=(SongNotFound,), conflict=(SongConflict,))
-
-
-@app.exception_handler(BadRequest)
-def _bad_request(exc: BadRequest) -> Response:
-    return api.field_error(400, exc.field, str(exc))
 
 
 @app.exception_handler(NotYours)

@@ -53,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from soundcanvas.blend import blends as blend_records
 from soundcanvas.core import api, cursors, storage
+from soundcanvas.core.inputs import FieldError
 from soundcanvas.core.quotas import Quota, QuotaExceeded, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.generation import creation, jobs
@@ -415,16 +416,17 @@ def _validated(model: type[Model], data: dict[str, Any], prefix: str = "input.")
 
 
 @contextmanager
-def _faults(not_found: tuple[type[Exception], ...] = (), bad_input: tuple[type[Exception], ...] = (),
-            forbidden: tuple[type[Exception], ...] = (), conflict: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-    """A product's own errors as this API's: NOT_FOUND, BAD_USER_INPUT naming their `field` under `input.`,
-    FORBIDDEN and CONFLICT (the conflicts of the record modules imported above are CONFLICT in `_extensions`)."""
+def _faults(not_found: tuple[type[Exception], ...] = (), forbidden: tuple[type[Exception], ...] = (),
+            conflict: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """A product's own errors as this API's: NOT_FOUND, BAD_USER_INPUT for a field its rules refuse (a FieldError,
+    named under `input.`), FORBIDDEN and CONFLICT (the conflicts of the record modules imported above are CONFLICT
+    in `_extensions`)."""
     try:
         yield
     except not_found as exc:
         raise NotFound(str(exc)) from exc
-    except bad_input as exc:
-        raise BadInput(f"input.{getattr(exc, 'field', '')}".rstrip("."), str(exc)) from exc
+    except FieldError as exc:
+        raise BadInput(f"input.{exc.field}", str(exc)) from exc
     except forbidden as exc:
         raise Forbidden(str(exc)) from exc
     except conflict as exc:
@@ -526,7 +528,7 @@ def create_transcription(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
     limits = listen_creation.Limits(settings.bucket_name, settings.transcription_upload_max_bytes,
                                     settings.upload_expiry_seconds, settings.job_retention_days,
                                     settings.transcription_max_seconds)
-    with _faults(not_found=(listen_creation.TranscriptionNotFound,), bad_input=(listen_creation.BadRequest,)):
+    with _faults(not_found=(listen_creation.TranscriptionNotFound,)):
         if request.trackId is None:
             created = listen_creation.create_with_upload(user_id=user_id, content_type=request.contentType,
                                                          options=options, s3=s3, store=transcriptions,
@@ -594,7 +596,7 @@ def create_map(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
     request = _validated(map_creation.MapRequest, {k: v for k, v in input.items() if v is not None})
     spending = map_creation.Spending(quotas, MAPS, _allowances())
     map_id = map_creation.new_map_id()
-    with _faults(not_found=(map_creation.MapNotFound,), bad_input=(map_creation.BadRequest,)):
+    with _faults(not_found=(map_creation.MapNotFound,)):
         if request.trackId is not None:
             source = map_creation.track_source(user_id=user_id, track_id=request.trackId,
                                                track=tracks.get(user_id, request.trackId), map_id=map_id, s3=s3,
@@ -632,7 +634,7 @@ def create_blend(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
     from soundcanvas.blend import creation as blend_creation
 
     request = _validated(blend_creation.BlendRequest, {k: v for k, v in input.items() if v is not None})
-    with _faults(not_found=(blend_creation.BlendNotFound,), bad_input=(blend_creation.SongNotReady,)):
+    with _faults(not_found=(blend_creation.BlendNotFound,)):
         created = blend_creation.create_blend(user_id=user_id, request=request, catalog=_songs(), store=blends,
                                               quotas=quotas, quota=BLENDS, stepfunctions=_stepfunctions(),
                                               state_machine_arn=settings.blend_state_machine_arn)
@@ -676,8 +678,7 @@ def _standing(user_id: str) -> Any:
 def _community_faults() -> Any:
     from soundcanvas.maps import edits
 
-    return _faults(not_found=(edits.EditNotFound,), bad_input=(edits.PatchRejected,),
-                   forbidden=(edits.EditForbidden,), conflict=(edits.EditConflict,))
+    return _faults(not_found=(edits.EditNotFound,), forbidden=(edits.EditForbidden,), conflict=(edits.EditConflict,))
 
 
 def propose_map_edit(user_id: str, mapId: str, input: dict[str, Any]) -> dict[str, Any]:

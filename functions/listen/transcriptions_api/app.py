@@ -46,7 +46,7 @@ from soundcanvas.core.settings import Settings
 from soundcanvas.library.tracks import TrackStore  # the seam: a library track as a transcription's source
 from soundcanvas.listen import creation, retab, transcriptions
 from soundcanvas.listen import preferences as listen_preferences
-from soundcanvas.listen.creation import BadRequest, TranscriptionNotFound
+from soundcanvas.listen.creation import TranscriptionNotFound
 from soundcanvas.listen.retab import RetabRequest
 from soundcanvas.listen.transcriptions import TranscriptionConflict, TranscriptionStore
 
@@ -258,11 +258,6 @@ def retab_transcription(transcriptionId: TranscriptionId, body: RetabRequest | N
 
 # --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
 api.install_error_handlers(app, not_found=(TranscriptionNotFound,), conflict=(TranscriptionConflict,))
-
-
-@app.exception_handler(BadRequest)
-def _bad_request(exc: BadRequest) -> Response:
-    return api.field_error(400, exc.field, str(exc))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

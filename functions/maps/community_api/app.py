@@ -36,7 +36,7 @@ from soundcanvas.core.quotas import QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.maps import drum_maps, edits, karma, proposals
 from soundcanvas.maps.drum_maps import MapStore
-from soundcanvas.maps.edits import EditConflict, EditForbidden, EditNotFound, EditStore, PatchRejected
+from soundcanvas.maps.edits import EditConflict, EditForbidden, EditNotFound, EditStore
 from soundcanvas.maps.karma import KarmaStore, Standing
 from soundcanvas.maps.proposals import EditRequest, VoteRequest
 from soundcanvas.maps.song_audio import SongAudioStore
@@ -270,11 +270,6 @@ api.install_error_handlers(app, not_found=(EditNotFound,), conflict=(EditConflic
 @app.exception_handler(EditForbidden)
 def _forbidden(exc: EditForbidden) -> Response:
     return api.error(403, str(exc))
-
-
-@app.exception_handler(PatchRejected)
-def _bad_patch(exc: PatchRejected) -> Response:
-    return api.field_error(400, exc.field, str(exc))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)

@@ -35,7 +35,7 @@ from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
 from soundcanvas.library.tracks import TrackStore  # the seam: a library track as a map's source
 from soundcanvas.maps import creation, drum_maps, identify_uploads, song_audio
-from soundcanvas.maps.creation import BadRequest, MapNotFound, MapRequest
+from soundcanvas.maps.creation import MapNotFound, MapRequest
 from soundcanvas.maps.drum_maps import MapConflict, MapStore
 from soundcanvas.maps.song_audio import SongAudioStore
 
@@ -209,11 +209,6 @@ def identify_upload(body: UploadRequest) -> Response[dict[str, Any]]:
 
 # --- errors: mapped to HTTP in one place (soundcanvas.core.api) ---------------------------------------
 api.install_error_handlers(app, not_found=(MapNotFound,), conflict=(MapConflict,))
-
-
-@app.exception_handler(BadRequest)
-def _bad_request(exc: BadRequest) -> Response:
-    return api.field_error(400, exc.field, str(exc))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)

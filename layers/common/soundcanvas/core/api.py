@@ -103,7 +103,7 @@ def install_error_handlers(
     not_found: tuple[type[Exception], ...] = (),
     conflict: tuple[type[Exception], ...] = (),
 ) -> None:
-    """Map validation errors, bad cursors, missing resources and conflicts to JSON responses."""
+    """Map validation errors, bad cursors, a field the rules refuse, missing resources and conflicts to JSON responses."""
 
     def body_is_not_json() -> bool:
         event = app.current_event
@@ -148,6 +148,10 @@ def install_error_handlers(
     @app.exception_handler(cursors.InvalidCursor)
     def bad_cursor(exc: cursors.InvalidCursor) -> Response:
         return field_error(400, "cursor", str(exc))
+
+    @app.exception_handler(inputs.FieldError)
+    def refused_field(exc: inputs.FieldError) -> Response:
+        return field_error(400, exc.field, str(exc))
 
     @app.exception_handler(QuotaExceeded)
     def over_quota(exc: QuotaExceeded) -> Response:

@@ -69,10 +69,6 @@ class TranscriptionNotFound(LookupError):
     """The transcription (or the library track named) does not exist for this caller."""
 
 
-class BadRequest(FieldError):
-    """A request the models cannot judge alone (it needs a record); `field` names what is wrong."""
-
-
 @dataclass(frozen=True)
 class Limits:
     """Where uploads land and how large and long they may be; how long a transcription is kept."""
@@ -146,7 +142,7 @@ def create_from_track(*, user_id: str, track_id: str, track: dict[str, Any] | No
                       state_machine_arn: str) -> dict[str, Any]:
     """Transcribe a READY library track (`track`, read by the face; None when it is not the caller's): copy its
     kept original to the source key, write a PENDING record and start the workflow. `{transcriptionId, status,
-    source}`. `TranscriptionNotFound`, `TranscriptionConflict` (not READY) and `BadRequest` (too long) cost
+    source}`. `TranscriptionNotFound`, `TranscriptionConflict` (not READY) and `FieldError` (too long) cost
     nothing; a workflow that cannot start leaves no record and gives the quota back."""
     if track is None:
         raise TranscriptionNotFound(f"track {track_id} not found")
@@ -154,7 +150,7 @@ def create_from_track(*, user_id: str, track_id: str, track: dict[str, Any] | No
         raise TranscriptionConflict(f"track {track_id} is {track['status']}; wait until it is READY")
     duration = track.get("durationSeconds")
     if duration is not None and float(duration) > limits.max_seconds:
-        raise BadRequest("trackId", f"track {track_id} lasts {float(duration):.0f} s; Listen transcribes recordings "
+        raise FieldError("trackId", f"track {track_id} lasts {float(duration):.0f} s; Listen transcribes recordings "
                                     f"of up to {limits.max_seconds} s")
     transcription_id = uuid.uuid4().hex
     ext = track.get("format") or str(track["originalKey"]).rsplit(".", 1)[-1]

@@ -53,10 +53,6 @@ class MapNotFound(LookupError):
     """No such map (or source) for this caller."""
 
 
-class BadRequest(FieldError):
-    """A request the models cannot judge alone (it needs a record); `field` names what is wrong."""
-
-
 @dataclass(frozen=True)
 class Spending:
     """What a new map spends: the per-window quota and the plan's monthly allowance."""
@@ -72,7 +68,7 @@ def song_source(songs: SongAudioStore, user_id: str, song_id: str) -> dict[str, 
     if song is None:
         raise MapNotFound(f"song {song_id} not found")
     if not song.get("audioKey"):
-        raise BadRequest("songId", f"song {song_id} has no recording yet; attach one with POST /songs/{song_id}/audio")
+        raise FieldError("songId", f"song {song_id} has no recording yet; attach one with POST /songs/{song_id}/audio")
     return {"kind": "song", "id": song_id, "title": song.get("title"), "artist": song.get("artist"),
             "audioKey": song["audioKey"], "public": song.get("visibility") == song_audio.PUBLIC}
 
@@ -87,7 +83,7 @@ def track_source(*, user_id: str, track_id: str, track: dict[str, Any] | None, m
         raise MapConflict(f"track {track_id} is {track['status']}; wait until it is READY")
     duration = track.get("durationSeconds")
     if duration is not None and float(duration) > max_seconds:
-        raise BadRequest("trackId", f"track {track_id} lasts {float(duration):.0f} s; drum maps are made of "
+        raise FieldError("trackId", f"track {track_id} lasts {float(duration):.0f} s; drum maps are made of "
                                     f"recordings of up to {max_seconds} s")
     ext = track.get("format") or str(track["originalKey"]).rsplit(".", 1)[-1]
     key = drum_maps.work_key(user_id, map_id, f"source.{ext}")
