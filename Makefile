@@ -8,6 +8,9 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
+# numba's cache of librosa's compiled functions, filled once, by one process (docs/testing.md#numba-cache).
+export NUMBA_CACHE_DIR := $(CURDIR)/$(VENV)/numba-cache
+NUMBA_STAMP := $(NUMBA_CACHE_DIR)/.warm
 SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont lame ffmpeg libchromaprint1
 BROWSER_PACKAGES := chromium chromium-driver firefox-esr
 export SAM_CLI_TELEMETRY := 0
@@ -34,6 +37,13 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt requirements/listen.txt 
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/listen-nodeps.txt -r requirements/web-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# Listen's stages once on two seconds of sound, so numba compiles and caches librosa's functions (about 25 s) in one
+# process before any test runs two: processes compiling the same function at once can leave a cache that crashes.
+$(NUMBA_STAMP): $(STAMP) layers/common/soundcanvas/listen/warm.py
+	rm -rf $(NUMBA_CACHE_DIR)
+	$(BIN)/python -W ignore -m soundcanvas.listen.warm
+	touch $(NUMBA_STAMP)
 
 $(TOOLS_STAMP): requirements/tools.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -66,7 +76,7 @@ system-deps:
 	  fi; \
 	fi
 
-setup: $(STAMP) system-deps
+setup: $(STAMP) $(NUMBA_STAMP) system-deps
 
 # The OS packages of the product and of its browser tests, one apt-get after the other (run beside the pip installs).
 os-deps:
@@ -98,17 +108,17 @@ demo-maps: setup
 # (pytest-xdist); end-to-end tests on two workers too, a test file at a time, each worker with its own
 # local stack; the load test (marked slow) last, alone.
 test:
-	$(MAKE) --no-print-directory -j4 $(STAMP) $(TOOLS_STAMP) $(SCAN_STAMP) os-deps
+	$(MAKE) --no-print-directory -j4 $(NUMBA_STAMP) $(TOOLS_STAMP) $(SCAN_STAMP) os-deps
 	$(MAKE) --no-print-directory -j3 lint validate scan
-	$(BIN)/python -m pytest tests/unit -n 2
-	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile
+	$(BIN)/python -m pytest tests/unit -n 2 --max-worker-restart 0
+	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile --max-worker-restart 0
 	$(BIN)/python -m pytest tests/e2e -m slow
 
 unit: setup
-	$(BIN)/python -m pytest tests/unit -n 2
+	$(BIN)/python -m pytest tests/unit -n 2 --max-worker-restart 0
 
 e2e: setup browser-deps
-	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile
+	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile --max-worker-restart 0
 	$(BIN)/python -m pytest tests/e2e -m slow
 
 # ruff, mypy, and the import contracts that keep products apart (pyproject.toml, docs/architecture.md).
