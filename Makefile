@@ -170,8 +170,14 @@ bench: setup bench-deps
 	$(BIN)/python -m bench.live --out docs/live-bench.md
 	$(BIN)/python -m bench.music --out docs/music-report.md
 
+# sam build ships sources only (it unpacks wheels and leaves out *.pyc), and a function's filesystem is read-only,
+# so every cold start would compile every module again: about three times the work of loading bytecode
+# (docs/performance.md#bytecode). So the artifacts are compiled with the runtime's Python; unchecked-hash, since a
+# deployed package never changes under it.
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam build
+	@command -v python3.13 >/dev/null || { echo "python3.13 (the functions' runtime) is not on PATH: it compiles the bytecode"; exit 2; }
+	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 # sam build of every zip function with python3.13 on PATH, then an import of each built handler.
 build-check: setup $(TOOLS_STAMP)

@@ -3,6 +3,8 @@
 # on PATH) and import each built handler with only the build's artifacts (the function and the
 # Common layer) on the path: the deployable zips work, not just the source tree. Container-image
 # functions (Render, TranscodeTrack) need Docker and are not built here.
+# The artifacts are compiled to bytecode as `make build` does, and the import must load every module of the
+# build from it (docs/performance.md#bytecode).
 #   PATH=/path/to/python3.13/bin:$PATH tools/check_zip_build.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,14 +18,23 @@ t = template.load(Path('.'), region='us-east-1')
 print(' '.join(n for n, f in t.functions.items() if (f.code_dir / 'Dockerfile').exists() is False))")
 for fn in $functions; do
   "$SAM" build --cached "$fn" >/dev/null
-  env TABLE_NAME=t BUCKET_NAME=b AWS_REGION=us-east-1 STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:x \
-      TRACKS_TABLE_NAME=tt USERS_TABLE_NAME=u QUOTAS_TABLE_NAME=q TRACK_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:y \
-      TRANSCRIPTIONS_TABLE_NAME=tr SONGS_TABLE_NAME=s BLENDS_TABLE_NAME=bl MAPS_TABLE_NAME=m FINGERPRINTS_TABLE_NAME=f \
-      COMMUNITY_TABLE_NAME=c NOTIFICATIONS_TABLE_NAME=n BILLING_TABLE_NAME=bt \
-      LISTEN_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:l BLEND_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:b \
-      SONG_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:s MAP_STATE_MACHINE_ARN=arn:aws:states:us-east-1:0:stateMachine:m \
-      TOKEN_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x TOKEN_AUDIENCE=client \
+  python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash ".aws-sam/build/$fn" .aws-sam/build/CommonLayer
+  # The function's own environment, as the template sets it (the local stack's resolution of its references).
+  mapfile -t environment < <(.venv/bin/python -c "
+from pathlib import Path
+from local_stack import template
+for key, value in template.load(Path('.'), region='us-east-1').functions['$fn'].environment.items():
+    print(f'{key}={value}')")
+  env "${environment[@]}" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
       POWERTOOLS_TRACE_DISABLED=true PYTHONNOUSERSITE=1 \
       PYTHONPATH=".aws-sam/build/$fn:.aws-sam/build/CommonLayer/python" \
-      python3.13 -c "import app, sys; print('$fn: built and imported under Python', sys.version.split()[0])"
+      PYTHONDONTWRITEBYTECODE=1 python3.13 -c "
+import importlib.util, os, sys
+import app
+built = os.path.abspath('.aws-sam/build')
+sources = [os.path.abspath(m.__file__) for m in list(sys.modules.values()) if getattr(m, '__file__', None)]
+sources = [f for f in sources if f.startswith(built) and f.endswith('.py')]
+compiled = [f for f in sources if os.path.exists(importlib.util.cache_from_source(f))]
+assert len(compiled) == len(sources), sorted(set(sources) - set(compiled))[:5]
+print('$fn: built and imported under Python', sys.version.split()[0], '-', len(compiled), 'modules from bytecode')"
 done
