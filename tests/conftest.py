@@ -3,7 +3,6 @@ bucket built from template.yaml's own properties; end-to-end tests start the loc
 
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import os
 import shutil
@@ -26,26 +25,32 @@ ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 
 
-def _private_numba_cache() -> None:
+def _private_numba_cache() -> Path | None:
     """Give this pytest-xdist worker its own copy of the numba cache `make` filled (docs/testing.md#numba-cache).
 
     numba writes a guvectorize function's cache as two files, one after the other; two processes
     compiling the same function at once can leave one file from each, and the next process that
     loads the pair crashes with a segmentation fault (numba issue 10128; seen here in librosa's
     `_pi_wrapper`). A worker that compiles into its own copy cannot mix its files with another's.
-    Runs when this module is imported, before anything imports numba (it reads the variable then)."""
+    Runs when this module is imported, before anything imports numba (it reads the variable then); the copy is
+    removed when the worker's session ends (pytest_unconfigure)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
-        return
+        return None
     shared = Path(os.environ.get("NUMBA_CACHE_DIR") or ROOT / ".venv" / "numba-cache")
     private = Path(tempfile.mkdtemp(prefix=f"numba-cache-{worker}-"))
     if shared.is_dir():
         shutil.copytree(shared, private, dirs_exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(private)
-    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    return private
 
 
-_private_numba_cache()
+PRIVATE_NUMBA_CACHE = _private_numba_cache()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if PRIVATE_NUMBA_CACHE is not None:
+        shutil.rmtree(PRIVATE_NUMBA_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
