@@ -35,12 +35,12 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from soundcanvas.core import cursors
-from soundcanvas.core.records import as_dict, bind, conditional_failed, now_iso, page_key_types
+from soundcanvas.core.records import as_dict, bind, conditional_failed, now_iso, page_key_types, update_if
 
 PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 PUBLIC, PRIVATE = "public", "private"
@@ -248,25 +248,16 @@ class SongStore:
         actions = [m.status.set(READY), m.midiKey.set(midi_key), m.expiresAt.remove(),
                    m.previewStatus.set("RENDERING"), m.updatedAt.set(now_iso(self.clock()))]
         actions += [getattr(m, name).set(value) for name, value in summary.items()]
-        try:
-            m(song_id).update(actions=actions, condition=(m.status == PENDING) & (m.expiresAt > int(self.clock())))
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(m(song_id), actions, (m.status == PENDING) & (m.expiresAt > int(self.clock())))
 
     def start_preview(self, song_id: str) -> bool:
         """Mark a READY song's preview RENDERING, once: False when it has one, or one is on its way or failed."""
         m = self.model
-        try:
-            m(song_id).update(actions=[m.previewStatus.set("RENDERING")],
-                              condition=(m.status == READY) & m.previewStatus.does_not_exist())
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            m(song_id),
+            [m.previewStatus.set("RENDERING")],
+            (m.status == READY) & m.previewStatus.does_not_exist(),
+        )
 
     def set_preview(self, song_id: str, *, status: str, preview_key: str | None = None,
                     error: str | None = None) -> bool:
@@ -275,29 +266,18 @@ class SongStore:
         actions = [m.previewStatus.set(status)]
         actions.append(m.previewKey.set(preview_key) if preview_key else m.previewKey.remove())
         actions.append(m.previewError.set(error) if error else m.previewError.remove())
-        try:
-            m(song_id).update(actions=actions, condition=m.songId.exists())
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(m(song_id), actions, m.songId.exists())
 
     def fail(self, song_id: str, *, message: str) -> bool:
         """PENDING -> FAILED with a message a person can act on; kept a week, then it expires."""
         m = self.model
         now = self.clock()
-        try:
-            m(song_id).update(
-                actions=[m.status.set(FAILED), m.errorMessage.set(message), m.updatedAt.set(now_iso(now)),
-                         m.expiresAt.set(int(now + FAILED_RETENTION_SECONDS))],
-                condition=m.status == PENDING,
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            m(song_id),
+            [m.status.set(FAILED), m.errorMessage.set(message), m.updatedAt.set(now_iso(now)),
+             m.expiresAt.set(int(now + FAILED_RETENTION_SECONDS))],
+            m.status == PENDING,
+        )
 
     def list_public(self, *, limit: int, cursor: str | None, viewer_id: str) -> tuple[list[dict[str, Any]], str | None]:
         """A page of public songs by title (a query on ByTitle)."""

@@ -34,11 +34,10 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 from soundcanvas.core.quotas import Quota, QuotaStore
-from soundcanvas.core.records import bind, conditional_failed, now_iso
+from soundcanvas.core.records import bind, now_iso, update_if
 from soundcanvas.core.settings import Settings
 
 FREE, PRO = "free", "pro"
@@ -141,14 +140,10 @@ class EntitlementStore:
         if only_subscription is not None:
             condition = in_order & (m.stripeSubscriptionId.does_not_exist()
                                     | (m.stripeSubscriptionId == only_subscription))
-        try:
-            m(user_id).update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
+        if not update_if(m(user_id), actions, condition):
             current = self.get(user_id)
             older = current["planEventAt"] is not None and current["planEventAt"] > int(event_at)
-            raise StaleChange("older" if older else "other-subscription") from exc
+            raise StaleChange("older" if older else "other-subscription")
 
 
 class Allowances:

@@ -34,12 +34,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from soundcanvas.core import cursors
-from soundcanvas.core.records import as_dict, bind, conditional_failed, delete_partition, now_iso
+from soundcanvas.core.records import as_dict, bind, delete_partition, now_iso, update_if
 from soundcanvas.core.settings import ConfigError, Settings
 
 logger = Logger(child=True)
@@ -161,13 +161,8 @@ class NotificationStore:
         read_at = now_iso(self.clock())
         marked = 0
         for notification_id in dict.fromkeys(ids):
-            try:
-                m(user_id, notification_id).update(actions=[m.readAt.set(read_at), m.unreadBy.remove()],
-                                                   condition=m.unreadBy.exists())
-            except UpdateError as exc:
-                if conditional_failed(exc):
-                    continue
-                raise
+            if not update_if(m(user_id, notification_id), [m.readAt.set(read_at), m.unreadBy.remove()], m.unreadBy.exists()):
+                continue
             marked += 1
         return marked
 

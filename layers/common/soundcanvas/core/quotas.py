@@ -26,10 +26,9 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from soundcanvas.core.records import bind, conditional_failed
+from soundcanvas.core.records import bind, update_if
 
 
 @dataclass(frozen=True)
@@ -123,11 +122,7 @@ class QuotaStore:
 
     def _give_back(self, user_id: str, quota: Quota, units: int, start: int) -> None:
         m = self.model
-        try:
-            m(_counter_key(user_id, quota, start)).update(actions=[m.used.add(-units)], condition=m.used >= units)
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
+        update_if(m(_counter_key(user_id, quota, start)), [m.used.add(-units)], m.used >= units)
 
     def take(self, user_id: str, quota: Quota, units: int = 1, *, now: float | None = None) -> int:
         """Use `units` of the quota in the current window; returns what is left, or raises QuotaExceeded."""
@@ -138,15 +133,12 @@ class QuotaStore:
             raise QuotaExceeded(quota, retry_after, end)
         m = self.model
         record = m(_counter_key(user_id, quota, start))
-        try:
-            record.update(
-                actions=[m.used.add(units), m.expiresAt.set(end + 86400)],
-                condition=m.used.does_not_exist() | (m.used <= quota.limit - units),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                raise QuotaExceeded(quota, retry_after, end) from exc
-            raise
+        if not update_if(
+            record,
+            [m.used.add(units), m.expiresAt.set(end + 86400)],
+            m.used.does_not_exist() | (m.used <= quota.limit - units),
+        ):
+            raise QuotaExceeded(quota, retry_after, end)
         return int(quota.limit - record.used)
 
     def used(self, user_id: str, quota: Quota, *, now: float | None = None) -> tuple[int, int]:

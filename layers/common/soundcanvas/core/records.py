@@ -224,12 +224,8 @@ def advance_stage(model: Any, clock: Any, user_id: str, item_id: str, stage_prog
     if next_stage == "done":
         actions += [m.status.set(COMPLETE), m.activeShard.remove()]
     record = m(user_id, item_id)
-    try:
-        record.update(actions=actions, condition=m.status == RUNNING)
-    except UpdateError as exc:
-        if conditional_failed(exc):
-            return False
-        raise
+    if not update_if(record, actions, m.status == RUNNING):
+        return False
     if next_stage is not None:
         announce(kind, user_id, item_id, record)
     return True
@@ -263,18 +259,15 @@ class WorkflowRecordStore(UserRecordStore):
         m = self.model
         now = self.clock()
         first = list(self.stage_progress)[1]
-        try:
-            m(user_id, item_id).update(
-                actions=[m.status.set(RUNNING), m.activeShard.set(active_shard(item_id)), m.stage.set(first),
-                         m.progress.set(self.stage_progress[first]), m.claimedBy.set(execution_id),
-                         m.updatedAt.set(now_iso(now))],
-                condition=((m.status == PENDING) | ((m.status == RUNNING) & (m.claimedBy == execution_id)))
-                & (m.expiresAt > int(now)),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
+        if not update_if(
+            m(user_id, item_id),
+            [m.status.set(RUNNING), m.activeShard.set(active_shard(item_id)), m.stage.set(first),
+             m.progress.set(self.stage_progress[first]), m.claimedBy.set(execution_id),
+             m.updatedAt.set(now_iso(now))],
+            ((m.status == PENDING) | ((m.status == RUNNING) & (m.claimedBy == execution_id)))
+            & (m.expiresAt > int(now)),
+        ):
+            return None
         claimed = self.get(user_id, item_id)
         announce(self.kind, user_id, item_id, claimed or {})
         return claimed
@@ -295,11 +288,7 @@ class WorkflowRecordStore(UserRecordStore):
                    m.errorMessage.set(message), m.updatedAt.set(now_iso(now))]
         if self.failed_retention_seconds is not None:  # a failed record expires sooner than a finished one
             actions.append(m.expiresAt.set(int(now + self.failed_retention_seconds)))
-        try:
-            record.update(actions=actions, condition=m.status.is_in(PENDING, RUNNING))
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
+        if not update_if(record, actions, m.status.is_in(PENDING, RUNNING)):
+            return False
         announce(self.kind, user_id, item_id, record)
         return True

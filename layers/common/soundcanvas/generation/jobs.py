@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from soundcanvas.core.records import (
@@ -33,6 +33,7 @@ from soundcanvas.core.records import (
     bind,
     conditional_failed,
     now_iso,
+    update_if,
     user_created_index,
 )
 
@@ -172,12 +173,8 @@ class JobStore(UserRecordStore):
                 self.model.uploadExpiresAt.remove(),
             ]
         record = self.model(user_id, job_id)
-        try:
-            record.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
+        if not update_if(record, actions, condition):
+            return None
         announce(self.kind, user_id, job_id, record)
         return as_dict(record)
 
@@ -203,57 +200,47 @@ class JobStore(UserRecordStore):
         for name, value in attributes.items():
             actions.append(getattr(self.model, name).set(value))
         record = self.model(user_id, job_id)
-        try:
-            record.update(actions=actions, condition=self.model.status == RUNNING)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
+        if not update_if(record, actions, self.model.status == RUNNING):
+            return False
         announce(self.kind, user_id, job_id, record)
         return True
 
     def fail(self, user_id: str, job_id: str, *, stage: str, message: str) -> bool:
         """Mark a PENDING or RUNNING job FAILED; False if it is gone or already finished."""
         record = self.model(user_id, job_id)
-        try:
-            record.update(
-                actions=[
-                    self.model.status.set(FAILED),
-                    self.model.activeShard.remove(),
-                    self.model.failedStage.set(stage),
-                    self.model.errorMessage.set(message),
-                    self.model.updatedAt.set(now_iso(self.clock())),
-                ],
-                condition=self.model.status.is_in(PENDING, RUNNING),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
+        if not update_if(
+            record,
+            [
+                self.model.status.set(FAILED),
+                self.model.activeShard.remove(),
+                self.model.failedStage.set(stage),
+                self.model.errorMessage.set(message),
+                self.model.updatedAt.set(now_iso(self.clock())),
+            ],
+            self.model.status.is_in(PENDING, RUNNING),
+        ):
+            return False
         announce(self.kind, user_id, job_id, record)
         return True
 
     def restart(self, user_id: str, job_id: str, *, options: dict[str, Any]) -> dict[str, Any]:
         """COMPLETE | FAILED -> PENDING with new options and the next run number (regenerate)."""
         record = self.model(user_id, job_id)
-        try:
-            record.update(
-                actions=[
-                    self.model.status.set(PENDING),
-                    self.model.stage.set("analyze"),
-                    self.model.progress.set(0),
-                    self.model.options.set(options),
-                    self.model.run.add(1),
-                    self.model.errorMessage.remove(),
-                    self.model.failedStage.remove(),
-                    self.model.timings.set({}),
-                    self.model.updatedAt.set(now_iso(self.clock())),
-                ],
-                condition=self.model.status.is_in(COMPLETE, FAILED) & (self.model.expiresAt > int(self.clock())),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                raise JobConflict(REGENERATE_CONFLICT) from exc
-            raise
+        if not update_if(
+            record,
+            [
+                self.model.status.set(PENDING),
+                self.model.stage.set("analyze"),
+                self.model.progress.set(0),
+                self.model.options.set(options),
+                self.model.run.add(1),
+                self.model.errorMessage.remove(),
+                self.model.failedStage.remove(),
+                self.model.timings.set({}),
+                self.model.updatedAt.set(now_iso(self.clock())),
+            ],
+            self.model.status.is_in(COMPLETE, FAILED) & (self.model.expiresAt > int(self.clock())),
+        ):
+            raise JobConflict(REGENERATE_CONFLICT)
         announce(self.kind, user_id, job_id, record)
         return as_dict(record)

@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
@@ -45,6 +45,7 @@ from soundcanvas.core.records import (
     now_iso,
     page_key_types,
     stalled_records,
+    update_if,
     user_created_index,
 )
 
@@ -302,14 +303,11 @@ class TrackStore:
 
     def extend_upload(self, user_id: str, track_id: str, *, expires_at: int) -> None:
         """A new upload form for a track still UPLOADING: keep the record as long as the new form."""
-        try:
-            self.model(user_id, track_id).update(
-                actions=[self.model.expiresAt.set(expires_at), self.model.updatedAt.set(now_iso(self.clock()))],
-                condition=self.model.status == UPLOADING,
-            )
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
+        update_if(
+            self.model(user_id, track_id),
+            [self.model.expiresAt.set(expires_at), self.model.updatedAt.set(now_iso(self.clock()))],
+            self.model.status == UPLOADING,
+        )
 
     def open_form(self, user_id: str, track_id: str, *, claimable_until: int) -> str:
         """A new upload form id for the track, recorded as open: an upload under it may be claimed once.
@@ -358,33 +356,30 @@ class TrackStore:
             condition &= m.openForms.contains(form_id)
             form_actions = [m.openForms.delete({form_id})]
         record = m(user_id, track_id)
-        try:
-            record.update(
-                actions=[
-                    *form_actions,
-                    m.claimedBy.set(claimed_by) if claimed_by else m.claimedBy.remove(),
-                    m.status.set(PROCESSING),
-                    m.activeShard.set(active_shard(track_id)),
-                    m.originalKey.set(key),
-                    m.format.set(key.rsplit(".", 1)[-1]),
-                    m.sizeBytes.set(size),
-                    m.sourceETag.set(etag),
-                    m.version.set(version),
-                    m.createdAt.set(m.createdAt | now_iso(now)),
-                    m.updatedAt.set(now_iso(now)),
-                    m.fileName.set(m.fileName | file_name),
-                    m.source.set(m.source | source),
-                    m.reviewCount.set(m.reviewCount | 0),
-                    m.expiresAt.remove(),
-                    m.errorMessage.remove(),
-                    m.dueAt.remove(),  # out of Guess the Track until this version is READY
-                ],
-                condition=condition,
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
+        if not update_if(
+            record,
+            [
+                *form_actions,
+                m.claimedBy.set(claimed_by) if claimed_by else m.claimedBy.remove(),
+                m.status.set(PROCESSING),
+                m.activeShard.set(active_shard(track_id)),
+                m.originalKey.set(key),
+                m.format.set(key.rsplit(".", 1)[-1]),
+                m.sizeBytes.set(size),
+                m.sourceETag.set(etag),
+                m.version.set(version),
+                m.createdAt.set(m.createdAt | now_iso(now)),
+                m.updatedAt.set(now_iso(now)),
+                m.fileName.set(m.fileName | file_name),
+                m.source.set(m.source | source),
+                m.reviewCount.set(m.reviewCount | 0),
+                m.expiresAt.remove(),
+                m.errorMessage.remove(),
+                m.dueAt.remove(),  # out of Guess the Track until this version is READY
+            ],
+            condition,
+        ):
+            return None
         self._announce(user_id, track_id, PROCESSING, "inspect")
         return _as_dict(record)
 
@@ -392,13 +387,7 @@ class TrackStore:
         """Apply actions only while the record is PROCESSING this version; False otherwise."""
         m = self.model
         actions = [*actions, m.updatedAt.set(now_iso(self.clock()))]
-        try:
-            m(user_id, track_id).update(actions=actions, condition=(m.version == version) & (m.status == PROCESSING))
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(m(user_id, track_id), actions, (m.version == version) & (m.status == PROCESSING))
 
     def set_metadata(self, user_id: str, track_id: str, version: str, fields: dict[str, Any]) -> bool:
         """Store what was read from the file (tags, stream facts, cover); fields set to None are removed."""
@@ -446,14 +435,8 @@ class TrackStore:
                 return False
             self._announce(user_id, track_id, FAILED, "failed")
             return True
-        try:
-            m(user_id, track_id).update(
-                actions=[*actions, m.updatedAt.set(now_iso(self.clock()))], condition=m.status == UPLOADING
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
+        if not update_if(m(user_id, track_id), [*actions, m.updatedAt.set(now_iso(self.clock()))], m.status == UPLOADING):
+            return False
         self._announce(user_id, track_id, FAILED, "failed")
         return True
 
@@ -475,12 +458,8 @@ class TrackStore:
         if "artist" in changes:
             actions.append(m.artistKey.set(changes["artist"].lower()) if changes["artist"] else m.artistKey.remove())
         record = m(user_id, track_id)
-        try:
-            record.update(actions=actions, condition=m.trackId.exists())
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
+        if not update_if(record, actions, m.trackId.exists()):
+            return None
         return _as_dict(record)
 
     def record_review(
@@ -488,22 +467,17 @@ class TrackStore:
     ) -> bool:
         """Store a graded review; False if another grade landed first or the track is no longer READY."""
         m = self.model
-        try:
-            m(user_id, track_id).update(
-                actions=[
-                    m.reviews.set(reviews),
-                    m.schedule.set(schedule),
-                    m.reviewCount.set(expected_count + 1),
-                    m.dueAt.set(due_at),
-                    m.updatedAt.set(now_iso(self.clock())),
-                ],
-                condition=(m.reviewCount == expected_count) & (m.status == READY),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            m(user_id, track_id),
+            [
+                m.reviews.set(reviews),
+                m.schedule.set(schedule),
+                m.reviewCount.set(expected_count + 1),
+                m.dueAt.set(due_at),
+                m.updatedAt.set(now_iso(self.clock())),
+            ],
+            (m.reviewCount == expected_count) & (m.status == READY),
+        )
 
     def reschedule(self, user_id: str, track_id: str, *, expected_count: int, schedule: str, due_at: int | None) -> bool:
         """Replace the scheduler state (after a scheduler switch); False if a grade landed meanwhile."""
@@ -513,13 +487,7 @@ class TrackStore:
         if due_at is not None:
             actions.append(m.dueAt.set(due_at))
             condition &= m.status == READY
-        try:
-            m(user_id, track_id).update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(m(user_id, track_id), actions, condition)
 
     def delete(self, user_id: str, track_id: str) -> bool:
         """Delete the record; False when there was none."""

@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from soundcanvas.core.records import (
@@ -46,6 +46,7 @@ from soundcanvas.core.records import (
     bind,
     conditional_failed,
     now_iso,
+    update_if,
     user_created_index,
 )
 
@@ -170,12 +171,8 @@ class TranscriptionStore(UserRecordStore):
             actions.append(self.model.uploadEtag.set(upload_etag))
         if execution_id:
             actions.append(self.model.claimedBy.set(execution_id))
-        try:
-            record.update(actions=actions, condition=(self.model.status == PENDING) & (self.model.expiresAt > int(now)))
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
+        if not update_if(record, actions, (self.model.status == PENDING) & (self.model.expiresAt > int(now))):
+            return None
         announce(self.kind, user_id, transcription_id, record)
         return as_dict(record)
 
@@ -195,16 +192,11 @@ class TranscriptionStore(UserRecordStore):
         False when it is gone, no longer COMPLETE, or another change replaced its result since
         `expected_result_key` was read: of two concurrent re-tabs, one wins whole."""
         m = self.model
-        try:
-            m(user_id, transcription_id).update(
-                actions=[m.outputs.set(outputs), m.options.set(options), m.updatedAt.set(now_iso(self.clock()))],
-                condition=(m.status == COMPLETE) & (m.outputs["resultKey"] == expected_result_key),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            m(user_id, transcription_id),
+            [m.outputs.set(outputs), m.options.set(options), m.updatedAt.set(now_iso(self.clock()))],
+            (m.status == COMPLETE) & (m.outputs["resultKey"] == expected_result_key),
+        )
 
     def fail(self, user_id: str, transcription_id: str, *, stage: str, message: str,
              only_pending: bool = False) -> bool:
@@ -212,15 +204,12 @@ class TranscriptionStore(UserRecordStore):
         claim must not fail the run that did claim it); False if it is gone or already finished."""
         m = self.model
         record = m(user_id, transcription_id)
-        try:
-            record.update(
-                actions=[m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
-                         m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
-                condition=(m.status == PENDING) if only_pending else m.status.is_in(PENDING, RUNNING),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
+        if not update_if(
+            record,
+            [m.status.set(FAILED), m.activeShard.remove(), m.failedStage.set(stage),
+             m.errorMessage.set(message), m.updatedAt.set(now_iso(self.clock()))],
+            (m.status == PENDING) if only_pending else m.status.is_in(PENDING, RUNNING),
+        ):
+            return False
         announce(self.kind, user_id, transcription_id, record)
         return True

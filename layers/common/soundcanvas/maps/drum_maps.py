@@ -29,7 +29,7 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -47,6 +47,7 @@ from soundcanvas.core.records import (
     conditional_failed,
     now_iso,
     page_key_types,
+    update_if,
     user_created_index,
 )
 
@@ -217,13 +218,7 @@ class MapStore(WorkflowRecordStore):
         if verified_version is not None:  # what the curator reviewed is still the current version
             actions.append(m.verifiedVersion.set(verified_version))
             condition = condition & (m.version == verified_version)
-        try:
-            m(user_id, map_id).update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(m(user_id, map_id), actions, condition)
 
 
     def delete_unshared(self, user_id: str, map_id: str) -> bool:

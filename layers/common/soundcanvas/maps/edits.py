@@ -35,7 +35,7 @@ from typing import Any
 
 import jsonpatch
 import jsonpointer
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 
 from soundcanvas.core import cursors
 from soundcanvas.core.inputs import FieldError
@@ -315,12 +315,8 @@ class EditStore:
     def _count_vote(self, edit: dict[str, Any], decision: str) -> None:
         """Add the vote to the map's tally (after the vote is in: the tally is a display, the votes are the truth)."""
         maps = self.maps.model
-        try:
-            tally = maps.approveVotes if decision == APPROVE else maps.rejectVotes
-            maps(edit["mapUserId"], edit["mapId"]).update(actions=[tally.add(1)], condition=maps.mapId.exists())
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
+        tally = maps.approveVotes if decision == APPROVE else maps.rejectVotes
+        update_if(maps(edit["mapUserId"], edit["mapId"]), [tally.add(1)], maps.mapId.exists())
 
     def _credits(self, edit: dict[str, Any], outcome: str, decider: str) -> list[Credit]:
         entity = {"kind": "edit", "id": edit["editId"]}
@@ -419,15 +415,12 @@ class EditStore:
     def _conflict(self, edit: dict[str, Any], message: str) -> Decision:
         """Mark the edit `conflict` (it stays in history; its author proposes again) and say so with a 409."""
         model = self.m["edit"]
-        try:
-            model(edit_pk(edit["editId"]), "edit").update(
-                actions=[model.editState.set(CONFLICT), model.message.set(message),
-                         model.decidedAt.set(now_iso(self.clock()))],
-                condition=model.editState == PENDING)
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return Decision(self.get(edit["editId"]) or edit)
-            raise
+        if not update_if(
+            model(edit_pk(edit["editId"]), "edit"),
+            [model.editState.set(CONFLICT), model.message.set(message), model.decidedAt.set(now_iso(self.clock()))],
+            model.editState == PENDING,
+        ):
+            return Decision(self.get(edit["editId"]) or edit)
         raise EditConflict(f"edit {edit['editId']} is now conflict: {message}", decided=self.get(edit["editId"]))
 
     # ---------------------------------------------------------------- the sweeper
@@ -436,14 +429,13 @@ class EditStore:
         model = self.m["edit"]
         expired = []
         for item in model.by_state.query(PENDING, range_key_condition=model.createdAt < now_iso(older_than)):
-            try:
-                item.update(actions=[model.editState.set(EXPIRED), model.decidedAt.set(now_iso(self.clock())),
-                                     model.message.set("undecided for 7 days")],
-                            condition=model.editState == PENDING)
-            except UpdateError as exc:
-                if conditional_failed(exc):
-                    continue
-                raise
+            if not update_if(
+                item,
+                [model.editState.set(EXPIRED), model.decidedAt.set(now_iso(self.clock())),
+                 model.message.set("undecided for 7 days")],
+                model.editState == PENDING,
+            ):
+                continue
             expired.append(self._view(item))
         return expired
 
@@ -486,12 +478,11 @@ class EditStore:
         changed = 0
         for item in edit.by_author.query(user_id, filter_condition=edit.sk == "edit"):
             if item.appliedVersion is not None:  # before the edit: a retry finds the edit by its author
-                try:
-                    versions(map_pk(item.mapId), version_sk(int(item.appliedVersion))).update(
-                        actions=[versions.author.set(anonymous_id)], condition=versions.sk.exists())
-                except UpdateError as exc:
-                    if not conditional_failed(exc):
-                        raise
+                update_if(
+                    versions(map_pk(item.mapId), version_sk(int(item.appliedVersion))),
+                    [versions.author.set(anonymous_id)],
+                    versions.sk.exists(),
+                )
             actions = [edit.author.set(anonymous_id), edit.comment.set("")]
             if item.editState == PENDING:
                 actions += [edit.editState.set(EXPIRED), edit.message.set("its author's account was deleted")]
@@ -503,13 +494,8 @@ class EditStore:
         vote, edit = self.m["vote"], self.m["edit"]
         changed = 0
         for item in vote.by_author.query(user_id, filter_condition=vote.sk.startswith("vote#")):
-            try:  # before the vote moves: a retry finds the edit through the vote
-                edit(item.pk, "edit").update(actions=[edit.decidedBy.set(anonymous_id)],
-                                             condition=edit.decidedBy == user_id)
-                changed += 1
-            except UpdateError as exc:
-                if not conditional_failed(exc):
-                    raise
+            # before the vote moves: a retry finds the edit through the vote
+            changed += update_if(edit(item.pk, "edit"), [edit.decidedBy.set(anonymous_id)], edit.decidedBy == user_id)
             moved = vote(item.pk, f"vote#{anonymous_id}", editId=item.editId, author=anonymous_id,
                          decision=item.decision, reason=None, createdAt=item.createdAt)
             try:

@@ -37,7 +37,7 @@ from pynamodb.transactions import TransactWrite
 
 from soundcanvas.core import cursors
 from soundcanvas.core.quotas import Quota
-from soundcanvas.core.records import conditional_failed, delete_partition, now_iso
+from soundcanvas.core.records import conditional_failed, delete_partition, now_iso, update_if
 from soundcanvas.maps import community
 from soundcanvas.maps.community import karma_pk, user_pk
 
@@ -282,12 +282,11 @@ class KarmaStore:
         ledger = self.m["ledger"]
         sk, entity = renamed_entry_key(entry.sk, entry.entity.as_dict(), user_id, anonymous_id)
         if sk == entry.sk:
-            try:
-                entry.update(actions=[ledger.fromUser.set(anonymous_id), ledger.author.set(anonymous_id),
-                                      ledger.entity.set(entity)], condition=ledger.fromUser == user_id)
-            except UpdateError as exc:
-                if not conditional_failed(exc):
-                    raise
+            update_if(
+                entry,
+                [ledger.fromUser.set(anonymous_id), ledger.author.set(anonymous_id), ledger.entity.set(entity)],
+                ledger.fromUser == user_id,
+            )
             return
         moved = ledger(entry.pk, sk, **{**_attributes(entry), "fromUser": anonymous_id, "author": anonymous_id,
                                         "entity": entity})

@@ -24,10 +24,9 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from soundcanvas.core.records import as_dict, bind, conditional_failed, now_iso, update_if
+from soundcanvas.core.records import as_dict, bind, now_iso, update_if
 
 PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 PUBLIC = "public"
@@ -110,17 +109,12 @@ class SongAudioStore:
         """Hand out a form: audioStatus PENDING, by this user. False when someone else attached the
         song's recording (only they may replace it) or the song is gone or not READY."""
         m = self.model
-        try:
-            m(song_id).update(
-                actions=[m.audioStatus.set(PENDING), m.audioBy.set(user_id), m.audioExt.set(ext),
-                         m.audioError.remove(), m.audioAt.set(now_iso(self.clock()))],
-                condition=(m.status == "READY") & (m.audioBy.does_not_exist() | (m.audioBy == user_id)),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            m(song_id),
+            [m.audioStatus.set(PENDING), m.audioBy.set(user_id), m.audioExt.set(ext),
+             m.audioError.remove(), m.audioAt.set(now_iso(self.clock()))],
+            (m.status == "READY") & (m.audioBy.does_not_exist() | (m.audioBy == user_id)),
+        )
 
     def forget_giver(self, user_id: str, anonymous_id: str) -> int:
         """Erasing an account: the recordings it gave to songs stay with the catalog, given by `anonymous_id`.
@@ -133,38 +127,22 @@ class SongAudioStore:
 
     def mark_ready(self, song_id: str, *, audio_key: str, fingerprint_key: str, duration_seconds: float) -> bool:
         m = self.model
-        try:
-            m(song_id).update(
-                actions=[m.audioStatus.set(READY), m.audioKey.set(audio_key), m.fingerprintKey.set(fingerprint_key),
-                         m.audioDurationSeconds.set(round(duration_seconds, 2)), m.audioError.remove(),
-                         m.audioAt.set(now_iso(self.clock()))],
-                condition=m.songId.exists(),
-            )
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            m(song_id),
+            [m.audioStatus.set(READY), m.audioKey.set(audio_key), m.fingerprintKey.set(fingerprint_key),
+             m.audioDurationSeconds.set(round(duration_seconds, 2)), m.audioError.remove(),
+             m.audioAt.set(now_iso(self.clock()))],
+            m.songId.exists(),
+        )
 
     def mark_failed(self, song_id: str, *, message: str) -> bool:
         """FAILED with why; a recording attached before stays (audioKey is kept)."""
         m = self.model
-        try:
-            m(song_id).update(actions=[m.audioStatus.set(FAILED), m.audioError.set(message)],
-                              condition=m.songId.exists())
-        except UpdateError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return update_if(m(song_id), [m.audioStatus.set(FAILED), m.audioError.set(message)], m.songId.exists())
 
     def set_bpm(self, song_id: str, bpm: float) -> None:
         m = self.model
-        try:
-            m(song_id).update(actions=[m.bpm.set(round(bpm, 1))], condition=m.songId.exists())
-        except UpdateError as exc:
-            if not conditional_failed(exc):
-                raise
+        update_if(m(song_id), [m.bpm.set(round(bpm, 1))], m.songId.exists())
 
     def set_canonical_map(self, song_id: str, map_id: str) -> str | None:
         """Make `map_id` the song's verified map; returns the map it replaces (None if none or the same).
@@ -176,11 +154,7 @@ class SongAudioStore:
                 return None
             previous = song.get("canonicalMapId")
             condition = m.canonicalMapId.does_not_exist() if previous is None else m.canonicalMapId == previous
-            try:
-                m(song_id).update(actions=[m.canonicalMapId.set(map_id)], condition=condition & m.songId.exists())
-            except UpdateError as exc:
-                if conditional_failed(exc):
-                    continue
-                raise
+            if not update_if(m(song_id), [m.canonicalMapId.set(map_id)], condition & m.songId.exists()):
+                continue
             return previous if previous != map_id else None
         raise RuntimeError(f"song {song_id}: its verified map kept changing")
