@@ -166,3 +166,30 @@ def test_identify_forms_are_per_user(api: Any) -> None:
     status, body = call(api, event("POST", "/identify/uploads", body={"contentType": "audio/mpeg"}))
     assert status == 201, body
     assert body["upload"]["fields"]["key"] == f"identify/alice/{body['uploadId']}.mp3"
+
+
+def test_an_erase_finds_what_a_user_gave_with_one_query_of_its_index(
+        aws: dict[str, Any], clock: ManualClock, seed_songs: list[SeedSong], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forgetting a giver reads the sparse ByAudioGiver index for that user (never a Scan of the catalog) and
+    names the anonymous id on their recordings only."""
+    SongStore(aws["songs_table"], REGION, clock=clock).put_public([song_record(s) for s in seed_songs[:3]])
+    audio = SongAudioStore(aws["songs_table"], REGION, clock=clock)
+    givers = {seed_songs[0].songId: "bob", seed_songs[1].songId: "carol", seed_songs[2].songId: "bob"}
+    for song, giver in givers.items():
+        assert audio.start_upload(song, giver, "mp3")
+    from pynamodb.connection.base import Connection
+
+    reads: list[tuple[str, dict[str, Any]]] = []
+    real = Connection.dispatch
+
+    def spy(self: Any, operation: str, kwargs: dict[str, Any]) -> Any:
+        if operation in ("Query", "Scan"):
+            reads.append((operation, kwargs))
+        return real(self, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "dispatch", spy)
+    assert audio.forget_giver("bob", "anon-1") == 2
+    assert [(op, kwargs.get("IndexName")) for op, kwargs in reads] == [("Query", "ByAudioGiver")]
+    assert {song: (audio.get(song) or {}).get("audioBy") for song in givers} == {
+        seed_songs[0].songId: "anon-1", seed_songs[1].songId: "carol", seed_songs[2].songId: "anon-1"}
+    assert audio.forget_giver("bob", "anon-1") == 0
