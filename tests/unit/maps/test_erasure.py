@@ -192,3 +192,23 @@ def test_only_a_grants_key_and_entity_name_its_giver() -> None:
     # a giver whose id is part of the timestamp or the reason is only renamed where it names the giver
     assert renamed_entry_key("2027-01-01T00:00:00.000Z#grant#2027#ff", {"kind": "grant", "id": "2027:x"},
                              "2027", "d")[0] == "2027-01-01T00:00:00.000Z#grant#d#ff"
+
+
+def test_an_erase_reads_by_keys_that_name_the_user(apis: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edits of the leaver's maps and the songs they gave a recording are Queries of the sparse ByMapOwner and
+    ByAudioGiver indexes: no Scan, and the verifier queue (ByState) is not read whole."""
+    community_world(apis)
+    from pynamodb.connection.base import Connection
+
+    reads: list[tuple[str, str | None]] = []
+    real = Connection.dispatch
+
+    def spy(self: Any, operation: str, kwargs: dict[str, Any]) -> Any:
+        if operation in ("Query", "Scan"):
+            reads.append((operation, kwargs.get("IndexName")))
+        return real(self, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "dispatch", spy)
+    _erase(apis)
+    assert ("Query", "ByMapOwner") in reads and ("Query", "ByAudioGiver") in reads
+    assert not [read for read in reads if read[0] == "Scan" or read[1] == "ByState"], reads

@@ -12,7 +12,8 @@ versions, the karma ledger and each user's running total.
 
 Indexes: `ByState` (editState, createdAt) is the verifier queue, oldest first; `ByAuthor` (author,
 createdAt) finds a user's edits and votes (export, erase), and the ledger entries their decisions earned
-others (`author` = `fromUser`, `createdAt` = `at`: erase). Each item type is its own PynamoDB model bound
+others (`author` = `fromUser`, `createdAt` = `at`: erase); `ByMapOwner` (mapUserId, createdAt; keys only) finds
+the edits of a user's maps (erase). Each item type is its own PynamoDB model bound
 to the same table; every rule that must hold under concurrency is a condition on a write.
 """
 
@@ -22,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from soundcanvas.core.records import bind
@@ -41,8 +42,8 @@ def models(table_name: str, region: str, host: str | None) -> dict[str, Any]:
     """The item models of one CommunityTable: {"edit", "vote", "version", "ledger", "profile", "gain", "erasure"}.
     Each model gets its own index classes (an index remembers the one model it reads items as)."""
 
-    def index(name: str, hash_name: str) -> Any:
-        meta = type("Meta", (), {"index_name": name, "projection": AllProjection()})
+    def index(name: str, hash_name: str, projection: Any = None) -> Any:
+        meta = type("Meta", (), {"index_name": name, "projection": projection or AllProjection()})
         return type(f"{name}Index", (GlobalSecondaryIndex,), {
             "Meta": meta, hash_name: UnicodeAttribute(hash_key=True), "createdAt": UnicodeAttribute(range_key=True)})()
 
@@ -71,6 +72,7 @@ def models(table_name: str, region: str, host: str | None) -> dict[str, Any]:
         createdAt = UnicodeAttribute()
         by_state = index("ByState", "editState")
         by_author = index("ByAuthor", "author")
+        by_map_owner = index("ByMapOwner", "mapUserId", KeysOnlyProjection())
 
     class VoteRecord(_Item):
         class Meta:

@@ -511,11 +511,10 @@ class EditStore:
         return changed
 
     def _anonymize_map_owner(self, user_id: str, anonymous_id: str) -> int:
-        """Every edit of the user's maps (any author, any state) names the maps' new partition. The queue's
-        index read whole, filtered: an erase is rare, and edits carry no index by map owner."""
+        """Every edit of the user's maps (any author, any state) names the maps' new partition: one Query of the
+        ByMapOwner index (keys only)."""
         edit = self.m["edit"]
         changed = 0
-        for state in EDIT_STATES:
-            for item in edit.by_state.query(state, filter_condition=edit.mapUserId == user_id):
-                changed += update_if(item, [edit.mapUserId.set(anonymous_id)], edit.mapUserId == user_id)
+        for item in edit.by_map_owner.query(user_id):
+            changed += update_if(edit(item.pk, item.sk), [edit.mapUserId.set(anonymous_id)], edit.mapUserId == user_id)
         return changed
