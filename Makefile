@@ -40,7 +40,8 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt requirements/listen.txt 
 
 # Listen's stages once on two seconds of sound, so numba compiles and caches librosa's functions (about 25 s) in one
 # process before any test runs two: processes compiling the same function at once can leave a cache that crashes.
-$(NUMBA_STAMP): $(STAMP) layers/common/soundcanvas/listen/warm.py
+# Filled again when librosa's pins or Listen's code change (a new venv drops it with .venv).
+$(NUMBA_STAMP): requirements/listen.txt requirements/listen-nodeps.txt $(wildcard layers/common/soundcanvas/listen/*.py) | $(STAMP)
 	rm -rf $(NUMBA_CACHE_DIR)
 	$(BIN)/python -W ignore -m soundcanvas.listen.warm
 	touch $(NUMBA_STAMP)

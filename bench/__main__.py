@@ -20,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
@@ -176,7 +177,8 @@ def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, float, list[str]
             tempfile.TemporaryDirectory(prefix="bench-stdlib-bytecode-") as stdlib_only:
         for args in commands.values():
             run(args, compiled, write=True)
-        stdlib = Path(sys.base_prefix).relative_to(Path(sys.base_prefix).anchor)
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        stdlib = stdlib.relative_to(stdlib.anchor)
         shutil.copytree(Path(compiled) / stdlib, Path(stdlib_only) / stdlib)
         from_bytecode: dict[str, list[float]] = {name: [] for name in commands}
         from_sources: dict[str, list[float]] = {name: [] for name in commands}

@@ -2,9 +2,9 @@
 # Build every zip function of template.yaml with `sam build` (the template's Python, 3.13, must be
 # on PATH) and import each built handler with only the build's artifacts (the function and the
 # Common layer) on the path: the deployable zips work, not just the source tree. Container-image
-# functions (Render, TranscodeTrack) need Docker and are not built here.
-# The artifacts are compiled to bytecode as `make build` does, and the import must load every module of the
-# build from it (docs/performance.md#bytecode).
+# functions (Render, TranscodeTrack, the Listen and Maps analysis) need Docker and are not built here.
+# The artifacts are compiled to bytecode as `make build` does, and every module the import loads from the
+# build must have its bytecode there (docs/performance.md#bytecode).
 #   PATH=/path/to/python3.13/bin:$PATH tools/check_zip_build.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,11 +20,13 @@ for fn in $functions; do
   "$SAM" build --cached "$fn" >/dev/null
   python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash ".aws-sam/build/$fn" .aws-sam/build/CommonLayer
   # The function's own environment, as the template sets it (the local stack's resolution of its references).
-  mapfile -t environment < <(.venv/bin/python -c "
+  variables=$(.venv/bin/python -c "
 from pathlib import Path
 from local_stack import template
 for key, value in template.load(Path('.'), region='us-east-1').functions['$fn'].environment.items():
     print(f'{key}={value}')")
+  environment=()
+  while IFS= read -r line; do [ -n "$line" ] && environment+=("$line"); done <<<"$variables"
   env "${environment[@]}" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
       POWERTOOLS_TRACE_DISABLED=true PYTHONNOUSERSITE=1 \
       PYTHONPATH=".aws-sam/build/$fn:.aws-sam/build/CommonLayer/python" \

@@ -1,7 +1,8 @@
 """Run every Listen stage once on two seconds of sound, so numba (librosa's chroma and onset code)
 compiles and caches its functions and the ONNX model loads: the analysis image's build runs this
-(`python -m soundcanvas.listen.warm`) to bake the cache in. Locally numba caches beside librosa in
-the virtualenv on first use (about 25 s, once)."""
+(`python -m soundcanvas.listen.warm`) to bake the cache in, and `make` runs it once into
+`.venv/numba-cache` (about 25 s) before any test, which each test worker then copies
+(docs/testing.md#numba-cache)."""
 
 from __future__ import annotations
 

@@ -32,12 +32,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from soundcanvas.core import cursors
 from soundcanvas.core.quotas import Quota
-from soundcanvas.core.records import conditional_failed, delete_partition, now_iso, update_if
+from soundcanvas.core.records import delete_partition, now_iso, update_if
 from soundcanvas.maps import community
 from soundcanvas.maps.community import karma_pk, user_pk
 
@@ -144,13 +144,9 @@ class KarmaStore:
         profile_model = self.m["profile"]
         now = self.clock()
         if touch:
-            try:
-                profile_model(user_pk(user_id), "profile").update(
-                    actions=[profile_model.firstSeenAt.set(profile_model.firstSeenAt | int(now)),
-                             profile_model.karma.set(profile_model.karma | 0)])
-            except UpdateError as exc:
-                if not conditional_failed(exc):
-                    raise
+            profile_model(user_pk(user_id), "profile").update(
+                actions=[profile_model.firstSeenAt.set(profile_model.firstSeenAt | int(now)),
+                         profile_model.karma.set(profile_model.karma | 0)])
         try:
             profile = profile_model.get(user_pk(user_id), "profile", consistent_read=True)
             karma, first_seen, suspended = int(profile.karma or 0), float(profile.firstSeenAt or now), \
