@@ -176,8 +176,8 @@ bench: setup bench-deps
 # (docs/performance.md#bytecode). So the artifacts are compiled with the runtime's Python; unchecked-hash, since a
 # deployed package never changes under it.
 build: $(TOOLS_STAMP)
+	@command -v python3.13 >/dev/null || { echo "python3.13 (the functions' runtime) is not on PATH: it builds and compiles them"; exit 2; }
 	$(TOOLS)/bin/sam build
-	@command -v python3.13 >/dev/null || { echo "python3.13 (the functions' runtime) is not on PATH: it compiles the bytecode"; exit 2; }
 	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 # sam build of every zip function with python3.13 on PATH, then an import of each built handler.

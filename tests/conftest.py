@@ -111,6 +111,21 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
         }
 
 
+def record_dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """From now on, every request PynamoDB sends, as (operation, parameters) in order; each still goes through."""
+    from pynamodb.connection.base import Connection
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    send = Connection.dispatch
+
+    def recorded(self: Connection, operation: str, kwargs: dict[str, Any]) -> Any:
+        calls.append((operation, kwargs))
+        return send(self, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "dispatch", recorded)
+    return calls
+
+
 def load_function(name: str) -> ModuleType:
     """Import functions/<product>/<name>/app.py as a fresh module (it reads its configuration at import)."""
     (path,) = ROOT.glob(f"functions/*/{name}/app.py")

@@ -14,7 +14,7 @@ from soundcanvas.core import storage
 from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import TrackStore
 from tests.apigw import call, event
-from tests.conftest import ManualClock
+from tests.conftest import ManualClock, record_dynamodb_calls
 
 DAY = 86400
 
@@ -372,16 +372,7 @@ def test_due_is_one_range_query_on_the_users_due_index(api: Any, store: TrackSto
     on the same index for nextDueAt."""
     for i in range(30):
         ready_track(store, "alice", f"t{i:02}", due_at=clock.now - 100 + i if i < 25 else clock.now + DAY)
-    from pynamodb.connection.base import Connection
-
-    calls: list[tuple[str, dict[str, Any]]] = []
-    real = Connection.dispatch
-
-    def spy(self: Any, operation: str, kwargs: dict[str, Any]) -> Any:
-        calls.append((operation, kwargs))
-        return real(self, operation, kwargs)
-
-    monkeypatch.setattr(Connection, "dispatch", spy)
+    calls = record_dynamodb_calls(monkeypatch)
     status, due = call(api, event("GET", "/due"))
     assert status == 200 and [i["trackId"] for i in due["items"]] == [f"t{i:02}" for i in range(20)]
     (operation, kwargs), (next_operation, next_kwargs) = calls

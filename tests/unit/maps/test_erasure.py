@@ -16,7 +16,7 @@ from soundcanvas.maps import karma
 from soundcanvas.maps.edits import EditStore
 from soundcanvas.maps.karma import KarmaStore, renamed_entry_key
 from tests.apigw import call, event
-from tests.conftest import ManualClock, load_function
+from tests.conftest import ManualClock, load_function, record_dynamodb_calls
 from tests.unit.maps.test_community import make_public_map, swap_lane
 
 LEAVER = "leaver-5e1f"  # distinctive: no other id, key or text contains it
@@ -198,17 +198,8 @@ def test_an_erase_reads_by_keys_that_name_the_user(apis: dict[str, Any], monkeyp
     """The edits of the leaver's maps and the songs they gave a recording are Queries of the sparse ByMapOwner and
     ByAudioGiver indexes: no Scan, and the verifier queue (ByState) is not read whole."""
     community_world(apis)
-    from pynamodb.connection.base import Connection
-
-    reads: list[tuple[str, str | None]] = []
-    real = Connection.dispatch
-
-    def spy(self: Any, operation: str, kwargs: dict[str, Any]) -> Any:
-        if operation in ("Query", "Scan"):
-            reads.append((operation, kwargs.get("IndexName")))
-        return real(self, operation, kwargs)
-
-    monkeypatch.setattr(Connection, "dispatch", spy)
+    calls = record_dynamodb_calls(monkeypatch)
     _erase(apis)
+    reads = [(op, kwargs.get("IndexName")) for op, kwargs in calls if op in ("Query", "Scan")]
     assert ("Query", "ByMapOwner") in reads and ("Query", "ByAudioGiver") in reads
     assert not [read for read in reads if read[0] == "Scan" or read[1] == "ByState"], reads
