@@ -147,12 +147,14 @@ invoke: setup
 # then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute),
 # then the music report (today's composer against the working tree's, about 5 minutes).
 # The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
-# csound's sf_GMbank for choosing the method): installed here only.
-BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont
+# csound's sf_GMbank for choosing the method): installed here only. valgrind counts the instructions of the
+# API functions' cold imports (a figure the VM's speed does not change).
+BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont valgrind
 bench-deps:
 	@missing=""; \
 	ls /usr/share/sounds/sf2/MuseScore_General*.sf2 >/dev/null 2>&1 || missing="$$missing musescore-general-soundfont-lossless"; \
 	ls /usr/share/sounds/sf2/sf_GMbank.sf2 >/dev/null 2>&1 || missing="$$missing csound-soundfont"; \
+	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \

@@ -45,7 +45,7 @@ API_FUNCTIONS = {"generations_api": "generation", "tracks_api": "library", "tran
                  "graphql_api": "core", "health": "core"}  # name -> product folder
 # The libraries every API function but /health imports, alone: the floor under an API function's cold import
 # on this machine (the bare baseline of that row).
-LIBRARY_FLOOR = ("import boto3, pynamodb.models, pydantic; "
+LIBRARY_FLOOR = ("import botocore.session, pynamodb.models, pydantic; "
                  "from aws_lambda_powertools.event_handler import APIGatewayRestResolver; "
                  "from aws_lambda_powertools.event_handler.openapi import params; "
                  "from aws_lambda_powertools import Logger, Metrics")
@@ -144,10 +144,12 @@ def get_latency(stack: LocalStack, job_id: str, *, interval: float, clients: int
             "n": len(samples), "rps": len(samples) / result["seconds"]}
 
 
-def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, float, list[str]]]:
+def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, float, list[str], int | None]]:
     """Import each API function's module in a fresh interpreter, five times: the median ms from bytecode (every module
     compiled beforehand, as `make build` ships a function), the median ms from sources (only the standard library
-    compiled, as `sam build` alone ships one: docs/performance.md#bytecode), and any heavy library loaded.
+    compiled, as `sam build` alone ships one: docs/performance.md#bytecode), any heavy library loaded, and the
+    instructions one import from bytecode executes, counted by valgrind's callgrind when it is installed (the
+    whole process; neither the VM's speed nor its load changes it, docs/clients.md#library-and-cold-start).
 
     The bytecode lives in a PYTHONPYCACHEPREFIX of this run's own, filled by one import of each function first."""
     probe = (
@@ -189,8 +191,26 @@ def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, float, list[str]
                 from_bytecode[name].append(float(out[0]))
                 heavy[name] = [h for h in out[1:] if h]
                 from_sources[name].append(float(run(args, stdlib_only)[0]))
-    return {name: (statistics.median(from_bytecode[name]), statistics.median(from_sources[name]), heavy[name])
-            for name in commands}
+        instructions = {name: instructions_of(args, {**os.environ, **env, "PYTHONPATH": str(ROOT / "layers/common"),
+                                                     "PYTHONPYCACHEPREFIX": compiled, "PYTHONDONTWRITEBYTECODE": "1"})
+                        for name, args in commands.items()}
+    return {name: (statistics.median(from_bytecode[name]), statistics.median(from_sources[name]), heavy[name],
+                   instructions[name]) for name in commands}
+
+
+def instructions_of(args: list[str], env: dict[str, str]) -> int | None:
+    """Instructions the interpreter executes running `args`, start to exit (callgrind's `Collected`); None without
+    valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, *args],
+                         capture_output=True, text=True, check=True, env=env)
+    collected = [line.split()[-1] for line in out.stderr.splitlines() if "Collected :" in line]
+    return int(collected[-1]) if collected else None
+
+
+def _instructions(count: int | None) -> str:
+    return f", {count / 1e9:.2f} G instructions" if count is not None else ""
 
 
 def main() -> int:
@@ -252,14 +272,15 @@ def main() -> int:
         f"p50 {saturated['p50']:.1f} ms, p95 {saturated['p95']:.1f} ms, {saturated['rps']:.0f} requests/s | "
         f"p95 <= 50 ms | {'yes' if saturated['p95'] <= 50 else 'NO'} |",
     ]
-    floor_ms, floor_sources_ms, _ = imports.pop("libraries alone")
-    lines.append(f"| cold import of the libraries alone (boto3, pynamodb, pydantic, Powertools' resolver and its "
-                 f"validation), the floor under every API function here (median of 5) | {floor_ms:.0f} ms from bytecode "
-                 f"({floor_sources_ms:.0f} ms from sources) | information | - |")
-    for name, (ms, sources_ms, heavy) in imports.items():
+    floor_ms, floor_sources_ms, _, floor_instructions = imports.pop("libraries alone")
+    lines.append(f"| cold import of the libraries alone (botocore, pynamodb, pydantic, Powertools' resolver and its "
+                 f"validation), the floor under every API function here (median of 5) | {floor_ms:.0f} ms from bytecode"
+                 f"{_instructions(floor_instructions)} ({floor_sources_ms:.0f} ms from sources) | information | - |")
+    for name, (ms, sources_ms, heavy, count) in imports.items():
+        loads = f", loads {', '.join(heavy)}" if heavy else ", no numpy/Pillow/mido"
         lines.append(f"| cold import, {name} (median of 5), from bytecode as `make build` ships it | {ms:.0f} ms "
-                     f"({ms - floor_ms:+.0f} ms over the libraries; {sources_ms:.0f} ms from sources, as `sam build` "
-                     f"alone ships it){', loads ' + ', '.join(heavy) if heavy else ', no numpy/Pillow/mido'} | <= 400 ms, "
+                     f"({ms - floor_ms:+.0f} ms over the libraries{_instructions(count)}; {sources_ms:.0f} ms from "
+                     f"sources, as `sam build` alone ships it){loads} | <= 400 ms, "
                      f"none of numpy/Pillow/mido | {'yes' if ms <= 400 and not heavy else 'NO'} |")
     lines += [*due_lines(due), *fleet_lines(fleet), "", *transcode_lines(transcode), "",
               *inspect_lines(inspect_memory)]
@@ -270,6 +291,7 @@ def main() -> int:
         {"stages": rows, "end_to_end_s": e2e_s, "latency_polling": polling, "latency_saturated": saturated,
          "imports_ms": {k: v[0] for k, v in imports.items()},
          "imports_from_sources_ms": {k: v[1] for k, v in imports.items()},
+         "imports_instructions": {k: v[3] for k, v in imports.items()},
          "due": due, "fleet": fleet, "transcode": transcode,
          "inspect_memory": inspect_memory},
         indent=2) + "\n")

@@ -62,14 +62,14 @@ IMPORT_ENV = {
 }
 
 
-def _resolver(name: str) -> Any:
+def _module(name: str) -> Any:
     path = ROOT / "functions" / name if name.endswith(".py") else ROOT / "functions" / name / "app.py"
     spec = importlib.util.spec_from_file_location(f"_openapi_{name.replace('/', '_').replace('.', '_')}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # pydantic resolves the models' annotations through it
     spec.loader.exec_module(module)
-    return module.app
+    return module
 
 
 def document() -> dict[str, Any]:
@@ -99,10 +99,18 @@ def document() -> dict[str, Any]:
         "security": [{"idToken": []}],
     }
     for name in API_FUNCTIONS:
-        part = json.loads(_resolver(name).get_openapi_json_schema(title="SoundCanvas API", version="1.0.0"))
+        module = _module(name)
+        part = json.loads(module.app.get_openapi_json_schema(title="SoundCanvas API", version="1.0.0"))
         for path, operations in part.get("paths", {}).items():
             merged["paths"].setdefault(path, {}).update(operations)
         merged["components"]["schemas"].update((part.get("components") or {}).get("schemas", {}))
+        # A POST route that reads its own body (no pydantic model for Powertools to describe) publishes its schema
+        for path, schema in getattr(module, "OPENAPI_BODIES", {}).items():
+            merged["components"]["schemas"][schema["title"]] = schema
+            merged["paths"][path]["post"]["requestBody"] = {
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema['title']}"}}},
+                "required": True,
+            }
     merged["paths"]["/openapi.json"] = {
         "get": {
             "summary": "This document",

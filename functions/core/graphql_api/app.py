@@ -6,8 +6,10 @@ resolver reads or writes through the stores and functions the REST handlers use:
 records are read with each product's store keyed by the caller, so another user's anything is NOT_FOUND. The
 products' mutations validate their input with the REST route's own request model and call the one function that
 route calls (soundcanvas.library.changes, soundcanvas.listen.creation and .retab, soundcanvas.blend.creation,
-soundcanvas.maps.creation and .proposals); those modules are imported by the first mutation that needs them, not
-at cold start.
+soundcanvas.maps.creation and .proposals); those modules, generation's among them, are imported by the first
+mutation that needs them, not at cold start. So is pydantic: the request's envelope is checked here (`read_request`)
+and GraphQL's own types check the arguments, so a container that only answers queries never builds a model
+(docs/clients.md#library-and-cold-start).
 
 Before anything runs, a document is parsed (with a token cap), checked for depth and cost, and validated; errors
 come back in GraphQL's `errors` with `extensions.code` (docs/clients.md#graphql). As GraphQL over HTTP asks of
@@ -22,12 +24,13 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
@@ -49,23 +52,23 @@ from graphql import (
     validate,
 )
 from graphql.language import DocumentNode
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from soundcanvas.blend import blends as blend_records
 from soundcanvas.core import api, cursors, storage
 from soundcanvas.core.inputs import FieldError
 from soundcanvas.core.quotas import Quota, QuotaExceeded, QuotaStore
 from soundcanvas.core.settings import Settings
-from soundcanvas.generation import creation, jobs
+from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import READY, TrackConflict, TrackStore, public_fields
 from soundcanvas.listen import transcriptions as listen_records
 from soundcanvas.maps import drum_maps
 
 logger = Logger()
+aws = botocore.session.Session()  # botocore's own: boto3 adds 20 ms to a cold start (docs/clients.md)
 metrics = Metrics()
 settings = Settings.from_env(need=("QUOTAS_TABLE_NAME", "TRACKS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME",
                                    "BLENDS_TABLE_NAME", "MAPS_TABLE_NAME"))
-s3 = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
+s3 = aws.create_client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 clock = time.time  # the local stack sets its own clock here
 generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint,
                             clock=lambda: clock())
@@ -82,11 +85,10 @@ TRACK_UPLOADS = Quota("track uploads", settings.track_upload_quota, settings.tra
 BLENDS = Quota("blends", settings.blend_quota, settings.blend_quota_window_seconds)
 TRANSCRIPTIONS = Quota("transcriptions", settings.transcription_quota, settings.transcription_quota_window_seconds)
 MAPS = Quota("maps", settings.map_quota, settings.map_quota_window_seconds)
-LIMITS = creation.UploadLimits(settings.bucket_name, settings.upload_max_bytes, settings.upload_expiry_seconds,
-                               settings.job_retention_days)
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 MAX_QUERY_CHARS = 20_000
+MAX_OPERATION_NAME_CHARS = 200
 MAX_TOKENS = 2_000  # parse stops here: a document of a million tokens is refused before it costs anything
 MAX_DEPTH = 15  # our types nest 4 deep; the standard introspection query needs 15 (its TypeRef fragment)
 MAX_COST = 2_000  # every field 1; a list's selection times its limit (20 when not given, 1 for short lists)
@@ -95,18 +97,63 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # graphql-core's own document errors are client mistakes: parse and validation (Apollo's names for them)
 PARSE_FAILED, VALIDATION_FAILED = "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"
 
-app = api.resolver()
-Model = TypeVar("Model", bound=BaseModel)
+app = api.resolver(validation=False)  # the one route reads its body with read_request: no pydantic at cold start
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+Model = TypeVar("Model", bound="BaseModel")
 
 
-class GraphQLRequest(BaseModel):
+@dataclass(frozen=True)
+class GraphQLRequest:
     """Body of POST /graphql (GraphQL over HTTP): a document, its variables, the operation to run."""
 
-    model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The GraphQL document.")
-    variables: dict[str, Any] | None = Field(default=None, description="Values of the document's variables.")
-    operationName: str | None = Field(default=None, max_length=200, description="Which operation to run.")
-    extensions: dict[str, Any] | None = Field(default=None, description="Accepted and ignored.")
+    query: str
+    variables: dict[str, Any] | None = None
+    operationName: str | None = None
+    extensions: dict[str, Any] | None = None  # accepted and ignored
+
+
+# What tools/openapi.py publishes for the body; read_request holds the same rules (a unit test compares them).
+REQUEST_SCHEMA: dict[str, Any] = {
+    "title": "GraphQLRequest",
+    "description": GraphQLRequest.__doc__,
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS,
+                  "description": "The GraphQL document."},
+        "variables": {"anyOf": [{"type": "object"}, {"type": "null"}],
+                      "description": "Values of the document's variables."},
+        "operationName": {"anyOf": [{"type": "string", "maxLength": MAX_OPERATION_NAME_CHARS}, {"type": "null"}],
+                          "description": "Which operation to run."},
+        "extensions": {"anyOf": [{"type": "object"}, {"type": "null"}], "description": "Accepted and ignored."},
+    },
+    "required": ["query"],
+    "additionalProperties": False,
+}
+OPENAPI_BODIES = {"/graphql": REQUEST_SCHEMA}
+
+
+def read_request(body: Any) -> GraphQLRequest:
+    """The request a JSON body holds, or `FieldError` naming the first field that breaks REQUEST_SCHEMA's rules
+    (a 400 like every route's)."""
+    if not isinstance(body, dict):
+        raise FieldError("body", "must be a JSON object with a `query`")
+    for name in body:
+        if name not in REQUEST_SCHEMA["properties"]:
+            raise FieldError(str(name), "is not a field of a GraphQL request (query, variables, operationName, "
+                                        "extensions)")
+    query = body.get("query")
+    if not isinstance(query, str):
+        raise FieldError("query", "is required" if query is None else "must be a string")
+    if not 1 <= len(query) <= MAX_QUERY_CHARS:
+        raise FieldError("query", f"should have at least 1 and at most {MAX_QUERY_CHARS} characters")
+    for name in ("variables", "extensions"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            raise FieldError(name, "must be a JSON object or null")
+    operation = body.get("operationName")
+    if operation is not None and not (isinstance(operation, str) and len(operation) <= MAX_OPERATION_NAME_CHARS):
+        raise FieldError("operationName", f"must be a string of at most {MAX_OPERATION_NAME_CHARS} characters or null")
+    return GraphQLRequest(query, body.get("variables"), operation, body.get("extensions"))
 
 
 # --- errors: one code per kind of failure ---------------------------------------------------------
@@ -252,7 +299,7 @@ def _generation(job: dict[str, Any]) -> dict[str, Any]:
         "audioUrl": lambda *_: _url(job.get("audioKey")) if finished else None,
         "previewUrl": lambda *_: _url(job.get("previewKey")) if finished else None,
         "midiUrl": lambda *_: _url(job.get("midiKey")) if finished else None,
-        "errorMessage": job.get("errorMessage") or creation.upload_missed(job, clock()),
+        "errorMessage": job.get("errorMessage") or jobs.upload_missed(job, clock()),
         "failedStage": job.get("failedStage"), "createdAt": job["createdAt"], "updatedAt": job["updatedAt"],
     }
 
@@ -364,6 +411,10 @@ def my_generations(user_id: str, limit: int) -> list[dict[str, Any]]:
 
 def create_generation(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
     """The original design's mutation: the same rules as POST /generations, a presigned PUT instead of a form."""
+    from pydantic import ValidationError
+
+    from soundcanvas.generation import creation
+
     renamed = {"genreOverride": "genre"}
     body = {renamed.get(k, k): v for k, v in input.items() if v is not None and k != "sizeBytes"}
     try:
@@ -372,9 +423,11 @@ def create_generation(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
         first = exc.errors()[0]
         field = next((k for k, v in renamed.items() if v == first["loc"][0]), str(first["loc"][0]))
         raise BadInput(f"input.{field}", str(first["msg"])) from exc
+    limits = creation.UploadLimits(settings.bucket_name, settings.upload_max_bytes, settings.upload_expiry_seconds,
+                                   settings.job_retention_days)
     try:
         created = creation.create_generation(user_id=user_id, request=request, s3=s3, store=generations,
-                                             quotas=quotas, quota=GENERATIONS, limits=LIMITS, clock=clock,
+                                             quotas=quotas, quota=GENERATIONS, limits=limits, clock=clock,
                                              upload="put", size_bytes=input.get("sizeBytes"))
     except creation.SizeOutOfRange as exc:
         raise BadInput("input.sizeBytes", str(exc)) from exc
@@ -383,7 +436,7 @@ def create_generation(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
     logger.info("generation created", extra={"options": created.job["options"], "api": "graphql"})
     return {"jobId": created.job["jobId"], "imageUploadUrl": created.put_url, "imageId": created.image_key,
             "uploadHeaders": [{"name": k, "value": v} for k, v in (created.put_headers or {}).items()],
-            "maxBytes": LIMITS.max_bytes, "expiresAt": created.expires_at, "status": created.job["status"]}
+            "maxBytes": limits.max_bytes, "expiresAt": created.expires_at, "status": created.job["status"]}
 
 
 def start_generation(user_id: str, jobId: str) -> dict[str, Any]:
@@ -406,6 +459,8 @@ def delete_generation(user_id: str, jobId: str) -> dict[str, Any]:
 def _validated(model: type[Model], data: dict[str, Any], prefix: str = "input.") -> Model:
     """`data` as the REST route's request model; the first refusal as BAD_USER_INPUT naming the field the way
     REST does (`input.files.0.sizeBytes`), a rule over the whole input as `input`."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -439,12 +494,12 @@ def _done(message: str) -> dict[str, Any]:
 
 @cache
 def _stepfunctions() -> Any:
-    return boto3.client("stepfunctions", region_name=settings.region)
+    return aws.create_client("stepfunctions", region_name=settings.region)
 
 
 @cache
 def _dynamodb() -> Any:
-    return boto3.client("dynamodb", region_name=settings.region)
+    return aws.create_client("dynamodb", region_name=settings.region)
 
 
 def create_track_uploads(user_id: str, input: dict[str, Any]) -> dict[str, Any]:
@@ -794,10 +849,17 @@ schema()  # built at import: in the cold start, measured in docs/clients.md
 
 # --- the route -------------------------------------------------------------------------------------
 @app.post("/graphql")
-def graphql_endpoint(body: GraphQLRequest) -> Response[dict[str, Any]]:
+def graphql_endpoint() -> Response[dict[str, Any]]:
     """Run a GraphQL document (schema: functions/core/graphql_api/schema.graphql, docs/clients.md#graphql).
     200 with `data` and `errors` once it runs, 200 with `errors` alone when the document is refused (parse,
     validation, depth, cost: nothing ran)."""
+    try:
+        payload = app.current_event.json_body
+    except ValueError as exc:  # not JSON: 415 for a body sent as another type (install_error_handlers), else 400
+        if not api.is_json_type(app.current_event.headers.get("content-type") or ""):
+            raise
+        raise FieldError("body", "is not valid JSON") from exc
+    body = read_request(payload)
     try:
         user_id = api.caller(app)
     except UnauthorizedError as exc:

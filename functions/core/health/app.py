@@ -5,7 +5,7 @@ GET /health/detailed: every table, the bucket and every state machine (DescribeS
 and latency, the overall status and the version; and
 GET /openapi.json: the API's OpenAPI document, generated from the code by tools/openapi.py.
 
-The two check routes import boto3 on their first call only, so /health's cold start stays free of it. Their checks
+The two check routes import botocore on their first call only, so /health's cold start stays free of it. Their checks
 run at once on a small thread pool, each call with short timeouts and at most one retry, all of them within a
 deadline. Answers name resources by their logical ids in template.yaml and give a short reason for a failure; the
 physical names, ARNs and the exception go to the log only.
@@ -18,6 +18,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +136,21 @@ def openapi() -> Response[str]:
 
 
 # ---------------------------------------------------------------------------------------------- the checks
-_clients: dict[str, Any] = {}  # service -> boto3 client, made on the first check and kept while warm
+_clients: dict[str, Any] = {}  # service -> botocore client, made on the first check and kept while warm
 _clients_lock = threading.Lock()
+
+
+@cache
+def _session() -> Any:
+    """One botocore session for the checks' clients: they share the endpoint data it loads once."""
+    import botocore.session  # here, not at the top: /health's cold start stays free of botocore
+
+    return botocore.session.Session()
 
 
 def _client(service: str) -> Any:
     with _clients_lock:
         if service not in _clients:
-            import boto3  # here, not at the top: /health's cold start stays free of boto3
             from botocore.config import Config
 
             config = Config(
@@ -151,7 +159,7 @@ def _client(service: str) -> Any:
                 retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
             )
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            _clients[service] = boto3.client(service, region_name=region, config=config)
+            _clients[service] = _session().create_client(service, region_name=region, config=config)
         return _clients[service]
 
 
@@ -171,7 +179,7 @@ def run_checks(dependencies: list[Dependency]) -> dict[str, dict[str, Any]]:
             }
     if to_run:
         for service in {SERVICES[d.kind] for d, _ in to_run}:
-            try:  # made here, one at a time (boto3's session is not thread-safe), so latencies are the calls' own
+            try:  # made here, one at a time (making clients is not thread-safe), so latencies are the calls' own
                 _client(service)
             except Exception:  # each of its checks tries again, and reports the failure
                 logger.warning("health check client could not be made", extra={"service": service}, exc_info=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -314,6 +316,52 @@ def test_the_body_is_checked_like_every_route(api: Any) -> None:
     assert status == 400 and payload["errors"][0]["field"] == "unknown"
     status, payload = call(api, event("POST", "/graphql", body={"query": "x" * 20_001}))
     assert status == 400 and "20000 characters" in payload["message"]
+    status, payload = call(api, event("POST", "/graphql", body={"query": "{ a }", "variables": [1]}))
+    assert status == 400 and payload["errors"][0]["field"] == "variables"
+    status, payload = call(api, event("POST", "/graphql", body=["query"]))
+    assert status == 400 and payload["errors"][0]["field"] == "body"
+    not_json = event("POST", "/graphql", body={"query": "{ a }"})
+    status, payload = call(api, {**not_json, "body": "{query"})
+    assert status == 400 and payload["errors"] == [{"field": "body", "message": "is not valid JSON"}]
+    as_form = {**not_json, "body": "query=x", "headers": {**not_json["headers"], "Content-Type": "text/plain"}}
+    assert call(api, as_form)[0] == 415
+
+
+BODIES = [
+    {"query": "{ a }"}, {"query": ""}, {"query": "x" * 20_000}, {"query": "x" * 20_001}, {}, {"query": None},
+    {"query": 3}, {"query": "{ a }", "variables": None, "operationName": None, "extensions": None},
+    {"query": "{ a }", "variables": {"n": 1}, "extensions": {"persistedQuery": {}}}, {"query": "{ a }", "variables": 1},
+    {"query": "{ a }", "variables": []}, {"query": "{ a }", "extensions": "x"}, {"query": "{ a }", "operationName": "Q"},
+    {"query": "{ a }", "operationName": "Q" * 200}, {"query": "{ a }", "operationName": "Q" * 201},
+    {"query": "{ a }", "operationName": 7}, {"query": "{ a }", "unknown": 1}, [], "query", None,
+]
+
+
+@pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
+def test_the_body_reader_accepts_what_the_published_schema_accepts(api: Any, body: Any) -> None:
+    """read_request (the function's own check, no pydantic) and REQUEST_SCHEMA (what openapi.json publishes) agree."""
+    import jsonschema
+
+    valid = jsonschema.Draft202012Validator(api.REQUEST_SCHEMA).is_valid(body)
+    try:
+        api.read_request(body)
+        read = True
+    except api.FieldError:
+        read = False
+    assert read == valid
+
+
+def test_a_query_loads_neither_pydantic_nor_boto3(aws: dict[str, Any]) -> None:
+    """The cold start the bench measures stays free of what only mutations need (docs/clients.md)."""
+    code = (
+        "import importlib.util, sys; sys.path.insert(0, sys.argv[2])\n"
+        "spec = importlib.util.spec_from_file_location('app', sys.argv[1])\n"
+        "m = sys.modules['app'] = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "print(sorted(n for n in ('pydantic', 'boto3', 'soundcanvas.generation.creation') if n in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "functions/core/graphql_api/app.py"),
+                          str(ROOT / "layers/common")], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_an_unexpected_failure_is_internal_and_says_nothing_more(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,10 +26,12 @@ NOT_JSON = "send the request body as JSON with the header Content-Type: applicat
 CORS_ORIGIN = "*"
 
 
-def resolver() -> APIGatewayRestResolver:
-    """A resolver with request validation and the API's CORS answer."""
+def resolver(*, validation: bool = True) -> APIGatewayRestResolver:
+    """A resolver with the API's CORS answer and, unless `validation` is False, request validation: the routes'
+    pydantic models check bodies and parameters (a function whose routes read their own input can leave pydantic
+    out of its cold start)."""
     return APIGatewayRestResolver(
-        enable_validation=True,
+        enable_validation=validation,
         cors=CORSConfig(allow_origin=CORS_ORIGIN, allow_headers=["Authorization", "Content-Type"], max_age=600),
     )
 
@@ -65,7 +67,7 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
     """Answer an API Gateway event: bodies checked for size, depth and numbers first, then the routes."""
     content_type = _header(event, "content-type")
     body = event.get("body")
-    if body and not event.get("isBase64Encoded") and _is_json(content_type):
+    if body and not event.get("isBase64Encoded") and is_json_type(content_type):
         problem = inputs.json_body_problem(body)
         if problem is not None:
             status, message = problem
@@ -83,7 +85,7 @@ def _header(event: dict[str, Any], name: str) -> str:
     return next((str(v) for k, v in headers.items() if k.lower() == name), "")
 
 
-def _is_json(content_type: str) -> bool:
+def is_json_type(content_type: str) -> bool:
     """A body the API would parse as JSON: declared JSON, or sent with no type at all."""
     media_type = content_type.split(";")[0].strip().lower()
     return not media_type or media_type.endswith("json")

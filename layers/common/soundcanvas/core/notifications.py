@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -268,7 +268,7 @@ class Notifier:
         contacts = ContactStore(settings.users_table_name, settings.region, host=host)
         mailer = None
         if settings.notification_sender:
-            client = boto3.client("sesv2", region_name=settings.region)
+            client = botocore.session.Session().create_client("sesv2", region_name=settings.region)
             mailer = Mailer(client, settings.notification_sender, settings.ses_configuration_set or None)
         return cls(store, contacts, mailer, metrics=metrics)
 

@@ -10,7 +10,6 @@ declared content type and the size limit. The clients (S3, the job and quota sto
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from soundcanvas.core import storage
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.generation.genres import DEFAULT_DURATION_SECONDS, GENRE_NAMES, MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
-from soundcanvas.generation.jobs import PENDING, JobStore
+from soundcanvas.generation.jobs import JobStore
 
 Genre = Literal[GENRE_NAMES]  # type: ignore[valid-type]
 Mode = Literal["heuristic", "model"]
@@ -114,16 +113,3 @@ def create_generation(
         job = store.create(user_id, job_id, options=options, image_key=key, content_type=request.contentType,
                            retention_days=limits.retention_days, upload_expires_at=expires_at)
     return Created(job=job, image_key=key, content_type=request.contentType, expires_at=expires_at, **signed)
-
-
-def upload_missed(job: dict[str, Any], now: float) -> str | None:
-    """What to tell a client about a job whose upload expired before its picture arrived (None otherwise)."""
-    form_expired_at = job.get("uploadExpiresAt")
-    if job["status"] != PENDING or not form_expired_at or now < float(form_expired_at):
-        return None
-    return (f"no picture arrived before the upload form expired at {_iso(form_expired_at)}; create a new generation "
-            f"(this one is removed at {_iso(job['expiresAt'])})")
-
-
-def _iso(epoch: Any) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))

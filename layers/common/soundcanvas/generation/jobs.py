@@ -52,6 +52,19 @@ class Upload:
     retention_days: int
 
 
+def upload_missed(job: dict[str, Any], now: float) -> str | None:
+    """What to tell a client about a job whose upload expired before its picture arrived (None otherwise)."""
+    form_expired_at = job.get("uploadExpiresAt")
+    if job["status"] != PENDING or not form_expired_at or now < float(form_expired_at):
+        return None
+    return (f"no picture arrived before the upload form expired at {_iso(form_expired_at)}; create a new generation "
+            f"(this one is removed at {_iso(job['expiresAt'])})")
+
+
+def _iso(epoch: Any) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
 class JobConflict(Exception):
     """The job is not in a state that allows the requested change."""
 
