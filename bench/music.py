@@ -2,14 +2,15 @@
 
     python -m bench.music [--out docs/music-report.md] [--audio-pictures 2] [--seconds 60]
 
-A fixed picture set (the repository's sample pictures, the test pictures of tests/imagegen.py and a few
-seeded pictures made here) goes through each tree's own analysis and mapping; every picture x all 10 genres
-x both modes is composed (the MIDI figures), and `--audio-pictures` pictures per genre (rotating through the
-set, the modes taking turns) are also rendered, one FluidSynth pass per part (the audio figures). Today's composer is
-the `soundcanvas` package of commit TODAY_COMMIT, extracted with `git archive` into a temporary directory;
-both trees compose in a subprocess of their own (bench/music_runner.py). Beside them, the melody figures of a
-sample of real music from the Blend seed catalog (Bach chorales, folk tunes; data/seed-catalog). How each
-figure is computed: docs/music.md. Nothing here fails the build.
+A fixed picture set (the repository's sample pictures, the test pictures of tests/imagegen.py, a few
+seeded pictures made here and the real photographs of tests/images/photos) goes through each tree's own
+analysis and mapping; every picture x all 10 genres x both modes is composed (the MIDI figures), and
+`--audio-pictures` pictures per genre (rotating through the set, the modes taking turns) are also rendered,
+one FluidSynth pass per part (the audio figures). Today's composer is the `soundcanvas` package of commit
+TODAY_COMMIT, extracted with `git archive` into a temporary directory; both trees compose in a subprocess of
+their own (bench/music_runner.py). Beside them, the melody figures of a sample of real music from the Blend
+seed catalog (Bach chorales, folk tunes; data/seed-catalog). How each figure is computed: docs/music.md.
+Nothing here fails the build.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ PENTATONIC_PARENT = {"major_pentatonic": "major", "minor_pentatonic": "minor"}
 DRIVEN_GENRES = frozenset({"house", "techno", "hiphop", "rock", "pop"})
 CADENCE_BARS = 8  # the closing bars whose chords are read for the cadence figure
 SYNTHETIC = ("gradient-", "noise-")  # made pictures that are not photo-like
+PHOTOS = ROOT / "tests" / "images" / "photos"  # real photographs (CC0 / public domain; their README.md)
+REAL = "real-"  # name prefix of the real photographs in the picture set
 
 
 # --- pictures ----------------------------------------------------------------------------------
@@ -135,12 +138,14 @@ def made_pictures(seed: int = 2026) -> dict[str, bytes]:
 
 
 def picture_set() -> dict[str, bytes]:
-    """The fixed picture set, in a fixed order: the demo's samples, the test pictures, the made ones."""
+    """The fixed picture set, in a fixed order: the demo's samples, the test pictures, the made ones, the real
+    photographs (named real-<file stem>)."""
     pictures = {p.stem: p.read_bytes() for p in sorted((ROOT / "events" / "generation" / "images").iterdir())
                 if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")}
     for palette in imagegen.PALETTES:
         pictures[f"test-{palette}"] = imagegen.png_bytes(640, 400, palette)
     pictures.update(made_pictures())
+    pictures.update({f"{REAL}{p.stem}": p.read_bytes() for p in sorted(PHOTOS.glob("*.jpg"))})
     return pictures
 
 
@@ -476,14 +481,16 @@ def lengths_cell(rows: list[dict[str, Any]]) -> str:
 def energy_lines(trees: list[Tree], pictures: Sequence[str]) -> list[str]:
     lines = ["### 11. Energy spread over the picture set", "",
              f"The mapping's energy (0..1) of each of the {len(pictures)} pictures, the picture choosing its genre. "
-             "Target: the 10th to 90th percentile spans at least 0.5.", "",
+             "Target: the 10th to 90th percentile spans at least 0.5. The real photographs are the CC0 and "
+             "public-domain photos of tests/images/photos (`real-` in the list).", "",
              "| composer, pictures | 10th-90th percentile | width | min-max | target | met |", "|---|---|---|---|---|---|"]
     for tree in trees:
         if not tree.result:
             lines.append(f"| {tree.label} | not run | | | ≥ 0.50 | — |")
             continue
         for subset, chosen in (("all pictures", pictures), ("photo-like (no gradient or noise)",
-                                                            [p for p in pictures if not p.startswith(SYNTHETIC)])):
+                                                            [p for p in pictures if not p.startswith(SYNTHETIC)]),
+                               ("real photographs", [p for p in pictures if p.startswith(REAL)])):
             values = [tree.result["energy"][name] for name in chosen]
             low, high = fig.percentile_spread(values)
             lines.append(f"| {tree.label}, {subset} | {low:.2f}-{high:.2f} | {high - low:.2f} "
