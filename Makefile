@@ -148,7 +148,7 @@ invoke: setup
 # then the music report (today's composer against the working tree's, about 5 minutes).
 # The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
 # csound's sf_GMbank for choosing the method): installed here only. valgrind counts the instructions of the
-# API functions' cold imports (a figure the VM's speed does not change).
+# API functions' cold imports (a figure the VM's speed does not change; about 4 minutes).
 BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont valgrind
 bench-deps:
 	@missing=""; \

@@ -34,6 +34,7 @@ import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
@@ -719,7 +720,7 @@ def _community() -> tuple[Any, Any, Any]:
     karma_store = KarmaStore(settings.community_table_name, settings.region, host=host, clock=lambda: clock())
     store = EditStore(settings.community_table_name, settings.region, maps=maps, karma_store=karma_store, s3=s3,
                       bucket=settings.bucket_name, host=host, clock=lambda: clock())
-    return karma_store, store, Notifier.from_settings(settings, clock=lambda: clock(), metrics=metrics)
+    return karma_store, store, Notifier.from_settings(settings, clock=lambda: clock(), metrics=metrics, aws=aws)
 
 
 def _standing(user_id: str) -> Any:
@@ -853,11 +854,11 @@ def graphql_endpoint() -> Response[dict[str, Any]]:
     """Run a GraphQL document (schema: functions/core/graphql_api/schema.graphql, docs/clients.md#graphql).
     200 with `data` and `errors` once it runs, 200 with `errors` alone when the document is refused (parse,
     validation, depth, cost: nothing ran)."""
+    if api.sent_as_another_type(app):  # refused before it is parsed (api.resolve checked only JSON bodies' size)
+        raise RequestUnsupportedContentType(api.NOT_JSON, errors=[])
     try:
         payload = app.current_event.json_body
-    except ValueError as exc:  # not JSON: 415 for a body sent as another type (install_error_handlers), else 400
-        if not api.is_json_type(app.current_event.headers.get("content-type") or ""):
-            raise
+    except ValueError as exc:
         raise FieldError("body", "is not valid JSON") from exc
     body = read_request(payload)
     try:

@@ -55,7 +55,7 @@ karma_store = KarmaStore(settings.community_table_name, settings.region, host=se
                          clock=lambda: clock())
 store = EditStore(settings.community_table_name, settings.region, maps=maps, karma_store=karma_store, s3=s3,
                   bucket=settings.bucket_name, host=settings.dynamodb_endpoint, clock=lambda: clock())
-notifier = Notifier.from_settings(settings, clock=lambda: clock(), metrics=metrics)
+notifier = Notifier.from_settings(settings, clock=lambda: clock(), metrics=metrics, aws=aws)
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
 
 app = api.resolver()

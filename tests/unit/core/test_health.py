@@ -214,15 +214,15 @@ def test_detailed_is_degraded_when_a_state_machine_is_gone(
     assert_names_nothing_of_the_account(body, aws, sam_template)
 
 
-def test_liveness_stays_free_of_boto3() -> None:
-    """Importing the module and answering /health load no boto3 (its import is most of a cold start)."""
+def test_liveness_stays_free_of_botocore() -> None:
+    """Importing the module and answering /health load no botocore (its import is most of a cold start)."""
     code = (
         "import json, sys, types; import app; "
         "event = json.load(open('events/core/api_health.json')); "
         "context = types.SimpleNamespace(function_name='health', memory_limit_in_mb=256, aws_request_id='r', "
         "invoked_function_arn='arn:aws:lambda:us-east-1:000000000000:function:health'); "
         "answer = app.lambda_handler(event, context); "
-        "print(json.dumps([answer['statusCode'], 'boto3' in sys.modules]))"
+        "print(json.dumps([answer['statusCode'], 'botocore.session' in sys.modules]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],

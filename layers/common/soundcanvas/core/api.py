@@ -91,6 +91,12 @@ def is_json_type(content_type: str) -> bool:
     return not media_type or media_type.endswith("json")
 
 
+def sent_as_another_type(app: APIGatewayRestResolver) -> bool:
+    """The request has a body declared as something other than JSON (a form, text): the API answers 415."""
+    event = app.current_event
+    return bool(event.body) and not is_json_type(event.headers.get("content-type") or "")  # headers: any case
+
+
 def error(status: int, message: str, **extra: Any) -> Response:
     return Response(status, "application/json", json.dumps({"message": message, **extra}))
 
@@ -107,19 +113,13 @@ def install_error_handlers(
 ) -> None:
     """Map validation errors, bad cursors, a field the rules refuse, missing resources and conflicts to JSON responses."""
 
-    def body_is_not_json() -> bool:
-        event = app.current_event
-        content_type = event.headers.get("content-type") or ""  # Powertools' headers are case-insensitive
-        media_type = content_type.split(";")[0].strip().lower()
-        return bool(event.body) and bool(media_type) and not media_type.endswith("json")
-
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported_content_type(exc: RequestUnsupportedContentType | None = None) -> Response:
         return error(415, NOT_JSON, errors=[{"field": "Content-Type", "message": NOT_JSON}])
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response:
-        if body_is_not_json():  # e.g. curl -d without the header: the body was read as a form
+        if sent_as_another_type(app):  # e.g. curl -d without the header: the body was read as a form
             return unsupported_content_type()
         repeated = {name for name, values in (app.current_event.multi_value_query_string_parameters or {}).items()
                     if len(values or ()) > 1}
@@ -143,7 +143,7 @@ def install_error_handlers(
     def unreadable_body(exc: ValueError) -> Response:
         # Powertools' validation raises a bare ValueError for a body it cannot parse under its declared
         # type (multipart/form-data without a boundary, for instance): the client's mistake, not ours.
-        if body_is_not_json():
+        if sent_as_another_type(app):
             return unsupported_content_type()
         raise exc
 

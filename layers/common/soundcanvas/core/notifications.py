@@ -255,9 +255,11 @@ class Notifier:
         self.metrics = metrics  # Powertools Metrics of the calling function (None: not counted)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Any = time.time, metrics: Any = None) -> Notifier:
+    def from_settings(cls, settings: Settings, *, clock: Any = time.time, metrics: Any = None,
+                      aws: Any = None) -> Notifier:
         """A notifier for a function's settings: NOTIFICATIONS_TABLE_NAME and USERS_TABLE_NAME are required;
-        without NOTIFICATION_SENDER notifications are in-app only."""
+        without NOTIFICATION_SENDER notifications are in-app only. `aws`: the function's botocore session, whose
+        loaded endpoint data the SES client then shares (a session of its own otherwise)."""
         missing = [name for name, value in (("NOTIFICATIONS_TABLE_NAME", settings.notifications_table_name),
                                             ("USERS_TABLE_NAME", settings.users_table_name)) if not value]
         if missing:
@@ -268,7 +270,7 @@ class Notifier:
         contacts = ContactStore(settings.users_table_name, settings.region, host=host)
         mailer = None
         if settings.notification_sender:
-            client = botocore.session.Session().create_client("sesv2", region_name=settings.region)
+            client = (aws or botocore.session.Session()).create_client("sesv2", region_name=settings.region)
             mailer = Mailer(client, settings.notification_sender, settings.ses_configuration_set or None)
         return cls(store, contacts, mailer, metrics=metrics)
 
