@@ -167,13 +167,17 @@ def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, float, list[str]
                 for name, product in API_FUNCTIONS.items()}
     commands["libraries alone"] = ["-c", floor_probe]
 
-    def run(args: list[str], prefix: str, *, write: bool = False) -> list[str]:
+    def environment(prefix: str, *, write: bool = False) -> dict[str, str]:
+        """The probe's environment: bytecode read from (and with `write`, written to) `prefix` only."""
         run_env = {**os.environ, **env, "PYTHONPATH": str(ROOT / "layers/common"), "PYTHONPYCACHEPREFIX": prefix}
         run_env.pop("PYTHONDONTWRITEBYTECODE", None)
         if not write:
             run_env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return run_env
+
+    def run(args: list[str], prefix: str, *, write: bool = False) -> list[str]:
         return subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True,
-                              env=run_env).stdout.split(" ")
+                              env=environment(prefix, write=write)).stdout.split(" ")
 
     with tempfile.TemporaryDirectory(prefix="bench-bytecode-") as compiled, \
             tempfile.TemporaryDirectory(prefix="bench-stdlib-bytecode-") as stdlib_only:
@@ -191,9 +195,7 @@ def cold_imports(env: dict[str, str]) -> dict[str, tuple[float, float, list[str]
                 from_bytecode[name].append(float(out[0]))
                 heavy[name] = [h for h in out[1:] if h]
                 from_sources[name].append(float(run(args, stdlib_only)[0]))
-        instructions = {name: instructions_of(args, {**os.environ, **env, "PYTHONPATH": str(ROOT / "layers/common"),
-                                                     "PYTHONPYCACHEPREFIX": compiled, "PYTHONDONTWRITEBYTECODE": "1"})
-                        for name, args in commands.items()}
+        instructions = {name: instructions_of(args, environment(compiled)) for name, args in commands.items()}
     return {name: (statistics.median(from_bytecode[name]), statistics.median(from_sources[name]), heavy[name],
                    instructions[name]) for name in commands}
 

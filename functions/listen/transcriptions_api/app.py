@@ -39,7 +39,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
-from soundcanvas.core import api, storage
+from soundcanvas.core import api, records, storage
 from soundcanvas.core.entitlements import Allowances
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.core.settings import Settings
@@ -147,15 +147,7 @@ def _view(record: dict[str, Any]) -> dict[str, Any]:
 
 def _upload_missed(record: dict[str, Any]) -> str | None:
     """What to tell a client about a transcription whose upload form expired before its audio arrived."""
-    form_expired_at = record.get("uploadExpiresAt")
-    if record["status"] != transcriptions.PENDING or not form_expired_at or clock() < float(form_expired_at):
-        return None
-    return (f"no audio arrived before the upload form expired at {_iso(form_expired_at)}; create a new transcription "
-            f"(this one is removed at {_iso(record['expiresAt'])})")
-
-
-def _iso(epoch: Any) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+    return records.upload_missed(record, clock(), awaited="audio", kind="transcription")
 
 
 # --- transcriptions ------------------------------------------------------------------------------

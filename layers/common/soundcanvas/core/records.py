@@ -202,6 +202,20 @@ class UserRecordStore:
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 
 
+def upload_missed(record: dict[str, Any], now: float, *, awaited: str, kind: str) -> str | None:
+    """What to tell a client about a PENDING record whose upload form expired before its file arrived (None
+    otherwise): `awaited` names the file ("picture", "audio"), `kind` the record ("generation", "transcription")."""
+    form_expired_at = record.get("uploadExpiresAt")
+    if record["status"] != PENDING or not form_expired_at or now < float(form_expired_at):
+        return None
+    return (f"no {awaited} arrived before the upload form expired at {_epoch_iso(form_expired_at)}; create a new "
+            f"{kind} (this one is removed at {_epoch_iso(record['expiresAt'])})")
+
+
+def _epoch_iso(epoch: Any) -> str:
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class RecordConflict(Exception):
     """The record is not in a state that allows the requested change (or already exists)."""
 

@@ -24,6 +24,7 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
+from soundcanvas.core import records
 from soundcanvas.core.records import (
     UserRecordStore,
     active_shard,
@@ -54,15 +55,7 @@ class Upload:
 
 def upload_missed(job: dict[str, Any], now: float) -> str | None:
     """What to tell a client about a job whose upload expired before its picture arrived (None otherwise)."""
-    form_expired_at = job.get("uploadExpiresAt")
-    if job["status"] != PENDING or not form_expired_at or now < float(form_expired_at):
-        return None
-    return (f"no picture arrived before the upload form expired at {_iso(form_expired_at)}; create a new generation "
-            f"(this one is removed at {_iso(job['expiresAt'])})")
-
-
-def _iso(epoch: Any) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+    return records.upload_missed(job, now, awaited="picture", kind="generation")
 
 
 class JobConflict(Exception):
