@@ -5,6 +5,7 @@
     python -m local_stack demo      [--image events/generation/images/sunset.jpg] [--genre lofi] [--duration 60]
     python -m local_stack demo      --blend "drowsy maggie" "harvest home" "wachet auf" [--duration 60] [--seed 7]
     python -m local_stack invoke    FUNCTION -e events/x.json
+    python -m local_stack invoke    FUNCTION -e events/x.json --then FUNCTION events/y.json ...  # one stack, in turn
 """
 
 from __future__ import annotations
@@ -52,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     tok.add_argument("--hours", type=float, default=1.0)
     tok.add_argument("--group", action="append", default=[], metavar="GROUP",
                      help="a user pool group in the token's cognito:groups (e.g. admin); repeat for more")
-    inv = commands.add_parser("invoke", help="invoke one function with an event file (like sam local invoke)")
+    inv = commands.add_parser("invoke", help="invoke a function with an event file (like sam local invoke), "
+                                             "or several in turn on one stack (--then)")
     inv.add_argument("function", help="logical id in template.yaml, e.g. AnalyzeFunction")
     inv.add_argument("-e", "--event", type=Path, required=True)
+    inv.add_argument("--then", nargs=2, action="append", default=[], metavar=("FUNCTION", "EVENT"),
+                     help="then invoke this function with this event on the same stack (repeat for more): each "
+                          "result is printed after a line '== FUNCTION EVENT'")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -71,8 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.image, args.out, options)
     if args.command == "invoke":
         logging.getLogger().setLevel(logging.WARNING)
-        result = invoke.invoke(args.function, json.loads(args.event.read_text()))
-        say(json.dumps(result, indent=2, default=str))
+        if not args.then:
+            result = invoke.invoke(args.function, json.loads(args.event.read_text()))
+            say(json.dumps(result, indent=2, default=str))
+            return 0
+        calls = [(args.function, args.event), *((function, Path(event)) for function, event in args.then)]
+        results = invoke.invoke_chain([(function, json.loads(event.read_text())) for function, event in calls])
+        for (function, event), result in zip(calls, results, strict=True):
+            say(f"== {function} {event}")
+            say(json.dumps(result, indent=2, default=str))
         return 0
     if args.command == "token":
         groups = {"cognito:groups": args.group} if args.group else {}

@@ -1,13 +1,22 @@
 """`python -m local_stack invoke FUNCTION -e EVENT`: every function of the template has a sample
-event in events/ and runs with it, as `sam local invoke` would, with no Docker."""
+event in events/ and runs with it, as `sam local invoke` would, with no Docker.
+
+A few functions are invoked alone, as `make invoke` does: a fresh stack each, seeded for the one call. The others
+run in CHAINS, `invoke F -e E --then F2 E2 ...`: one fresh stack per product, its functions invoked in turn and each
+result checked. Each call is seeded as it would be alone, minus what the calls before it on that stack already did,
+so a workflow's steps run once each, on what the steps before them left (alone, a step's seeding re-runs them all),
+and the API functions after them see the job, track, ... finished as they would alone. A chain runs (one process)
+when the first of its tests needs it, whatever the order the tests run in.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -84,7 +93,93 @@ EVENTS = {
                              lambda out: json.loads(out["body"])["items"][0]["diff"]["levels"]
                              == {"expert": {"added": 1, "removed": 1}}),
 }
+
+
+def _steps(*steps: str | tuple[str, str]) -> list[tuple[str, str]]:
+    """(function, event file) each: a function alone is invoked with its sample event in EVENTS."""
+    return [step if isinstance(step, tuple) else (step, EVENTS[step][0]) for step in steps]
+
+
+# One fresh stack each, its functions invoked in this order, which matters: a function's seeding alone is what
+# the calls before it must leave. Health and the generation API functions come after the workflow's steps (alone,
+# their seeding runs the whole workflow); the list of due tracks before the grade (which makes the track due a day
+# later); IngestSong after the functions that read the catalog. A product's failure handler sees its item after
+# the first step, as alone (after the whole chain the item is finished and not marked), so the failure handlers
+# share a stack of their own. MeApi runs before anything writes a notification (MapLevels, MapFailed), and
+# CommunityApi (a map of a seed song by another user) on a stack without the demo map.
+CHAINS = {
+    "generation": _steps("MeApiFunction", "StartJobFunction", "AnalyzeFunction", "ComposeFunction", "RenderFunction",
+                         "GenerationsApiFunction", "GraphqlApiFunction", "AccountApiFunction", "HealthFunction",
+                         "WebSocketFunction", ("WebSocketFunction", "core/websocket_subscribe.json"),
+                         "SweeperFunction", "AuthorizerFunction", "BillingApiFunction"),
+    "track": _steps("InspectTrackFunction", "TranscodeTrackFunction", "FinishTrackFunction", "TracksApiFunction",
+                    ("TracksApiFunction", "library/api_list_due.json"),
+                    ("TracksApiFunction", "library/api_grade_track.json"),
+                    ("TracksApiFunction", "library/api_create_track_uploads.json")),
+    "listen": _steps("ClaimTranscriptionFunction", "DecodeAudioFunction", "TranscribeFunction", "RhythmFunction",
+                     "HarmonyFunction", "TabFunction", "TranscriptionsApiFunction", "CommunityApiFunction"),
+    "blend": _steps("SongsApiFunction", "PreviewSongFunction", "PrepareBlendFunction", "ComposeBlendFunction",
+                    "CompleteBlendFunction", "BlendsApiFunction", "IngestSongFunction"),
+    "maps": _steps("FingerprintFunction", "IdentifyFunction", "MapDecodeFunction", "MapDrumsFunction",
+                   "MapGridFunction", "MapLevelsFunction", "MapsApiFunction"),
+    "failures": _steps("MarkFailedFunction", "TrackFailedFunction", "TranscriptionFailedFunction",
+                       "SongFailedFunction", "BlendFailedFunction", "MapFailedFunction"),
+}
+# Invoked alone, each in its own `invoke FUNCTION -e EVENT` process as `make invoke` runs it: an API function,
+# a workflow step that needs the steps before it seeded, and the authorizer (its token placeholder replaced).
+ALONE = ("TracksApiFunction", "ComposeFunction", "AuthorizerFunction")
 pytestmark = pytest.mark.e2e
+
+
+class ChainRun(NamedTuple):
+    results: dict[tuple[str, str], Any]  # (function, event file) -> the handler's result
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+class Chains:
+    """Runs each chain once, when a test first asks for one of its results."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, ChainRun] = {}
+
+    def result(self, function: str, event_file: str) -> Any:
+        name = next(name for name, steps in CHAINS.items() if (function, event_file) in steps)
+        if name not in self.runs:
+            self.runs[name] = run_chain(CHAINS[name])
+        run = self.runs[name]
+        assert (function, event_file) in run.results, (
+            f"chain {name} stopped before {function} {event_file} (exit {run.returncode}): "
+            f"{run.stderr[-3000:]}\n{run.stdout[-2000:]}")
+        return run.results[function, event_file]
+
+
+@pytest.fixture(scope="module")
+def chains() -> Chains:
+    return Chains()
+
+
+def run_chain(steps: list[tuple[str, str]]) -> ChainRun:
+    (first, first_event), *rest = steps
+    command = [sys.executable, "-m", "local_stack", "invoke", first, "-e", f"events/{first_event}"]
+    for function, event_file in rest:
+        command += ["--then", function, f"events/{event_file}"]
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    except subprocess.TimeoutExpired as exc:  # recorded, so that the chain's other tests fail at once
+        output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        return ChainRun(chain_results(output), output, f"timed out after {exc.timeout} s", -1)
+    return ChainRun(chain_results(done.stdout), done.stdout, done.stderr, done.returncode)
+
+
+def chain_results(text: str) -> dict[tuple[str, str], Any]:
+    """Each result a chain printed: the JSON document right after its `== FUNCTION events/EVENT` line (the
+    function's own log lines come before that line)."""
+    decoder, results = json.JSONDecoder(), {}
+    for line in re.finditer(r"^== (\S+) events/(\S+)\n", text, re.MULTILINE):
+        results[line[1], line[2]] = decoder.raw_decode(text, line.end())[0]
+    return results
 
 
 def test_every_function_has_a_sample_event(sam_template: LocalTemplate) -> None:
@@ -93,8 +188,24 @@ def test_every_function_has_a_sample_event(sam_template: LocalTemplate) -> None:
         assert (ROOT / "events" / event_file).is_file()
 
 
+def test_every_function_runs_in_a_chain() -> None:
+    """Each function with its EVENTS sample once in the chains, so test_invoke checks them all."""
+    steps = [step for chain in CHAINS.values() for step in chain]
+    assert len(steps) == len(set(steps))
+    assert {(function, event_file) for function, (event_file, _) in EVENTS.items()} <= set(steps)
+    for _, event_file in steps:
+        assert (ROOT / "events" / event_file).is_file()
+
+
 @pytest.mark.parametrize("function", sorted(EVENTS))
-def test_invoke(function: str) -> None:
+def test_invoke(function: str, chains: Chains) -> None:
+    event_file, check = EVENTS[function]
+    out = chains.result(function, event_file)
+    assert check(out), out
+
+
+@pytest.mark.parametrize("function", ALONE)
+def test_invoke_alone(function: str) -> None:
     event_file, check = EVENTS[function]
     done = subprocess.run(
         [sys.executable, "-m", "local_stack", "invoke", function, "-e", f"events/{event_file}"],
@@ -116,13 +227,8 @@ def last_json_document(text: str) -> dict:
     return last
 
 
-def test_websocket_subscribe_event_answers_the_demo_jobs_state() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "local_stack", "invoke", "WebSocketFunction", "-e", "events/core/websocket_subscribe.json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    answer = json.loads(last_json_document(done.stdout)["body"])
+def test_websocket_subscribe_event_answers_the_demo_jobs_state(chains: Chains) -> None:
+    answer = json.loads(chains.result("WebSocketFunction", "core/websocket_subscribe.json")["body"])
     assert (answer["action"], answer["status"], answer["progress"]) == ("subscribed", "COMPLETE", 100), answer
 
 
@@ -140,11 +246,6 @@ def test_other_api_events_route_to_the_api_function() -> None:
     ("library/api_list_due.json", 200, lambda body: [i["answer"]["name"] for i in body["items"]] == ["Tide Lines"]),
     ("library/api_grade_track.json", 200, lambda body: (body["scheduler"], body["intervalDays"]) == ("sm2", 1)),
 ])
-def test_track_api_events(event_file: str, status: int, check: Any) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "local_stack", "invoke", "TracksApiFunction", "-e", f"events/{event_file}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = last_json_document(done.stdout)
+def test_track_api_events(event_file: str, status: int, check: Any, chains: Chains) -> None:
+    out = chains.result("TracksApiFunction", event_file)
     assert out["statusCode"] == status and check(json.loads(out["body"])), out
