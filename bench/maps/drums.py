@@ -48,6 +48,7 @@ SECONDS = 16.0
 ROWS = ("kick", "snare", "hihat", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash", "ride")
 ROW_LANES = {"hihat": ("hihat_closed", "hihat_open")}
 TARGETS = {"kick": (0.90, 0.80), "snare": (0.90, 0.80), "hihat": (0.90, 0.80)}  # (alone, mix) on held-out
+KITS_SPLIT = "recorded kits"  # the second held-out split: grooves played on recorded acoustic kits
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -208,9 +209,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     tune_count, held_count = (2, 6) if args.quick else (TUNE_COUNT, HELDOUT_COUNT)
     say(f"rendering: tune {tune_count} grooves on each of {len(grooves.TUNE_SOUNDFONTS)} SoundFonts, held-out "
-        f"{held_count} (TimGM6mb, 40 dB SNR), alone and mixed")
+        f"{held_count} (TimGM6mb, 40 dB SNR) and {held_count} on recorded kits, alone and mixed")
     tune = grooves.split("tune", tune_count, SECONDS)
     held = grooves.split("heldout", held_count, SECONDS)
+    kits = grooves.split("kits", held_count, SECONDS)
 
     tune_cases = []
     for g, soundfont, noise in tune:
@@ -222,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
 
     results: dict[tuple[str, str, str], dict[str, list[float]]] = {}  # (split, condition, method) -> row -> F1s
     tempo_ok: dict[tuple[str, str], list[bool]] = {}
-    for split_name, chosen in (("tune", tune), ("held-out", held)):
+    for split_name, chosen in (("tune", tune), ("held-out", held), (KITS_SPLIT, kits)):
         for g, soundfont, noise in chosen:
             truth = g.truth()
             for mix in (False, True):
@@ -289,6 +291,13 @@ def report(results: dict, tempo_ok: dict, thresholds: dict, speed: tuple, tune_c
         "- **Held-out split (fresh)**: TimGM6mb (never used for templates, tuning or the classifier), seeds "
         "3000.., standard kit, white noise at 40 dB SNR. These seeds are new: the previous held-out grooves "
         "(seeds 1000..) had been seen in an earlier report, so they are no longer used. Nothing is tuned on it.",
+        "- **Recorded kits split (second held-out)**: the same kind of grooves (seeds 5000..) played from the "
+        "samples of two recorded acoustic kits of Debian's hydrogen-drumkits package, The Black Pearl 1.0 "
+        "(Pearl drums, Sabian and Paiste cymbals, 5 velocity layers) and ColomboAcousticDrumkit, taking turns, "
+        "the band from FluidR3_GM, white noise at 40 dB SNR (`bench/maps/samplekits.py`). Real drums rather "
+        "than a GM SoundFont's: the timbre farthest from what the model was built on. The kits are GPL, so "
+        "they are played here for evaluation only; nothing is learned from them. The issue's targets are "
+        "defined on the TimGM6mb split; this one is reported against the same numbers.",
         "- **Model** (`soundcanvas/maps/drum_templates.npz`, 24 template columns plus 4 logistic regressions "
         "of 25 weights, about 25 kB): single GM drum hits rendered with FluidR3_GM and MuseScore_General (2 x 7 "
         "kits x 22 notes x 3 velocities), 3 k-means centres per lane; thresholds and classifier from their "
@@ -307,7 +316,7 @@ def report(results: dict, tempo_ok: dict, thresholds: dict, speed: tuple, tune_c
         "and open merged (the target's hi-hat); the closed/open rows score the split between them too.",
         "",
     ]
-    for split_name in ("held-out", "tune"):
+    for split_name in ("held-out", KITS_SPLIT, "tune"):
         lines += [f"## {split_name.capitalize()} split: per-lane F1, ours vs baseline", "",
                   "| lane | alone: ours | alone: baseline | mix: ours | mix: baseline | target (alone / mix) |",
                   "|---|---|---|---|---|---|"]
@@ -317,20 +326,22 @@ def report(results: dict, tempo_ok: dict, thresholds: dict, speed: tuple, tune_c
                 for method in ("ours", "baseline"):
                     cells.append(fmt(summary(results.get((split_name, condition, method), {}).get(row, []))))
             target = TARGETS.get(row)
-            target_text = f">= {target[0]:.2f} / >= {target[1]:.2f}" if target and split_name == "held-out" else "reported"
+            target_text = f">= {target[0]:.2f} / >= {target[1]:.2f}" if target and split_name != "tune" else "reported"
             lines.append(f"| {row} | " + " | ".join(cells) + f" | {target_text} |")
         ok = {c: tempo_ok.get((split_name, c), []) for c in ("alone", "mix")}
         lines += ["", f"Tempo from our hits within 2 % of the written tempo: alone {sum(ok['alone'])}/{len(ok['alone'])}, "
                   f"mix {sum(ok['mix'])}/{len(ok['mix'])}.", ""]
-    held = {(c, row): summary(results.get(("held-out", c, "ours"), {}).get(row, []))
-            for c in ("alone", "mix") for row in TARGETS}
-    met = [f"{row} {c} {held[(c, row)][0]:.2f} {'meets' if held[(c, row)][0] >= TARGETS[row][c == 'mix'] else 'MISSES'} "
-           f"{TARGETS[row][c == 'mix']:.2f}" for row in TARGETS for c in ("alone", "mix")]
-    worse = [f"{row} ({c})" for row in ROWS for c in ("alone", "mix")
-             if summary(results.get(("held-out", c, "ours"), {}).get(row, []))[0]
-             < summary(results.get(("held-out", c, "baseline"), {}).get(row, []))[0]]
-    lines += ["## Targets on the held-out split", "", *[f"- {m}" for m in met], "",
-              "Rows where the baseline beats ours on the held-out split: " + (", ".join(worse) or "none") + ".", ""]
+    for split_name, title in (("held-out", "the held-out split (TimGM6mb)"), (KITS_SPLIT, "the recorded kits")):
+        held = {(c, row): summary(results.get((split_name, c, "ours"), {}).get(row, []))
+                for c in ("alone", "mix") for row in TARGETS}
+        met = [f"{row} {c} {held[(c, row)][0]:.2f} "
+               f"{'meets' if held[(c, row)][0] >= TARGETS[row][c == 'mix'] else 'MISSES'} {TARGETS[row][c == 'mix']:.2f}"
+               for row in TARGETS for c in ("alone", "mix")]
+        worse = [f"{row} ({c})" for row in ROWS for c in ("alone", "mix")
+                 if summary(results.get((split_name, c, "ours"), {}).get(row, []))[0]
+                 < summary(results.get((split_name, c, "baseline"), {}).get(row, []))[0]]
+        lines += [f"## Targets on {title}", "", *[f"- {m}" for m in met], "",
+                  f"Rows where the baseline beats ours on {title}: " + (", ".join(worse) or "none") + ".", ""]
     lines += [
         "## Speed (3-minute song, drums under bass and piano)",
         "",
@@ -431,6 +442,27 @@ def report(results: dict, tempo_ok: dict, thresholds: dict, speed: tuple, tune_c
         "0.74/0.14, ride 0.10/0.01. Against it the revision moved hihat to 0.70/0.70 and closed to 0.81/0.83, "
         "left the open hat at 0.00 (TimGM's open hat is still never found), and lowered the crash to 0.52/0.00; "
         "kick, snare, toms and ride are unchanged, as built. Nothing was changed after this reading.",
+        "- Recorded kits (2026-12-01): the second held-out split was added and read once, with the model "
+        "unchanged (the TimGM6mb figures above are the same as the previous report's, to the digit). Real drums "
+        "keep the kick (both targets met) and most of the snare, but the hi-hat falls in a mix, below the "
+        "baseline there. A diagnosis on a third recorded kit kept outside the split for validation (GMRockKit "
+        "of Debian's hydrogen-data, GPL, seeds 600..609): in a mix the hat lane's activation at written hats "
+        "is about half of what it is alone (the free background columns take the hats' energy where the "
+        "templates, made from GM SoundFonts, fit a recorded hat poorly), and recorded open hats and crashes "
+        "draw mostly on the crash templates and are then turned down by both classifiers (open hat 0.00 there).",
+        "- Tried on that validation kit (GMRockKit, shipped model: hihat 0.85/0.58 alone/mix, kick 0.91/0.73) "
+        "and on sf_GMbank grooves 500..509, and dropped (2026-12-01): the one recorded kit whose licence lets "
+        "the model learn from it (Audiophob of hydrogen-drumkits, CC0; a hand-made set: its kick is a tom, its "
+        "pedal hat a shaker) in the hat and crash classifiers' data: hihat 0.60/0.28 on GMRockKit, 0.77/0.75 "
+        "against 0.83/0.79 on sf_GMbank. rumpf_kit_z01 (CC-BY-3.0) was not used: its instruments' names do "
+        "not match their sounds (a 'low tom' centred at 5 kHz, an 'open hi-hat' of 0.12 s). The free background "
+        "columns kept below 4 kHz or 6 kHz (so they cannot take a hat's energy), with the model rebuilt on "
+        "them: on GMRockKit kick 0.96/0.83-0.84, but hihat 0.74-0.78/0.55-0.56; on sf_GMbank the open hat fell "
+        "from 0.97/0.70 to 0.14-0.36/0.53-0.58 and the crash from 0.80/0.51 to 0.31-0.35/0.35-0.37. Templates "
+        "adapting toward the song in the last two thirds of the updates (semi-adaptive NMF, weight 0.3 / 0.6, "
+        "not rebuilt): hihat in a mix 0.61 / 0.65, but kick in a mix 0.64 / 0.54. The "
+        "levers left are drum timbres the model may learn from (recorded kits under CC0 / CC-BY with "
+        "standard names are what is missing) and a rebuilt model around one of those NMF changes.",
         "",
     ]
     return "\n".join(lines)

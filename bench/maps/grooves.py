@@ -17,7 +17,8 @@ Ground truth: each hit's time after the humanising jitter, mapped to a lane with
 The optional band (`mix=True`) is a finger bass (GM 33) on the roots and a piano (GM 0) comping in a
 key chosen by the seed; it is rendered as its own stem and summed, so the drum stem is shared.
 Everything here is ours: MIDI written by this module, audio rendered with Debian's SoundFonts
-(FluidR3_GM, MIT; TimGM6mb, GPL-2) for tuning and evaluation only.
+(FluidR3_GM, MIT; TimGM6mb, GPL-2) for tuning and evaluation only, or played on recorded drum kits
+(bench/maps/samplekits.py, GPL, for evaluation only).
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import mido
 import numpy as np
 import soundfile
 
+from bench.maps import samplekits
+from bench.maps.samplekits import SampleKit
 from soundcanvas.maps.drums import GM_NOTE_TO_LANE, LANES, SAMPLE_RATE_HZ
 
 STYLES = ("rock", "funk", "hiphop", "house", "jazz")
@@ -237,10 +240,19 @@ def _midi(g: Groove, part: str) -> mido.MidiFile:
     return midi
 
 
-def render_part(g: Groove, part: str, soundfont: Path, cache_dir: Path,
+def render_part(g: Groove, part: str, soundfont: Path | SampleKit, cache_dir: Path,
                 sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """One stem ('drums' or 'band') through the fluidsynth CLI, mono float32, `duration_seconds` long;
-    cached in `cache_dir` under a hash of the MIDI bytes and the render settings."""
+    cached in `cache_dir` under a hash of the MIDI bytes and the render settings. On a sampled kit the drums are
+    played from its samples (samplekits.render_drums), at the RMS of the same drums on FluidR3_GM's standard
+    kit (so the band sits as loud against them), and the band is FluidR3_GM's."""
+    if isinstance(soundfont, SampleKit):
+        if part == "band" or sample_rate_hz != SAMPLE_RATE_HZ:
+            return render_part(g, part, FLUIDR3, cache_dir, sample_rate_hz)
+        played = samplekits.render_drums(g, soundfont)
+        reference = render_part(replace(g, kit=0), "drums", FLUIDR3, cache_dir, sample_rate_hz)
+        gain = float(np.sqrt(np.mean(reference**2)) / (np.sqrt(np.mean(played**2)) + 1e-12))
+        return (played * gain).astype(np.float32)
     midi = _midi(g, part)
     with tempfile.TemporaryDirectory() as work:
         midi_path = Path(work) / "g.mid"
@@ -264,8 +276,8 @@ def render_part(g: Groove, part: str, soundfont: Path, cache_dir: Path,
     return np.asarray(audio, dtype=np.float32)
 
 
-def render_groove(g: Groove, soundfont: Path, cache_dir: Path, *, mix: bool = False, noise_snr_db: float | None = None,
-                  sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+def render_groove(g: Groove, soundfont: Path | SampleKit, cache_dir: Path, *, mix: bool = False,
+                  noise_snr_db: float | None = None, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """The drums alone, or drums plus the band (summed stems), optionally with white noise at an SNR
     (seeded by the groove's name), peak-normalised to 0.9."""
     audio = render_part(g, "drums", soundfont, cache_dir, sample_rate_hz)
@@ -281,10 +293,13 @@ def render_groove(g: Groove, soundfont: Path, cache_dir: Path, *, mix: bool = Fa
     return (audio * (0.9 / peak) if peak > 0 else audio).astype(np.float32)
 
 
-SPLITS = ("tune", "heldout")
+SPLITS = ("tune", "heldout", "kits")
 TUNE_COUNT = 10
 TUNE_SOUNDFONTS = (FLUIDR3, MUSESCORE, GMBANK)  # templates, thresholds and the classifier come from these only
+# recorded acoustic kits (GPL) only ever played for evaluation: the 'kits' split, a second held-out set
+HELDOUT_SAMPLE_KITS = samplekits.KITS
 HELDOUT_SEED = 3000  # fresh: seeds 1000.. were the held-out split until the grooves there had been seen
+KITS_SEED = 5000
 SOUNDFONT_PACKAGES = {  # SoundFont -> the Debian package that installs it (and its licence)
     FLUIDR3: ("fluid-soundfont-gm", "MIT"),
     MUSESCORE: ("musescore-general-soundfont-lossless", "MIT; parts CC0 / public domain"),
@@ -293,28 +308,42 @@ SOUNDFONT_PACKAGES = {  # SoundFont -> the Debian package that installs it (and 
 }
 
 
-def missing_soundfonts(soundfonts: tuple[Path, ...] = (*TUNE_SOUNDFONTS, TIMGM)) -> list[str]:
-    """'path (apt-get install -y package)' for each SoundFont that is not installed."""
-    return [f"{sf} (apt-get install -y {SOUNDFONT_PACKAGES[sf][0]})" for sf in soundfonts if not sf.exists()]
+def missing_soundfonts(soundfonts: tuple[Path | SampleKit, ...] = (*TUNE_SOUNDFONTS, TIMGM, *samplekits.KITS)
+                       ) -> list[str]:
+    """'path (apt-get install -y package)' for each SoundFont or sampled kit that is not installed."""
+    out = []
+    for sf in soundfonts:
+        path, package = (sf.path, sf.package) if isinstance(sf, SampleKit) else (sf, SOUNDFONT_PACKAGES[sf][0])
+        if not path.exists():
+            out.append(f"{path} (apt-get install -y {package})")
+    return out
+
+
 HELDOUT_SNR_DB = 40.0
 TUNE_KITS = (0, 8, 0, 16, 0, 24, 0, 32, 0, 40)
 
 
-def split(name: str, count: int = 10, seconds: float = 16.0) -> list[tuple[Groove, Path, float | None]]:
-    """The grooves of a split with their SoundFont and noise. 'tune': `count` grooves on each of
+def split(name: str, count: int = 10, seconds: float = 16.0) -> list[tuple[Groove, Path | SampleKit, float | None]]:
+    """The grooves of a split with their SoundFont (or sampled kit) and noise. 'tune': `count` grooves on each of
     TUNE_SOUNDFONTS (FluidR3_GM seeds 0.., MuseScore_General 100.., sf_GMbank 200..), half of each on the
     SoundFont's other drum kits (room, power, electronic, jazz, brush), so thresholds and the classifier
     are chosen for more than one sound. 'heldout': `count` grooves on TimGM6mb at HELDOUT_SNR_DB, seeds
-    HELDOUT_SEED.. (other tempos, keys and variations), standard kit; a SoundFont never used for tuning.
-    Styles cycle so every split has every style."""
+    HELDOUT_SEED.. (other tempos, keys and variations), standard kit; a SoundFont never used for tuning. 'kits':
+    `count` grooves taking turns on HELDOUT_SAMPLE_KITS (recorded acoustic kits, GPL, never learned from) at
+    HELDOUT_SNR_DB, seeds KITS_SEED... Styles cycle so every split has every style."""
     if name not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {name!r}")
-    out = []
+    out: list[tuple[Groove, Path | SampleKit, float | None]] = []
     if name == "tune":
         for j, soundfont in enumerate(TUNE_SOUNDFONTS):
             for i in range(count):
                 kit = TUNE_KITS[i % len(TUNE_KITS)]
                 out.append((groove(100 * j + i, STYLES[i % len(STYLES)], seconds=seconds, kit=kit), soundfont, None))
+        return out
+    if name == "kits":
+        for i in range(count):
+            sample_kit = HELDOUT_SAMPLE_KITS[i % len(HELDOUT_SAMPLE_KITS)]
+            out.append((groove(KITS_SEED + i, STYLES[i % len(STYLES)], seconds=seconds), sample_kit, HELDOUT_SNR_DB))
         return out
     for i in range(count):
         out.append((groove(HELDOUT_SEED + i, STYLES[i % len(STYLES)], seconds=seconds), TIMGM, HELDOUT_SNR_DB))
