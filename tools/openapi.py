@@ -1,6 +1,7 @@
 """Generate the API's OpenAPI document from the code: each API function's Powertools resolver
 describes its own routes and pydantic models; this merges them into one document, adds the
-bearer-token security scheme, and writes it where the Health function serves it (`/openapi.json`).
+bearer-token security scheme and the API's own error answers (400, 415, in place of Powertools' 422),
+and writes it where the Health function serves it (`/openapi.json`).
 
     python tools/openapi.py            # rewrite functions/core/health/openapi.json
     python tools/openapi.py --check    # exit 1 if the committed document is not what the code says
@@ -33,6 +34,33 @@ API_FUNCTIONS = (
     "core/graphql_api",
     "core/health",
 )
+# The API never answers Powertools' 422 "Validation Error": core/api.py (install_error_handlers) answers a request
+# that fails validation, a field the rules refuse or a bad cursor with 400, and a body sent as another type (a form,
+# text) with 415, both as this body. document() puts those two in place of the 422 Powertools documents.
+ERROR_RESPONSE = {
+    "title": "ErrorResponse",
+    "description": "What the API answers for a request it refuses: a message, and each field with what is wrong.",
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+ERROR_ANSWERS = {
+    "400": "The request is refused: `message` names the field and what is wrong with it, `errors` lists each one "
+           "(a body or parameter that fails validation, a value the rules refuse, a bad cursor).",
+    "415": "The request body is not JSON (sent as a form or text): send it with Content-Type: application/json; "
+           "`errors` names the field Content-Type.",
+}
+POWERTOOLS_ERRORS = ("HTTPValidationError", "ResponseValidationError", "ValidationError")  # shapes never answered
 PUBLIC = {"/health", "/health/ready", "/health/detailed", "/openapi.json", "/billing/webhook"}  # webhook: Stripe signs it
 # Only what the modules need to import; nothing is called.
 IMPORT_ENV = {
@@ -121,9 +149,30 @@ def document() -> dict[str, Any]:
     for path in PUBLIC:
         for operation in merged["paths"].get(path, {}).values():
             operation["security"] = []
+    for operation in (op for ops in merged["paths"].values() for op in ops.values()):
+        _document_errors(operation)
+    for name in POWERTOOLS_ERRORS:
+        merged["components"]["schemas"].pop(name, None)
+    merged["components"]["schemas"]["ErrorResponse"] = ERROR_RESPONSE
     merged["paths"] = dict(sorted(merged["paths"].items()))
     merged["components"]["schemas"] = dict(sorted(merged["components"]["schemas"].items()))
     return merged
+
+
+def _document_errors(operation: dict[str, Any]) -> None:
+    """400 for an operation Powertools validates (it documented 422) or that takes a body, 415 for one that takes a body
+    (/graphql's POST reads its own body: no 422, but the same 400 and 415)."""
+    responses = operation["responses"]
+    validated = responses.pop("422", None) is not None
+    takes_body = "requestBody" in operation
+    codes = ["400"] if validated or takes_body else []
+    if takes_body:
+        codes.append("415")
+    for code in codes:
+        responses[code] = {
+            "description": ERROR_ANSWERS[code],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+        }
 
 
 def main() -> int:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
 
 from local_stack.template import LocalTemplate
+from tests.apigw import call, event
+from tests.conftest import load_function
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -29,3 +36,58 @@ def test_every_template_route_is_described_with_its_security(sam_template: Local
         for op in ops.values():
             public = op.get("security") == []
             assert public == (path in no_token), path
+
+
+def _document() -> dict[str, Any]:
+    return json.loads((ROOT / "functions/core/health/openapi.json").read_text())
+
+
+def _schema(document: dict[str, Any], ref: str) -> dict[str, Any]:
+    assert ref.startswith("#/components/schemas/"), ref
+    return document["components"]["schemas"][ref.removeprefix("#/components/schemas/")]
+
+
+def test_errors_are_documented_as_the_api_answers_them() -> None:
+    """core/api.py answers a refused request with 400 and a body that is not JSON with 415, never Powertools' 422."""
+    document = _document()
+    error_ref = "#/components/schemas/ErrorResponse"
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            assert "422" not in op["responses"], where
+            for code in ("400", "415"):
+                if "requestBody" in op:
+                    assert code in op["responses"], (where, code)
+                if code in op["responses"]:
+                    schema = op["responses"][code]["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": error_ref}, (where, code)
+    assert {"400", "415"} <= set(document["paths"]["/graphql"]["post"]["responses"])
+    assert {"HTTPValidationError", "ValidationError"}.isdisjoint(document["components"]["schemas"])
+    text = json.dumps(document)
+    for ref in set(re.findall(r'"\$ref": "([^"]+)"', text)):
+        _schema(document, ref)  # every reference resolves
+
+
+def _answer_schema(method: str, path: str, status: int) -> dict[str, Any]:
+    document = _document()
+    answer = document["paths"][path][method.lower()]["responses"][str(status)]
+    return _schema(document, answer["content"]["application/json"]["schema"]["$ref"])
+
+
+@pytest.mark.parametrize(
+    ("function", "path", "body", "content_type", "status", "field"),
+    [
+        ("generations_api", "/generations", {"durationSeconds": "long"}, "application/json", 400, "durationSeconds"),
+        ("generations_api", "/generations", {"genre": "lofi"}, "text/plain", 415, "Content-Type"),
+        ("graphql_api", "/graphql", {"query": "{ __typename }", "unknown": 1}, "application/json", 400, "unknown"),
+        ("graphql_api", "/graphql", {"query": "{ __typename }"}, "text/plain", 415, "Content-Type"),
+    ],
+)
+def test_a_bad_request_is_answered_as_documented(aws: dict[str, Any], function: str, path: str, body: Any,
+                                                 content_type: str, status: int, field: str) -> None:
+    sent = event("POST", path, body=body)
+    sent["headers"] = {"Content-Type": content_type}
+    answered, payload = call(load_function(function), sent)
+    assert answered == status, payload
+    jsonschema.validate(payload, _answer_schema("POST", path, status), cls=jsonschema.Draft202012Validator)
+    assert [e["field"] for e in payload["errors"]] == [field]
