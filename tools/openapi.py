@@ -57,6 +57,8 @@ ERROR_RESPONSE = {
 ERROR_ANSWERS = {
     "400": "The request is refused: `message` names the field and what is wrong with it, `errors` lists each one "
            "(a body or parameter that fails validation, a value the rules refuse, a bad cursor).",
+    "413": "The JSON body is over 256 KB (core/inputs.py JSON_MAX_BYTES), refused before it is read; `errors` names "
+           "the field body.",
     "415": "The request body is not JSON (sent as a form or text): send it with Content-Type: application/json; "
            "`errors` names the field Content-Type.",
 }
@@ -160,14 +162,15 @@ def document() -> dict[str, Any]:
 
 
 def _document_errors(operation: dict[str, Any]) -> None:
-    """400 for an operation Powertools validates (it documented 422) or that takes a body, 415 for one that takes a body
-    (/graphql's POST reads its own body: no 422, but the same 400 and 415)."""
+    """400 for an operation Powertools validates (it documented 422) or that takes a body; 413 and 415 for one that
+    takes a body (core/api.resolve refuses an over-size JSON body before any route; /graphql's POST reads its own
+    body: no 422, but the same 400, 413 and 415)."""
     responses = operation["responses"]
     validated = responses.pop("422", None) is not None
     takes_body = "requestBody" in operation
     codes = ["400"] if validated or takes_body else []
     if takes_body:
-        codes.append("415")
+        codes += ["413", "415"]
     for code in codes:
         responses[code] = {
             "description": ERROR_ANSWERS[code],

@@ -48,20 +48,21 @@ def _schema(document: dict[str, Any], ref: str) -> dict[str, Any]:
 
 
 def test_errors_are_documented_as_the_api_answers_them() -> None:
-    """core/api.py answers a refused request with 400 and a body that is not JSON with 415, never Powertools' 422."""
+    """core/api.py answers a refused request with 400, an over-size JSON body with 413 and a body that is not JSON
+    with 415, never Powertools' 422."""
     document = _document()
     error_ref = "#/components/schemas/ErrorResponse"
     for path, ops in document["paths"].items():
         for method, op in ops.items():
             where = f"{method.upper()} {path}"
             assert "422" not in op["responses"], where
-            for code in ("400", "415"):
+            for code in ("400", "413", "415"):
                 if "requestBody" in op:
                     assert code in op["responses"], (where, code)
                 if code in op["responses"]:
                     schema = op["responses"][code]["content"]["application/json"]["schema"]
                     assert schema == {"$ref": error_ref}, (where, code)
-    assert {"400", "415"} <= set(document["paths"]["/graphql"]["post"]["responses"])
+    assert {"400", "413", "415"} <= set(document["paths"]["/graphql"]["post"]["responses"])
     assert {"HTTPValidationError", "ValidationError"}.isdisjoint(document["components"]["schemas"])
     text = json.dumps(document)
     for ref in set(re.findall(r'"\$ref": "([^"]+)"', text)):
@@ -81,6 +82,7 @@ def _answer_schema(method: str, path: str, status: int) -> dict[str, Any]:
         ("generations_api", "/generations", {"genre": "lofi"}, "text/plain", 415, "Content-Type"),
         ("graphql_api", "/graphql", {"query": "{ __typename }", "unknown": 1}, "application/json", 400, "unknown"),
         ("graphql_api", "/graphql", {"query": "{ __typename }"}, "text/plain", 415, "Content-Type"),
+        ("generations_api", "/generations", {"genre": "x" * 300_000}, "application/json", 413, "body"),
     ],
 )
 def test_a_bad_request_is_answered_as_documented(aws: dict[str, Any], function: str, path: str, body: Any,
