@@ -1,5 +1,5 @@
 """Drum grooves played on sampled drum kits (Hydrogen's kit format: recorded hits in a folder, described by
-drumkit.xml), for the drum bench and tools/build_drum_templates.py: more drum timbres than the GM SoundFonts.
+drumkit.xml), for the drum bench: real drums beside the GM SoundFonts.
 
     render_drums(groove, kit)   # mono float32 at drums.SAMPLE_RATE_HZ, `groove.duration_seconds` long
 
@@ -18,12 +18,16 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile
 from scipy.signal import resample_poly
 
-from soundcanvas.maps.drums import SAMPLE_RATE_HZ
+from soundcanvas.maps.drums import GM_NOTE_TO_LANE, SAMPLE_RATE_HZ
+
+if TYPE_CHECKING:  # grooves imports this module
+    from bench.maps.grooves import Groove
 
 HYDROGEN_DIR = Path("/usr/share/hydrogen/data/drumkits")
 CHOKE_FADE_SECONDS = 0.01
@@ -33,13 +37,13 @@ CHOKED_BY = {46: (42, 44)}  # an open hat (46) stops at the next closed (42) or 
 @dataclass(frozen=True, eq=False)  # compared and hashed as the one object each kit is
 class SampleKit:
     """A Hydrogen kit folder, its licence and Debian package, and which of its instruments plays each GM drum note
-    (by instrument name; None: by the instrument's own midiOutNote)."""
+    (by instrument name)."""
 
     name: str
     folder: str
     package: str
     licence: str
-    notes: dict[int, str] | None = None
+    notes: dict[int, str]
 
     @property
     def path(self) -> Path:
@@ -102,7 +106,6 @@ def instruments(kit: SampleKit) -> dict[int, tuple[Layer, ...]]:
     """GM note -> the velocity layers of the instrument that plays it."""
     root = ET.parse(kit.path / "drumkit.xml").getroot()  # noqa: S314 - a file of a Debian package
     by_name: dict[str, tuple[Layer, ...]] = {}
-    by_note: dict[int, tuple[Layer, ...]] = {}
     for element in root.iter():
         if _local(element.tag) != "instrument":
             continue
@@ -119,18 +122,7 @@ def instruments(kit: SampleKit) -> dict[int, tuple[Layer, ...]]:
         if not layers:
             continue
         by_name[name] = tuple(sorted(layers, key=lambda item: item.low))
-        note = _child(element, "midiOutNote")
-        if kit.notes is None or note is not None:
-            by_note.setdefault(int(note or -1), by_name[name])
-    from soundcanvas.maps.drums import GM_NOTE_TO_LANE
-
-    out: dict[int, tuple[Layer, ...]] = {}
-    for note in GM_NOTE_TO_LANE:
-        named = (kit.notes or {}).get(note)
-        if named is not None:
-            out[note] = by_name[named]
-        elif note in by_note:
-            out[note] = by_note[note]
+    out = {note: by_name[named] for note, named in kit.notes.items() if named in by_name}
     missing = sorted(set(GM_NOTE_TO_LANE) - set(out))
     if missing:
         raise ValueError(f"kit {kit.name} plays no instrument for GM notes {missing}")
@@ -146,10 +138,10 @@ def layer_for(layers: tuple[Layer, ...], velocity: int) -> Layer:
     return min(layers, key=lambda layer: min(abs(v - layer.low), abs(v - layer.high)))
 
 
-def render_drums(groove: object, kit: SampleKit) -> np.ndarray:
+def render_drums(groove: Groove, kit: SampleKit) -> np.ndarray:
     """The groove's drum notes played on the kit: mono float32, `groove.duration_seconds` long."""
-    notes = sorted(groove.drums, key=lambda d: d.time_seconds)  # type: ignore[attr-defined]
-    n = round(groove.duration_seconds * SAMPLE_RATE_HZ)  # type: ignore[attr-defined]
+    notes = sorted(groove.drums, key=lambda d: d.time_seconds)
+    n = round(groove.duration_seconds * SAMPLE_RATE_HZ)
     out = np.zeros(n, dtype=np.float32)
     kit_notes = instruments(kit)
     fade = max(1, round(CHOKE_FADE_SECONDS * SAMPLE_RATE_HZ))
