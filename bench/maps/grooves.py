@@ -35,6 +35,7 @@ import soundfile
 
 from bench.maps import samplekits
 from bench.maps.samplekits import SampleKit
+from bench.maps.synthkits import SynthKit
 from soundcanvas.maps.drums import GM_NOTE_TO_LANE, LANES, SAMPLE_RATE_HZ
 
 STYLES = ("rock", "funk", "hiphop", "house", "jazz")
@@ -240,16 +241,18 @@ def _midi(g: Groove, part: str) -> mido.MidiFile:
     return midi
 
 
-def render_part(g: Groove, part: str, soundfont: Path | SampleKit, cache_dir: Path,
+def render_part(g: Groove, part: str, soundfont: Path | SampleKit | SynthKit, cache_dir: Path,
                 sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """One stem ('drums' or 'band') through the fluidsynth CLI, mono float32, `duration_seconds` long;
     cached in `cache_dir` under a hash of the MIDI bytes and the render settings. On a sampled kit the drums are
     played from its samples (samplekits.render_drums), at the RMS of the same drums on FluidR3_GM's standard
-    kit (so the band sits as loud against them), and the band is FluidR3_GM's."""
-    if isinstance(soundfont, SampleKit):
+    kit (so the band sits as loud against them), and the band is FluidR3_GM's; so on a kit we synthesize
+    (synthkits.SynthKit)."""
+    if isinstance(soundfont, SampleKit | SynthKit):
         if part == "band" or sample_rate_hz != SAMPLE_RATE_HZ:
             return render_part(g, part, FLUIDR3, cache_dir, sample_rate_hz)
-        played = samplekits.render_drums(g, soundfont)
+        layers = soundfont.layers() if isinstance(soundfont, SynthKit) else samplekits.instruments(soundfont)
+        played = samplekits.play(g, layers)
         reference = render_part(replace(g, kit=0), "drums", FLUIDR3, cache_dir, sample_rate_hz)
         gain = float(np.sqrt(np.mean(reference**2)) / (np.sqrt(np.mean(played**2)) + 1e-12))
         return (played * gain).astype(np.float32)
@@ -276,7 +279,7 @@ def render_part(g: Groove, part: str, soundfont: Path | SampleKit, cache_dir: Pa
     return np.asarray(audio, dtype=np.float32)
 
 
-def render_groove(g: Groove, soundfont: Path | SampleKit, cache_dir: Path, *, mix: bool = False,
+def render_groove(g: Groove, soundfont: Path | SampleKit | SynthKit, cache_dir: Path, *, mix: bool = False,
                   noise_snr_db: float | None = None, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """The drums alone, or drums plus the band (summed stems), optionally with white noise at an SNR
     (seeded by the groove's name), peak-normalised to 0.9."""

@@ -140,10 +140,14 @@ def layer_for(layers: tuple[Layer, ...], velocity: int) -> Layer:
 
 def render_drums(groove: Groove, kit: SampleKit) -> np.ndarray:
     """The groove's drum notes played on the kit: mono float32, `groove.duration_seconds` long."""
+    return play(groove, instruments(kit))
+
+
+def play(groove: Groove, kit_notes: dict[int, tuple[Layer, ...]]) -> np.ndarray:
+    """The groove's drum notes played on the layers of each GM note (`instruments`, or a synthesized kit's)."""
     notes = sorted(groove.drums, key=lambda d: d.time_seconds)
     n = round(groove.duration_seconds * SAMPLE_RATE_HZ)
     out = np.zeros(n, dtype=np.float32)
-    kit_notes = instruments(kit)
     fade = max(1, round(CHOKE_FADE_SECONDS * SAMPLE_RATE_HZ))
     for index, hit in enumerate(notes):
         layer = layer_for(kit_notes[hit.note], hit.velocity)

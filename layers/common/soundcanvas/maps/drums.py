@@ -26,9 +26,10 @@ MuseScore_General (MIT, parts CC0 / public domain): single GM drum hits on
 each of their drum kits for the templates (3 k-means centres a lane, so a lane knows more than one
 drum's sound) and our own rendered grooves (bench/maps/grooves.py, tune split) for the thresholds and
 the classifier. The hi-hat and crash classifiers also learn from the tune split's sf_GMbank grooves
-(public domain), a third timbre; other sf_GMbank grooves (seeds 500..) check the model on a timbre it never
+(public domain), a third timbre, and from grooves on 12 drum kits we synthesize (bench/maps/synthkits.py);
+other sf_GMbank grooves (seeds 500..) and a recorded kit (GMRockKit) check the model on timbres it never
 heard. The derived file is MIT; no third-party drum model or data set is used. The held-out
-evaluation renders with TimGM6mb, never seen here.
+evaluations render with TimGM6mb and play recorded acoustic kits, never seen here.
 
 Lanes (LANES) follow General MIDI (GM_NOTE_TO_LANE): kick 35/36; snare 38/40 (and 37 side stick, 39 clap);
 closed hi-hat 42/44 (pedal); open hi-hat 46; high toms 47/48/50; low toms 41/43/45; crash 49/57 (and
