@@ -472,7 +472,7 @@ def report(results: dict, tempo_ok: dict, thresholds: dict, speed: tuple, tune_c
         "crash classifiers also learn from two grooves on each of 12 kits synthesized from a seed "
         "(`bench/maps/synthkits.py`: 808-style hats of six square waves and noise, noisy cymbals with random "
         "partials, swept kicks and toms; alone and mixed, 40 dB SNR). Chosen on the validation kit and sf_GMbank "
-        "before either held-out split was read: GMRockKit hihat 0.85/0.58 -> 0.86/0.68, closed 0.81/0.60 -> "
+        "before it met either held-out split: GMRockKit hihat 0.85/0.58 -> 0.86/0.68, closed 0.81/0.60 -> "
         "0.81/0.67; sf_GMbank hihat 0.83/0.79 -> 0.85/0.83, but its open hat in a mix 0.70 -> 0.57 and crash in "
         "a mix 0.51 -> 0.46. Templates, thresholds, masks and the kick are unchanged, so kick, snare, toms and "
         "ride give the same hits. Then read once (the recorded kits' second reading, TimGM6mb's fifth): recorded "
