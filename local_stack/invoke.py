@@ -94,6 +94,15 @@ def sign_webhook(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()}, "body": payload}
 
 
+def run_steps_before(stack: LocalStack, workflow: tuple[tuple[str, str], ...], before: str, failed: str,
+                     done: set[str]) -> None:
+    """The steps of a workflow that come before `before` (a step of it; its failure handler `failed` comes after the
+    first step; anything else after them all), as run_steps runs them."""
+    steps = [name for name, _ in workflow]
+    upto = steps.index(before) if before in steps else (1 if before == failed else len(steps))
+    run_steps(stack, workflow[:upto], done)
+
+
 def run_steps(stack: LocalStack, steps: tuple[tuple[str, str], ...], done: set[str]) -> None:
     """Invoke workflow steps with their sample events, in order, except those that already ran on this stack (their
     event files are in `done`, which records the ones run here)."""
@@ -103,17 +112,15 @@ def run_steps(stack: LocalStack, steps: tuple[tuple[str, str], ...], done: set[s
             done.add(event_file)
 
 
-def first_time(done: set[str] | None, what: str) -> bool:
+def first_time(done: set[str], what: str) -> bool:
     """Whether `what` (a seed: the demo job, track, ...) is not yet on this stack; it is from now on."""
-    if done is None:
-        return True
     if what in done:
         return False
     done.add(what)
     return True
 
 
-def seed_song(stack: LocalStack, done: set[str] | None = None) -> None:
+def seed_song(stack: LocalStack, done: set[str]) -> None:
     """The demo song waiting for its MIDI, and events/blend/songs/demo-tune.mid uploaded to its form's key."""
     from soundcanvas.blend import songs
 
@@ -127,11 +134,10 @@ def seed_song(stack: LocalStack, done: set[str] | None = None) -> None:
                                   ContentType="audio/midi")
 
 
-def seed_blend(stack: LocalStack, before: str, done: set[str] | None = None) -> None:
+def seed_blend(stack: LocalStack, before: str, done: set[str]) -> None:
     """The demo blend of the seed catalog's first two songs (by title), and the Blend steps before `before`."""
     from soundcanvas.blend import blends, songs
 
-    done = set() if done is None else done
     if first_time(done, "seed:blend"):
         catalog = songs.SongStore(stack.template.names["SongsTable"], "us-east-1", host=stack.endpoint)
         chosen, _ = catalog.list_public(limit=2, cursor=None, viewer_id=DEMO_USER)
@@ -140,16 +146,13 @@ def seed_blend(stack: LocalStack, before: str, done: set[str] | None = None) -> 
         store.create(DEMO_USER, DEMO_BLEND_ID, options=options,
                      songs=[{"songId": s["songId"], "title": s["title"], "artist": s.get("artist"), "weight": 0.5}
                             for s in chosen])
-    steps = [name for name, _ in BLEND_WORKFLOW]
-    upto = steps.index(before) if before in steps else (1 if before == "BlendFailedFunction" else len(steps))
-    run_steps(stack, BLEND_WORKFLOW[:upto], done)
+    run_steps_before(stack, BLEND_WORKFLOW, before, "BlendFailedFunction", done)
 
 
-def seed_listen(stack: LocalStack, before: str, done: set[str] | None = None) -> None:
+def seed_listen(stack: LocalStack, before: str, done: set[str]) -> None:
     """A PENDING transcription with the sample recording uploaded, and the Listen steps that come before `before`."""
     from soundcanvas.listen import transcriptions
 
-    done = set() if done is None else done
     if first_time(done, "seed:transcription"):
         store = transcriptions.TranscriptionStore(stack.template.names["TranscriptionsTable"], "us-east-1",
                                                   host=stack.endpoint)
@@ -161,17 +164,14 @@ def seed_listen(stack: LocalStack, before: str, done: set[str] | None = None) ->
             Key=transcriptions.input_key(DEMO_USER, DEMO_TRANSCRIPTION_ID, "mp3"),
             Body=(ROOT / "events/listen/audio/guitar-take.mp3").read_bytes(),
         )
-    steps = [name for name, _ in LISTEN_WORKFLOW]
-    upto = steps.index(before) if before in steps else (1 if before == "TranscriptionFailedFunction" else len(steps))
-    run_steps(stack, LISTEN_WORKFLOW[:upto], done)
+    run_steps_before(stack, LISTEN_WORKFLOW, before, "TranscriptionFailedFunction", done)
 
 
-def seed_map(stack: LocalStack, before: str, done: set[str] | None = None) -> None:
+def seed_map(stack: LocalStack, before: str, done: set[str]) -> None:
     """The demo map of events/maps/groove.mp3 (PENDING, its recording at the work source key), and the Map steps
     that come before `before`."""
     from soundcanvas.maps import drum_maps
 
-    done = set() if done is None else done
     if first_time(done, "seed:map"):
         store = drum_maps.MapStore(stack.template.names["MapsTable"], "us-east-1", host=stack.endpoint)
         source_key = drum_maps.work_key(DEMO_USER, DEMO_MAP_ID, "source.mp3")
@@ -180,18 +180,15 @@ def seed_map(stack: LocalStack, before: str, done: set[str] | None = None) -> No
         store.create(DEMO_USER, DEMO_MAP_ID, difficulty=None,
                      source={"kind": "track", "id": DEMO_TRACK_ID, "title": "Groove", "artist": "SoundCanvas",
                              "audioKey": source_key})
-    steps = [name for name, _ in MAP_WORKFLOW]
-    upto = steps.index(before) if before in steps else (1 if before == "MapFailedFunction" else len(steps))
-    run_steps(stack, MAP_WORKFLOW[:upto], done)
+    run_steps_before(stack, MAP_WORKFLOW, before, "MapFailedFunction", done)
 
 
-def seed_fingerprints(stack: LocalStack, function: str, done: set[str] | None = None) -> None:
+def seed_fingerprints(stack: LocalStack, function: str, done: set[str]) -> None:
     """The demo track's original (events/maps/groove.mp3) in the library's place; for Identify, the track
     fingerprinted into demo-user's index and the same recording waiting under an identify upload."""
     from soundcanvas.core import storage
     from soundcanvas.maps import identify_uploads
 
-    done = set() if done is None else done
     bucket, body = stack.template.names["MediaBucket"], (ROOT / "events/maps/groove.mp3").read_bytes()
     if first_time(done, "seed:original"):
         stack.client("s3").put_object(Bucket=bucket, Key=storage.original_key(DEMO_USER, DEMO_TRACK_ID, "mp3"),
@@ -203,23 +200,20 @@ def seed_fingerprints(stack: LocalStack, function: str, done: set[str] | None = 
                                           Key=identify_uploads.key(DEMO_USER, DEMO_IDENTIFY_UPLOAD, "mp3"))
 
 
-def seed_track(stack: LocalStack, before: str, done: set[str] | None = None) -> None:
+def seed_track(stack: LocalStack, before: str, done: set[str]) -> None:
     """Upload the demo track and run the track workflow steps that come before `before`."""
     from soundcanvas.core import storage
 
-    done = set() if done is None else done
     if first_time(done, "seed:track"):
         key = storage.original_key(DEMO_USER, DEMO_TRACK_ID, "flac")
         stack.client("s3").put_object(
             Bucket=stack.template.names["MediaBucket"], Key=key, ContentType="audio/flac",
             Body=(ROOT / "events/library/audio/demo-track.flac").read_bytes(), Metadata={"file-name": "demo-track.flac"},
         )
-    steps = [name for name, _ in TRACK_WORKFLOW]
-    upto = steps.index(before) if before in steps else (1 if before == "TrackFailedFunction" else len(steps))
-    run_steps(stack, TRACK_WORKFLOW[:upto], done)
+    run_steps_before(stack, TRACK_WORKFLOW, before, "TrackFailedFunction", done)
 
 
-def seed_community(stack: LocalStack, done: set[str] | None = None) -> None:
+def seed_community(stack: LocalStack, done: set[str]) -> None:
     """A finished public map of a seed song (its version 1 a small valid document) and one pending edit of it:
     what the verifier queue (GET /edits) then lists."""
     from soundcanvas.maps import drum_maps, edits, karma
@@ -249,7 +243,7 @@ def seed_community(stack: LocalStack, done: set[str] | None = None) -> None:
                       comment="the last hit is a crash")
 
 
-def seed_notification(stack: LocalStack, done: set[str] | None = None) -> None:
+def seed_notification(stack: LocalStack, done: set[str]) -> None:
     """An unread notification for the demo user: the demo map finished (what MapLevels writes)."""
     from soundcanvas.core.notifications import NotificationStore
 
@@ -261,13 +255,12 @@ def seed_notification(stack: LocalStack, done: set[str] | None = None) -> None:
               entity={"kind": "map", "id": DEMO_MAP_ID})
 
 
-def seed(stack: LocalStack, before: str, done: set[str] | None = None) -> None:
+def seed(stack: LocalStack, before: str, done: set[str]) -> None:
     """Create the demo job and run the workflow steps that come before `before`."""
     # the layer is importable once the stack has started
     from soundcanvas.core import storage
     from soundcanvas.generation import jobs
 
-    done = set() if done is None else done
     if first_time(done, "seed:job"):
         bucket = stack.template.names["MediaBucket"]
         store = jobs.JobStore(stack.template.names["GenerationsTable"], "us-east-1", host=stack.endpoint)
@@ -276,12 +269,10 @@ def seed(stack: LocalStack, before: str, done: set[str] | None = None) -> None:
                      retention_days=30)
         stack.client("s3").put_object(Bucket=bucket, Key=key, ContentType="image/jpeg",
                                       Body=(ROOT / "events/generation/images/sunset.jpg").read_bytes())
-    steps = [name for name, _ in WORKFLOW]
-    upto = steps.index(before) if before in steps else (1 if before == "MarkFailedFunction" else len(steps))
-    run_steps(stack, WORKFLOW[:upto], done)
+    run_steps_before(stack, WORKFLOW, before, "MarkFailedFunction", done)
 
 
-def websocket_event(stack: LocalStack, event: dict[str, Any], done: set[str] | None = None) -> dict[str, Any]:
+def websocket_event(stack: LocalStack, event: dict[str, Any], done: set[str]) -> dict[str, Any]:
     """A $connect event gets a fresh token in place of its placeholder; a message event's connection is opened
     first (with the $connect sample), and the demo job it may subscribe to exists."""
     query = event.get("queryStringParameters") or {}
@@ -290,16 +281,15 @@ def websocket_event(stack: LocalStack, event: dict[str, Any], done: set[str] | N
         return {**event, "queryStringParameters": {**query, "token": token},
                 "multiValueQueryStringParameters": {"token": [token]}}
     seed(stack, "GenerationsApiFunction", done)
-    connect = websocket_event(stack, json.loads((ROOT / "events/core/websocket_connect.json").read_text()))
+    connect = websocket_event(stack, json.loads((ROOT / "events/core/websocket_connect.json").read_text()), done)
     connect["requestContext"]["connectionId"] = event["requestContext"]["connectionId"]
     stack.functions.invoke("WebSocketFunction", connect)
     return event
 
 
-def call(stack: LocalStack, function: str, event: dict[str, Any], done: set[str] | None = None) -> Any:
+def call(stack: LocalStack, function: str, event: dict[str, Any], done: set[str]) -> Any:
     """Seed what the event speaks of (what `done` says is on this stack already is not done again), then invoke the
     function with it: its result. A workflow step invoked here counts as run (in `done`)."""
-    done = set() if done is None else done
     steps: tuple[tuple[str, str], ...] = ()  # the workflow the function may be a step of
     authorizer = stack.template.authorizer
     if authorizer and function == authorizer.function:
