@@ -27,6 +27,14 @@ class ShiftableClock:
     def __call__(self) -> float:
         return time.time() + self.offset
 
+    def to_window_start(self, window_seconds: int) -> None:
+        """Move forward to a second after the next fixed quota window starts, so that a test filling the quota
+        never straddles two windows (where the count would start again mid-test)."""
+        from soundcanvas.core.quotas import Quota, window
+
+        _, next_start = window(Quota("any", 1, window_seconds), self())
+        self.offset += next_start + 1 - self()
+
 
 @pytest.fixture(scope="session")
 def clock() -> ShiftableClock:

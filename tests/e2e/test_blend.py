@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from local_stack.stack import LocalStack
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, ShiftableClock
 
 pytestmark = pytest.mark.e2e
 
@@ -240,8 +240,9 @@ def test_bad_blend_requests_name_the_field(stack: LocalStack) -> None:
     assert missing.status_code == 404 and "0" * 32 in missing.json()["message"]
 
 
-def test_blends_are_limited_per_user(stack: LocalStack) -> None:
-    user = blender(stack, "eager")
+def test_blends_are_limited_per_user(stack: LocalStack, clock: ShiftableClock) -> None:
+    user = blender(stack, "eager")  # its token is issued before the clock moves: the authorizer reads the real time
+    clock.to_window_start(int(stack.template.parameters["BlendQuotaWindowSeconds"]))
     songs = [item["songId"] for item in user.search(limit=2).json()["items"]]
     answers = [user.blend(songs=songs, lengthSeconds=15).status_code for _ in range(11)]
     assert answers[:10] == [202] * 10 and answers[10] == 429

@@ -17,6 +17,7 @@ import requests
 
 from local_stack.idp import LocalIdentityProvider
 from local_stack.stack import LocalStack
+from tests.e2e.conftest import ShiftableClock
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,11 +77,12 @@ def _tamper(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-def test_quota_counters_hold_under_concurrent_requests(stack: LocalStack) -> None:
+def test_quota_counters_hold_under_concurrent_requests(stack: LocalStack, clock: ShiftableClock) -> None:
     """16 clients take from a quota of 10 at once through the local DynamoDB endpoint: exactly 10 win."""
     from soundcanvas.core.quotas import Quota, QuotaExceeded, QuotaStore
 
-    store = QuotaStore(stack.template.names["QuotasTable"], "us-east-1", host=stack.endpoint)
+    clock.to_window_start(900)
+    store = QuotaStore(stack.template.names["QuotasTable"], "us-east-1", host=stack.endpoint, clock=stack.clock)
     quota, results = Quota("generations", 10, 900), []
     barrier = threading.Barrier(16)
 
@@ -100,8 +102,9 @@ def test_quota_counters_hold_under_concurrent_requests(stack: LocalStack) -> Non
     assert sorted(results).count("granted") == 10 and len(results) == 16
 
 
-def test_over_quota_is_429_with_retry_after(stack: LocalStack) -> None:
-    token = stack.token("prolific")
+def test_over_quota_is_429_with_retry_after(stack: LocalStack, clock: ShiftableClock) -> None:
+    token = stack.token("prolific")  # before the clock moves: the token authorizer reads the real time
+    clock.to_window_start(int(stack.template.parameters["TrackUploadQuotaWindowSeconds"]))
     answers = [requests.post(f"{stack.api_url}/tracks/uploads", timeout=30, headers={"Authorization": f"Bearer {token}"},
                              json={"files": [{"fileName": f"{n}-{i}.mp3", "contentType": "audio/mpeg", "sizeBytes": 9}
                                              for i in range(50)]})
