@@ -156,6 +156,7 @@ bench-deps:
 	ls /usr/share/sounds/sf2/MuseScore_General*.sf2 >/dev/null 2>&1 || missing="$$missing musescore-general-soundfont-lossless"; \
 	ls /usr/share/sounds/sf2/sf_GMbank.sf2 >/dev/null 2>&1 || missing="$$missing csound-soundfont"; \
 	test -d "/usr/share/hydrogen/data/drumkits/The Black Pearl 1.0" || missing="$$missing hydrogen-drumkits"; \
+	test -d /usr/share/hydrogen/data/drumkits/GMRockKit || missing="$$missing hydrogen-data"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \

@@ -10,13 +10,15 @@ MuseScore_General, MIT, parts CC0 / public domain; so the file is MIT). Determin
 2. Thresholds: per lane, the (threshold, rise) pair maximising onset F1 (50 ms, mir_eval) summed over
    the 'tune' split of bench/maps/grooves.py on MODEL_SOUNDFONTS (drums alone and under bass and piano),
    then masks between lanes.
-3. Classifier: for CLASSIFIED_LANES, a logistic regression over candidate peaks (train_classifier), on the
-   same grooves; the hi-hat and crash lanes' (WIDE_CLASSIFIER_LANES) also on the tune split's sf_GMbank
-   grooves (seeds 200..209), a third timbre for the decisions that failed on kits the model never heard, and on
-   grooves played on 12 drum kits we synthesize (SYNTH_KITS, bench/maps/synthkits.py).
-sf_GMbank enters nothing else (templates, thresholds, masks and the kick's classifier come from
-MODEL_SOUNDFONTS); its grooves 500..509, outside the tune split, are the validation timbre that chose
-this. The held-out split (TimGM6mb) is never rendered here.
+3. Classifier: for CLASSIFIED_LANES (kick, crash), a logistic regression over candidate peaks (train_classifier), on
+   the same grooves; the crash's (WIDE_CLASSIFIER_LANES) also on the tune split's sf_GMbank grooves (seeds
+   200..209) and on grooves played on 12 drum kits we synthesize (SYNTH_KITS, bench/maps/synthkits.py).
+4. Onset detector: for DETECTED_LANES (snare, closed and open hi-hat), three MLPs over every frame's log band
+   spectrogram and the frames around it (train_detector), on the tune grooves of MODEL_SOUNDFONTS and on grooves
+   played on 48 synthesized kits (DETECTOR_SYNTH_KITS).
+sf_GMbank enters nothing else (templates, thresholds, masks, the kick's classifier and the detector come from
+MODEL_SOUNDFONTS and our own kits). The drum bench's validation split (sf_GMbank grooves 500.., three recorded kits)
+chose this; the held-out splits (TimGM6mb, two recorded kits) are never rendered here.
 
     .venv/bin/python tools/build_drum_templates.py [--cache out/maps-drums]
 """
@@ -51,7 +53,7 @@ MASK_GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75)
 TOLERANCE_SECONDS = 0.05
 # lanes decided by a logistic regression on candidate peaks rather than a threshold: chosen on the tune data
 # (FluidR3 + MuseScore_General for training, sf_GMbank as a validation SoundFont), where it beat the threshold
-CLASSIFIED_LANES = ("kick", "hihat_closed", "hihat_open", "crash")
+CLASSIFIED_LANES = ("kick", "crash")  # the hi-hats' classifiers gave way to the onset detector (DETECTED_LANES)
 # the SoundFonts the model is built from: FluidR3_GM (MIT) and MuseScore_General (MIT, parts CC0 / public
 # domain). The tune split's third SoundFont, sf_GMbank, is kept out of the model as a validation timbre:
 # adding it to templates and thresholds lowered the snare (0.89 -> 0.70 alone on sf_GMbank grooves 500..).
@@ -60,10 +62,10 @@ MODEL_SOUNDFONTS = (grooves.FLUIDR3, grooves.MUSESCORE)
 # pitch-shifted by resampling (+-1..3 semitones), with a random spectral tilt and band gains, so the templates
 # and the classifier hear more drum timbres than the two SoundFonts' own
 # lanes whose classifier also learns from the tune split's sf_GMbank grooves (only the classifier: sf_GMbank in
-# the templates and thresholds lowered the snare). Chosen on sf_GMbank grooves 500..509 (not in the tune split):
-# hihat 0.83/0.79 -> 0.84/0.79 alone/mix, open hat 0.33/0.81 -> 0.99/0.91, crash 0.60/0.52 -> 0.73/0.64; the kick's
-# classifier lost 0.01-0.02 in a mix that way, so it keeps the two model SoundFonts (docs/maps.md, Decisions)
-WIDE_CLASSIFIER_LANES = ("hihat_closed", "hihat_open", "crash")
+# the templates and thresholds lowered the snare). Chosen on sf_GMbank grooves 500..509 (not in the tune split),
+# when the hi-hats had classifiers too: hihat 0.83/0.79 -> 0.84/0.79 alone/mix, crash 0.60/0.52 -> 0.73/0.64; the
+# kick's classifier lost 0.01-0.02 in a mix that way, so it keeps the two model SoundFonts (docs/maps.md, Decisions)
+WIDE_CLASSIFIER_LANES = ("crash",)
 WIDE_CLASSIFIER_SOUNDFONTS = (grooves.GMBANK,)
 # ... and from grooves on drum kits we synthesize (bench/maps/synthkits.py: 808-style hats, noisy cymbals with random
 # partials, swept kicks and toms, each kit's parameters drawn from its seed), two grooves a kit (seeds 800..), alone
@@ -71,6 +73,19 @@ WIDE_CLASSIFIER_SOUNDFONTS = (grooves.GMBANK,)
 # and on sf_GMbank grooves 500..509: hihat 0.85/0.58 -> 0.86/0.68 and 0.83/0.79 -> 0.85/0.83 (alone/mix)
 SYNTH_KITS = tuple(synthkits.SynthKit(1000 + i) for i in range(12))
 SYNTH_SEED = 800
+# lanes found by the onset detector (three MLPs over the log band spectrogram, averaged: drums.detected_hits)
+# rather than by NMF peaks: trained on the tune grooves of MODEL_SOUNDFONTS and two grooves on each of
+# DETECTOR_SYNTH_KITS (the first 12 are SYNTH_KITS), alone and mixed; sf_GMbank stays a timbre it never heard.
+# Chosen on validation kits outside both held-out splits (sf_GMbank grooves 500..509 and three recorded kits;
+# docs/maps-drums-bench.md), as were the lanes it takes and the cuts
+DETECTED_LANES = ("snare", "hihat_closed", "hihat_open")
+DETECTOR_SYNTH_KITS = tuple(synthkits.SynthKit(1000 + i) for i in range(48))
+DETECTOR_HIDDEN = (64,)
+DETECTOR_EPOCHS = 15
+DETECTOR_MEMBERS = 3  # MLPs from seeds 0, 1, 2: one alone moved by +-0.1 on a validation kit from seed to seed
+# the probability a hit needs, per output (0.5 for the others); a found hi-hat is open where the open output reaches
+# its cut nearby
+DETECTOR_CUTS = {"hihat": 0.3, "hihat_open": 0.2}
 AUGMENT_COPIES = 0  # tried with 1 and dropped: docs/maps-drums-bench.md, Honest notes
 AUGMENT_SEMITONES = (-3, -2, -1, 1, 2, 3)
 
@@ -204,10 +219,11 @@ def tune_cases(cache: Path, count: int = grooves.TUNE_COUNT) -> list[tuple[tuple
     return cases
 
 
-def synth_cases(cache: Path) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """(truth, audio) of two grooves on each of SYNTH_KITS, drums alone and under bass and piano, at 40 dB SNR."""
+def synth_cases(cache: Path, kits: Sequence[synthkits.SynthKit] = SYNTH_KITS
+                ) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """(truth, audio) of two grooves on each of `kits`, drums alone and under bass and piano, at 40 dB SNR."""
     cases = []
-    for i, kit in enumerate(SYNTH_KITS):
+    for i, kit in enumerate(kits):
         for j in range(2):
             seed = SYNTH_SEED + 2 * i + j
             groove = grooves.groove(seed, grooves.STYLES[(2 * i + j) % len(grooves.STYLES)], seconds=16.0)
@@ -326,6 +342,51 @@ def train_classifier(model: drums.DrumModel, audio_cases: Sequence[tuple[dict[st
     return {"classified": classified, "feature_mean": mean, "feature_scale": scale, "weights": weights, "bias": bias}
 
 
+def detector_labels(truth: dict[str, np.ndarray], frames: int) -> np.ndarray:
+    """(frames, len(DETECTOR_TARGETS)) 0/1: 1 at the frame nearest each written hit of an output's drums and at
+    the frames either side ("hihat": the closed and the open hi-hats)."""
+    y = np.zeros((frames, len(drums.DETECTOR_TARGETS)), dtype=np.float32)
+    for column, target in enumerate(drums.DETECTOR_TARGETS):
+        times = np.concatenate([truth["hihat_closed"], truth["hihat_open"]]) if target == "hihat" else truth[target]
+        for frame in np.round(times * drums.FRAME_RATE_HZ).astype(int):
+            y[max(0, frame - 1):frame + 2, column] = 1.0
+    return y
+
+
+def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]]) -> dict[str, np.ndarray]:
+    """The onset detector: DETECTOR_MEMBERS MLPs (scikit-learn, DETECTOR_HIDDEN ReLU units, Adam, DETECTOR_EPOCHS
+    passes, seeds 0..) from drums.detector_inputs of every frame of `audio_cases` to detector_labels; stored as the
+    inputs' standardisation and the layers' weights, run with numpy by drums.detector_probabilities."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    xs, ys = [], []
+    for truth, audio in audio_cases:
+        x = drums.detector_inputs(drums.band_spectrogram(audio))
+        xs.append(x)
+        ys.append(detector_labels(truth, x.shape[0]))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-3
+    layers = {}
+    for member in range(DETECTOR_MEMBERS):
+        fit = MLPClassifier(hidden_layer_sizes=DETECTOR_HIDDEN, alpha=1e-4, batch_size=512, learning_rate_init=1e-3,
+                            max_iter=DETECTOR_EPOCHS, random_state=member)
+        with warnings.catch_warnings():  # a fixed number of passes, chosen on the validation kits, not convergence
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit.fit((x - mean) / scale, y)
+        sys.stdout.write(f"detector {member}: {x.shape[0]} frames of {len(audio_cases)} renders, loss {fit.loss_:.4f}\n")
+        for depth, (weights, bias) in enumerate(zip(fit.coefs_, fit.intercepts_, strict=True)):
+            layers[f"detector_w{member}_{depth}"] = weights.astype(np.float32)
+            layers[f"detector_b{member}_{depth}"] = bias.astype(np.float32)
+    cuts = np.asarray([DETECTOR_CUTS.get(target, 0.5) for target in drums.DETECTOR_TARGETS], dtype=np.float32)
+    return {"detected": np.asarray(DETECTED_LANES), "detector_mean": mean.astype(np.float32),
+            "detector_scale": scale.astype(np.float32), "detector_cuts": cuts,
+            "detector_depth": np.asarray(len(DETECTOR_HIDDEN) + 1), "detector_members": np.asarray(DETECTOR_MEMBERS),
+            **layers}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "maps-drums")
@@ -343,13 +404,14 @@ def main(argv: list[str] | None = None) -> int:
     wide = [case for case, soundfont in all_cases if soundfont in WIDE_CLASSIFIER_SOUNDFONTS] + synth_cases(args.cache)
     thresholds, rises, latencies, masks, scores = tune_thresholds(templates, lanes, cases)
     classifier = train_classifier(drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks), cases, wide)
+    detector = train_detector(cases + synth_cases(args.cache, DETECTOR_SYNTH_KITS))
     np.savez_compressed(args.out, templates=templates, template_lanes=lanes, thresholds=thresholds, rises=rises,
-                        latencies_seconds=latencies, masks=masks, **classifier,
+                        latencies_seconds=latencies, masks=masks, **classifier, **detector,
                         lanes=np.asarray(drums.LANES),
                         source=np.asarray("FluidR3_GM.sf2 (MIT), MuseScore_General_Full.sf2 (MIT, parts CC0), "
-                                          "sf_GMbank.sf2 (public domain) and drum kits we synthesize "
-                                          "(bench/maps/synthkits.py; these two for the hi-hat and crash classifiers "
-                                          "only); tools/build_drum_templates.py"))
+                                          "sf_GMbank.sf2 (public domain; for the crash classifier only) and drum "
+                                          "kits we synthesize (bench/maps/synthkits.py; for the crash classifier and "
+                                          "the onset detector only); tools/build_drum_templates.py"))
     for lane in drums.LANES:
         i = drums.LANES.index(lane)
         sys.stdout.write(f"{lane:14s} threshold {thresholds[i]:.4f} rise {rises[i]:.1f} "

@@ -4,8 +4,9 @@ drumkit.xml), for the drum bench: real drums beside the GM SoundFonts.
     render_drums(groove, kit)   # mono float32 at drums.SAMPLE_RATE_HZ, `groove.duration_seconds` long
 
 The kits are recordings of acoustic drum kits from Debian's `hydrogen-drumkits` package (installed by
-`make bench-deps`). They are GPL-licensed, so they are only played for evaluation (the drum bench's "recorded kits"
-held-out split): nothing in the model is learned from them, and no audio of them is shipped.
+`make bench-deps`; GMRockKit comes with it in `hydrogen-data`). They are GPL- or share-alike-licensed, so they are only
+played for evaluation (the drum bench's "recorded kits" held-out split, and its "validation" split where model
+changes are chosen): nothing in the model is learned from them, and no audio of them is shipped.
 
 A hit plays the layer whose velocity range holds the note's velocity (or the kit's one sample), scaled by
 velocity / 127 and by the instrument's and layer's gains, as Hydrogen plays its kits; an open
@@ -71,6 +72,29 @@ COLOMBO = SampleKit(
         51: "ride-crash20inch", 53: "ride-cup", 59: "ride-crash20inch",
     })
 KITS = (BLACK_PEARL, COLOMBO)
+# validation kits: recorded kits outside both held-out splits, on which model changes are chosen (the drum bench's
+# "validation" split); evaluation only, like the held-out ones
+GM_ROCK = SampleKit(
+    "GMRockKit", "GMRockKit", "hydrogen-data", "GPL (evaluation only)", {
+        35: "Kick", 36: "Kick", 37: "Stick", 38: "Snare", 39: "Hand Clap", 40: "Snare Rimshot", 42: "Hat Closed",
+        44: "Hat Pedal", 46: "Hat Open", 41: "Floor Tom", 43: "Floor Tom", 45: "Tom 2", 47: "Tom 2", 48: "Tom 1",
+        50: "Tom 1", 49: "Crash", 52: "Crash", 55: "Splash", 57: "Crash", 51: "Ride", 53: "Bell", 59: "Ride 2",
+    })
+MILLO = SampleKit(
+    "Millo3", "Millo_MultiLayered3", "hydrogen-drumkits", "GPL-2 (evaluation only)", {
+        35: "Kick", 36: "Kick", 37: "Stick", 38: "Snare Rock", 39: "Stick", 40: "Snare Rock", 42: "Closed HH",
+        44: "Pedal HH", 46: "Open HH", 41: "Tom Low", 43: "Tom Low", 45: "Tom Low", 47: "Tom Mid", 48: "Tom Mid",
+        50: "Tom Hi", 49: "Crash", 52: "Crash", 55: "Crash", 57: "Crash", 51: "Ride Jazz", 53: "Ride Jazz",
+        59: "Ride Jazz",
+    })
+BJA_PACIFIC = SampleKit(
+    "BJAPacific", "BJA_Pacific", "hydrogen-drumkits", "CC-BY-SA-3.0-us (evaluation only)", {
+        35: "BassDrum", 36: "BassDrum", 37: "Snare Dry", 38: "Snare", 39: "Snare Dry", 40: "Snare",
+        42: "Hi Hat Closed", 44: "Hi Hat Closed", 46: "Hi Hat Opened", 41: "Floor Tom", 43: "Floor Tom",
+        45: "Floor Tom", 47: "Tom", 48: "Tom", 50: "Tom", 49: "Crash Left", 52: "Crash Right", 55: "Crash Right",
+        57: "Crash Left", 51: "Ride", 53: "Ride Bell", 59: "Ride 2",
+    })
+VALIDATION_KITS = (GM_ROCK, MILLO, BJA_PACIFIC)
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,19 @@ def test_the_kit_drums_sit_at_the_reference_loudness_and_the_band_is_fluidr3s(
     assert np.sqrt(np.mean(played**2)) == pytest.approx(np.sqrt(np.mean(reference**2)), rel=1e-3)
     assert np.array_equal(grooves.render_part(g, "band", kit, tmp_path),
                           grooves.render_part(g, "band", grooves.FLUIDR3, tmp_path))
+
+
+def test_the_validation_split_shares_no_groove_or_kit_with_the_held_out_splits() -> None:
+    validation = grooves.split("validation", 10)
+    others = grooves.split("tune", 10) + grooves.split("heldout", 10) + grooves.split("kits", 10)
+    assert {g.name for g, _, _ in validation}.isdisjoint({g.name for g, _, _ in others})
+    assert {kit for _, kit, _ in validation} == {grooves.GMBANK, *samplekits.VALIDATION_KITS}
+    assert not set(samplekits.VALIDATION_KITS) & set(samplekits.KITS)
+    assert len(validation) == 10 * (1 + len(samplekits.VALIDATION_KITS))
+
+
+@pytest.mark.skipif(not all(kit.path.exists() for kit in samplekits.VALIDATION_KITS),
+                    reason="needs Debian's hydrogen-drumkits and hydrogen-data (make bench-deps)")
+def test_every_validation_kit_plays_every_gm_drum() -> None:
+    for kit in samplekits.VALIDATION_KITS:
+        assert set(samplekits.instruments(kit)) == set(GM_NOTE_TO_LANE)

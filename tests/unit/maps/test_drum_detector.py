@@ -1,0 +1,96 @@
+"""The drum onset detector of soundcanvas.maps.drums (the MLPs that find the snare and the hi-hats): its inputs, how
+its members' probabilities are combined, how probabilities become hits, and that the shipped model fits the code.
+Its accuracy on rendered grooves is in test_drums.py and the drum bench."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from soundcanvas.maps.drums import (
+    DETECTOR_OFFSETS,
+    DETECTOR_TARGETS,
+    FRAME_RATE_HZ,
+    LANES,
+    SAMPLE_RATE_HZ,
+    band_frequencies_hz,
+    band_spectrogram,
+    detected_hits,
+    detector_inputs,
+    detector_probabilities,
+    load_model,
+)
+
+
+def clicks(gain: float) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    audio = 0.01 * rng.standard_normal(SAMPLE_RATE_HZ * 2)
+    for start in (0.3, 0.9, 1.4):
+        at = round(start * SAMPLE_RATE_HZ)
+        audio[at:at + 2000] += rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300)
+    return (gain * audio).astype(np.float32)
+
+
+def test_detector_inputs_stack_the_frames_around_each_frame_and_ignore_the_recordings_level() -> None:
+    loud, quiet = detector_inputs(band_spectrogram(clicks(0.8))), detector_inputs(band_spectrogram(clicks(0.05)))
+    bands = band_frequencies_hz().size
+    assert loud.shape == (band_spectrogram(clicks(0.8)).shape[1], bands * len(DETECTOR_OFFSETS))
+    assert np.allclose(loud, quiet, atol=1e-3)
+    now = DETECTOR_OFFSETS.index(0)
+    later = DETECTOR_OFFSETS.index(5)
+    frame = 40
+    assert np.array_equal(loud[frame, later * bands:(later + 1) * bands], loud[frame + 5, now * bands:(now + 1) * bands])
+
+
+def test_the_members_probabilities_are_averaged() -> None:
+    model = load_model()
+    inputs = model.detector_mean.size  # type: ignore[union-attr]
+    outputs = len(DETECTOR_TARGETS)
+    sure = ((np.zeros((inputs, outputs), np.float32), np.full(outputs, 30.0, np.float32)),)
+    never = ((np.zeros((inputs, outputs), np.float32), np.full(outputs, -30.0, np.float32)),)
+    spec = band_spectrogram(clicks(0.5))
+    assert np.allclose(detector_probabilities(spec, replace(model, detector_members=(sure,))), 1.0)
+    assert np.allclose(detector_probabilities(spec, replace(model, detector_members=(sure, never))), 0.5)
+
+
+def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_output() -> None:
+    model = replace(load_model(), detected=("snare", "hihat_closed", "hihat_open"),
+                    detector_cuts=np.full(len(DETECTOR_TARGETS), 0.5, np.float32))
+    frames = 200
+    probabilities = np.zeros((frames, len(DETECTOR_TARGETS)), np.float32)
+    hat, opened, snare = (DETECTOR_TARGETS.index(name) for name in ("hihat", "hihat_open", "snare"))
+    probabilities[[20, 60, 100], hat] = 0.9
+    probabilities[61, opened] = 0.8  # within +-2 frames of the hat at 60: that one is open
+    probabilities[140, opened] = 0.9  # an open output alone is no hit
+    probabilities[[30, 80], snare] = [0.7, 0.4]  # the second is under the cut
+    lanes = np.ones((len(LANES), frames), np.float32)
+    hits = detected_hits(probabilities, lanes, model)
+    found = sorted((round(hit.time_seconds * FRAME_RATE_HZ), hit.lane) for hit in hits)
+    assert found == [(20, "hihat_closed"), (30, "snare"), (60, "hihat_open"), (100, "hihat_closed")]
+    assert all(0.05 <= hit.velocity <= 1.0 for hit in hits)
+
+
+def test_the_shipped_detector_fits_the_code() -> None:
+    model = load_model()
+    assert set(model.detected) >= {"hihat_closed", "hihat_open"}
+    assert model.detector_cuts is not None and model.detector_cuts.shape == (len(DETECTOR_TARGETS),)
+    bands = band_frequencies_hz().size
+    assert len(model.detector_members) >= 1
+    for layers in model.detector_members:
+        assert layers[0][0].shape[0] == bands * len(DETECTOR_OFFSETS)
+        assert layers[-1][0].shape[1] == len(DETECTOR_TARGETS)
+    probabilities = detector_probabilities(band_spectrogram(clicks(0.5)), model)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_probabilities_run_in_chunks_are_the_same_as_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import soundcanvas.maps.drums as drums
+
+    model = load_model()
+    spec = band_spectrogram(clicks(0.5))
+    whole = detector_probabilities(spec, model)
+    monkeypatch.setattr(drums, "DETECTOR_CHUNK_FRAMES", 37)  # not a divisor of the frames: a short last chunk
+    assert np.allclose(detector_probabilities(spec, model), whole, atol=1e-5)
+    assert np.array_equal(detector_inputs(spec, 37, 74), detector_inputs(spec)[37:74])
