@@ -1,6 +1,7 @@
-"""Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds and per-lane
-classifiers of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS only (FluidR3_GM, MIT;
-MuseScore_General, MIT, parts CC0 / public domain; so the file is MIT). Deterministic.
+"""Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds, per-lane classifiers and
+onset detector of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS (FluidR3_GM, MIT; MuseScore_General,
+MIT, parts CC0 / public domain), sf_GMbank (public domain) and drum kits we synthesize; so the file is MIT.
+Deterministic.
 
 1. Templates: every GM drum note of drums.GM_NOTE_TO_LANE played alone at velocities 50, 90 and 127
    (FluidSynth CLI), pooled into drums.band_spectrogram bands; a note's template is the sum of its first
@@ -69,8 +70,8 @@ WIDE_CLASSIFIER_LANES = ("crash",)
 WIDE_CLASSIFIER_SOUNDFONTS = (grooves.GMBANK,)
 # ... and from grooves on drum kits we synthesize (bench/maps/synthkits.py: 808-style hats, noisy cymbals with random
 # partials, swept kicks and toms, each kit's parameters drawn from its seed), two grooves a kit (seeds 800..), alone
-# and mixed, at 40 dB SNR. Chosen on a recorded kit the model never hears (GMRockKit, hydrogen-data; evaluation only)
-# and on sf_GMbank grooves 500..509: hihat 0.85/0.58 -> 0.86/0.68 and 0.83/0.79 -> 0.85/0.83 (alone/mix)
+# and mixed, at 40 dB SNR. Chosen when the hi-hats had classifiers too, on a recorded kit the model never hears
+# (GMRockKit) and on sf_GMbank grooves 500..509 (hihat 0.85/0.58 -> 0.86/0.68 and 0.83/0.79 -> 0.85/0.83, alone/mix)
 SYNTH_KITS = tuple(synthkits.SynthKit(1000 + i) for i in range(12))
 SYNTH_SEED = 800
 # lanes found by the onset detector (three MLPs over the log band spectrogram, averaged: drums.detected_hits)
@@ -369,13 +370,14 @@ def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray
         ys.append(detector_labels(truth, x.shape[0]))
     x, y = np.concatenate(xs), np.concatenate(ys)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-3
+    x = (x - mean) / scale
     layers = {}
     for member in range(DETECTOR_MEMBERS):
         fit = MLPClassifier(hidden_layer_sizes=DETECTOR_HIDDEN, alpha=1e-4, batch_size=512, learning_rate_init=1e-3,
                             max_iter=DETECTOR_EPOCHS, random_state=member)
         with warnings.catch_warnings():  # a fixed number of passes, chosen on the validation kits, not convergence
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit.fit((x - mean) / scale, y)
+            fit.fit(x, y)
         sys.stdout.write(f"detector {member}: {x.shape[0]} frames of {len(audio_cases)} renders, loss {fit.loss_:.4f}\n")
         for depth, (weights, bias) in enumerate(zip(fit.coefs_, fit.intercepts_, strict=True)):
             layers[f"detector_w{member}_{depth}"] = weights.astype(np.float32)
@@ -383,7 +385,8 @@ def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray
     cuts = np.asarray([DETECTOR_CUTS.get(target, 0.5) for target in drums.DETECTOR_TARGETS], dtype=np.float32)
     return {"detected": np.asarray(DETECTED_LANES), "detector_mean": mean.astype(np.float32),
             "detector_scale": scale.astype(np.float32), "detector_cuts": cuts,
-            "detector_depth": np.asarray(len(DETECTOR_HIDDEN) + 1), "detector_members": np.asarray(DETECTOR_MEMBERS),
+            "detector_depth": np.asarray(len(DETECTOR_HIDDEN) + 1),
+            "detector_member_count": np.asarray(DETECTOR_MEMBERS),
             **layers}
 
 

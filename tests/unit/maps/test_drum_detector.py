@@ -42,6 +42,8 @@ def test_detector_inputs_stack_the_frames_around_each_frame_and_ignore_the_recor
     later = DETECTOR_OFFSETS.index(5)
     frame = 40
     assert np.array_equal(loud[frame, later * bands:(later + 1) * bands], loud[frame + 5, now * bands:(now + 1) * bands])
+    earliest = DETECTOR_OFFSETS.index(min(DETECTOR_OFFSETS))  # before the first frame: the first frame repeated
+    assert np.array_equal(loud[0, earliest * bands:(earliest + 1) * bands], loud[0, now * bands:(now + 1) * bands])
 
 
 def test_the_members_probabilities_are_averaged() -> None:
@@ -69,12 +71,40 @@ def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_
     hits = detected_hits(probabilities, lanes, model)
     found = sorted((round(hit.time_seconds * FRAME_RATE_HZ), hit.lane) for hit in hits)
     assert found == [(20, "hihat_closed"), (30, "snare"), (60, "hihat_open"), (100, "hihat_closed")]
-    assert all(0.05 <= hit.velocity <= 1.0 for hit in hits)
+
+
+def test_a_detected_hits_velocity_is_its_lanes_activation_at_the_peak_after_the_attack() -> None:
+    model = replace(load_model(), detected=("snare",), detector_cuts=np.full(len(DETECTOR_TARGETS), 0.5, np.float32))
+    frames = 200
+    probabilities = np.zeros((frames, len(DETECTOR_TARGETS)), np.float32)
+    probabilities[[30, 100], DETECTOR_TARGETS.index("snare")] = 0.9  # the detector marks the attacks
+    lanes = np.full((len(LANES), frames), 1e-4, np.float32)
+    snare = LANES.index("snare")
+    lanes[snare, 31:33] = 1.0  # the activation peaks a frame or two after each attack
+    lanes[snare, 101:103] = 0.25
+    hits = detected_hits(probabilities, lanes, model)
+    assert [hit.velocity for hit in hits] == [1.0, 0.5]  # sqrt of 0.25 against the loudest
+
+
+def test_lanes_the_detector_finds_get_no_hits_from_their_activation() -> None:
+    from soundcanvas.maps.drums import hits_from_activations
+
+    lanes = np.zeros((len(LANES), 300), np.float32)
+    lanes[LANES.index("snare"), 50::50] = 1.0  # strong, clear snare peaks in the NMF activation
+    plain = replace(load_model(), detected=())
+    assert any(hit.lane == "snare" for hit in hits_from_activations(lanes, 1.0, plain))
+    detecting = replace(plain, detected=("snare",))
+    assert not any(hit.lane == "snare" for hit in hits_from_activations(lanes, 1.0, detecting))
+
+
+def test_the_hi_hats_are_detected_both_or_neither() -> None:
+    with pytest.raises(ValueError, match="both hi-hat lanes"):
+        replace(load_model(), detected=("hihat_open",))
 
 
 def test_the_shipped_detector_fits_the_code() -> None:
     model = load_model()
-    assert set(model.detected) >= {"hihat_closed", "hihat_open"}
+    assert set(model.detected) == {"snare", "hihat_closed", "hihat_open"}
     assert model.detector_cuts is not None and model.detector_cuts.shape == (len(DETECTOR_TARGETS),)
     bands = band_frequencies_hz().size
     assert len(model.detector_members) >= 1

@@ -136,6 +136,10 @@ class DrumModel:
     detector_members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...] = ()
     detector_cuts: np.ndarray | None = None  # (len(DETECTOR_TARGETS),)
 
+    def __post_init__(self) -> None:
+        if ("hihat_closed" in self.detected) != ("hihat_open" in self.detected):
+            raise ValueError("the detector finds the hi-hats as one: detect both hi-hat lanes or neither")
+
 
 def resampled(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     """Mono float32 at SAMPLE_RATE_HZ (polyphase resampling when the input's rate differs)."""
@@ -201,7 +205,8 @@ def band_spectrogram(audio: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def load_model(path: Path = TEMPLATES_PATH) -> DrumModel:
-    """The templates and thresholds built by tools/build_drum_templates.py (read once per process)."""
+    """The templates, thresholds, classifiers and detector built by tools/build_drum_templates.py (read once per
+    process)."""
     with np.load(path, allow_pickle=False) as data:
         optional: dict[str, Any] = {
             name: np.asarray(data[name], dtype=bool if name == "classified" else np.float32)
@@ -212,7 +217,7 @@ def load_model(path: Path = TEMPLATES_PATH) -> DrumModel:
             optional["detector_members"] = tuple(
                 tuple((np.asarray(data[f"detector_w{m}_{i}"], dtype=np.float32),
                        np.asarray(data[f"detector_b{m}_{i}"], dtype=np.float32)) for i in range(int(data["detector_depth"])))
-                for m in range(int(data["detector_members"])))
+                for m in range(int(data["detector_member_count"])))
         return DrumModel(templates=np.asarray(data["templates"], dtype=np.float32),
                          template_lanes=np.asarray(data["template_lanes"], dtype=int),
                          thresholds=np.asarray(data["thresholds"], dtype=np.float32),
@@ -319,7 +324,7 @@ def classified_peaks(activations_rel: np.ndarray, lane: int, model: DrumModel) -
 
 
 def hits_from_activations(lanes: np.ndarray, level: float, model: DrumModel) -> list[Hit]:
-    """Peak-pick every lane's activation (thresholds are fractions of `level`), drop peaks masked by a
+    """Peak-pick every lane's activation but the detector's (thresholds are fractions of `level`), drop peaks masked by a
     similar-sounding louder lane (model.masks, learned on the tuning split), each peak moved earlier by
     the lane's latency. Velocity is the square root of the peak relative to the lane's loud peaks (90th
     percentile), clipped to 0.05..1: a ghost note is soft beside the backbeat whatever the mix level."""
@@ -359,10 +364,16 @@ def detector_inputs(spec: np.ndarray, start: int = 0, stop: int | None = None) -
     """(frames, bands * len(DETECTOR_OFFSETS)) for frames start..stop (all by default): the log band spectrogram
     relative to the loud level, each frame beside the frames DETECTOR_OFFSETS from it (the edges repeated): the
     attack, what came before and the decay."""
+    return _stacked(_padded_log(spec), start, spec.shape[1] if stop is None else min(stop, spec.shape[1]))
+
+
+def _padded_log(spec: np.ndarray) -> np.ndarray:
     x = np.log(spec / max(loud_level(spec), EPSILON) + LOG_FLOOR).astype(np.float32)
-    before, after = -min(DETECTOR_OFFSETS), max(DETECTOR_OFFSETS)
-    padded = np.pad(x, ((0, 0), (before, after)), mode="edge")
-    stop = x.shape[1] if stop is None else min(stop, x.shape[1])
+    return np.pad(x, ((0, 0), (-min(DETECTOR_OFFSETS), max(DETECTOR_OFFSETS))), mode="edge")
+
+
+def _stacked(padded: np.ndarray, start: int, stop: int) -> np.ndarray:
+    before = -min(DETECTOR_OFFSETS)
     return np.concatenate([padded[:, before + o + start:before + o + stop] for o in DETECTOR_OFFSETS], axis=0).T
 
 
@@ -371,9 +382,11 @@ def detector_probabilities(spec: np.ndarray, model: DrumModel) -> np.ndarray:
     (the mean of its members'), DETECTOR_CHUNK_FRAMES at a time so a long song's inputs never sit in memory whole."""
     assert model.detector_mean is not None and model.detector_scale is not None
     frames = spec.shape[1]
+    padded = _padded_log(spec)
     total = np.zeros((frames, len(DETECTOR_TARGETS)), dtype=np.float32)
     for start in range(0, frames, DETECTOR_CHUNK_FRAMES):
-        x = (detector_inputs(spec, start, start + DETECTOR_CHUNK_FRAMES) - model.detector_mean) / model.detector_scale
+        stop = min(frames, start + DETECTOR_CHUNK_FRAMES)
+        x = (_stacked(padded, start, stop) - model.detector_mean) / model.detector_scale
         for layers in model.detector_members:
             h = x
             for depth, (weights, bias) in enumerate(layers):
@@ -388,7 +401,8 @@ def detected_hits(probabilities: np.ndarray, lanes_rel: np.ndarray, model: DrumM
     """The hits of the lanes in model.detected: the peaks of their detector output at its cut or more, no
     two within MIN_GAP_SECONDS (pick_peaks). The hi-hats are found as one ("hihat") and a hit is open where the
     open hi-hat's output also reaches its cut within +-PEAK_WINDOW_FRAMES. Velocities come from the lanes'
-    activations, as the other lanes' do."""
+    activations, as the other lanes' do, at their peak: the detector marks the attack, the activation peaks the
+    lane's latency later."""
     assert model.detector_cuts is not None
     hits: list[Hit] = []
     w = PEAK_WINDOW_FRAMES
@@ -406,7 +420,9 @@ def detected_hits(probabilities: np.ndarray, lanes_rel: np.ndarray, model: DrumM
             opened = sliding_window_view(np.pad(probabilities[:, column], (w, w)), 2 * w + 1).max(axis=1)
             names = ["hihat_open" if opened[frame] >= cuts[column] else lane for frame in frames]
             activation = activation + lanes_rel[LANES.index("hihat_open")]
-        for frame, name, velocity in zip(frames, names, velocities(activation[frames]), strict=True):
+        reach = w + max(0, round(float(model.latencies_seconds[LANES.index(lane)]) * FRAME_RATE_HZ))
+        peak = sliding_window_view(np.pad(activation, (w, reach)), w + reach + 1).max(axis=1)  # frame-w..frame+reach
+        for frame, name, velocity in zip(frames, names, velocities(peak[frames]), strict=True):
             hits.append(Hit(round(frame / FRAME_RATE_HZ, 4), name, velocity))
     return hits
 
