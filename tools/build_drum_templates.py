@@ -14,9 +14,10 @@ Deterministic.
 3. Classifier: for CLASSIFIED_LANES (kick, crash), a logistic regression over candidate peaks (train_classifier), on
    the same grooves; the crash's (WIDE_CLASSIFIER_LANES) also on the tune split's sf_GMbank grooves (seeds
    200..209) and on grooves played on 12 drum kits we synthesize (SYNTH_KITS, bench/maps/synthkits.py).
-4. Onset detector: for DETECTED_LANES (snare, closed and open hi-hat), three MLPs over every frame's log band
+4. Onset detector: for DETECTED_LANES (snare, closed and open hi-hat), MLPs over every frame's log band
    spectrogram and the frames around it (train_detector), on the tune grooves of MODEL_SOUNDFONTS and on grooves
-   played on 48 synthesized kits (DETECTOR_SYNTH_KITS).
+   played on 48 synthesized kits (DETECTOR_SYNTH_KITS): three for the snare, three more with equalised copies of
+   the renders (eq_varied) for the hi-hats.
 sf_GMbank enters nothing else (templates, thresholds, masks, the kick's classifier and the detector come from
 MODEL_SOUNDFONTS and our own kits). The drum bench's validation split (sf_GMbank grooves 500.., three recorded kits)
 chose this; the held-out splits (TimGM6mb, two recorded kits) are never rendered here.
@@ -87,6 +88,8 @@ DETECTOR_MEMBERS = 3  # MLPs from seeds 0, 1, 2: one alone moved by +-0.1 on a v
 # the probability a hit needs, per output (0.5 for the others); a found hi-hat is open where the open output reaches
 # its cut nearby
 DETECTOR_CUTS = {"hihat": 0.3, "hihat_open": 0.2}
+# outputs answered by members trained with equalised copies too (eq_varied)
+DETECTOR_EQ_TARGETS = ("hihat", "hihat_open")
 AUGMENT_COPIES = 0  # tried with 1 and dropped: docs/maps-drums-bench.md, Honest notes
 AUGMENT_SEMITONES = (-3, -2, -1, 1, 2, 3)
 
@@ -354,40 +357,60 @@ def detector_labels(truth: dict[str, np.ndarray], frames: int) -> np.ndarray:
     return y
 
 
+def eq_varied(spec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A band spectrogram through a seeded equaliser: a tilt of -3..+3 dB an octave around 1 kHz and three +-6 dB
+    bumps an octave wide, so the detector hears more cymbal and hat colours than the kits it learns from have."""
+    octaves = np.log2(drums.band_frequencies_hz() / 1000.0)[:, None]
+    gain_db = float(rng.uniform(-3.0, 3.0)) * octaves
+    for _ in range(3):
+        gain_db = gain_db + float(rng.uniform(-6.0, 6.0)) * np.exp(-0.5 * ((octaves - rng.uniform(-3.0, 3.4)) / 0.5) ** 2)
+    return (spec * 10 ** (gain_db / 20)).astype(np.float32)
+
+
 def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]]) -> dict[str, np.ndarray]:
     """The onset detector: DETECTOR_MEMBERS MLPs (scikit-learn, DETECTOR_HIDDEN ReLU units, Adam, DETECTOR_EPOCHS
-    passes, seeds 0..) from drums.detector_inputs of every frame of `audio_cases` to detector_labels; stored as the
-    inputs' standardisation and the layers' weights, run with numpy by drums.detector_probabilities."""
+    passes, seeds 0..) from drums.detector_inputs of every frame of `audio_cases` to detector_labels, which answer
+    for every output but DETECTOR_EQ_TARGETS; and as many again, trained on the same frames plus an eq_varied copy
+    of each render, which answer for DETECTOR_EQ_TARGETS (drums.DrumModel.detector_votes). Stored as the inputs'
+    standardisation and the layers' weights, run with numpy by drums.detector_probabilities."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    xs, ys = [], []
-    for truth, audio in audio_cases:
-        x = drums.detector_inputs(drums.band_spectrogram(audio))
-        xs.append(x)
-        ys.append(detector_labels(truth, x.shape[0]))
+    xs, ys, varied = [], [], []
+    for index, (truth, audio) in enumerate(audio_cases):
+        spec = drums.band_spectrogram(audio)
+        xs.append(drums.detector_inputs(spec))
+        ys.append(detector_labels(truth, spec.shape[1]))
+        varied.append(drums.detector_inputs(eq_varied(spec, np.random.default_rng([13, index]))))
     x, y = np.concatenate(xs), np.concatenate(ys)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-3
     x = (x - mean) / scale
-    layers = {}
-    for member in range(DETECTOR_MEMBERS):
+    x_varied = np.concatenate([x, (np.concatenate(varied) - mean) / scale])
+    del xs, varied
+    eq_columns = [drums.DETECTOR_TARGETS.index(target) for target in DETECTOR_EQ_TARGETS]
+    layers, votes = {}, []
+    for member in range(2 * DETECTOR_MEMBERS):
+        equalised = member >= DETECTOR_MEMBERS
         fit = MLPClassifier(hidden_layer_sizes=DETECTOR_HIDDEN, alpha=1e-4, batch_size=512, learning_rate_init=1e-3,
-                            max_iter=DETECTOR_EPOCHS, random_state=member)
+                            max_iter=DETECTOR_EPOCHS, random_state=member % DETECTOR_MEMBERS)
         with warnings.catch_warnings():  # a fixed number of passes, chosen on the validation kits, not convergence
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit.fit(x, y)
-        sys.stdout.write(f"detector {member}: {x.shape[0]} frames of {len(audio_cases)} renders, loss {fit.loss_:.4f}\n")
+            fit.fit(x_varied if equalised else x, np.concatenate([y, y]) if equalised else y)
+        sys.stdout.write(f"detector {member}{' (eq)' if equalised else ''}: {len(audio_cases)} renders, "
+                         f"loss {fit.loss_:.4f}\n")
         for depth, (weights, bias) in enumerate(zip(fit.coefs_, fit.intercepts_, strict=True)):
             layers[f"detector_w{member}_{depth}"] = weights.astype(np.float32)
             layers[f"detector_b{member}_{depth}"] = bias.astype(np.float32)
+        vote = np.zeros(len(drums.DETECTOR_TARGETS), dtype=np.float32)
+        vote[eq_columns] = 1.0
+        votes.append(vote if equalised else 1.0 - vote)
     cuts = np.asarray([DETECTOR_CUTS.get(target, 0.5) for target in drums.DETECTOR_TARGETS], dtype=np.float32)
     return {"detected": np.asarray(DETECTED_LANES), "detector_mean": mean.astype(np.float32),
             "detector_scale": scale.astype(np.float32), "detector_cuts": cuts,
             "detector_depth": np.asarray(len(DETECTOR_HIDDEN) + 1),
-            "detector_member_count": np.asarray(DETECTOR_MEMBERS),
-            **layers}
+            "detector_member_count": np.asarray(2 * DETECTOR_MEMBERS), "detector_votes": np.stack(votes), **layers}
 
 
 def main(argv: list[str] | None = None) -> int:

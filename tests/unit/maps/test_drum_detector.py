@@ -53,8 +53,16 @@ def test_the_members_probabilities_are_averaged() -> None:
     sure = ((np.zeros((inputs, outputs), np.float32), np.full(outputs, 30.0, np.float32)),)
     never = ((np.zeros((inputs, outputs), np.float32), np.full(outputs, -30.0, np.float32)),)
     spec = band_spectrogram(clicks(0.5))
-    assert np.allclose(detector_probabilities(spec, replace(model, detector_members=(sure,))), 1.0)
-    assert np.allclose(detector_probabilities(spec, replace(model, detector_members=(sure, never))), 0.5)
+    assert np.allclose(detector_probabilities(spec, replace(model, detector_members=(sure,), detector_votes=None)), 1.0)
+    both = replace(model, detector_members=(sure, never), detector_votes=None)
+    assert np.allclose(detector_probabilities(spec, both), 0.5)
+    # members answer only for the outputs they vote on: here the sure one for the hi-hat, the other for the rest
+    votes = np.zeros((2, outputs), np.float32)
+    hat = DETECTOR_TARGETS.index("hihat")
+    votes[0, hat] = 1.0
+    votes[1] = 1.0 - votes[0]
+    split = detector_probabilities(spec, replace(both, detector_votes=votes))
+    assert np.allclose(split[:, hat], 1.0) and np.allclose(np.delete(split, hat, axis=1), 0.0)
 
 
 def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_output() -> None:
@@ -108,6 +116,9 @@ def test_the_shipped_detector_fits_the_code() -> None:
     assert model.detector_cuts is not None and model.detector_cuts.shape == (len(DETECTOR_TARGETS),)
     bands = band_frequencies_hz().size
     assert len(model.detector_members) >= 1
+    if model.detector_votes is not None:  # every output has a member answering for it
+        assert model.detector_votes.shape == (len(model.detector_members), len(DETECTOR_TARGETS))
+        assert np.all(model.detector_votes.sum(axis=0) >= 1)
     for layers in model.detector_members:
         assert layers[0][0].shape[0] == bands * len(DETECTOR_OFFSETS)
         assert layers[-1][0].shape[1] == len(DETECTOR_TARGETS)

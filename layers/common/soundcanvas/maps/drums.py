@@ -18,13 +18,15 @@ peaks at a quarter of the lane's threshold, on the activations around each candi
 attack and decay, what the other lanes do there, its level against the song's own loud peaks). Toms and ride
 keep thresholds (the classifier did worse there).
 
-The snare and the hi-hats come from an onset detector instead (`detected_hits`): three small MLPs (one hidden
+The snare and the hi-hats come from an onset detector instead (`detected_hits`): small MLPs (one hidden
 layer of 64 ReLU units), averaged, read every frame of the log band spectrogram relative to the song's loud
 level, with the frames 35 ms before to 140 ms after it (`detector_inputs`), and give per drum the probability
-that it starts there; hits are the probability's peaks over a cut. Where NMF's free background columns took
-the energy of a recorded hi-hat that the templates fit poorly, the detector, trained on many more timbres
-(grooves on 48 drum kits we synthesize as well as the two SoundFonts), still hears it: on validation kits it
-never heard, hi-hat F1 0.75 -> 0.80 alone and 0.68 -> 0.75 in a mix, snare 0.84 -> 0.87 and 0.79 -> 0.83.
+that it starts there; hits are the probability's peaks over a cut. Three answer for the snare, three more,
+trained with equalised copies of the renders too, for the hi-hats (`DrumModel.detector_votes`). Where NMF's
+free background columns took the energy of a recorded hi-hat that the templates fit poorly, the detector,
+trained on many more timbres (grooves on 48 drum kits we synthesize as well as the two SoundFonts), still
+hears it: on validation kits it never heard, hi-hat F1 0.75 -> 0.82 alone and 0.68 -> 0.81 in a mix, snare
+0.84 -> 0.87 and 0.79 -> 0.83.
 
 The templates, thresholds, classifier and detector weights (drum_templates.npz, beside this module) are built by
 tools/build_drum_templates.py from renders with two SoundFonts: FluidR3_GM (MIT) and
@@ -135,6 +137,7 @@ class DrumModel:
     detector_scale: np.ndarray | None = None
     detector_members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...] = ()
     detector_cuts: np.ndarray | None = None  # (len(DETECTOR_TARGETS),)
+    detector_votes: np.ndarray | None = None  # (members, len(DETECTOR_TARGETS)) 0/1: who answers for what; all if None
 
     def __post_init__(self) -> None:
         if ("hihat_closed" in self.detected) != ("hihat_open" in self.detected):
@@ -211,7 +214,7 @@ def load_model(path: Path = TEMPLATES_PATH) -> DrumModel:
         optional: dict[str, Any] = {
             name: np.asarray(data[name], dtype=bool if name == "classified" else np.float32)
             for name in ("classified", "feature_mean", "feature_scale", "weights", "bias", "detector_mean",
-                         "detector_scale", "detector_cuts") if name in data}
+                         "detector_scale", "detector_cuts", "detector_votes") if name in data}
         if "detected" in data:
             optional["detected"] = tuple(str(lane) for lane in data["detected"])
             optional["detector_members"] = tuple(
@@ -384,17 +387,22 @@ def detector_probabilities(spec: np.ndarray, model: DrumModel) -> np.ndarray:
     frames = spec.shape[1]
     padded = _padded_log(spec)
     total = np.zeros((frames, len(DETECTOR_TARGETS)), dtype=np.float32)
+    votes = model.detector_votes
+    if votes is None:
+        votes = np.ones((len(model.detector_members), len(DETECTOR_TARGETS)), dtype=np.float32)
     for start in range(0, frames, DETECTOR_CHUNK_FRAMES):
         stop = min(frames, start + DETECTOR_CHUNK_FRAMES)
         x = (_stacked(padded, start, stop) - model.detector_mean) / model.detector_scale
-        for layers in model.detector_members:
+        for layers, vote in zip(model.detector_members, votes, strict=True):
+            if not vote.any():
+                continue
             h = x
             for depth, (weights, bias) in enumerate(layers):
                 h = h @ weights + bias
                 if depth < len(layers) - 1:
                     h = np.maximum(h, 0.0)
-            total[start:start + x.shape[0]] += 1.0 / (1.0 + np.exp(-np.clip(h, -30.0, 30.0)))
-    return total / max(1, len(model.detector_members))
+            total[start:start + x.shape[0]] += vote / (1.0 + np.exp(-np.clip(h, -30.0, 30.0)))
+    return total / np.maximum(votes.sum(axis=0), 1.0)
 
 
 def detected_hits(probabilities: np.ndarray, lanes_rel: np.ndarray, model: DrumModel) -> list[Hit]:
