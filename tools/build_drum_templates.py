@@ -75,9 +75,10 @@ WIDE_CLASSIFIER_SOUNDFONTS = (grooves.GMBANK,)
 # (GMRockKit) and on sf_GMbank grooves 500..509 (hihat 0.85/0.58 -> 0.86/0.68 and 0.83/0.79 -> 0.85/0.83, alone/mix)
 SYNTH_KITS = tuple(synthkits.SynthKit(1000 + i) for i in range(12))
 SYNTH_SEED = 800
-# lanes found by the onset detector (three MLPs over the log band spectrogram, averaged: drums.detected_hits)
-# rather than by NMF peaks: trained on the tune grooves of MODEL_SOUNDFONTS and two grooves on each of
-# DETECTOR_SYNTH_KITS (the first 12 are SYNTH_KITS), alone and mixed; sf_GMbank stays a timbre it never heard.
+# lanes found by the onset detector (MLPs over the log band spectrogram, averaged per output over the members that
+# answer for it: drums.detected_hits) rather than by NMF peaks: trained on the tune grooves of MODEL_SOUNDFONTS and
+# two grooves on each of DETECTOR_SYNTH_KITS (the first 12 are SYNTH_KITS), alone and mixed; sf_GMbank stays a
+# timbre it never heard.
 # Chosen on validation kits outside both held-out splits (sf_GMbank grooves 500..509 and three recorded kits;
 # docs/maps-drums-bench.md), as were the lanes it takes and the cuts
 DETECTED_LANES = ("snare", "hihat_closed", "hihat_open")

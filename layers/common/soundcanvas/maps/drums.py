@@ -129,9 +129,10 @@ class DrumModel:
     weights: np.ndarray | None = None  # (lanes, CANDIDATE_FEATURES)
     bias: np.ndarray | None = None  # (lanes,)
     # Optional onset detector for the lanes in `detected` (the snare, say, or both hi-hats), replacing their NMF
-    # hits: the standardisation of detector_inputs(...), then MLPs whose probabilities are averaged (members; each
-    # a tuple of (weights, bias) layers, ReLU between them and a sigmoid per DETECTOR_TARGETS output at the end),
-    # and per output the probability a hit needs (detector_cuts)
+    # hits: the standardisation of detector_inputs(...), then MLPs (members; each a tuple of (weights, bias) layers,
+    # ReLU between them and a sigmoid per DETECTOR_TARGETS output at the end) whose probabilities are averaged per
+    # output over the members that vote for it (detector_votes), and per output the probability a hit needs
+    # (detector_cuts)
     detected: tuple[str, ...] = ()
     detector_mean: np.ndarray | None = None
     detector_scale: np.ndarray | None = None
