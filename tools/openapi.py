@@ -128,19 +128,23 @@ def document() -> dict[str, Any]:
         },
         "security": [{"idToken": []}],
     }
+    errors: dict[tuple[str, str], dict[str, str | None]] = {}
     for name in API_FUNCTIONS:
         module = _module(name)
         part = json.loads(module.app.get_openapi_json_schema(title="SoundCanvas API", version="1.0.0"))
         for path, operations in part.get("paths", {}).items():
             merged["paths"].setdefault(path, {}).update(operations)
         merged["components"]["schemas"].update((part.get("components") or {}).get("schemas", {}))
-        # A POST route that reads its own body (no pydantic model for Powertools to describe) publishes its schema
-        for path, schema in getattr(module, "OPENAPI_BODIES", {}).items():
-            merged["components"]["schemas"][schema["title"]] = schema
-            merged["paths"][path]["post"]["requestBody"] = {
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema['title']}"}}},
-                "required": True,
-            }
+        # A POST route that reads its own body (no pydantic model for Powertools to describe) publishes it:
+        # OPENAPI_BODIES = {path: {content type: JSON schema with a title}}, one entry per type it reads; and where
+        # its refusals differ from ERROR_ANSWERS, OPENAPI_ERRORS = {path: {code: its own text, or None: never}}.
+        for path, content in getattr(module, "OPENAPI_BODIES", {}).items():
+            body: dict[str, Any] = {"content": {}, "required": True}
+            for content_type, schema in content.items():
+                assert merged["components"]["schemas"].setdefault(schema["title"], schema) == schema, schema["title"]
+                body["content"][content_type] = {"schema": {"$ref": f"#/components/schemas/{schema['title']}"}}
+            merged["paths"][path]["post"]["requestBody"] = body
+        errors.update({(path, "post"): answers for path, answers in getattr(module, "OPENAPI_ERRORS", {}).items()})
     merged["paths"]["/openapi.json"] = {
         "get": {
             "summary": "This document",
@@ -151,8 +155,9 @@ def document() -> dict[str, Any]:
     for path in PUBLIC:
         for operation in merged["paths"].get(path, {}).values():
             operation["security"] = []
-    for operation in (op for ops in merged["paths"].values() for op in ops.values()):
-        _document_errors(operation)
+    for path, operations in merged["paths"].items():
+        for method, operation in operations.items():
+            _document_errors(operation, errors.get((path, method), {}))
     for name in POWERTOOLS_ERRORS:
         merged["components"]["schemas"].pop(name, None)
     merged["components"]["schemas"]["ErrorResponse"] = ERROR_RESPONSE
@@ -161,19 +166,24 @@ def document() -> dict[str, Any]:
     return merged
 
 
-def _document_errors(operation: dict[str, Any]) -> None:
+def _document_errors(operation: dict[str, Any], own: dict[str, str | None]) -> None:
     """400 for an operation Powertools validates (it documented 422) or that takes a body; 413 and 415 for one that
     takes a body (core/api.resolve refuses an over-size JSON body before any route; /graphql's POST reads its own
-    body: no 422, but the same 400, 413 and 415)."""
+    body: no 422, but the same 400, 413 and 415). `own` is the route's OPENAPI_ERRORS: its text for a code, or None
+    for one of these it never answers (Stripe's webhook reads any body: no 415)."""
     responses = operation["responses"]
     validated = responses.pop("422", None) is not None
     takes_body = "requestBody" in operation
     codes = ["400"] if validated or takes_body else []
     if takes_body:
         codes += ["413", "415"]
+    assert set(own) <= set(codes), (operation["operationId"], own)
     for code in codes:
+        description = own.get(code, ERROR_ANSWERS[code])
+        if description is None:
+            continue
         responses[code] = {
-            "description": ERROR_ANSWERS[code],
+            "description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
         }
 

@@ -195,6 +195,19 @@ def test_identify_refuses_what_it_cannot_use_naming_the_file(
     assert body["errors"][0]["field"] == "file" and words in body["message"], body
 
 
+@pytest.mark.parametrize(("body", "content_type", "status", "field"), [
+    (b'{"uploadId": ', "application/json", 400, "body"),  # cut short: not JSON
+    (b'{"uploadId": "not-an-id"}', "application/json", 400, "uploadId"),
+    (b"uploadId=0123", "application/x-www-form-urlencoded", 415, "Content-Type"),  # curl -d without a header
+])
+def test_identify_refuses_a_body_it_cannot_read_naming_the_field(
+        stack: LocalStack, body: bytes, content_type: str, status: int, field: str) -> None:
+    user = mapper(stack, "prober")
+    response = user.session.post(user.url("/identify"), data=body, headers={"Content-Type": content_type}, timeout=30)
+    assert response.status_code == status, response.text
+    assert response.json()["errors"][0]["field"] == field, response.text
+
+
 def _map_document(state: dict[str, Any]) -> dict[str, Any]:
     got = requests.get(state["mapUrl"], timeout=30)
     assert got.status_code == 200

@@ -46,6 +46,30 @@ SECRET_CACHE_SECONDS = 300  # a rotated secret is picked up within five minutes
 NOT_CONFIGURED = "billing is not configured on this stack"
 
 app = api.resolver()
+# What tools/openapi.py publishes for the body the webhook reads itself (checkout reads none), and its own answers.
+OPENAPI_BODIES = {"/billing/webhook": {"application/json": {
+    "title": "StripeEvent",
+    "description": "A Stripe event (https://docs.stripe.com/api/events/object) exactly as Stripe sends it, signed in "
+                   "the Stripe-Signature header: the signature is checked on the raw body (at most "
+                   f"{SIGNATURE_TOLERANCE_SECONDS} s old) before the JSON is read. Applied once, in order; a type "
+                   "the billing rules do not use is recorded and ignored.",
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "minLength": 1},
+        "type": {"type": "string", "description": "checkout.session.completed, customer.subscription.created, "
+                                                  "updated or deleted and invoice.payment_failed change a plan."},
+        "created": {"type": "integer"},
+        "data": {"type": "object", "properties": {"object": {"type": "object"}}, "required": ["object"]},
+    },
+    "required": ["id", "type", "created", "data"],
+}}}
+OPENAPI_ERRORS = {"/billing/webhook": {
+    "400": "The delivery is refused and nothing changes: the Stripe-Signature header is missing, does not match the "
+           f"raw body or is over {SIGNATURE_TOLERANCE_SECONDS} s old, or the signed body is not a Stripe event (id, "
+           "type, created, data.object); `message` says which. A body nested over 32 levels or holding a number of over "
+           "40 digits is refused before it is read (core/api.py resolve; `errors` names the field body).",
+    "415": None,  # the signature is checked on whatever Stripe sent; no body type is refused
+}}
 _secrets: dict[str, tuple[str, float]] = {}
 
 

@@ -131,7 +131,7 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "required": ["query"],
     "additionalProperties": False,
 }
-OPENAPI_BODIES = {"/graphql": REQUEST_SCHEMA}
+OPENAPI_BODIES = {"/graphql": {"application/json": REQUEST_SCHEMA}}
 
 
 def read_request(body: Any) -> GraphQLRequest:

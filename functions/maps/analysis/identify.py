@@ -1,7 +1,7 @@
 """Identify API: which song (of the public catalog) or track (of the caller's library) a recording is.
 
 `POST /identify` takes either multipart/form-data with the audio in a part named `file` (at most
-6 MB, 5 to 30 seconds), or `{"uploadId": ...}` for a longer recording sent with a form from
+4 MB, 5 to 30 seconds), or `{"uploadId": ...}` for a longer recording sent with a form from
 `POST /identify/uploads`. The audio is decoded and fingerprinted here (ffmpeg and Chromaprint are
 in this image) and looked up in the fingerprint index, in two scopes only: "public" and the
 caller's own. `200 {matches: [...]}`, best first, empty when nothing passes the thresholds.
@@ -24,7 +24,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from soundcanvas.core import api, audio, inputs
+from soundcanvas.core import api, audio, inputs, storage
 from soundcanvas.core.errors import AudioRejected
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.maps import fingerprints, identify_uploads
@@ -38,10 +38,11 @@ runtime = MapsRuntime.from_env()
 index = runtime.index()
 quotas = QuotaStore(runtime.settings.quotas_table_name, runtime.settings.region, host=runtime.settings.dynamodb_endpoint)
 IDENTIFY = Quota("identify", runtime.settings.identify_quota, runtime.settings.identify_quota_window_seconds)
-DIRECT_MAX_BYTES = 6 * 1024 * 1024  # what API Gateway passes to a Lambda function
+DIRECT_MAX_BYTES = 4 * 1024 * 1024  # a Lambda request is at most 6 MB: this body base64-encoded (4/3 larger) plus headers
 SNIPPET_MIN_SECONDS = 5.0
 SNIPPET_MAX_SECONDS = 30.0
 UPLOAD_MAX_SECONDS = 3600.0
+UPLOAD_ID_PATTERN = r"^[a-f0-9]{32}$"
 
 app = api.resolver()
 
@@ -50,7 +51,46 @@ class IdentifyRequest(BaseModel):
     """JSON body of POST /identify: a recording uploaded with a form from POST /identify/uploads."""
 
     model_config = ConfigDict(extra="forbid")
-    uploadId: Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{32}$")]
+    uploadId: Annotated[str, StringConstraints(pattern=UPLOAD_ID_PATTERN)]
+
+
+# What tools/openapi.py publishes for the body the route reads itself: either type, and its own 413 and 415.
+_AUDIO = ", ".join(sorted(storage.AUDIO_CONTENT_TYPES))
+_EXTENSIONS = ", ".join(sorted(set(storage.AUDIO_CONTENT_TYPES.values())))
+OPENAPI_BODIES = {"/identify": {
+    "multipart/form-data": {
+        "title": "IdentifyForm",
+        "description": f"A recording of {SNIPPET_MIN_SECONDS:g} to {SNIPPET_MAX_SECONDS:g} seconds in a part named "
+                       f"`file`; the whole body at most {DIRECT_MAX_BYTES // 1048576} MB (a longer or larger "
+                       "recording goes through POST /identify/uploads).",
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": f"The audio, a part with a file name, sent as one of {_AUDIO} (or as another "
+                                    f"type with a file name ending in {_EXTENSIONS})."},
+            "fileName": {"type": "string", "maxLength": 255,
+                         "description": "The file name to use instead of the `file` part's."},
+        },
+        "required": ["file"],
+    },
+    "application/json": {
+        "title": "IdentifyRequest",
+        "description": f"{IdentifyRequest.__doc__} A recording of {SNIPPET_MIN_SECONDS:g} to {UPLOAD_MAX_SECONDS:g} "
+                       "seconds; the upload is deleted once read, so an id is used once.",
+        "type": "object",
+        "properties": {"uploadId": {"type": "string", "pattern": UPLOAD_ID_PATTERN,
+                                    "description": "The `uploadId` POST /identify/uploads answered."}},
+        "required": ["uploadId"],
+        "additionalProperties": False,
+    },
+}}
+OPENAPI_ERRORS = {"/identify": {
+    "413": f"The multipart body is over {DIRECT_MAX_BYTES // 1048576} MB: send the recording through POST "
+           "/identify/uploads (`errors` names the field file); or a JSON body is over 256 KB (core/inputs.py "
+           "JSON_MAX_BYTES; `errors` names the field body).",
+    "415": "The body is neither multipart/form-data nor JSON (`errors` names the field Content-Type), or the part "
+           "named file is not audio of a type the API reads (`errors` names the field file).",
+}}
 
 
 class BadRequest(ValueError):
@@ -96,8 +136,15 @@ def identify() -> dict[str, Any]:
     with quotas.spend(user_id, IDENTIFY):
         if content_type.lower().startswith("multipart/form-data"):
             return _identify_direct(content_type, scopes, started)
+        if api.sent_as_another_type(app):  # a urlencoded form, text: refused before it is parsed
+            raise BadRequest("Content-Type", "send the audio as multipart/form-data (a part named file) or JSON "
+                                             "{\"uploadId\"} with Content-Type: application/json", 415)
         try:
-            body = IdentifyRequest.model_validate(event.json_body or {})
+            payload = event.json_body
+        except ValueError as exc:
+            raise BadRequest("body", "is not valid JSON") from exc
+        try:
+            body = IdentifyRequest.model_validate(payload or {})
         except ValidationError as exc:
             problem = exc.errors()[0]
             field = ".".join(str(part) for part in problem["loc"]) or "body"

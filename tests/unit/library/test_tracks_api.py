@@ -161,8 +161,8 @@ def test_bad_direct_uploads(api: Any, parts: list[Any], status: int, field: str)
     assert payload["errors"][0]["field"] == field
 
 
-def test_direct_upload_over_6_mb_is_refused(api: Any) -> None:
-    ctype, body = multipart([("file", "big.wav", "audio/wav", b"\0" * (6 * 1024 * 1024 + 1))])
+def test_direct_upload_over_the_limit_is_refused(api: Any) -> None:
+    ctype, body = multipart([("file", "big.wav", "audio/wav", b"\0" * (api.DIRECT_MAX_BYTES + 1))])
     status, payload = call(api, direct_event(ctype, body))
     assert status == 413 and "POST /tracks/uploads" in payload["message"]
 
