@@ -1,6 +1,6 @@
 """Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds, per-lane classifiers and
 onset detector of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS (FluidR3_GM, MIT; MuseScore_General,
-MIT, parts CC0 / public domain), sf_GMbank (public domain) and drum kits we synthesize; so the file is MIT.
+MIT, parts CC0 / public domain) and drum kits we synthesize; so the file is MIT.
 Deterministic.
 
 1. Templates: every GM drum note of drums.GM_NOTE_TO_LANE played alone at velocities 50, 90 and 127
@@ -11,16 +11,15 @@ Deterministic.
 2. Thresholds: per lane, the (threshold, rise) pair maximising onset F1 (50 ms, mir_eval) summed over
    the 'tune' split of bench/maps/grooves.py on MODEL_SOUNDFONTS (drums alone and under bass and piano),
    then masks between lanes.
-3. Classifier: for CLASSIFIED_LANES (kick, crash), a logistic regression over candidate peaks (train_classifier), on
-   the same grooves; the crash's (WIDE_CLASSIFIER_LANES) also on the tune split's sf_GMbank grooves (seeds
-   200..209) and on grooves played on 12 drum kits we synthesize (SYNTH_KITS, bench/maps/synthkits.py).
-4. Onset detector: for DETECTED_LANES (snare, closed and open hi-hat), MLPs over every frame's log band
-   spectrogram and the frames around it (train_detector), on the tune grooves of MODEL_SOUNDFONTS and on grooves
-   played on 48 synthesized kits (DETECTOR_SYNTH_KITS): three for the snare, three more with equalised copies of
-   the renders (eq_varied) for the hi-hats.
-sf_GMbank enters nothing else (templates, thresholds, masks, the kick's classifier and the detector come from
-MODEL_SOUNDFONTS and our own kits). The drum bench's validation split (sf_GMbank grooves 500.., three recorded kits)
-chose this; the held-out splits (TimGM6mb, two recorded kits) are never rendered here.
+3. Classifier: for CLASSIFIED_LANES (the kick), a logistic regression over candidate peaks (train_classifier), on
+   the same grooves.
+4. Onset detector: for DETECTED_LANES (snare, closed and open hi-hat, toms, crash), MLPs over every frame's log
+   band spectrogram and the frames around it (train_detector), on the tune grooves of MODEL_SOUNDFONTS and on
+   grooves played on 48 drum kits we synthesize (DETECTOR_SYNTH_KITS, bench/maps/synthkits.py): three for the
+   snare, toms and crash, three more with equalised copies of the renders (eq_varied) for the hi-hats.
+The ride keeps its threshold. sf_GMbank, the tune split's third SoundFont, enters nothing. The drum bench's
+validation split (sf_GMbank grooves 500.., three recorded kits) chose this; the held-out splits (TimGM6mb, two
+recorded kits) are never rendered here.
 
     .venv/bin/python tools/build_drum_templates.py [--cache out/maps-drums]
 """
@@ -55,42 +54,39 @@ MASK_GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75)
 TOLERANCE_SECONDS = 0.05
 # lanes decided by a logistic regression on candidate peaks rather than a threshold: chosen on the tune data
 # (FluidR3 + MuseScore_General for training, sf_GMbank as a validation SoundFont), where it beat the threshold
-CLASSIFIED_LANES = ("kick", "crash")  # the hi-hats' classifiers gave way to the onset detector (DETECTED_LANES)
+CLASSIFIED_LANES = ("kick",)  # the hi-hats' and the crash's classifiers gave way to the detector (DETECTED_LANES)
 # the SoundFonts the model is built from: FluidR3_GM (MIT) and MuseScore_General (MIT, parts CC0 / public
 # domain). The tune split's third SoundFont, sf_GMbank, is kept out of the model as a validation timbre:
 # adding it to templates and thresholds lowered the snare (0.89 -> 0.70 alone on sf_GMbank grooves 500..).
 MODEL_SOUNDFONTS = (grooves.FLUIDR3, grooves.MUSESCORE)
-# augmentation (0 = off): each tune groove and each kit's single hits are also used AUGMENT_COPIES more times,
-# pitch-shifted by resampling (+-1..3 semitones), with a random spectral tilt and band gains, so the templates
-# and the classifier hear more drum timbres than the two SoundFonts' own
-# lanes whose classifier also learns from the tune split's sf_GMbank grooves (only the classifier: sf_GMbank in
-# the templates and thresholds lowered the snare). Chosen on sf_GMbank grooves 500..509 (not in the tune split),
-# when the hi-hats had classifiers too: hihat 0.83/0.79 -> 0.84/0.79 alone/mix, crash 0.60/0.52 -> 0.73/0.64; the
-# kick's classifier lost 0.01-0.02 in a mix that way, so it keeps the two model SoundFonts (docs/maps.md, Decisions)
-WIDE_CLASSIFIER_LANES = ("crash",)
-WIDE_CLASSIFIER_SOUNDFONTS = (grooves.GMBANK,)
-# ... and from grooves on drum kits we synthesize (bench/maps/synthkits.py: 808-style hats, noisy cymbals with random
-# partials, swept kicks and toms, each kit's parameters drawn from its seed), two grooves a kit (seeds 800..), alone
-# and mixed, at 40 dB SNR. Chosen when the hi-hats had classifiers too, on a recorded kit the model never hears
-# (GMRockKit) and on sf_GMbank grooves 500..509 (hihat 0.85/0.58 -> 0.86/0.68 and 0.83/0.79 -> 0.85/0.83, alone/mix)
-SYNTH_KITS = tuple(synthkits.SynthKit(1000 + i) for i in range(12))
-SYNTH_SEED = 800
 # lanes found by the onset detector (MLPs over the log band spectrogram, averaged per output over the members that
 # answer for it: drums.detected_hits) rather than by NMF peaks: trained on the tune grooves of MODEL_SOUNDFONTS and
-# two grooves on each of DETECTOR_SYNTH_KITS (the first 12 are SYNTH_KITS), alone and mixed; sf_GMbank stays a
-# timbre it never heard.
+# two grooves on each of DETECTOR_SYNTH_KITS (bench/maps/synthkits.py: 808-style hats, noisy cymbals with random
+# partials, swept kicks and toms, each kit's parameters drawn from its seed; grooves from seed SYNTH_SEED), alone
+# and mixed, at 40 dB SNR; sf_GMbank stays a timbre it never heard.
 # Chosen on validation kits outside both held-out splits (sf_GMbank grooves 500..509 and three recorded kits;
-# docs/maps-drums-bench.md), as were the lanes it takes and the cuts
-DETECTED_LANES = ("snare", "hihat_closed", "hihat_open")
+# docs/maps-drums-bench.md), as were the lanes it takes and the cuts: the toms and the crash joined when the
+# detector beat their thresholds and classifier there (tom_high 0.36/0.27 -> 0.41/0.32, tom_low 0.62/0.37 ->
+# 0.63/0.62 gated by DETECTOR_GATES, crash 0.26/0.12 -> 0.50/0.46, alone/mix); the ride did not (0.15/0.04 -> 0.10/0.14)
+DETECTED_LANES = ("snare", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash")
 DETECTOR_SYNTH_KITS = tuple(synthkits.SynthKit(1000 + i) for i in range(48))
+SYNTH_SEED = 800
 DETECTOR_HIDDEN = (64,)
 DETECTOR_EPOCHS = 15
 DETECTOR_MEMBERS = 3  # MLPs from seeds 0, 1, 2: one alone moved by +-0.1 on a validation kit from seed to seed
 # the probability a hit needs, per output (0.5 for the others); a found hi-hat is open where the open output reaches
 # its cut nearby
 DETECTOR_CUTS = {"hihat": 0.3, "hihat_open": 0.2}
+# per lane, the fraction of its threshold its NMF activation must reach for a detected hit to stand (0: none).
+# The low toms' output fires on bass notes in music without drums (10 FluidR3 bands alone, seeds 9004..: 164
+# false hits, 13 gated at 1.0, 2 by thresholds); gated at 1.0 the low toms on validation are 0.63/0.62 (0.67/0.66
+# ungated, 0.62/0.37 by threshold). The high toms and the crash fire on none of those bands.
+DETECTOR_GATES = {"tom_low": 1.0}
 # outputs answered by members trained with equalised copies too (eq_varied)
 DETECTOR_EQ_TARGETS = ("hihat", "hihat_open")
+# augmentation (0 = off): each tune groove and each kit's single hits are also used AUGMENT_COPIES more times,
+# pitch-shifted by resampling (+-1..3 semitones), with a random spectral tilt and band gains, so the templates
+# and the classifier hear more drum timbres than the two SoundFonts' own
 AUGMENT_COPIES = 0  # tried with 1 and dropped: docs/maps-drums-bench.md, Honest notes
 AUGMENT_SEMITONES = (-3, -2, -1, 1, 2, 3)
 
@@ -210,10 +206,14 @@ def kit_templates(soundfont: Path, kit: int, cache: Path | None = None,
     return {note: np.mean(parts, axis=0) for note, parts in columns.items()}
 
 
-def tune_cases(cache: Path, count: int = grooves.TUNE_COUNT) -> list[tuple[tuple[dict[str, np.ndarray], np.ndarray], Path]]:
-    """((truth, audio), SoundFont) of every groove of the 'tune' split, drums alone and under bass and piano."""
+def tune_cases(cache: Path, count: int = grooves.TUNE_COUNT, soundfonts: Sequence[Path] = MODEL_SOUNDFONTS
+               ) -> list[tuple[tuple[dict[str, np.ndarray], np.ndarray], Path]]:
+    """((truth, audio), SoundFont) of every groove of the 'tune' split played with one of `soundfonts`, drums
+    alone and under bass and piano."""
     cases = []
     for index, (groove, soundfont, noise) in enumerate(grooves.split("tune", count)):
+        if soundfont not in soundfonts:
+            continue
         for mix in (False, True):
             audio = grooves.render_groove(groove, soundfont, cache, mix=mix, noise_snr_db=noise)
             truth = groove.truth()
@@ -224,7 +224,7 @@ def tune_cases(cache: Path, count: int = grooves.TUNE_COUNT) -> list[tuple[tuple
     return cases
 
 
-def synth_cases(cache: Path, kits: Sequence[synthkits.SynthKit] = SYNTH_KITS
+def synth_cases(cache: Path, kits: Sequence[synthkits.SynthKit] = DETECTOR_SYNTH_KITS
                 ) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
     """(truth, audio) of two grooves on each of `kits`, drums alone and under bass and piano, at 40 dB SNR."""
     cases = []
@@ -298,11 +298,10 @@ def tune_thresholds(templates: np.ndarray, lanes: np.ndarray, audio_cases: Seque
     return thresholds, rises, latencies, masks, scores
 
 
-def train_classifier(model: drums.DrumModel, audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]],
-                     wide_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]] = ()) -> dict[str, np.ndarray]:
+def train_classifier(model: drums.DrumModel, audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]]
+                     ) -> dict[str, np.ndarray]:
     """Per lane of CLASSIFIED_LANES, a logistic regression (scikit-learn, L2, C=1, lbfgs: deterministic)
-    on drums.candidate_features of every candidate peak of `audio_cases` (and of `wide_cases` too for the lanes
-    of WIDE_CLASSIFIER_LANES), labelled 1 where the candidate
+    on drums.candidate_features of every candidate peak of `audio_cases`, labelled 1 where the candidate
     matches a written hit of its lane (mir_eval's matching, 50 ms after the lane's latency); stored as
     the feature standardisation and the weights, run with numpy by drums.classified_peaks."""
     import mir_eval
@@ -311,13 +310,12 @@ def train_classifier(model: drums.DrumModel, audio_cases: Sequence[tuple[dict[st
     lanes_count, n_features = len(drums.LANES), drums.CANDIDATE_FEATURES
     xs: list[list[np.ndarray]] = [[] for _ in range(lanes_count)]
     ys: list[list[np.ndarray]] = [[] for _ in range(lanes_count)]
-    tagged = [(case, False) for case in audio_cases] + [(case, True) for case in wide_cases]
-    for (truth, audio), wide in tagged:
+    for truth, audio in audio_cases:
         spec = drums.features(audio)
         lane_acts = drums.lane_activations(drums.activations(spec, model.templates), model.template_lanes)
         relative = lane_acts / drums.loud_level(spec)
         for index, lane in enumerate(drums.LANES):
-            if lane not in CLASSIFIED_LANES or (wide and lane not in WIDE_CLASSIFIER_LANES):
+            if lane not in CLASSIFIED_LANES:
                 continue
             peaks = drums.pick_peaks(relative[index], float(model.thresholds[index]) * drums.CANDIDATE_FRACTION,
                                      drums.CANDIDATE_RISE)
@@ -408,8 +406,11 @@ def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray
         vote[eq_columns] = 1.0
         votes.append(vote if equalised else 1.0 - vote)
     cuts = np.asarray([DETECTOR_CUTS.get(target, 0.5) for target in drums.DETECTOR_TARGETS], dtype=np.float32)
+    # a gate reads its own lane's activation against its threshold: not the hi-hats, found as one
+    assert set(DETECTOR_GATES) <= set(DETECTED_LANES) - {"hihat_closed", "hihat_open"}, DETECTOR_GATES
+    gates = np.asarray([DETECTOR_GATES.get(lane, 0.0) for lane in drums.LANES], dtype=np.float32)
     return {"detected": np.asarray(DETECTED_LANES), "detector_mean": mean.astype(np.float32),
-            "detector_scale": scale.astype(np.float32), "detector_cuts": cuts,
+            "detector_scale": scale.astype(np.float32), "detector_cuts": cuts, "detector_gates": gates,
             "detector_depth": np.asarray(len(DETECTOR_HIDDEN) + 1),
             "detector_member_count": np.asarray(2 * DETECTOR_MEMBERS), "detector_votes": np.stack(votes), **layers}
 
@@ -421,24 +422,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--augment", type=int, default=AUGMENT_COPIES, help="augmented copies of each render")
     args = parser.parse_args(argv)
     globals()["AUGMENT_COPIES"] = args.augment
-    missing = grooves.missing_soundfonts((*MODEL_SOUNDFONTS, *WIDE_CLASSIFIER_SOUNDFONTS))
+    missing = grooves.missing_soundfonts(MODEL_SOUNDFONTS)
     if missing:
         sys.stderr.write(f"missing SoundFonts: {missing}\n")
         return 2
     templates, lanes = build_templates(MODEL_SOUNDFONTS, TEMPLATES_PER_LANE, args.cache)
-    all_cases = tune_cases(args.cache)
-    cases = [case for case, soundfont in all_cases if soundfont in MODEL_SOUNDFONTS]
-    wide = [case for case, soundfont in all_cases if soundfont in WIDE_CLASSIFIER_SOUNDFONTS] + synth_cases(args.cache)
+    cases = [case for case, _ in tune_cases(args.cache)]
     thresholds, rises, latencies, masks, scores = tune_thresholds(templates, lanes, cases)
-    classifier = train_classifier(drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks), cases, wide)
-    detector = train_detector(cases + synth_cases(args.cache, DETECTOR_SYNTH_KITS))
+    classifier = train_classifier(drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks), cases)
+    detector = train_detector(cases + synth_cases(args.cache))
     np.savez_compressed(args.out, templates=templates, template_lanes=lanes, thresholds=thresholds, rises=rises,
                         latencies_seconds=latencies, masks=masks, **classifier, **detector,
                         lanes=np.asarray(drums.LANES),
-                        source=np.asarray("FluidR3_GM.sf2 (MIT), MuseScore_General_Full.sf2 (MIT, parts CC0), "
-                                          "sf_GMbank.sf2 (public domain; for the crash classifier only) and drum "
-                                          "kits we synthesize (bench/maps/synthkits.py; for the crash classifier and "
-                                          "the onset detector only); tools/build_drum_templates.py"))
+                        source=np.asarray("FluidR3_GM.sf2 (MIT), MuseScore_General_Full.sf2 (MIT, parts CC0) and "
+                                          "drum kits we synthesize (bench/maps/synthkits.py; for the onset detector "
+                                          "only); tools/build_drum_templates.py"))
     for lane in drums.LANES:
         i = drums.LANES.index(lane)
         sys.stdout.write(f"{lane:14s} threshold {thresholds[i]:.4f} rise {rises[i]:.1f} "

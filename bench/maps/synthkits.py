@@ -1,5 +1,5 @@
-"""Drum kits we synthesize, each drawn from a seed: more drum timbres for the hi-hat and crash classifiers to learn
-from than the GM SoundFonts hold (tools/build_drum_templates.py). Ours, so free to learn from.
+"""Drum kits we synthesize, each drawn from a seed: more drum timbres for the onset detector to learn from than the
+GM SoundFonts hold (tools/build_drum_templates.py). Ours, so free to learn from.
 
     kit = SynthKit(1000)          # deterministic from its seed
     kit.layers()                  # GM note -> (samplekits.Layer,): what samplekits.play plays

@@ -1,4 +1,4 @@
-"""The drum onset detector of soundcanvas.maps.drums (the MLPs that find the snare and the hi-hats): its inputs, how
+"""The drum onset detector of soundcanvas.maps.drums (the MLPs that find the snare, hi-hats, toms and crash): its inputs, how
 its members' probabilities are combined, how probabilities become hits, and that the shipped model fits the code.
 Its accuracy on rendered grooves is in test_drums.py and the drum bench."""
 
@@ -94,6 +94,24 @@ def test_a_detected_hits_velocity_is_its_lanes_activation_at_the_peak_after_the_
     assert [hit.velocity for hit in hits] == [1.0, 0.5]  # sqrt of 0.25 against the loudest
 
 
+def test_a_gated_lane_keeps_only_the_detected_hits_its_activation_hears() -> None:
+    plain = replace(load_model(), detected=("tom_low",), detector_cuts=np.full(len(DETECTOR_TARGETS), 0.5, np.float32),
+                    detector_gates=None)
+    tom = LANES.index("tom_low")
+    frames = 200
+    probabilities = np.zeros((frames, len(DETECTOR_TARGETS)), np.float32)
+    probabilities[[30, 100], DETECTOR_TARGETS.index("tom_low")] = 0.9
+    lanes = np.full((len(LANES), frames), 1e-4, np.float32)
+    threshold = float(plain.thresholds[tom])
+    lanes[tom, 31] = 2.0 * threshold  # heard by the templates
+    lanes[tom, 101] = 0.5 * threshold  # a bass note the detector took for a tom
+    assert len(detected_hits(probabilities, lanes, plain)) == 2
+    gates = np.zeros(len(LANES), np.float32)
+    gates[tom] = 1.0
+    gated = detected_hits(probabilities, lanes, replace(plain, detector_gates=gates))
+    assert [round(hit.time_seconds * FRAME_RATE_HZ) for hit in gated] == [30]
+
+
 def test_lanes_the_detector_finds_get_no_hits_from_their_activation() -> None:
     from soundcanvas.maps.drums import hits_from_activations
 
@@ -112,7 +130,10 @@ def test_the_hi_hats_are_detected_both_or_neither() -> None:
 
 def test_the_shipped_detector_fits_the_code() -> None:
     model = load_model()
-    assert set(model.detected) == {"snare", "hihat_closed", "hihat_open"}
+    assert set(model.detected) == {"snare", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash"}
+    assert model.classified is not None and not model.classified[[LANES.index(lane) for lane in model.detected]].any()
+    assert model.detector_gates is not None and model.detector_gates.shape == (len(LANES),)
+    assert model.detector_gates[LANES.index("tom_low")] == 1.0  # bass notes are no low toms (test_drums)
     assert model.detector_cuts is not None and model.detector_cuts.shape == (len(DETECTOR_TARGETS),)
     bands = band_frequencies_hz().size
     assert len(model.detector_members) >= 1

@@ -1,4 +1,4 @@
-"""bench/maps/synthkits.py: the drum kits we synthesize for the hi-hat and crash classifiers to learn from are
+"""bench/maps/synthkits.py: the drum kits we synthesize for the onset detector to learn from are
 drawn from their seed alone, play every GM drum, and sound like what they stand for (hats high and short, an open
 hat ringing longer than a closed one, a kick low)."""
 

@@ -13,28 +13,27 @@ Why this and not onsets + band-energy rules: in a first trial the templates reac
 a piano chord sharing its band, while the factorisation explains the chord with the background columns.
 docs/maps-drums-bench.md has the measured figures (python -m bench.maps drums).
 
-Kick and crash are then decided by a small per-lane logistic regression (`classified_peaks`) over candidate
-peaks at a quarter of the lane's threshold, on the activations around each candidate (`candidate_features`: its
-attack and decay, what the other lanes do there, its level against the song's own loud peaks). Toms and ride
-keep thresholds (the classifier did worse there).
+The kick is then decided by a small logistic regression (`classified_peaks`) over candidate peaks at a quarter
+of the lane's threshold, on the activations around each candidate (`candidate_features`: its attack and decay,
+what the other lanes do there, its level against the song's own loud peaks). The ride keeps its threshold.
 
-The snare and the hi-hats come from an onset detector instead (`detected_hits`): small MLPs (one hidden
+The snare, the hi-hats, the toms and the crash come from an onset detector instead (`detected_hits`): small MLPs (one hidden
 layer of 64 ReLU units), averaged, read every frame of the log band spectrogram relative to the song's loud
 level, with the frames 35 ms before to 140 ms after it (`detector_inputs`), and give per drum the probability
-that it starts there; hits are the probability's peaks over a cut. Three answer for the snare, three more,
-trained with equalised copies of the renders too, for the hi-hats (`DrumModel.detector_votes`). Where NMF's
+that it starts there; hits are the probability's peaks over a cut. Three answer for the snare, toms and crash,
+three more, trained with equalised copies of the renders too, for the hi-hats (`DrumModel.detector_votes`). Where NMF's
 free background columns took the energy of a recorded hi-hat that the templates fit poorly, the detector,
 trained on many more timbres (grooves on 48 drum kits we synthesize as well as the two SoundFonts), still
 hears it: on validation kits it never heard, hi-hat F1 0.75 -> 0.82 alone and 0.68 -> 0.81 in a mix, snare
-0.84 -> 0.87 and 0.79 -> 0.83.
+0.84 -> 0.87 and 0.79 -> 0.83; taking the toms and crash too, low toms 0.62 -> 0.63 and 0.37 -> 0.62 (gated), crash
+0.26 -> 0.50 and 0.12 -> 0.46.
 
 The templates, thresholds, classifier and detector weights (drum_templates.npz, beside this module) are built by
 tools/build_drum_templates.py from renders with two SoundFonts: FluidR3_GM (MIT) and
 MuseScore_General (MIT, parts CC0 / public domain): single GM drum hits on
 each of their drum kits for the templates (3 k-means centres a lane, so a lane knows more than one
 drum's sound) and our own rendered grooves (bench/maps/grooves.py, tune split) for the thresholds, the
-classifier and the detector. The crash classifier also learns from the tune split's sf_GMbank grooves
-(public domain) and from grooves on 12 drum kits we synthesize, the detector from grooves on 48 of them
+classifier and the detector; the detector also from grooves on 48 drum kits we synthesize
 (bench/maps/synthkits.py). The drum bench's validation split (other sf_GMbank grooves and three recorded kits)
 checks the model on timbres it never heard. The derived file is MIT; no third-party drum model or data set is
 used. The held-out evaluations render with TimGM6mb and play two other recorded acoustic kits, never seen here.
@@ -128,7 +127,7 @@ class DrumModel:
     feature_scale: np.ndarray | None = None  # (lanes, CANDIDATE_FEATURES)
     weights: np.ndarray | None = None  # (lanes, CANDIDATE_FEATURES)
     bias: np.ndarray | None = None  # (lanes,)
-    # Optional onset detector for the lanes in `detected` (the snare, say, or both hi-hats), replacing their NMF
+    # Optional onset detector for the lanes in `detected` (the snare, both hi-hats, ...), replacing their NMF
     # hits: the standardisation of detector_inputs(...), then MLPs (members; each a tuple of (weights, bias) layers,
     # ReLU between them and a sigmoid per DETECTOR_TARGETS output at the end) whose probabilities are averaged per
     # output over the members that vote for it (detector_votes), and per output the probability a hit needs
@@ -139,6 +138,10 @@ class DrumModel:
     detector_members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...] = ()
     detector_cuts: np.ndarray | None = None  # (len(DETECTOR_TARGETS),)
     detector_votes: np.ndarray | None = None  # (members, len(DETECTOR_TARGETS)) 0/1: who answers for what; all if None
+    # (lanes,): a detected hit is kept only where its lane's activation reaches this fraction of the lane's
+    # threshold (the templates must hear it too: the low toms' output fires on bass notes in music without drums);
+    # 0 or None: no gate. Not for the hi-hats (found as one; the build tool refuses it)
+    detector_gates: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if ("hihat_closed" in self.detected) != ("hihat_open" in self.detected):
@@ -215,7 +218,7 @@ def load_model(path: Path = TEMPLATES_PATH) -> DrumModel:
         optional: dict[str, Any] = {
             name: np.asarray(data[name], dtype=bool if name == "classified" else np.float32)
             for name in ("classified", "feature_mean", "feature_scale", "weights", "bias", "detector_mean",
-                         "detector_scale", "detector_cuts", "detector_votes") if name in data}
+                         "detector_scale", "detector_cuts", "detector_votes", "detector_gates") if name in data}
         if "detected" in data:
             optional["detected"] = tuple(str(lane) for lane in data["detected"])
             optional["detector_members"] = tuple(
@@ -411,7 +414,8 @@ def detected_hits(probabilities: np.ndarray, lanes_rel: np.ndarray, model: DrumM
     two within MIN_GAP_SECONDS (pick_peaks). The hi-hats are found as one ("hihat") and a hit is open where the
     open hi-hat's output also reaches its cut within +-PEAK_WINDOW_FRAMES. Velocities come from the lanes'
     activations, as the other lanes' do, at their peak: the detector marks the attack, the activation peaks the
-    lane's latency later."""
+    lane's latency later; where the model gates a lane (detector_gates), that peak must also reach the gate's
+    fraction of the lane's threshold."""
     assert model.detector_cuts is not None
     hits: list[Hit] = []
     w = PEAK_WINDOW_FRAMES
@@ -431,6 +435,9 @@ def detected_hits(probabilities: np.ndarray, lanes_rel: np.ndarray, model: DrumM
             activation = activation + lanes_rel[LANES.index("hihat_open")]
         reach = w + max(0, round(float(model.latencies_seconds[LANES.index(lane)]) * FRAME_RATE_HZ))
         peak = sliding_window_view(np.pad(activation, (w, reach)), w + reach + 1).max(axis=1)  # frame-w..frame+reach
+        if model.detector_gates is not None and model.detector_gates[LANES.index(lane)] > 0:
+            heard = peak[frames] >= model.detector_gates[LANES.index(lane)] * model.thresholds[LANES.index(lane)]
+            frames, names = frames[heard], [name for name, keep in zip(names, heard, strict=True) if keep]
         for frame, name, velocity in zip(frames, names, velocities(peak[frames]), strict=True):
             hits.append(Hit(round(frame / FRAME_RATE_HZ, 4), name, velocity))
     return hits
