@@ -29,6 +29,10 @@ from local_stack.webapp import WebApp
 log = logging.getLogger("local_stack.api")
 API_ARN = "arn:aws:execute-api:us-east-1:000000000000:local"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+# A Lambda function's synchronous request and response payloads (the event and the answer as JSON): a request over
+# it is refused by API Gateway with 413 "Request Too Long" before the function runs, an answer over it is a 502.
+# A binary body (multipart/form-data) arrives base64-encoded, 4/3 larger, so it meets this before MAX_BODY.
+LAMBDA_PAYLOAD_MAX = 6 * 1024 * 1024
 
 
 def build_event(
@@ -260,6 +264,9 @@ class ApiServer:
                         return
                 event = build_event(route, self.command, url.path, url.query, headers, body, params, context,
                                     self.client_address[0], api.binary_types)
+                if len(json.dumps(event, default=str).encode()) > LAMBDA_PAYLOAD_MAX:
+                    self._json(413, {"message": "Request Too Long"})
+                    return
                 try:
                     result = api.invoke(route.function, event)
                 except Exception:  # a crashing handler is a 502 from API Gateway, as in AWS
@@ -267,6 +274,11 @@ class ApiServer:
                     self._json(502, {"message": "Internal server error"})
                     return
                 if not isinstance(result, dict) or "statusCode" not in result:
+                    self._json(502, {"message": "Internal server error"})
+                    return
+                if len(json.dumps(result, default=str).encode()) > LAMBDA_PAYLOAD_MAX:
+                    log.error("function %s answered over Lambda's %d-byte payload limit", route.function,
+                              LAMBDA_PAYLOAD_MAX)
                     self._json(502, {"message": "Internal server error"})
                     return
                 out_headers = dict(result.get("headers") or {})

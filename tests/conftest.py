@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.config import default_user_config
 
 from local_stack import template
 
@@ -81,7 +82,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, sam_template: template.LocalTemplate) -
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    with mock_aws():
+    # moto replaces boto3's default session on entry unless told not to, so every test would load the service models
+    # again (~0.2 s a test); its stubber is on every botocore client whatever the session, so keeping it is safe
+    with mock_aws(config={"core": {**default_user_config["core"], "reset_boto3_session": False}}):
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         for logical_id, table in sam_template.tables.items():
             dynamodb.create_table(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from local_stack import events, template
@@ -248,6 +249,32 @@ def test_literal_path_segments_win_and_binary_media_types_arrive_base64() -> Non
     text = event("application/json", b'{"a": 1}')
     assert not text["isBase64Encoded"] and text["body"] == '{"a": 1}'
 
+
+
+def test_a_request_or_answer_over_lambdas_payload_limit_stops_at_the_gateway() -> None:
+    """A multipart body arrives base64-encoded (4/3 larger): API Gateway refuses an event over Lambda's 6 MB with
+    413 before the function runs, and an answer over it is a 502, as on AWS."""
+    calls: list[str] = []
+
+    def invoke(name: str, event: dict) -> dict:
+        calls.append(name)
+        size = int(event["queryStringParameters"]["answer"]) if event["queryStringParameters"] else 2
+        return {"statusCode": 200, "body": "x" * size}
+
+    route = ApiRoute("Upload", "POST", "/upload", False)
+    server = ApiServer([route], invoke, cors={}, binary_types=["multipart/form-data"])
+    port = server.start("127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{port}/upload"
+        form = {"Content-Type": "multipart/form-data; boundary=b"}
+        fits = requests.post(url, data=b"\0" * (4 * 1024 * 1024), headers=form, timeout=30)
+        assert fits.status_code == 200 and calls == ["Upload"]
+        over = requests.post(url, data=b"\0" * (5 * 1024 * 1024), headers=form, timeout=30)  # 6.7 MB as base64
+        assert over.status_code == 413 and over.json() == {"message": "Request Too Long"} and calls == ["Upload"]
+        too_big = requests.post(url, params={"answer": str(7 * 1024 * 1024)}, timeout=30)
+        assert too_big.status_code == 502 and calls == ["Upload", "Upload"]
+    finally:
+        server.stop()
 
 def test_template_yaml_parses_with_cloudformation_tags() -> None:
     raw = yaml.load((ROOT / "template.yaml").read_text(), Loader=template._Loader)  # noqa: S506
