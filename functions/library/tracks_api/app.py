@@ -51,33 +51,22 @@ generations = jobs.JobStore(settings.table_name, settings.region, host=settings.
 quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.dynamodb_endpoint)
 UPLOADS = Quota("track uploads", settings.track_upload_quota, settings.track_upload_quota_window_seconds)
 clock = time.time  # the local stack sets its own clock here
-DIRECT_MAX_BYTES = 4 * 1024 * 1024  # a Lambda request is at most 6 MB: this body base64-encoded (4/3 larger) plus headers
 UPLOAD_GRACE_SECONDS = changes.UPLOAD_GRACE_SECONDS
 LIMITS = changes.UploadLimits(settings.bucket_name, settings.track_upload_max_bytes, settings.upload_expiry_seconds)
 
 app = api.resolver()
 
 # What tools/openapi.py publishes for the body POST /tracks/direct reads itself, and its own 413 and 415.
-OPENAPI_BODIES = {"/tracks/direct": {"multipart/form-data": {
-    "title": "DirectUploadForm",
-    "description": f"An audio file in a part named `file`; the whole body at most {DIRECT_MAX_BYTES // 1048576} MB "
-                   "(a larger file goes to S3 with a form from POST /tracks/uploads). A file name the caller's "
-                   "library already has replaces that track's audio.",
-    "type": "object",
-    "properties": {
-        "file": {"type": "string", "format": "binary",
-                 "description": f"The audio, a part with a file name, sent as one of "
-                                f"{', '.join(sorted(storage.AUDIO_CONTENT_TYPES))} (or as another type with a file "
-                                f"name ending in {', '.join(sorted(set(storage.AUDIO_CONTENT_TYPES.values())))})."},
-        "fileName": {"type": "string", "maxLength": 255,
-                     "description": "The track's file name, instead of the `file` part's."},
-    },
-    "required": ["file"],
-}}}
+OPENAPI_BODIES = {"/tracks/direct": {"multipart/form-data": inputs.audio_form_schema(
+    "DirectUploadForm",
+    f"An audio file in a part named `file`; the whole body at most {inputs.DIRECT_MAX_BYTES // 1048576} MB (a larger "
+    "file goes to S3 with a form from POST /tracks/uploads). A file name the caller's library already has replaces "
+    "that track's audio.",
+    "The track's file name, instead of the `file` part's.")}}
 OPENAPI_ERRORS = {"/tracks/direct": {
-    "413": f"The body is over {DIRECT_MAX_BYTES // 1048576} MB: upload the file with a form from POST /tracks/uploads "
-           "(`errors` names the field file); a JSON body over 256 KB is refused before it is read (`errors` names the "
-           "field body).",
+    "413": f"The body is over {inputs.DIRECT_MAX_BYTES // 1048576} MB: upload the file with a form from POST "
+           "/tracks/uploads (`errors` names the field file); a JSON body over 256 KB is refused before it is read "
+           "(`errors` names the field body).",
     "415": "The body is not multipart/form-data (`errors` names the field Content-Type), or the part named file is "
            "not audio of a type the API stores (`errors` names the field file).",
 }}
@@ -304,7 +293,7 @@ def _read_multipart() -> tuple[str, str, bytes]:
     event = app.current_event
     try:
         return inputs.audio_part(event.headers.get("content-type") or "", event.body, event.is_base64_encoded,
-                                 max_bytes=DIRECT_MAX_BYTES, instead="POST /tracks/uploads")
+                                 max_bytes=inputs.DIRECT_MAX_BYTES, instead="POST /tracks/uploads")
     except inputs.FieldProblem as exc:
         raise BadUpload(exc.field, str(exc), exc.status) from exc
 

@@ -24,7 +24,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from soundcanvas.core import api, audio, inputs, storage
+from soundcanvas.core import api, audio, inputs
 from soundcanvas.core.errors import AudioRejected
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.maps import fingerprints, identify_uploads
@@ -38,7 +38,6 @@ runtime = MapsRuntime.from_env()
 index = runtime.index()
 quotas = QuotaStore(runtime.settings.quotas_table_name, runtime.settings.region, host=runtime.settings.dynamodb_endpoint)
 IDENTIFY = Quota("identify", runtime.settings.identify_quota, runtime.settings.identify_quota_window_seconds)
-DIRECT_MAX_BYTES = 4 * 1024 * 1024  # a Lambda request is at most 6 MB: this body base64-encoded (4/3 larger) plus headers
 SNIPPET_MIN_SECONDS = 5.0
 SNIPPET_MAX_SECONDS = 30.0
 UPLOAD_MAX_SECONDS = 3600.0
@@ -55,24 +54,13 @@ class IdentifyRequest(BaseModel):
 
 
 # What tools/openapi.py publishes for the body the route reads itself: either type, and its own 413 and 415.
-_AUDIO = ", ".join(sorted(storage.AUDIO_CONTENT_TYPES))
-_EXTENSIONS = ", ".join(sorted(set(storage.AUDIO_CONTENT_TYPES.values())))
 OPENAPI_BODIES = {"/identify": {
-    "multipart/form-data": {
-        "title": "IdentifyForm",
-        "description": f"A recording of {SNIPPET_MIN_SECONDS:g} to {SNIPPET_MAX_SECONDS:g} seconds in a part named "
-                       f"`file`; the whole body at most {DIRECT_MAX_BYTES // 1048576} MB (a longer or larger "
-                       "recording goes through POST /identify/uploads).",
-        "type": "object",
-        "properties": {
-            "file": {"type": "string", "format": "binary",
-                     "description": f"The audio, a part with a file name, sent as one of {_AUDIO} (or as another "
-                                    f"type with a file name ending in {_EXTENSIONS})."},
-            "fileName": {"type": "string", "maxLength": 255,
-                         "description": "The file name to use instead of the `file` part's."},
-        },
-        "required": ["file"],
-    },
+    "multipart/form-data": inputs.audio_form_schema(
+        "IdentifyForm",
+        f"A recording of {SNIPPET_MIN_SECONDS:g} to {SNIPPET_MAX_SECONDS:g} seconds in a part named `file`; the "
+        f"whole body at most {inputs.DIRECT_MAX_BYTES // 1048576} MB (a longer or larger recording goes through POST "
+        "/identify/uploads).",
+        "The file name to use instead of the `file` part's."),
     "application/json": {
         "title": "IdentifyRequest",
         "description": f"{IdentifyRequest.__doc__} A recording of {SNIPPET_MIN_SECONDS:g} to {UPLOAD_MAX_SECONDS:g} "
@@ -85,7 +73,7 @@ OPENAPI_BODIES = {"/identify": {
     },
 }}
 OPENAPI_ERRORS = {"/identify": {
-    "413": f"The multipart body is over {DIRECT_MAX_BYTES // 1048576} MB: send the recording through POST "
+    "413": f"The multipart body is over {inputs.DIRECT_MAX_BYTES // 1048576} MB: send the recording through POST "
            "/identify/uploads (`errors` names the field file); or a JSON body is over 256 KB (core/inputs.py "
            "JSON_MAX_BYTES; `errors` names the field body).",
     "415": "The body is neither multipart/form-data nor JSON (`errors` names the field Content-Type), or the part "
@@ -157,7 +145,7 @@ def _identify_direct(content_type: str, scopes: list[str], started: float) -> di
     event = app.current_event
     try:
         file_name, _, data = inputs.audio_part(content_type, event.body, event.is_base64_encoded,
-                                               max_bytes=DIRECT_MAX_BYTES, instead="POST /identify/uploads")
+                                               max_bytes=inputs.DIRECT_MAX_BYTES, instead="POST /identify/uploads")
     except inputs.FieldProblem as exc:
         raise BadRequest(exc.field, str(exc), exc.status) from exc
     with tempfile.TemporaryDirectory(prefix="identify-") as tmp:

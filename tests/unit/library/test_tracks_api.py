@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from soundcanvas.core import storage
+from soundcanvas.core import inputs, storage
 from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import TrackStore
 from tests.apigw import call, event
@@ -162,7 +162,7 @@ def test_bad_direct_uploads(api: Any, parts: list[Any], status: int, field: str)
 
 
 def test_direct_upload_over_the_limit_is_refused(api: Any) -> None:
-    ctype, body = multipart([("file", "big.wav", "audio/wav", b"\0" * (api.DIRECT_MAX_BYTES + 1))])
+    ctype, body = multipart([("file", "big.wav", "audio/wav", b"\0" * (inputs.DIRECT_MAX_BYTES + 1))])
     status, payload = call(api, direct_event(ctype, body))
     assert status == 413 and "POST /tracks/uploads" in payload["message"]
 

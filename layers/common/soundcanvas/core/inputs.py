@@ -37,6 +37,9 @@ class FieldError(ValueError):
 SUBJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 JSON_MAX_BYTES = 256 * 1024  # far above any request body the API takes (50 upload files are ~25 KB)
 JSON_MAX_DEPTH = 32
+# the largest multipart body a route reads with audio_part: a Lambda request is at most 6 MB, and API Gateway hands
+# it this body base64-encoded (4/3 larger) plus the event's headers
+DIRECT_MAX_BYTES = 4 * 1024 * 1024
 JSON_MAX_DIGITS = 40  # a 64-bit integer has 20; Python refuses to parse ints past 4,300 digits
 _HIDDEN_CHARACTERS = frozenset(
     "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
@@ -104,6 +107,25 @@ class FieldProblem(ValueError):
     def __init__(self, field: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.field, self.status = field, status
+
+
+def audio_form_schema(title: str, description: str, file_name: str) -> dict[str, Any]:
+    """The JSON schema of the form audio_part reads, as a route publishes it (tools/openapi.py, OPENAPI_BODIES):
+    the audio in a part named file, and an optional fileName field described as `file_name`."""
+    types = ", ".join(sorted(AUDIO_CONTENT_TYPES))
+    extensions = ", ".join(sorted(set(AUDIO_CONTENT_TYPES.values())))
+    return {
+        "title": title,
+        "description": description,
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": f"The audio, a part with a file name, sent as one of {types} (or as another "
+                                    f"type with a file name ending in {extensions})."},
+            "fileName": {"type": "string", "maxLength": 255, "description": file_name},
+        },
+        "required": ["file"],
+    }
 
 
 def audio_part(content_type: str, raw_body: str | None, is_base64: bool, *, max_bytes: int,

@@ -427,16 +427,17 @@ def detected_hits(probabilities: np.ndarray, lanes_rel: np.ndarray, model: DrumM
         column = DETECTOR_TARGETS.index("hihat" if hats else lane)
         frames = pick_peaks(probabilities[:, column], float(cuts[column]), 0.0)
         names = [lane] * frames.size
-        activation = lanes_rel[LANES.index(lane)]
+        index = LANES.index(lane)
+        activation = lanes_rel[index]
         if hats:
             column = DETECTOR_TARGETS.index("hihat_open")
             opened = sliding_window_view(np.pad(probabilities[:, column], (w, w)), 2 * w + 1).max(axis=1)
             names = ["hihat_open" if opened[frame] >= cuts[column] else lane for frame in frames]
             activation = activation + lanes_rel[LANES.index("hihat_open")]
-        reach = w + max(0, round(float(model.latencies_seconds[LANES.index(lane)]) * FRAME_RATE_HZ))
+        reach = w + max(0, round(float(model.latencies_seconds[index]) * FRAME_RATE_HZ))
         peak = sliding_window_view(np.pad(activation, (w, reach)), w + reach + 1).max(axis=1)  # frame-w..frame+reach
-        if model.detector_gates is not None and model.detector_gates[LANES.index(lane)] > 0:
-            heard = peak[frames] >= model.detector_gates[LANES.index(lane)] * model.thresholds[LANES.index(lane)]
+        if model.detector_gates is not None and model.detector_gates[index] > 0:
+            heard = peak[frames] >= model.detector_gates[index] * model.thresholds[index]
             frames, names = frames[heard], [name for name, keep in zip(names, heard, strict=True) if keep]
         for frame, name, velocity in zip(frames, names, velocities(peak[frames]), strict=True):
             hits.append(Hit(round(frame / FRAME_RATE_HZ, 4), name, velocity))
