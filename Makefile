@@ -46,15 +46,18 @@ $(NUMBA_STAMP): requirements/listen.txt requirements/listen-nodeps.txt $(wildcar
 	$(BIN)/python -W ignore -m soundcanvas.listen.warm
 	touch $(NUMBA_STAMP)
 
+# The two tool virtualenvs install without compiling their modules to bytecode (pip would compile all of them, about
+# 50 s of CPU) and their commands, run with TOOL_BYTECODE, compile and keep only the modules they import.
+TOOL_BYTECODE := env PYTHONDONTWRITEBYTECODE=
 $(TOOLS_STAMP): requirements/tools.txt
 	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements/tools.txt
 	touch $(TOOLS_STAMP)
 
 # Security scanners in their own virtualenv (their pins must not move the product's).
 $(SCAN_STAMP): requirements/scan.txt
 	$(PYTHON) -m venv $(SCAN)
-	$(SCAN)/bin/pip install --quiet --disable-pip-version-check -r requirements/scan.txt
+	$(SCAN)/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements/scan.txt
 	touch $(SCAN_STAMP)
 
 # FluidSynth, a General MIDI SoundFont, the MP3 encoder and ffmpeg (track transcoding) come from the OS packages.
@@ -107,20 +110,18 @@ demo-maps: setup
 
 # The three virtualenvs and the OS packages install side by side, then lint, validate and scan. Unit tests run on two workers
 # (pytest-xdist); end-to-end tests on two workers too, a test file at a time, each worker with its own
-# local stack; the load test (marked slow) last, alone.
+# local stack, the files marked slow (the load test) handed out first (tests/e2e/conftest.py).
 test:
 	$(MAKE) --no-print-directory -j4 $(NUMBA_STAMP) $(TOOLS_STAMP) $(SCAN_STAMP) os-deps
 	$(MAKE) --no-print-directory -j3 lint validate scan
 	$(BIN)/python -m pytest tests/unit -n 2 --max-worker-restart 0
-	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile --max-worker-restart 0
-	$(BIN)/python -m pytest tests/e2e -m slow
+	$(BIN)/python -m pytest tests/e2e -n 2 --dist loadfile --no-loadscope-reorder --max-worker-restart 0
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit -n 2 --max-worker-restart 0
 
 e2e: setup browser-deps
-	$(BIN)/python -m pytest tests/e2e -m "not slow" -n 2 --dist loadfile --max-worker-restart 0
-	$(BIN)/python -m pytest tests/e2e -m slow
+	$(BIN)/python -m pytest tests/e2e -n 2 --dist loadfile --no-loadscope-reorder --max-worker-restart 0
 
 # ruff, mypy, and the import contracts that keep products apart (pyproject.toml, docs/architecture.md).
 lint: $(STAMP)
@@ -129,13 +130,13 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 validate: $(TOOLS_STAMP)
-	$(TOOLS)/bin/sam validate --lint
+	$(TOOL_BYTECODE) $(TOOLS)/bin/sam validate --lint
 
 # checkov on the template (zero failed checks; every skip is justified next to its resource) and
 # detect-secrets on every tracked file against the audited baseline (.secrets.baseline).
 scan: $(SCAN_STAMP)
-	$(SCAN)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
-	git ls-files -z | grep -zv -e '\.flac$$' -e '\.jpg$$' -e '\.png$$' | xargs -0 $(SCAN)/bin/detect-secrets-hook --baseline .secrets.baseline
+	$(TOOL_BYTECODE) $(SCAN)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+	git ls-files -z | grep -zv -e '\.flac$$' -e '\.jpg$$' -e '\.png$$' | xargs -0 $(TOOL_BYTECODE) $(SCAN)/bin/detect-secrets-hook --baseline .secrets.baseline
 
 local: setup
 	$(BIN)/python -m local_stack up

@@ -29,6 +29,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import botocore.session
+
 from local_stack.template import FunctionSpec
 
 log = logging.getLogger("local_stack.functions")
@@ -60,6 +62,28 @@ def _snapshot(dirs: list[Path]) -> dict[str, float]:
     return stamps
 
 
+def share_botocore_loader() -> None:
+    """Every botocore session made in this process from now on gets the same loader, so the service models and
+    endpoint rules are parsed once (botocore caches what it parses in the session's loader). Each function module
+    makes its own session at import, as a Lambda container does once; here forty functions share a process, and a
+    session's first client would otherwise parse the same files again (~0.1 s each). Only parsed read-only data is
+    shared: every session keeps its own clients, credentials and configuration. Idempotent."""
+    if getattr(botocore.session.create_loader, "shared", False):
+        return
+    loaders: dict[str | None, Any] = {}
+    create = botocore.session.create_loader
+    lock = threading.Lock()
+
+    def shared(search_path_string: str | None = None) -> Any:
+        with lock:
+            if search_path_string not in loaders:
+                loaders[search_path_string] = create(search_path_string)
+            return loaders[search_path_string]
+
+    shared.shared = True  # type: ignore[attr-defined]
+    botocore.session.create_loader = shared
+
+
 class FunctionHost:
     """Loads and invokes every function of the template; reloads code that changed on disk."""
 
@@ -79,6 +103,7 @@ class FunctionHost:
             if folder not in sys.path:
                 sys.path.insert(0, folder)
         self._layer_dirs = [Path(p) for p in layer_dirs]
+        share_botocore_loader()
 
     def environment(self) -> dict[str, str]:
         """The union of all functions' variables (they share this process's environment); conflicts are errors."""

@@ -21,6 +21,7 @@ from moto import mock_aws
 from moto.core.config import default_user_config
 
 from local_stack import template
+from local_stack.functions import share_botocore_loader
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -47,6 +48,12 @@ def _private_numba_cache() -> Path | None:
 
 
 PRIVATE_NUMBA_CACHE = _private_numba_cache()
+
+
+# Every function module makes its own botocore session at import; the unit tests import the modules again for
+# nearly every test (load_function), and each new session parsed botocore's service models again (~0.15 s a module,
+# most of the unit tests' setup). These processes share one loader, as the local stack's functions do.
+share_botocore_loader()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

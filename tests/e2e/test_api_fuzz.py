@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from local_stack.stack import LocalStack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # about a minute
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -43,9 +44,14 @@ def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _UntaggedLoader.add_multi_constructor("!", _untagged)
 
 
+@functools.cache
+def _raw_template() -> dict[str, Any]:
+    """template.yaml read once (PyYAML takes half a second over it; every parametrized test asks)."""
+    return dict(yaml.load((ROOT / "template.yaml").read_text(), Loader=_UntaggedLoader))  # noqa: S506 (a SafeLoader)
+
+
 def _definition_uri(machine: str) -> Path:
-    raw = yaml.load((ROOT / "template.yaml").read_text(), Loader=_UntaggedLoader)  # noqa: S506 (a SafeLoader)
-    return ROOT / raw["Resources"][machine]["Properties"]["DefinitionUri"]
+    return ROOT / _raw_template()["Resources"][machine]["Properties"]["DefinitionUri"]
 
 
 def _load(machine: str) -> tuple[str, dict[str, Any]]:

@@ -292,3 +292,18 @@ def test_disabled_metrics_do_not_pile_up_across_invocations(tmp_path: Path, monk
     host = FunctionHost({"Fn": FunctionSpec("Fn", tmp_path, "app.handler", [], {}, 3, 128)})
     counts = [host.invoke("Fn", {}) for _ in range(120)]
     assert counts == [1] * 120 and '"_aws"' not in capsys.readouterr().out
+
+
+def test_functions_sessions_share_parsed_models_but_not_their_clients() -> None:
+    import botocore.session
+
+    from local_stack.functions import share_botocore_loader
+
+    share_botocore_loader()
+    share_botocore_loader()  # a second host in the process changes nothing
+    first, second = botocore.session.Session(), botocore.session.Session()
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+    a = first.create_client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="a")
+    b = second.create_client("s3", region_name="eu-west-1", aws_access_key_id="b", aws_secret_access_key="b")
+    assert a is not b and a.meta.region_name == "us-east-1" and b.meta.region_name == "eu-west-1"
+    assert a._request_signer._credentials.access_key == "a" and b._request_signer._credentials.access_key == "b"
