@@ -69,11 +69,21 @@ class LocalIdentityProvider:
         return {"TOKEN_ISSUER": ISSUER, "TOKEN_AUDIENCE": AUDIENCE, "JWKS_URL": f"{endpoint}{JWKS_PATH}"}
 
 
+def _load_key(path: Path) -> rsa.RSAPrivateKey | None:
+    if not path.is_file():
+        return None
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return key if isinstance(key, rsa.RSAPrivateKey) else None
+
+
 def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
-    if path.is_file():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if isinstance(key, rsa.RSAPrivateKey):
-            return key
+    """The key in `path`, or a new one written there. Processes that start at once on a fresh checkout (two test
+    workers' stacks, a stack and `local_stack token`) all end up with the first one written: a key that lost the race
+    is dropped, never written over the winner (a stack already signing with the winner would refuse every token
+    signed with the other)."""
+    existing = _load_key(path)
+    if existing is not None:
+        return existing
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -81,5 +91,13 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
-    os.replace(partial, path)  # readers see the whole key or none
-    return key
+    try:
+        os.link(partial, path)  # readers see the whole key or none; fails if another process wrote one first
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(partial)
+    written = _load_key(path)
+    if written is None:
+        raise RuntimeError(f"{path} does not hold an RSA private key: remove it and start again")
+    return written

@@ -307,3 +307,26 @@ def test_functions_sessions_share_parsed_models_but_not_their_clients() -> None:
     b = second.create_client("s3", region_name="eu-west-1", aws_access_key_id="b", aws_secret_access_key="b")
     assert a is not b and a.meta.region_name == "us-east-1" and b.meta.region_name == "eu-west-1"
     assert a._request_signer._credentials.access_key == "a" and b._request_signer._credentials.access_key == "b"
+
+
+def test_processes_creating_the_identity_key_at_once_all_sign_with_the_first_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from local_stack import idp
+
+    path = tmp_path / "idp-key.pem"
+    generate = rsa.generate_private_key
+    racers: list[idp.LocalIdentityProvider] = []
+
+    def racing(**kwargs: Any) -> rsa.RSAPrivateKey:
+        # Another process (a stack) writes its key between this one's look at the file and its own write.
+        monkeypatch.setattr(rsa, "generate_private_key", generate)
+        racers.append(idp.LocalIdentityProvider(path))
+        return generate(**kwargs)
+
+    monkeypatch.setattr(rsa, "generate_private_key", racing)
+    late = idp.LocalIdentityProvider(path)
+    later = idp.LocalIdentityProvider(path)  # `local_stack token`, say: reads the file
+    assert late.kid == racers[0].kid == later.kid  # one key for all: the first written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idp-key.pem"]  # no partial file left
