@@ -152,6 +152,8 @@ def document() -> dict[str, Any]:
             "responses": {"200": {"description": "The OpenAPI document"}},
         }
     }
+    unknown = sorted(path for path, method in errors if method not in merged["paths"].get(path, {}))
+    assert not unknown, f"OPENAPI_ERRORS names a path with no POST route: {unknown}"
     for path in PUBLIC:
         for operation in merged["paths"].get(path, {}).values():
             operation["security"] = []
