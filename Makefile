@@ -110,7 +110,7 @@ demo-maps: setup
 
 # The three virtualenvs and the OS packages install side by side, then lint, validate and scan. Unit tests run on two workers
 # (pytest-xdist); end-to-end tests on two workers too, a test file at a time, each worker with its own
-# local stack, the files marked slow (the load test) handed out first (tests/e2e/conftest.py).
+# local stack, the files marked slow (the load test, the API fuzz test) handed out first (tests/e2e/conftest.py).
 test:
 	$(MAKE) --no-print-directory -j4 $(NUMBA_STAMP) $(TOOLS_STAMP) $(SCAN_STAMP) os-deps
 	$(MAKE) --no-print-directory -j3 lint validate scan
@@ -183,7 +183,7 @@ bench: setup bench-deps
 # deployed package never changes under it.
 build: $(TOOLS_STAMP)
 	@command -v python3.13 >/dev/null || { echo "python3.13 (the functions' runtime) is not on PATH: it builds and compiles them"; exit 2; }
-	$(TOOLS)/bin/sam build
+	$(TOOL_BYTECODE) $(TOOLS)/bin/sam build
 	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 # sam build of every zip function with python3.13 on PATH, then an import of each built handler.
@@ -191,7 +191,7 @@ build-check: setup $(TOOLS_STAMP)
 	tools/check_zip_build.sh
 
 deploy: build
-	$(TOOLS)/bin/sam deploy --guided
+	$(TOOL_BYTECODE) $(TOOLS)/bin/sam deploy --guided
 	$(MAKE) --no-print-directory publish-web
 
 # The web app onto the deployed stack: config.json from the stack's outputs, web/ into the private

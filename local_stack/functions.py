@@ -62,6 +62,14 @@ def _snapshot(dirs: list[Path]) -> dict[str, float]:
     return stamps
 
 
+class _DistinctPaths(list[str]):
+    """A loader's search paths, each kept once however often it is appended."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 def share_botocore_loader() -> None:
     """Every botocore session made in this process from now on gets the same loader, so the service models and
     endpoint rules are parsed once (botocore caches what it parses in the session's loader). Each function module
@@ -77,7 +85,11 @@ def share_botocore_loader() -> None:
     def shared(search_path_string: str | None = None) -> Any:
         with lock:
             if search_path_string not in loaders:
-                loaders[search_path_string] = create(search_path_string)
+                loader = create(search_path_string)
+                # boto3 appends its own data folder to its session's loader, once per boto3 session: shared, the
+                # list would grow with every session, so it keeps each folder once.
+                loader._search_paths = _DistinctPaths(loader.search_paths)
+                loaders[search_path_string] = loader
             return loaders[search_path_string]
 
     shared.shared = True  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,10 @@ class LocalIdentityProvider:
 def _load_key(path: Path) -> rsa.RSAPrivateKey | None:
     if not path.is_file():
         return None
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except ValueError as error:
+        raise RuntimeError(f"{path} does not hold a PEM private key ({error}): remove it and start again") from error
     return key if isinstance(key, rsa.RSAPrivateKey) else None
 
 
@@ -84,19 +88,24 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     existing = _load_key(path)
     if existing is not None:
         return existing
+    if path.exists():
+        raise RuntimeError(f"{path} does not hold an RSA private key: remove it and start again")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    partial = Path(name)
     try:
-        os.link(partial, path)  # readers see the whole key or none; fails if another process wrote one first
-    except FileExistsError:
-        pass
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        try:
+            os.link(partial, path)  # readers see the whole key or none; fails if another process wrote one first
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links: the last writer wins there
+            os.replace(partial, path)
     finally:
-        os.unlink(partial)
+        partial.unlink(missing_ok=True)
     written = _load_key(path)
     if written is None:
         raise RuntimeError(f"{path} does not hold an RSA private key: remove it and start again")

@@ -17,7 +17,7 @@ from local_stack import template
 t = template.load(Path('.'), region='us-east-1')
 print(' '.join(n for n, f in t.functions.items() if (f.code_dir / 'Dockerfile').exists() is False))")
 for fn in $functions; do
-  "$SAM" build --cached "$fn" >/dev/null
+  PYTHONDONTWRITEBYTECODE= "$SAM" build --cached "$fn" >/dev/null  # sam's own modules keep their bytecode (Makefile)
   python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash ".aws-sam/build/$fn" .aws-sam/build/CommonLayer
   # The function's own environment, as the template sets it (the local stack's resolution of its references).
   variables=$(.venv/bin/python -c "

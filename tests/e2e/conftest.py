@@ -38,9 +38,10 @@ class ShiftableClock:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The order in which `make` hands out the end-to-end files, a file at a time to two workers (--dist loadfile
-    --no-loadscope-reorder): the files with a test marked slow (the load run, a minute or more) first, so that
-    none of them starts last and leaves one worker alone at the end; then the files with the most tests, as
-    pytest-xdist's own order would. Tests keep their order within a file; tests outside tests/e2e keep their place."""
+    --no-loadscope-reorder): the files with a test marked slow (the load run, the API fuzz test: a minute or more)
+    first, so that none of them starts last and leaves one worker alone at the end; then the files with the most
+    tests, as pytest-xdist's own order would. Tests keep their order within a file; tests outside tests/e2e keep
+    their place."""
     here = Path(__file__).parent
     places = [i for i, item in enumerate(items) if item.path.is_relative_to(here)]
     by_file: dict[Path, list[pytest.Item]] = {}

@@ -294,7 +294,9 @@ def test_disabled_metrics_do_not_pile_up_across_invocations(tmp_path: Path, monk
     assert counts == [1] * 120 and '"_aws"' not in capsys.readouterr().out
 
 
-def test_functions_sessions_share_parsed_models_but_not_their_clients() -> None:
+def test_functions_sessions_share_parsed_models_but_not_their_clients(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
     import botocore.session
 
     from local_stack.functions import share_botocore_loader
@@ -302,7 +304,13 @@ def test_functions_sessions_share_parsed_models_but_not_their_clients() -> None:
     share_botocore_loader()
     share_botocore_loader()  # a second host in the process changes nothing
     first, second = botocore.session.Session(), botocore.session.Session()
-    assert first.get_component("data_loader") is second.get_component("data_loader")
+    loader = first.get_component("data_loader")
+    assert loader is second.get_component("data_loader")
+    paths = list(boto3.session.Session(botocore_session=first)._loader.search_paths)
+    boto3.session.Session(botocore_session=second)  # boto3 adds its data folder to the loader again
+    assert loader.search_paths == paths
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))  # other model files: another loader
+    assert botocore.session.Session().get_component("data_loader") is not loader
     a = first.create_client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="a")
     b = second.create_client("s3", region_name="eu-west-1", aws_access_key_id="b", aws_secret_access_key="b")
     assert a is not b and a.meta.region_name == "us-east-1" and b.meta.region_name == "eu-west-1"
@@ -330,3 +338,20 @@ def test_processes_creating_the_identity_key_at_once_all_sign_with_the_first_wri
     later = idp.LocalIdentityProvider(path)  # `local_stack token`, say: reads the file
     assert late.kid == racers[0].kid == later.kid  # one key for all: the first written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idp-key.pem"]  # no partial file left
+
+
+def test_an_identity_key_file_that_is_not_an_rsa_key_stops_the_stack_naming_it(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from local_stack import idp
+
+    path = tmp_path / "idp-key.pem"
+    path.write_text("not a key")
+    with pytest.raises(RuntimeError, match=r"idp-key\.pem does not hold a PEM private key"):
+        idp.LocalIdentityProvider(path)
+    path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with pytest.raises(RuntimeError, match=r"idp-key\.pem does not hold an RSA private key"):
+        idp.LocalIdentityProvider(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idp-key.pem"]  # left as it was, nothing beside it
