@@ -23,7 +23,7 @@ help:
 	@echo "make demo-blend  blend three songs of the seed catalog (make demo ARGS='--blend \"song\" \"song\"' for yours)"
 	@echo "make demo-maps   fingerprint a song into the library, map its drums, identify a 10 s snippet of it"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
-	@echo "make unit      unit tests only (about four minutes); make e2e: the local stack over HTTP (about nine)"
+	@echo "make unit      unit tests only (about four minutes); make e2e: the local stack over HTTP, the load test among them (about seven)"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
 	@echo "make invoke FUNCTION=AnalyzeFunction EVENT=events/generation/analyze.json   invoke one function"
 	@echo "make bench     benchmark reports (docs/benchmarks.md, docs/listen-accuracy.md, docs/blend-bench.md, docs/maps-*-bench.md, docs/live-bench.md, docs/music-report.md)"
