@@ -70,30 +70,29 @@ class _DistinctPaths(list[str]):
             super().append(path)
 
 
+_LOADERS: dict[str | None, Any] = {}  # AWS_DATA_PATH -> the one botocore loader of this process for it
+_LOADERS_LOCK = threading.Lock()
+_create_loader = botocore.session.create_loader
+
+
+def _shared_loader(search_path_string: str | None = None) -> Any:
+    with _LOADERS_LOCK:
+        if search_path_string not in _LOADERS:
+            loader = _create_loader(search_path_string)
+            # boto3 appends its own data folder to its session's loader, once per boto3 session: shared, the list
+            # would grow with every session, so it keeps each folder once.
+            loader._search_paths = _DistinctPaths(loader.search_paths)
+            _LOADERS[search_path_string] = loader
+        return _LOADERS[search_path_string]
+
+
 def share_botocore_loader() -> None:
     """Every botocore session made in this process from now on gets the same loader, so the service models and
     endpoint rules are parsed once (botocore caches what it parses in the session's loader). Each function module
     makes its own session at import, as a Lambda container does once; here forty functions share a process, and a
     session's first client would otherwise parse the same files again (~0.1 s each). Only parsed read-only data is
     shared: every session keeps its own clients, credentials and configuration. Idempotent."""
-    if getattr(botocore.session.create_loader, "shared", False):
-        return
-    loaders: dict[str | None, Any] = {}
-    create = botocore.session.create_loader
-    lock = threading.Lock()
-
-    def shared(search_path_string: str | None = None) -> Any:
-        with lock:
-            if search_path_string not in loaders:
-                loader = create(search_path_string)
-                # boto3 appends its own data folder to its session's loader, once per boto3 session: shared, the
-                # list would grow with every session, so it keeps each folder once.
-                loader._search_paths = _DistinctPaths(loader.search_paths)
-                loaders[search_path_string] = loader
-            return loaders[search_path_string]
-
-    shared.shared = True  # type: ignore[attr-defined]
-    botocore.session.create_loader = shared
+    botocore.session.create_loader = _shared_loader
 
 
 class FunctionHost:

@@ -71,13 +71,16 @@ class LocalIdentityProvider:
 
 
 def _load_key(path: Path) -> rsa.RSAPrivateKey | None:
-    if not path.is_file():
+    """The RSA key in `path`, None when there is no file; a file that holds anything else stops the stack, named."""
+    if not path.exists():
         return None
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except ValueError as error:
+    except (OSError, ValueError) as error:
         raise RuntimeError(f"{path} does not hold a PEM private key ({error}): remove it and start again") from error
-    return key if isinstance(key, rsa.RSAPrivateKey) else None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise RuntimeError(f"{path} does not hold an RSA private key: remove it and start again")
+    return key
 
 
 def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
@@ -88,8 +91,6 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     existing = _load_key(path)
     if existing is not None:
         return existing
-    if path.exists():
-        raise RuntimeError(f"{path} does not hold an RSA private key: remove it and start again")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -108,5 +109,5 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
         partial.unlink(missing_ok=True)
     written = _load_key(path)
     if written is None:
-        raise RuntimeError(f"{path} does not hold an RSA private key: remove it and start again")
+        raise RuntimeError(f"{path} was removed as it was written: start again")
     return written

@@ -250,7 +250,6 @@ def test_literal_path_segments_win_and_binary_media_types_arrive_base64() -> Non
     assert not text["isBase64Encoded"] and text["body"] == '{"a": 1}'
 
 
-
 def test_a_request_or_answer_over_lambdas_payload_limit_stops_at_the_gateway() -> None:
     """A multipart body arrives base64-encoded (4/3 larger): API Gateway refuses an event over Lambda's 6 MB with
     413 before the function runs, and an answer over it is a 502, as on AWS."""
@@ -275,6 +274,7 @@ def test_a_request_or_answer_over_lambdas_payload_limit_stops_at_the_gateway() -
         assert too_big.status_code == 502 and calls == ["Upload", "Upload"]
     finally:
         server.stop()
+
 
 def test_template_yaml_parses_with_cloudformation_tags() -> None:
     raw = yaml.load((ROOT / "template.yaml").read_text(), Loader=template._Loader)  # noqa: S506
