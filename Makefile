@@ -148,16 +148,18 @@ invoke: setup
 # then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute),
 # then the music report (today's composer against the working tree's, about 5 minutes).
 # The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
-# csound's sf_GMbank for choosing the method) and plays grooves on recorded drum kits (hydrogen-drumkits, GPL,
-# evaluation only): installed here only. valgrind counts the instructions of the
+# csound's sf_GMbank for choosing the method), plays grooves on recorded drum kits (hydrogen-drumkits, GPL,
+# evaluation only) and lets tools/build_drum_templates.py learn from recorded CC0 drums (sonic-pi-samples):
+# installed here only. valgrind counts the instructions of the
 # API functions' cold imports (a figure the VM's speed does not change; about 4 minutes).
-BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont hydrogen-drumkits valgrind
+BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont hydrogen-drumkits sonic-pi-samples valgrind
 bench-deps:
 	@missing=""; \
 	ls /usr/share/sounds/sf2/MuseScore_General*.sf2 >/dev/null 2>&1 || missing="$$missing musescore-general-soundfont-lossless"; \
 	ls /usr/share/sounds/sf2/sf_GMbank.sf2 >/dev/null 2>&1 || missing="$$missing csound-soundfont"; \
 	test -d "/usr/share/hydrogen/data/drumkits/The Black Pearl 1.0" || missing="$$missing hydrogen-drumkits"; \
 	test -d /usr/share/hydrogen/data/drumkits/GMRockKit || missing="$$missing hydrogen-data"; \
+	test -d /usr/share/sonic-pi/samples || missing="$$missing sonic-pi-samples"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \

@@ -1,6 +1,6 @@
 """Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds, per-lane classifiers and
 onset detector of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS (FluidR3_GM, MIT; MuseScore_General,
-MIT, parts CC0 / public domain) and drum kits we synthesize; so the file is MIT.
+MIT, parts CC0 / public domain), drum kits we synthesize and recorded CC0 drums; so the file is MIT.
 Deterministic.
 
 1. Templates: every GM drum note of drums.GM_NOTE_TO_LANE played alone at velocities 50, 90 and 127
@@ -16,7 +16,9 @@ Deterministic.
 4. Onset detector: for DETECTED_LANES (snare, closed and open hi-hat, toms, crash), MLPs over every frame's log
    band spectrogram and the frames around it (train_detector), on the tune grooves of MODEL_SOUNDFONTS and on
    grooves played on 48 drum kits we synthesize (DETECTOR_SYNTH_KITS, bench/maps/synthkits.py): three for the
-   snare, toms and crash, three more with equalised copies of the renders (eq_varied) for the hi-hats.
+   snare, toms and crash, three more with equalised copies of the renders (eq_varied) for the hi-hats, which also
+   learn from grooves on 24 kits of recorded CC0 drums and synthesized ones (DETECTOR_CC0_KITS,
+   bench/maps/cc0kits.py; Sonic Pi's samples, `make bench-deps`).
 The ride keeps its threshold. sf_GMbank, the tune split's third SoundFont, enters nothing. The drum bench's
 validation split (sf_GMbank grooves 500.., three recorded kits) chose this; the held-out splits (TimGM6mb, two
 recorded kits) are never rendered here.
@@ -40,7 +42,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 
-from bench.maps import grooves, synthkits  # noqa: E402
+from bench.maps import cc0kits, grooves, synthkits  # noqa: E402
 from soundcanvas.maps import drums  # noqa: E402
 
 VELOCITIES = (50, 90, 127)
@@ -71,6 +73,13 @@ MODEL_SOUNDFONTS = (grooves.FLUIDR3, grooves.MUSESCORE)
 DETECTED_LANES = ("snare", "hihat_closed", "hihat_open", "tom_high", "tom_low", "crash")
 DETECTOR_SYNTH_KITS = tuple(synthkits.SynthKit(1000 + i) for i in range(48))
 SYNTH_SEED = 800
+# the hi-hat members (DETECTOR_EQ_TARGETS) also learn from two grooves on each of DETECTOR_CC0_KITS
+# (bench/maps/cc0kits.py: part recorded CC0 drums, part synthesized; grooves from seed CC0_SEED), alone and mixed.
+# Chosen on the validation split (four-set mean, alone/mix): open hat 0.20/0.48 -> 0.45/0.62, hi-hat 0.82/0.81 ->
+# 0.82/0.82. The other members do not: learning from them too cost the snare (0.87/0.83 -> 0.84/0.79) and the high
+# toms (0.41/0.32 -> 0.28/0.37).
+DETECTOR_CC0_KITS = tuple(cc0kits.CC0Kit(2000 + i) for i in range(24))
+CC0_SEED = 900
 DETECTOR_HIDDEN = (64,)
 DETECTOR_EPOCHS = 15
 DETECTOR_MEMBERS = 3  # MLPs from seeds 0, 1, 2: one alone moved by +-0.1 on a validation kit from seed to seed
@@ -224,13 +233,13 @@ def tune_cases(cache: Path, count: int = grooves.TUNE_COUNT, soundfonts: Sequenc
     return cases
 
 
-def synth_cases(cache: Path, kits: Sequence[synthkits.SynthKit] = DETECTOR_SYNTH_KITS
-                ) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+def synth_cases(cache: Path, kits: Sequence[synthkits.SynthKit] = DETECTOR_SYNTH_KITS,
+                first_seed: int = SYNTH_SEED) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
     """(truth, audio) of two grooves on each of `kits`, drums alone and under bass and piano, at 40 dB SNR."""
     cases = []
     for i, kit in enumerate(kits):
         for j in range(2):
-            seed = SYNTH_SEED + 2 * i + j
+            seed = first_seed + 2 * i + j
             groove = grooves.groove(seed, grooves.STYLES[(2 * i + j) % len(grooves.STYLES)], seconds=16.0)
             for mix in (False, True):
                 cases.append((groove.truth(), grooves.render_groove(groove, kit, cache, mix=mix, noise_snr_db=40.0)))
@@ -366,27 +375,31 @@ def eq_varied(spec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (spec * 10 ** (gain_db / 20)).astype(np.float32)
 
 
-def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]]) -> dict[str, np.ndarray]:
+def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]],
+                   hat_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray]] = ()) -> dict[str, np.ndarray]:
     """The onset detector: DETECTOR_MEMBERS MLPs (scikit-learn, DETECTOR_HIDDEN ReLU units, Adam, DETECTOR_EPOCHS
     passes, seeds 0..) from drums.detector_inputs of every frame of `audio_cases` to detector_labels, which answer
-    for every output but DETECTOR_EQ_TARGETS; and as many again, trained on the same frames plus an eq_varied copy
-    of each render, which answer for DETECTOR_EQ_TARGETS (drums.DrumModel.detector_votes). Stored as the inputs'
-    standardisation and the layers' weights, run with numpy by drums.detector_probabilities."""
+    for every output but DETECTOR_EQ_TARGETS; and as many again, trained on the frames of `audio_cases` and
+    `hat_cases` plus an eq_varied copy of each render, which answer for DETECTOR_EQ_TARGETS
+    (drums.DrumModel.detector_votes). Stored as the inputs' standardisation (of `audio_cases`) and the layers'
+    weights, run with numpy by drums.detector_probabilities."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     xs, ys, varied = [], [], []
-    for index, (truth, audio) in enumerate(audio_cases):
+    for index, (truth, audio) in enumerate([*audio_cases, *hat_cases]):
         spec = drums.band_spectrogram(audio)
         xs.append(drums.detector_inputs(spec))
         ys.append(detector_labels(truth, spec.shape[1]))
         varied.append(drums.detector_inputs(eq_varied(spec, np.random.default_rng([13, index]))))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-3
-    x = (x - mean) / scale
-    x_varied = np.concatenate([x, (np.concatenate(varied) - mean) / scale])
+    first = sum(x.shape[0] for x in xs[: len(audio_cases)])  # the frames of audio_cases come first
+    x_all, y_hat = np.concatenate(xs), np.concatenate(ys)
+    mean, scale = x_all[:first].mean(axis=0), x_all[:first].std(axis=0) + 1e-3
+    x_all = (x_all - mean) / scale
+    x, y = x_all[:first], y_hat[:first]
+    x_varied = np.concatenate([x_all, (np.concatenate(varied) - mean) / scale])
     del xs, varied
     eq_columns = [drums.DETECTOR_TARGETS.index(target) for target in DETECTOR_EQ_TARGETS]
     layers, votes = {}, []
@@ -396,8 +409,9 @@ def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray
                             max_iter=DETECTOR_EPOCHS, random_state=member % DETECTOR_MEMBERS)
         with warnings.catch_warnings():  # a fixed number of passes, chosen on the validation kits, not convergence
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit.fit(x_varied if equalised else x, np.concatenate([y, y]) if equalised else y)
-        sys.stdout.write(f"detector {member}{' (eq)' if equalised else ''}: {len(audio_cases)} renders, "
+            fit.fit(x_varied if equalised else x, np.concatenate([y_hat, y_hat]) if equalised else y)
+        renders = len(audio_cases) + (len(hat_cases) if equalised else 0)
+        sys.stdout.write(f"detector {member}{' (eq)' if equalised else ''}: {renders} renders, "
                          f"loss {fit.loss_:.4f}\n")
         for depth, (weights, bias) in enumerate(zip(fit.coefs_, fit.intercepts_, strict=True)):
             layers[f"detector_w{member}_{depth}"] = weights.astype(np.float32)
@@ -422,21 +436,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--augment", type=int, default=AUGMENT_COPIES, help="augmented copies of each render")
     args = parser.parse_args(argv)
     globals()["AUGMENT_COPIES"] = args.augment
-    missing = grooves.missing_soundfonts(MODEL_SOUNDFONTS)
+    missing = grooves.missing_soundfonts(MODEL_SOUNDFONTS) + [m for m in (cc0kits.missing(),) if m]
     if missing:
-        sys.stderr.write(f"missing SoundFonts: {missing}\n")
+        sys.stderr.write(f"missing SoundFonts or samples: {missing}\n")
         return 2
     templates, lanes = build_templates(MODEL_SOUNDFONTS, TEMPLATES_PER_LANE, args.cache)
     cases = [case for case, _ in tune_cases(args.cache)]
     thresholds, rises, latencies, masks, scores = tune_thresholds(templates, lanes, cases)
     classifier = train_classifier(drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks), cases)
-    detector = train_detector(cases + synth_cases(args.cache))
+    detector = train_detector(cases + synth_cases(args.cache), synth_cases(args.cache, DETECTOR_CC0_KITS, CC0_SEED))
     np.savez_compressed(args.out, templates=templates, template_lanes=lanes, thresholds=thresholds, rises=rises,
                         latencies_seconds=latencies, masks=masks, **classifier, **detector,
                         lanes=np.asarray(drums.LANES),
-                        source=np.asarray("FluidR3_GM.sf2 (MIT), MuseScore_General_Full.sf2 (MIT, parts CC0) and "
-                                          "drum kits we synthesize (bench/maps/synthkits.py; for the onset detector "
-                                          "only); tools/build_drum_templates.py"))
+                        source=np.asarray("FluidR3_GM.sf2 (MIT), MuseScore_General_Full.sf2 (MIT, parts CC0), "
+                                          "drum kits we synthesize (bench/maps/synthkits.py) and Sonic Pi's CC0 drum "
+                                          "samples (bench/maps/cc0kits.py), these two for the onset detector only; "
+                                          "tools/build_drum_templates.py"))
     for lane in drums.LANES:
         i = drums.LANES.index(lane)
         sys.stdout.write(f"{lane:14s} threshold {thresholds[i]:.4f} rise {rises[i]:.1f} "

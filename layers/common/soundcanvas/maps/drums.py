@@ -34,9 +34,11 @@ MuseScore_General (MIT, parts CC0 / public domain): single GM drum hits on
 each of their drum kits for the templates (3 k-means centres a lane, so a lane knows more than one
 drum's sound) and our own rendered grooves (bench/maps/grooves.py, tune split) for the thresholds, the
 classifier and the detector; the detector also from grooves on 48 drum kits we synthesize
-(bench/maps/synthkits.py). The drum bench's validation split (other sf_GMbank grooves and three recorded kits)
-checks the model on timbres it never heard. The derived file is MIT; no third-party drum model or data set is
-used. The held-out evaluations render with TimGM6mb and play two other recorded acoustic kits, never seen here.
+(bench/maps/synthkits.py), and its hi-hat outputs from grooves on 24 kits that mix recorded CC0 drums (Sonic Pi's
+samples, from freesound.org) with synthesized ones (bench/maps/cc0kits.py). The drum bench's validation split
+(other sf_GMbank grooves and three recorded kits) checks the model on timbres it never heard. The derived file is
+MIT; no third-party drum model is used, and the only recorded drums it learns from are CC0. The held-out
+evaluations render with TimGM6mb and play two other recorded acoustic kits, never seen here.
 
 Lanes (LANES) follow General MIDI (GM_NOTE_TO_LANE): kick 35/36; snare 38/40 (and 37 side stick, 39 clap);
 closed hi-hat 42/44 (pedal); open hi-hat 46; high toms 47/48/50; low toms 41/43/45; crash 49/57 (and
