@@ -44,8 +44,10 @@ def test_sign_in_navigate_every_page_and_sign_out(page: Page) -> None:
     for route in ("library", "guess", "listen", "blend", "maps", "generate"):
         page.find(f'#nav a[href="#/{route}"]').click()
         page.wait(lambda d, r=route: d.execute_script("return location.hash") == f"#/{r}", route)
-        current = page.find('#nav a[aria-current="page"]')
-        assert current.get_attribute("href").endswith(f"#/{route}")
+        # the nav marks the page when the router runs, on the hashchange event that follows the new hash
+        page.wait(lambda d, r=route: d.execute_script(
+            "const link = document.querySelector('#nav a[aria-current=\"page\"]');"
+            "return link && link.getAttribute('href');") == f"#/{r}", f"the nav to mark {route} as the current page")
         page.wait_for("main h1")
     page.phone()
     for route in ("generate", "library"):
