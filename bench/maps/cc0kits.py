@@ -71,8 +71,11 @@ class CC0Kit(synthkits.SynthKit):
 
 
 def missing() -> str | None:
-    """'folder (apt-get install -y sonic-pi-samples)' when the samples are not installed."""
-    return None if SAMPLES_DIR.is_dir() else f"{SAMPLES_DIR} (apt-get install -y {PACKAGE})"
+    """'folder (apt-get install -y sonic-pi-samples)' when any sample of POOL is not installed."""
+    names = {name for choices in POOL.values() for choice in choices for name in choice}
+    if all((SAMPLES_DIR / f"{name}.flac").is_file() for name in names):
+        return None
+    return f"{SAMPLES_DIR} (apt-get install -y {PACKAGE})"
 
 
 @cache

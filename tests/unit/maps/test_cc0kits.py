@@ -106,8 +106,10 @@ def test_a_variation_moves_pitch_and_colour() -> None:
     assert treble(cc0kits.varied(tone, 0.0, 3.0)) > treble(tone) > treble(cc0kits.varied(tone, 0.0, -3.0))
 
 
-def test_missing_samples_are_named_with_their_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_samples_are_named_with_their_package(pitches_hz: dict[str, float], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cc0kits.missing() is None  # every file of the pool is there
+    (tmp_path / "hat_open.flac").unlink()
+    assert cc0kits.missing() == f"{tmp_path} (apt-get install -y sonic-pi-samples)"
     monkeypatch.setattr(cc0kits, "SAMPLES_DIR", tmp_path / "absent")
     assert cc0kits.missing() == f"{tmp_path / 'absent'} (apt-get install -y sonic-pi-samples)"
-    monkeypatch.setattr(cc0kits, "SAMPLES_DIR", tmp_path)
-    assert cc0kits.missing() is None

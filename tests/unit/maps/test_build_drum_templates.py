@@ -1,0 +1,50 @@
+"""tools/build_drum_templates.py's onset detector: renders given only to the hi-hat members (hat_cases) change
+those members alone; the other members and the inputs' standardisation are what they are without them. On two
+short synthesized grooves, with tiny networks, so it runs in seconds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.maps import grooves, samplekits
+from bench.maps.synthkits import SynthKit
+
+# a script, not a package: loaded from its file so that tools/ does not join the import path
+_SPEC = importlib.util.spec_from_file_location(
+    "build_drum_templates", Path(__file__).resolve().parents[3] / "tools" / "build_drum_templates.py")
+assert _SPEC is not None and _SPEC.loader is not None
+bdt = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bdt)
+
+
+def case(seed: int, kit: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    groove = grooves.groove(seed, "rock", seconds=3.0)
+    return groove.truth(), samplekits.play(groove, SynthKit(kit).layers())
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bdt, "DETECTOR_HIDDEN", (4,))
+    monkeypatch.setattr(bdt, "DETECTOR_EPOCHS", 2)
+
+
+def test_hat_cases_change_the_hat_members_only(tiny: None) -> None:
+    base = [case(1, 1000)]
+    without = bdt.train_detector(base)
+    with_hats = bdt.train_detector(base, [case(2, 1001)])
+    members = int(without["detector_member_count"])
+    assert members == 2 * bdt.DETECTOR_MEMBERS
+    for key in ("detector_mean", "detector_scale", "detector_cuts", "detector_votes"):
+        assert np.array_equal(without[key], with_hats[key]), key
+    for member in range(members):
+        same = all(np.array_equal(without[f"detector_{kind}{member}_{depth}"], with_hats[f"detector_{kind}{member}_{depth}"])
+                   for kind in ("w", "b") for depth in range(2))
+        equalised = member >= bdt.DETECTOR_MEMBERS  # the members that answer for the hi-hats
+        assert same != equalised, member
+    hat_votes = without["detector_votes"][bdt.DETECTOR_MEMBERS:]
+    columns = [bdt.drums.DETECTOR_TARGETS.index(target) for target in bdt.DETECTOR_EQ_TARGETS]
+    assert (hat_votes[:, columns] == 1).all() and hat_votes.sum() == len(columns) * bdt.DETECTOR_MEMBERS
