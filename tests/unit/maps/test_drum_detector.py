@@ -15,12 +15,14 @@ from soundcanvas.maps.drums import (
     FRAME_RATE_HZ,
     LANES,
     SAMPLE_RATE_HZ,
+    Hit,
     band_frequencies_hz,
     band_spectrogram,
     detected_hits,
     detector_inputs,
     detector_probabilities,
     load_model,
+    rides_apart_from_hats,
 )
 
 
@@ -79,6 +81,17 @@ def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_
     hits = detected_hits(probabilities, lanes, model)
     found = sorted((round(hit.time_seconds * FRAME_RATE_HZ), hit.lane) for hit in hits)
     assert found == [(20, "hihat_closed"), (30, "snare"), (60, "hihat_open"), (100, "hihat_closed")]
+
+
+def test_a_ride_hit_on_a_hi_hat_hit_is_dropped_and_the_others_kept() -> None:
+    frame = 1.0 / FRAME_RATE_HZ
+    hits = [Hit(1.0, "hihat_closed", 0.5), Hit(1.0 + 1.5 * frame, "ride", 0.5), Hit(1.0 + 3 * frame, "ride", 0.5),
+            Hit(2.0, "ride", 0.5), Hit(2.0, "snare", 0.5), Hit(3.0, "hihat_open", 0.5), Hit(3.0 - frame, "ride", 0.5),
+            Hit(3.0, "crash", 0.5)]
+    kept = rides_apart_from_hats(hits)
+    assert kept == [hits[0], hits[2], hits[3], hits[4], hits[5], hits[7]]
+    only_rides = [Hit(1.0, "ride", 0.5), Hit(1.5, "ride", 0.5)]
+    assert rides_apart_from_hats(only_rides) == only_rides
 
 
 def test_a_detected_hits_velocity_is_its_lanes_activation_at_the_peak_after_the_attack() -> None:

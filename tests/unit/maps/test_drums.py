@@ -65,6 +65,13 @@ def test_hits_are_well_formed(rendered: dict) -> None:
         assert all(0.0 <= h.time_seconds <= audio.size / SAMPLE_RATE_HZ for h in hits)
 
 
+def test_no_cymbal_hit_is_both_a_ride_and_a_hi_hat(rendered: dict) -> None:
+    for _, _, hits in rendered.values():
+        hats = np.asarray([h.time_seconds for h in hits if h.lane in ("hihat_closed", "hihat_open")])
+        rides = np.asarray([h.time_seconds for h in hits if h.lane == "ride"])
+        assert not any(np.min(np.abs(hats - t)) <= 0.023 for t in rides)
+
+
 def test_other_sample_rates_give_the_same_hits(rendered: dict) -> None:
     _g, audio, hits = rendered["rock-alone"]
     at_44k = resample_poly(audio, 2, 1).astype(np.float32)
