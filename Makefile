@@ -148,8 +148,8 @@ invoke: setup
 # then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute),
 # then the music report (today's composer against the working tree's, about 5 minutes).
 # The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
-# csound's sf_GMbank for choosing the method), plays grooves on recorded drum kits (hydrogen-drumkits, GPL,
-# evaluation only) and lets tools/build_drum_templates.py learn from recorded CC0 drums (sonic-pi-samples):
+# csound's sf_GMbank for the baseline's tuning), plays grooves on recorded drum kits (hydrogen-drumkits, GPL,
+# evaluation only; hydrogen-data's GMRockKit for a test of bench/maps/overlap.py) and lets tools/build_drum_templates.py learn from recorded CC0 drums (sonic-pi-samples):
 # installed here only. valgrind counts the instructions of the
 # API functions' cold imports (a figure the VM's speed does not change; about 4 minutes).
 BENCH_PACKAGES := musescore-general-soundfont-lossless csound-soundfont hydrogen-drumkits sonic-pi-samples valgrind
