@@ -9,9 +9,9 @@ false-positive set). Renders, encodes and fingerprints are cached under out/maps
 out/), so a rerun skips them.
 
 Tune / report split: every tune falls in one half by a hash of its id (`half_of`). The tune half plays in
-the tune's own key, tempo x0.85-1.2, rendered by FluidR3_GM or TimGM6mb, with white noise; the identify
+the tune's own key, tempo x0.85-1.2, rendered by FluidR3_GM or MuseScore_General, with white noise; the identify
 rule (`fpindex.accepted`'s constants) is chosen on it alone by `choose_rule` (`--tune` prints it and stops).
-The report half is transposed +-1-5 semitones, tempo REPORT_SPEED, rendered by MuseScore_General or
+The report half is transposed +-1-5 semitones, tempo REPORT_SPEED, rendered by TimGM6mb or
 sf_GMbank (`make bench-deps`), its MP3s made at 44.1 kHz, with pink noise; every accuracy figure in the
 report is the report half's, with Wilson intervals. Both halves are in the index.
 
@@ -65,10 +65,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "out" / "maps-bench"
 DEFAULT_OUT = ROOT / "docs" / "maps-fingerprint-bench.md"
 SF2 = Path("/usr/share/sounds/sf2")
-# The tune half renders with FluidR3_GM / TimGM6mb, the report half with SoundFonts never used for tuning
-# (MuseScore_General, sf_GMbank: `make bench-deps`). Index into SOUNDFONTS: tune 0/1, report 2/3.
-SOUNDFONTS = (SF2 / "FluidR3_GM.sf2", SF2 / "TimGM6mb.sf2", SF2 / "MuseScore_General_Full.sf2", SF2 / "sf_GMbank.sf2")
-SOUNDFONT_PACKAGES = ("fluid-soundfont-gm", "timgm6mb-soundfont", "musescore-general-soundfont-lossless",
+# The tune half renders with FluidR3_GM / MuseScore_General, the report half with TimGM6mb / sf_GMbank (MuseScore
+# and sf_GMbank: `make bench-deps`). Index into SOUNDFONTS: tune 0/1, report 2/3. The pairs are the two families:
+# MuseScore_General plays FluidR3_GM's recordings for about half the GM programs and sf_GMbank TimGM6mb's, and no
+# recording is shared across the pairs (bench/maps/overlap.py, tested), so no reported sound was heard in tuning.
+SOUNDFONTS = (SF2 / "FluidR3_GM.sf2", SF2 / "MuseScore_General_Full.sf2", SF2 / "TimGM6mb.sf2", SF2 / "sf_GMbank.sf2")
+SOUNDFONT_PACKAGES = ("fluid-soundfont-gm", "musescore-general-soundfont-lossless", "timgm6mb-soundfont",
                       "csound-soundfont")
 RATE_HZ = 22050
 MIN_SECONDS = 45.0
@@ -230,8 +232,9 @@ def decode(path: Path) -> np.ndarray:
 
 def corpus(n_catalog: int, n_unknown: int) -> tuple[list[Song], dict[str, Any]]:
     """The catalog and unknown songs, each in its seed's half (`half_of`). Tune half: the tune's own key,
-    tempo x0.85-1.2, FluidR3_GM or TimGM6mb. Report half: transposed +-1-5 semitones, tempo REPORT_SPEED,
-    MuseScore_General or sf_GMbank, so no sound, key or tempo of a reported snippet was seen in tuning."""
+    tempo x0.85-1.2, FluidR3_GM or MuseScore_General. Report half: transposed +-1-5 semitones, tempo REPORT_SPEED,
+    TimGM6mb or sf_GMbank, so no sound, key or tempo of a reported snippet was seen in tuning. A song's id hashes its
+    MIDI and its SoundFont, so the caches keyed by it never mix renders of two SoundFonts."""
     from soundcanvas.blend.seed import read_seed_catalog
 
     missing = [f"{sf} (apt-get install -y {pkg})" for sf, pkg in zip(SOUNDFONTS, SOUNDFONT_PACKAGES, strict=True)
@@ -254,7 +257,7 @@ def corpus(n_catalog: int, n_unknown: int) -> tuple[list[Song], dict[str, Any]]:
             midi, _ = arrange(seed.midi, other, transpose=other.choice(REPORT_TRANSPOSE), speed_range=REPORT_SPEED)
             font = 2 + counts[half] % 2
         counts[half] += 1
-        song_id = hashlib.blake2b(midi, digest_size=6).hexdigest()
+        song_id = hashlib.blake2b(midi + SOUNDFONTS[font].name.encode(), digest_size=6).hexdigest()
         jobs.append((song_id, midi, font))
         songs.append(Song(song_id, seed.title, i < n_catalog, CACHE / "audio" / f"{song_id}.flac",
                           CACHE / "audio" / f"{song_id}.mp3", half))
@@ -725,9 +728,10 @@ def write_report(args: argparse.Namespace, songs: list[Song], render_info: dict[
         f"seed-catalog tunes arranged as band MIDIs (random GM programs, bass, GM drum kits), split by a hash of the "
         f"tune into a tune half ({sum(s.half == 'tune' and s.in_catalog for s in songs)} catalog + "
         f"{sum(s.half == 'tune' and not s.in_catalog for s in songs)} unknown: the tunes' own keys, tempo x0.85-1.2, "
-        f"FluidR3_GM / TimGM6mb, white noise) and a report half ({sum(s.half == 'report' and s.in_catalog for s in songs)}"
+        f"FluidR3_GM / MuseScore_General, white noise) and a report half "
+        f"({sum(s.half == 'report' and s.in_catalog for s in songs)}"
         f" + {sum(s.half == 'report' and not s.in_catalog for s in songs)}: transposed +-1-5 semitones, tempo "
-        f"x{REPORT_SPEED[0]}-{REPORT_SPEED[1]}, MuseScore_General / sf_GMbank, MP3s made at 44.1 kHz, pink noise). "
+        f"x{REPORT_SPEED[0]}-{REPORT_SPEED[1]}, TimGM6mb / sf_GMbank, MP3s made at 44.1 kHz, pink noise). "
         f"Both halves are indexed; {render_info['durationMin']:.0f}-"
         f"{render_info['durationMax']:.0f} s, median {render_info['durationMedian']:.0f} s. "
         f"{render_info['rendered']} rendered this run in {render_info['renderWallSeconds']:.0f} s (2 processes; the rest "

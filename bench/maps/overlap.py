@@ -1,7 +1,8 @@
-"""Which drum sounds two kits share: a held-out split is held out only if no kit the model learns from or is
-chosen on plays the same recording.
+"""Which recordings two drum kits or two SoundFonts share: a held-out split is held out only if nothing the
+model learns from or is chosen on plays the same recording.
 
-    shared_notes(TIMGM, GMBANK, cache)   # GM notes whose single hits are the same sound on both
+    shared_notes(TIMGM, GMBANK, cache)      # GM drum notes whose single hits are the same sound on both
+    shared_programs(TIMGM, GMBANK, cache)   # GM programs whose middle C is the same sound on both
 
 A kit is a SoundFont (its standard kit, or another GM drum kit by program), a recorded kit (samplekits.SampleKit)
 or a kit we synthesize. Each GM drum note of grooves.GM_NOTE_TO_LANE is rendered once, alone, at one velocity
@@ -13,10 +14,14 @@ two SoundFonts, or by a SoundFont and a recorded kit, reaches 0.99 or more.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import mido
 import numpy as np
+import soundfile
 
 from bench.maps import grooves
 from bench.maps.samplekits import SampleKit
@@ -85,3 +90,39 @@ def overlaps(held_out: Mapping[str, Kit], others: Mapping[str, Kit], cache: Path
             if notes:
                 out[(held_name, other_name)] = notes
     return out
+
+
+PROGRAMS = tuple(range(128))
+PROGRAM_NOTE = 60  # middle C: inside every GM program's range
+
+
+def program_hits(soundfont: Path, cache: Path) -> dict[int, np.ndarray]:
+    """GM program -> its middle C on `soundfont` (COMPARED_SECONDS of mono audio at SAMPLE_RATE_HZ), all 128
+    rendered once, SPACING_SECONDS apart, by the fluidsynth CLI (cached in `cache`)."""
+    cached = cache / f"programs-{soundfont.stem}-n{PROGRAM_NOTE}.wav"
+    if not cached.exists():
+        midi = mido.MidiFile(ticks_per_beat=480)  # 120 BPM: 960 ticks a second
+        track = mido.MidiTrack()
+        midi.tracks.append(track)
+        spacing_ticks = round(SPACING_SECONDS * 960)
+        for program in PROGRAMS:
+            track.append(mido.Message("program_change", channel=0, program=program, time=0))
+            track.append(mido.Message("note_on", channel=0, note=PROGRAM_NOTE, velocity=VELOCITY, time=0))
+            track.append(mido.Message("note_off", channel=0, note=PROGRAM_NOTE, time=spacing_ticks))
+        with tempfile.TemporaryDirectory() as work:
+            midi_path, wav = Path(work) / "programs.mid", Path(work) / "programs.wav"
+            midi.save(str(midi_path))
+            subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-r", str(SAMPLE_RATE_HZ), "-F", str(wav),
+                            str(soundfont), str(midi_path)], check=True, capture_output=True, timeout=300)
+            audio, _ = soundfile.read(str(wav), dtype="float32", always_2d=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(cached), audio.mean(axis=1), SAMPLE_RATE_HZ, subtype="FLOAT")
+    audio, _ = soundfile.read(str(cached), dtype="float32")
+    length, step = round(COMPARED_SECONDS * SAMPLE_RATE_HZ), round(SPACING_SECONDS * SAMPLE_RATE_HZ)
+    return {program: np.asarray(audio[i * step:i * step + length]) for i, program in enumerate(PROGRAMS)}
+
+
+def shared_programs(a: Path, b: Path, cache: Path) -> list[int]:
+    """The GM programs that SoundFonts `a` and `b` play with the same recording."""
+    mine, theirs = program_hits(a, cache), program_hits(b, cache)
+    return [program for program in PROGRAMS if similarity(mine[program], theirs[program]) >= MATCH]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.maps import grooves, overlap, samplekits
+from bench.maps import fingerprints, grooves, overlap, samplekits
 
 needs_kits = pytest.mark.skipif(
     shutil.which("fluidsynth") is None
@@ -50,3 +50,20 @@ def test_no_validation_kit_plays_a_recording_of_a_held_out_kit(tmp_path: Path) -
     assert overlap.overlaps(held_out, validation, tmp_path) == {}
     # what the check is for: the validation kit it retired plays The Black Pearl's recordings
     assert overlap.overlaps({"BlackPearl": samplekits.BLACK_PEARL}, {"GMRockKit": samplekits.GM_ROCK}, tmp_path)
+
+
+needs_soundfonts = pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or not all(path.exists() for path in fingerprints.SOUNDFONTS),
+    reason="needs the fluidsynth CLI and the fingerprint bench's four SoundFonts (make bench-deps)")
+
+
+@needs_soundfonts
+def test_the_fingerprint_benchs_report_soundfonts_play_no_recording_of_its_tune_soundfonts(tmp_path: Path) -> None:
+    tune, report = fingerprints.SOUNDFONTS[:2], fingerprints.SOUNDFONTS[2:]
+    for heard in tune:
+        for held_out in report:
+            assert overlap.shared_programs(held_out, heard, tmp_path) == []
+            assert overlap.shared_notes(held_out, heard, tmp_path, overlap.GM_KIT_PROGRAMS) == []
+    # within each half the SoundFonts are one family: the check is not blind to what it looks for
+    assert len(overlap.shared_programs(*tune, tmp_path)) > 30
+    assert len(overlap.shared_programs(*report, tmp_path)) > 30
