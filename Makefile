@@ -147,8 +147,9 @@ invoke: setup
 # The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes),
 # then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute),
 # then the music report (today's composer against the working tree's, about 5 minutes).
-# The drum bench also renders with SoundFonts the product does not need (MuseScore General for tuning,
-# csound's sf_GMbank for the baseline's tuning), plays grooves on recorded drum kits (hydrogen-drumkits, GPL,
+# The benches also render with SoundFonts the product does not need (MuseScore General for tuning,
+# csound's sf_GMbank for the drum baseline's tuning and the fingerprint bench's report half; the unit tests of
+# bench/maps/overlap.py use them when present), plays grooves on recorded drum kits (hydrogen-drumkits, GPL,
 # evaluation only; hydrogen-data's GMRockKit for a test of bench/maps/overlap.py) and lets tools/build_drum_templates.py learn from recorded CC0 drums (sonic-pi-samples):
 # installed here only. valgrind counts the instructions of the
 # API functions' cold imports (a figure the VM's speed does not change; about 4 minutes).

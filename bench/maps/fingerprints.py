@@ -68,7 +68,8 @@ SF2 = Path("/usr/share/sounds/sf2")
 # The tune half renders with FluidR3_GM / MuseScore_General, the report half with TimGM6mb / sf_GMbank (MuseScore
 # and sf_GMbank: `make bench-deps`). Index into SOUNDFONTS: tune 0/1, report 2/3. The pairs are the two families:
 # MuseScore_General plays FluidR3_GM's recordings for about half the GM programs and sf_GMbank TimGM6mb's, and no
-# recording is shared across the pairs (bench/maps/overlap.py, tested), so no reported sound was heard in tuning.
+# recording is shared across the pairs as far as bench/maps/overlap.py compares them (each GM program's middle C at
+# one velocity, every drum of seven GM kits; a unit test keeps it so).
 SOUNDFONTS = (SF2 / "FluidR3_GM.sf2", SF2 / "MuseScore_General_Full.sf2", SF2 / "TimGM6mb.sf2", SF2 / "sf_GMbank.sf2")
 SOUNDFONT_PACKAGES = ("fluid-soundfont-gm", "musescore-general-soundfont-lossless", "timgm6mb-soundfont",
                       "csound-soundfont")
@@ -233,7 +234,8 @@ def decode(path: Path) -> np.ndarray:
 def corpus(n_catalog: int, n_unknown: int) -> tuple[list[Song], dict[str, Any]]:
     """The catalog and unknown songs, each in its seed's half (`half_of`). Tune half: the tune's own key,
     tempo x0.85-1.2, FluidR3_GM or MuseScore_General. Report half: transposed +-1-5 semitones, tempo REPORT_SPEED,
-    TimGM6mb or sf_GMbank, so no sound, key or tempo of a reported snippet was seen in tuning. A song's id hashes its
+    TimGM6mb or sf_GMbank, so no recording (as far as bench/maps/overlap.py compares them), key or tempo of a
+    reported snippet was seen in tuning. A song's id hashes its
     MIDI and its SoundFont, so the caches keyed by it never mix renders of two SoundFonts."""
     from soundcanvas.blend.seed import read_seed_catalog
 
@@ -659,8 +661,10 @@ def choose_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
     - per snippet length L, over snippets at random offsets: r(L) the highest BER of a right answer (a
       catalog snippet whose best candidate is its song), w(L) the lowest BER of other music (the best
       wrong candidate of a catalog snippet, the best candidate of an unknown one); the threshold at the
-      length's median informative items n(L) is the midpoint (r + w) / 2, as far from both as it can be;
-      a and b of a - b/sqrt(n) go through the 5 s and 10 s midpoints, cap = the 30 s midpoint;
+      length's median informative items n(L) is the midpoint (r + w) / 2, as far from both as it can be, or
+      r where the two overlap (w <= r: no BER separates them, so the threshold keeps every right answer
+      and the margin below must refuse the wrong ones it lets through); a and b of a - b/sqrt(n) go
+      through the 5 s and 10 s points, cap = the 30 s point;
     - min_items: the 1st percentile of the informative items of catalog 5 s snippets (random offsets);
     - min_margin, over every snippet, endings included (songs' last 5 s, where other songs' endings score
       BER 0.04-0.10, as low as right answers: a last chord ringing out is much the same chroma in many
@@ -682,9 +686,12 @@ def choose_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
         wrong = [r["runnerUp"] if is_right(r) else r["candidates"][0][1] for r in group]
         n_median = float(statistics.median(r["nInformative"] for r in group if r["inCatalog"]))
         r_max, w_min = max(right), min(wrong)
-        points[seconds] = (n_median, (r_max + w_min) / 2)
+        point = (r_max + w_min) / 2 if w_min > r_max else r_max
+        points[seconds] = (n_median, point)
         notes.append(f"{seconds} s at random offsets: right answers' BER max {r_max:.3f} (of {len(right)}), other "
-                     f"music's min {w_min:.3f} (of {len(wrong)}); midpoint {(r_max + w_min) / 2:.3f} at n = {n_median:.0f}")
+                     f"music's min {w_min:.3f} (of {len(wrong)}); "
+                     + (f"midpoint {point:.3f}" if w_min > r_max else f"they overlap: {point:.3f}, the right answers' max")
+                     + f" at n = {n_median:.0f}")
     (n5, m5), (n10, m10), (_, m30) = points[5], points[10], points[30]
     b = (m10 - m5) / (1 / math.sqrt(n5) - 1 / math.sqrt(n10))
     a = m5 + b / math.sqrt(n5)

@@ -303,8 +303,8 @@ TUNE_SOUNDFONTS = (FLUIDR3, MUSESCORE, GMBANK)  # templates, thresholds and the 
 HELDOUT_SAMPLE_KITS = samplekits.KITS
 HELDOUT_SEED = 3000  # fresh: seeds 1000.. were the held-out split until the grooves there had been seen
 KITS_SEED = 5000
-# the validation split: grooves on each of samplekits.VALIDATION_KITS (until 2026-12-01 also sf_GMbank grooves, seeds
-# 500.., and GMRockKit's, 600..; dropped: they play the held-out splits' recordings, bench/maps/overlap.py)
+# the validation split: grooves on each of samplekits.VALIDATION_KITS (before a change on 2026-12-01 also sf_GMbank
+# grooves, seeds 500.., and GMRockKit's, 600..; dropped: they play the held-out splits' recordings, bench/maps/overlap.py)
 VALIDATION_SEEDS = {"Millo3": 610, "BJAPacific": 620, "Forzee": 630}
 SOUNDFONT_PACKAGES = {  # SoundFont -> the Debian package that installs it (and its licence)
     FLUIDR3: ("fluid-soundfont-gm", "MIT"),

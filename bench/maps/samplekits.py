@@ -74,8 +74,9 @@ COLOMBO = SampleKit(
     })
 KITS = (BLACK_PEARL, COLOMBO)
 # validation kits: recorded kits outside both held-out splits, on which model changes are chosen (the drum bench's
-# "validation" split); evaluation only, like the held-out ones. GMRockKit was one until 2026-12-01: it plays the same
-# recordings as BLACK_PEARL (bench/maps/overlap.py found it), so it is kept only to show that check at work.
+# "validation" split); evaluation only, like the held-out ones. GMRockKit was one before a change on 2026-12-01: it
+# plays the same recordings as BLACK_PEARL (bench/maps/overlap.py found it), so it is kept only to show that check at
+# work.
 GM_ROCK = SampleKit(
     "GMRockKit", "GMRockKit", "hydrogen-data", "GPL (evaluation only)", {
         35: "Kick", 36: "Kick", 37: "Stick", 38: "Snare", 39: "Hand Clap", 40: "Snare Rimshot", 42: "Hat Closed",

@@ -14,6 +14,7 @@ from soundcanvas.maps.drums import (
     DETECTOR_TARGETS,
     FRAME_RATE_HZ,
     LANES,
+    PEAK_WINDOW_FRAMES,
     SAMPLE_RATE_HZ,
     Hit,
     band_frequencies_hz,
@@ -84,9 +85,9 @@ def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_
 
 
 def test_a_ride_hit_on_a_hi_hat_hit_is_dropped_and_the_others_kept() -> None:
-    frame = 1.0 / FRAME_RATE_HZ
-    hits = [Hit(1.0, "hihat_closed", 0.5), Hit(1.0 + 1.5 * frame, "ride", 0.5), Hit(1.0 + 3 * frame, "ride", 0.5),
-            Hit(2.0, "ride", 0.5), Hit(2.0, "snare", 0.5), Hit(3.0, "hihat_open", 0.5), Hit(3.0 - frame, "ride", 0.5),
+    reach = PEAK_WINDOW_FRAMES / FRAME_RATE_HZ  # one hit heard by two lanes lies within this
+    hits = [Hit(1.0, "hihat_closed", 0.5), Hit(1.0 + 0.75 * reach, "ride", 0.5), Hit(1.0 + 1.5 * reach, "ride", 0.5),
+            Hit(2.0, "ride", 0.5), Hit(2.0, "snare", 0.5), Hit(3.0, "hihat_open", 0.5), Hit(3.0 - 0.5 * reach, "ride", 0.5),
             Hit(3.0, "crash", 0.5)]
     kept = rides_apart_from_hats(hits)
     assert kept == [hits[0], hits[2], hits[3], hits[4], hits[5], hits[7]]

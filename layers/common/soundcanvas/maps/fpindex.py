@@ -85,11 +85,12 @@ VOTE_ITEMS = 32  # query items that look up postings: reads stay flat from 5 s t
 # The identify decision (`accepted`), chosen by `python -m bench.maps fingerprints --tune` (bench/maps/fingerprints.py
 # `choose_rule`) on the bench's tune half only: 200 catalog + 100 unknown songs split by tune, the tune half rendered
 # with FluidR3_GM / MuseScore_General in the tunes' own keys, white noise. docs/maps-fingerprint-bench.md reports them
-# on the held-out half (TimGM6mb / sf_GMbank, which play none of the tune half's recordings; other keys, tempos, pink
-# noise). Rerun the tuning and copy its numbers when the fingerprint, the index or the bench corpus changes.
+# on the held-out half (TimGM6mb / sf_GMbank, which play none of the tune half's recordings that bench/maps/overlap.py
+# compares; other keys, tempos, pink noise). Rerun the tuning and copy its numbers when the fingerprint, the index
+# or the bench corpus changes.
 MIN_SNIPPET_ITEMS = 14  # 1st percentile of the informative items of 5 s catalog snippets; fewer is mostly a fade or a rest
-SNIPPET_BER_A = 0.451  # snippet_max_ber: min(CAP, A - B/sqrt(n)), through the midpoints between right answers'
-SNIPPET_BER_B = 1.579  # highest BER and other music's lowest at 5 s (0.095 / 0.062) and 10 s (0.102 / 0.386)
+SNIPPET_BER_A = 0.431  # snippet_max_ber: min(CAP, A - B/sqrt(n)), through right answers' highest BER at 5 s (0.095:
+SNIPPET_BER_B = 1.422  # other music's lowest is 0.062 there, so the margin decides) and the 10 s midpoint (0.102 / 0.386)
 SNIPPET_BER_CAP = 0.269  # the 30 s midpoint (0.088 / 0.451)
 MIN_BER_MARGIN = 0.07  # wrong answers' largest margin over the runner-up (0.059) + 0.01, rounded up
 MIN_VOTES = 3  # a candidate needs this many agreeing items (after summing neighbouring offsets)
