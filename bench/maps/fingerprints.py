@@ -59,20 +59,18 @@ import mido
 import numpy as np
 import soundfile as sf
 
+from bench.maps import grooves
 from bench.report import say, wilson
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "out" / "maps-bench"
 DEFAULT_OUT = ROOT / "docs" / "maps-fingerprint-bench.md"
-SF2 = Path("/usr/share/sounds/sf2")
 # The tune half renders with FluidR3_GM / MuseScore_General, the report half with TimGM6mb / sf_GMbank (MuseScore
 # and sf_GMbank: `make bench-deps`). Index into SOUNDFONTS: tune 0/1, report 2/3. The pairs are the two families:
 # MuseScore_General plays FluidR3_GM's recordings for about half the GM programs and sf_GMbank TimGM6mb's, and no
 # recording is shared across the pairs as far as bench/maps/overlap.py compares them (each GM program's middle C at
 # one velocity, every drum of seven GM kits; a unit test keeps it so).
-SOUNDFONTS = (SF2 / "FluidR3_GM.sf2", SF2 / "MuseScore_General_Full.sf2", SF2 / "TimGM6mb.sf2", SF2 / "sf_GMbank.sf2")
-SOUNDFONT_PACKAGES = ("fluid-soundfont-gm", "musescore-general-soundfont-lossless", "timgm6mb-soundfont",
-                      "csound-soundfont")
+SOUNDFONTS = (grooves.FLUIDR3, grooves.MUSESCORE, grooves.TIMGM, grooves.GMBANK)  # packages: grooves.SOUNDFONT_PACKAGES
 RATE_HZ = 22050
 MIN_SECONDS = 45.0
 CATALOG_SONGS = 200
@@ -235,12 +233,11 @@ def corpus(n_catalog: int, n_unknown: int) -> tuple[list[Song], dict[str, Any]]:
     """The catalog and unknown songs, each in its seed's half (`half_of`). Tune half: the tune's own key,
     tempo x0.85-1.2, FluidR3_GM or MuseScore_General. Report half: transposed +-1-5 semitones, tempo REPORT_SPEED,
     TimGM6mb or sf_GMbank, so no recording (as far as bench/maps/overlap.py compares them), key or tempo of a
-    reported snippet was seen in tuning. A song's id hashes its
-    MIDI and its SoundFont, so the caches keyed by it never mix renders of two SoundFonts."""
+    reported snippet was seen in tuning. A song's id hashes its MIDI and its SoundFont, so the caches keyed by it
+    never mix renders of two SoundFonts."""
     from soundcanvas.blend.seed import read_seed_catalog
 
-    missing = [f"{sf} (apt-get install -y {pkg})" for sf, pkg in zip(SOUNDFONTS, SOUNDFONT_PACKAGES, strict=True)
-               if not sf.exists()]
+    missing = grooves.missing_soundfonts(SOUNDFONTS)
     if missing:
         raise SystemExit("missing SoundFonts (make bench-deps): " + ", ".join(missing))
     seeds = sorted((s for s in read_seed_catalog() if s.durationSeconds >= MIN_SECONDS), key=lambda s: s.songId)
