@@ -29,15 +29,12 @@ recorded kits) are never rendered here.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import mido
 import numpy as np
-import soundfile
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
@@ -144,19 +141,7 @@ def single_hits(soundfont: Path, kit: int, cache: Path | None = None) -> tuple[n
             placed.append((round(at * drums.FRAME_RATE_HZ), note, velocity))
             at += SPACING_SECONDS
     cached = cache / f"hits-{soundfont.stem}-k{kit}-v{len(placed)}.wav" if cache else None
-    if cached is not None and cached.exists():
-        audio, _ = soundfile.read(str(cached), dtype="float32", always_2d=True)
-        return audio.mean(axis=1), placed
-    with tempfile.TemporaryDirectory() as work:
-        midi_path, wav = Path(work) / "hits.mid", Path(work) / "hits.wav"
-        midi.save(str(midi_path))
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(drums.SAMPLE_RATE_HZ), "-F", str(wav),
-                        str(soundfont), str(midi_path)], check=True, capture_output=True, timeout=300)
-        audio, _ = soundfile.read(str(wav), dtype="float32", always_2d=True)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(str(cached), audio.mean(axis=1), drums.SAMPLE_RATE_HZ, subtype="FLOAT")
-    return audio.mean(axis=1), placed
+    return grooves.render_midi(midi, soundfont, cached, gain=0.5), placed
 
 
 def build_templates(soundfonts: Sequence[Path], per_lane_count: int = TEMPLATES_PER_LANE,
@@ -423,7 +408,7 @@ def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray
         votes.append(vote if equalised else 1.0 - vote)
     cuts = np.asarray([DETECTOR_CUTS.get(target, 0.5) for target in drums.DETECTOR_TARGETS], dtype=np.float32)
     # a gate reads its own lane's activation against its threshold: not the hi-hats, found as one
-    assert set(DETECTOR_GATES) <= set(DETECTED_LANES) - {"hihat_closed", "hihat_open"}, DETECTOR_GATES
+    assert set(DETECTOR_GATES) <= set(DETECTED_LANES) - set(drums.HI_HATS), DETECTOR_GATES
     gates = np.asarray([DETECTOR_GATES.get(lane, 0.0) for lane in drums.LANES], dtype=np.float32)
     return {"detected": np.asarray(DETECTED_LANES), "detector_mean": mean.astype(np.float32),
             "detector_scale": scale.astype(np.float32), "detector_cuts": cuts, "detector_gates": gates,

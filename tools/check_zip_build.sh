@@ -11,22 +11,24 @@ cd "$(dirname "$0")/.."
 SAM=${SAM:-.venv-tools/bin/sam}
 command -v python3.13 >/dev/null || { echo "python3.13 is not on PATH (the template's runtime)"; exit 2; }
 export SAM_CLI_TELEMETRY=0
-functions=$(.venv/bin/python -c "
+# The template is read once: each zip function's environment, as the template sets it (the local stack's resolution
+# of its references), one KEY=VALUE a line in a file named after the function.
+environments=$(mktemp -d)
+trap 'rm -rf "$environments"' EXIT
+.venv/bin/python -c "
+import sys
 from pathlib import Path
 from local_stack import template
-t = template.load(Path('.'), region='us-east-1')
-print(' '.join(n for n, f in t.functions.items() if (f.code_dir / 'Dockerfile').exists() is False))")
-for fn in $functions; do
+for name, function in template.load(Path('.'), region='us-east-1').functions.items():
+    if not (function.code_dir / 'Dockerfile').exists():
+        (Path(sys.argv[1]) / name).write_text(''.join(f'{key}={value}\\n' for key, value in function.environment.items()))
+" "$environments"
+for path in "$environments"/*; do
+  fn=$(basename "$path")
   PYTHONDONTWRITEBYTECODE= "$SAM" build --cached "$fn" >/dev/null  # sam's own modules keep their bytecode (Makefile)
   python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash ".aws-sam/build/$fn" .aws-sam/build/CommonLayer
-  # The function's own environment, as the template sets it (the local stack's resolution of its references).
-  variables=$(.venv/bin/python -c "
-from pathlib import Path
-from local_stack import template
-for key, value in template.load(Path('.'), region='us-east-1').functions['$fn'].environment.items():
-    print(f'{key}={value}')")
   environment=()
-  while IFS= read -r line; do [ -n "$line" ] && environment+=("$line"); done <<<"$variables"
+  while IFS= read -r line; do [ -n "$line" ] && environment+=("$line"); done <"$path"
   env "${environment[@]}" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
       POWERTOOLS_TRACE_DISABLED=true PYTHONNOUSERSITE=1 \
       PYTHONPATH=".aws-sam/build/$fn:.aws-sam/build/CommonLayer/python" \

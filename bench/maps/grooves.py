@@ -24,6 +24,7 @@ Everything here is ours: MIDI written by this module, audio rendered with Debian
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -257,26 +258,39 @@ def render_part(g: Groove, part: str, soundfont: Path | SampleKit | SynthKit, ca
         gain = float(np.sqrt(np.mean(reference**2)) / (np.sqrt(np.mean(played**2)) + 1e-12))
         return (played * gain).astype(np.float32)
     midi = _midi(g, part)
+    midi_bytes = io.BytesIO()
+    midi.save(file=midi_bytes)
+    digest = hashlib.sha256(midi_bytes.getvalue())
+    digest.update(f"|{soundfont.name}|{sample_rate_hz}|{RENDER_GAIN}|{RENDER_VERSION}".encode())
+    cached = cache_dir / f"{g.name}-{part}-{soundfont.stem}-{digest.hexdigest()[:12]}.wav"
+    return render_midi(midi, soundfont, cached, sample_rate_hz=sample_rate_hz, seconds=g.duration_seconds)
+
+
+def render_midi(midi: mido.MidiFile, soundfont: Path, cached: Path | None, *, gain: float | None = RENDER_GAIN,
+                effects: bool = True, sample_rate_hz: int = SAMPLE_RATE_HZ, seconds: float | None = None) -> np.ndarray:
+    """`midi` through the fluidsynth CLI (at `gain`, fluidsynth's own when None; reverb and chorus off unless
+    `effects`), mono float32 at `sample_rate_hz`, padded or cut to `seconds` when given; cached at `cached` (read from
+    there when it exists), or not cached when it is None. The one place the bench and the model's tool render MIDI."""
+    if cached is not None and cached.exists():
+        audio, _ = soundfile.read(str(cached), dtype="float32")
+        return np.asarray(audio, dtype=np.float32)
+    options = ([] if gain is None else ["-g", str(gain)]) + ([] if effects else ["-R", "0", "-C", "0"])
     with tempfile.TemporaryDirectory() as work:
-        midi_path = Path(work) / "g.mid"
+        midi_path, raw = Path(work) / "in.mid", Path(work) / "raw.wav"
         midi.save(str(midi_path))
-        digest = hashlib.sha256(midi_path.read_bytes())
-        digest.update(f"|{soundfont.name}|{sample_rate_hz}|{RENDER_GAIN}|{RENDER_VERSION}".encode())
-        cached = cache_dir / f"{g.name}-{part}-{soundfont.stem}-{digest.hexdigest()[:12]}.wav"
-        if not cached.exists():
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            raw = Path(work) / "raw.wav"
-            subprocess.run(["fluidsynth", "-ni", "-q", "-g", str(RENDER_GAIN), "-r", str(sample_rate_hz), "-F", str(raw),
-                            str(soundfont), str(midi_path)], check=True, capture_output=True, timeout=300)
-            audio, rate = soundfile.read(str(raw), dtype="float32", always_2d=True)
-            if rate != sample_rate_hz:
-                raise RuntimeError(f"fluidsynth wrote {rate} Hz, not {sample_rate_hz} Hz")
-            mono = audio.mean(axis=1)
-            n = round(g.duration_seconds * sample_rate_hz)
-            mono = np.pad(mono, (0, max(0, n - mono.size)))[:n]
-            soundfile.write(str(cached), mono, sample_rate_hz, subtype="FLOAT")
-    audio, _ = soundfile.read(str(cached), dtype="float32")
-    return np.asarray(audio, dtype=np.float32)
+        subprocess.run(["fluidsynth", "-ni", "-q", *options, "-r", str(sample_rate_hz), "-F", str(raw), str(soundfont),
+                        str(midi_path)], check=True, capture_output=True, timeout=600)
+        audio, rate = soundfile.read(str(raw), dtype="float32", always_2d=True)
+    if rate != sample_rate_hz:
+        raise RuntimeError(f"fluidsynth wrote {rate} Hz, not {sample_rate_hz} Hz")
+    mono = audio.mean(axis=1)
+    if seconds is not None:
+        n = round(seconds * sample_rate_hz)
+        mono = np.pad(mono, (0, max(0, n - mono.size)))[:n]
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(cached), mono, sample_rate_hz, subtype="FLOAT")
+    return np.asarray(mono, dtype=np.float32)
 
 
 def render_groove(g: Groove, soundfont: Path | SampleKit | SynthKit, cache_dir: Path, *, mix: bool = False,

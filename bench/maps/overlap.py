@@ -16,14 +16,11 @@ velocity layers of a multi-layer recorded drum (one layer at VELOCITY).
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import mido
 import numpy as np
-import soundfile
 
 from bench.maps import grooves, samplekits
 from bench.maps.samplekits import SampleKit
@@ -41,21 +38,6 @@ COMPARED_SECONDS = 0.5  # the first half second of each sound: the attack and bo
 MATCH = 0.98
 GM_KIT_PROGRAMS = (0, 8, 16, 24, 25, 32, 40)  # standard, room, power, electronic, TR-808, jazz, brush
 RENDER_VERSION = 2  # in the cached renders' names: bump when rendering changes
-
-
-def _render_midi(midi: mido.MidiFile, soundfont: Path, cached: Path) -> np.ndarray:
-    """`midi` through the fluidsynth CLI, reverb and chorus off, mono at SAMPLE_RATE_HZ; cached at `cached`."""
-    if not cached.exists():
-        with tempfile.TemporaryDirectory() as work:
-            midi_path, wav = Path(work) / "sounds.mid", Path(work) / "sounds.wav"
-            midi.save(str(midi_path))
-            subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-r", str(SAMPLE_RATE_HZ), "-F", str(wav),
-                            str(soundfont), str(midi_path)], check=True, capture_output=True, timeout=600)
-            audio, _ = soundfile.read(str(wav), dtype="float32", always_2d=True)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(str(cached), audio.mean(axis=1), SAMPLE_RATE_HZ, subtype="FLOAT")
-    audio, _ = soundfile.read(str(cached), dtype="float32")
-    return np.asarray(audio, dtype=np.float32)
 
 
 def _sounds(midi_events: Iterable[tuple[int | None, int]], channel: int) -> mido.MidiFile:
@@ -88,7 +70,7 @@ def drum_sounds(kit: Kit, cache: Path, program: int = 0) -> np.ndarray:
     if isinstance(kit, Path):
         midi = _sounds([(program, NOTES[0])] + [(None, note) for note in NOTES[1:]], grooves.DRUM_CHANNEL)
         cached = cache / f"drum-hits-{kit.stem}-k{program}-v{VELOCITY}-s{SPACING_SECONDS:g}-r{RENDER_VERSION}.wav"
-        return _render_midi(midi, kit, cached)
+        return grooves.render_midi(midi, kit, cached, gain=None, effects=False)
     notes = tuple(grooves.DrumNote(i * SPACING_SECONDS, note, VELOCITY) for i, note in enumerate(NOTES))
     bars = int(np.ceil(len(NOTES) * SPACING_SECONDS / 2.0))  # 2 s bars at 120 BPM
     layers = kit.layers() if isinstance(kit, SynthKit) else samplekits.instruments(kit)
@@ -99,7 +81,7 @@ def program_sounds(soundfont: Path, cache: Path) -> np.ndarray:
     """Every GM program's middle C in turn on `soundfont`, SPACING_SECONDS apart from the start: mono audio."""
     midi = _sounds([(program, PROGRAM_NOTE) for program in PROGRAMS], 0)
     cached = cache / f"programs-{soundfont.stem}-n{PROGRAM_NOTE}-v{VELOCITY}-s{SPACING_SECONDS:g}-r{RENDER_VERSION}.wav"
-    return _render_midi(midi, soundfont, cached)
+    return grooves.render_midi(midi, soundfont, cached, gain=None, effects=False)
 
 
 def single_hits(kit: Kit, cache: Path, program: int = 0) -> dict[int, np.ndarray]:

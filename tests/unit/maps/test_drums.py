@@ -16,6 +16,7 @@ from bench.maps import grooves
 from soundcanvas.maps.drums import (
     FRAME_RATE_HZ,
     GM_NOTE_TO_LANE,
+    HI_HATS,
     LANES,
     PEAK_WINDOW_FRAMES,
     SAMPLE_RATE_HZ,
@@ -58,7 +59,7 @@ def f1(reference: np.ndarray, hits: list[Hit], lanes: tuple[str, ...]) -> float:
 def test_finds_kick_snare_and_hihat(rendered: dict, name: str, lane: str) -> None:
     g, _, hits = rendered[name]
     truth = g.truth()
-    lanes = ("hihat_closed", "hihat_open") if lane == "hihat" else (lane,)
+    lanes = HI_HATS if lane == "hihat" else (lane,)
     reference = np.sort(np.concatenate([truth[x] for x in lanes]))
     assert reference.size >= 8, "the groove should exercise the lane"
     # the product's targets less a margin for one short groove: 0.85 alone, 0.75 under bass and piano, 0.80 on
@@ -77,7 +78,7 @@ def test_hits_are_well_formed(rendered: dict) -> None:
 def test_no_cymbal_hit_is_both_a_ride_and_a_hi_hat(rendered: dict) -> None:
     same_hit_seconds = PEAK_WINDOW_FRAMES / FRAME_RATE_HZ
     for _, _, hits in rendered.values():
-        hats = np.asarray([h.time_seconds for h in hits if h.lane in ("hihat_closed", "hihat_open")])
+        hats = np.asarray([h.time_seconds for h in hits if h.lane in HI_HATS])
         rides = np.asarray([h.time_seconds for h in hits if h.lane == "ride"])
         assert hats.size  # every case plays hi-hats
         assert not any(np.min(np.abs(hats - t)) <= same_hit_seconds for t in rides)

@@ -59,7 +59,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import resample_poly
 
-from soundcanvas.maps.lanes import LANES
+from soundcanvas.maps.lanes import HI_HATS, LANES
 
 SAMPLE_RATE_HZ = 22050
 FRAME_SIZE = 1024
@@ -455,7 +455,7 @@ def rides_apart_from_hats(hits: list[Hit]) -> list[Hit]:
     fell on a played hi-hat; dropping them took the ride hits where none is played from 35 to 3 a minute alone (11
     to 0.1 in a mix), and the ride's F1 where it is played from 0.14 to 0.05 (it finds few rides either way); on
     the current split 30.6 -> 1.9 and 8.2 -> 0.7 a minute, F1 0.16/0.06 -> 0.04/0.02 (alone/mix)."""
-    hats = np.asarray([hit.time_seconds for hit in hits if hit.lane in ("hihat_closed", "hihat_open")])
+    hats = np.asarray([hit.time_seconds for hit in hits if hit.lane in HI_HATS])
     if hats.size == 0:
         return hits
     reach_seconds = PEAK_WINDOW_FRAMES / FRAME_RATE_HZ
