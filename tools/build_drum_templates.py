@@ -1,7 +1,11 @@
 """Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds, per-lane classifiers and
 onset detector of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS (FluidR3_GM, MIT; MuseScore_General,
 MIT, parts CC0 / public domain), drum kits we synthesize and recorded CC0 drums; so the file is MIT.
-Deterministic.
+Deterministic for a given BLAS and thread count: the shipped file is this tool's output on the bench machine (2 cores,
+numpy's OpenBLAS at its default threads). Another thread count rounds sums in another order (templates move by
+1e-8) and the networks' training carries that far (weights by up to 0.2; a one-thread build scored the snare,
+toms and crash 0.01-0.02 apart from the two-thread one on the validation split), so the bench's figures are the
+shipped file's, not every rebuild's.
 
 1. Templates: every GM drum note of drums.GM_NOTE_TO_LANE played alone at velocities 50, 90 and 127
    (FluidSynth CLI), pooled into drums.band_spectrogram bands; a note's template is the sum of its first
