@@ -350,7 +350,7 @@ def detector_labels(truth: dict[str, np.ndarray], frames: int) -> np.ndarray:
     the frames either side ("hihat": the closed and the open hi-hats)."""
     y = np.zeros((frames, len(drums.DETECTOR_TARGETS)), dtype=np.float32)
     for column, target in enumerate(drums.DETECTOR_TARGETS):
-        times = np.concatenate([truth["hihat_closed"], truth["hihat_open"]]) if target == "hihat" else truth[target]
+        times = np.concatenate([truth[lane] for lane in drums.HI_HATS]) if target == "hihat" else truth[target]
         for frame in np.round(times * drums.FRAME_RATE_HZ).astype(int):
             y[max(0, frame - 1):frame + 2, column] = 1.0
     return y

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from soundcanvas.maps.grid import Grid, GridHit
 from soundcanvas.maps.lanes import DIFFICULTIES as DIFFICULTIES  # re-exported: the levels made here
+from soundcanvas.maps.lanes import HI_HATS
 
 GHOST_VELOCITY = 0.3
 HARD_PER_BAR = 24
@@ -27,7 +28,7 @@ MEDIUM_PER_BAR = 12
 EASY_PER_BAR = 6
 LANE_RANK = {"kick": 3.0, "snare": 3.0, "crash": 2.5, "tom_high": 2.0, "tom_low": 2.0, "hihat_open": 1.5,
              "hihat_closed": 1.0, "ride": 1.0}
-TIMEKEEPING = ("hihat_closed", "hihat_open", "ride")
+TIMEKEEPING = (*HI_HATS, "ride")
 GROOVE_LANES = ("kick", "snare", "tom_high", "tom_low")
 
 
