@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make demo      set up, then run the main job (picture -> music) on the local stack"
 	@echo "make demo-blend  blend three songs of the seed catalog (make demo ARGS='--blend \"song\" \"song\"' for yours)"
-	@echo "make demo-maps   fingerprint a song into the library, map its drums, identify a 10 s snippet of it"
+	@echo "make demo-maps   fingerprint a song into the library, map its drums, identify a 10 s snippet of it (and one played 3 % fast)"
 	@echo "make test      set up, then lint, validate and scan the template, scan for secrets, run every test"
 	@echo "make unit      unit tests only (about four minutes); make e2e: the local stack over HTTP, the load test among them (about seven)"
 	@echo "make local     serve the API on :3000 and S3/DynamoDB on :4566 for a web or Electron client"
@@ -145,7 +145,8 @@ invoke: setup
 	$(BIN)/python -m local_stack invoke $(FUNCTION) -e $(EVENT)
 
 # The product bench (about 10 minutes), then Listen's accuracy and speed tables (about 6 minutes),
-# then Blend's speed and quality gates (about 3 minutes), then the live-progress push latency (about a minute),
+# then Blend's speed and quality gates (about 3 minutes), then Maps' fingerprint bench (about 35 minutes with its
+# renders cached, 45 without) and drum bench (about a minute), then the live-progress push latency (about a minute),
 # then the music report (today's composer against the working tree's, about 5 minutes).
 # The benches also render with SoundFonts the product does not need (MuseScore General for tuning,
 # csound's sf_GMbank for the drum baseline's tuning and the fingerprint bench's report half; the unit tests of

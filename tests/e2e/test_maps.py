@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import requests
 import soundfile
+from scipy.signal import resample_poly
 
 from bench.maps import grooves
 from local_stack.stack import LocalStack
@@ -150,7 +151,23 @@ def test_a_10_second_mp3_snippet_of_a_catalog_song_identifies_it_and_where_it_st
     matches = response.json()["matches"]
     assert matches and matches[0]["songId"] == catalog_song, matches
     assert matches[0]["offsetSeconds"] == pytest.approx(SNIPPET_START_SECONDS, abs=0.5)
-    assert 0.0 < matches[0]["score"] <= 1.0 and matches[0]["title"]
+    assert 0.0 < matches[0]["score"] <= 1.0 and matches[0]["title"] and matches[0]["speed"] == 1.0
+
+
+def test_a_snippet_played_3_percent_fast_is_found_by_the_speed_search(
+        stack: LocalStack, songs: dict[str, np.ndarray], catalog_song: str) -> None:
+    """A copy of the song played 3 % fast (pitch and tempo up, as a resampled copy): plain matching misses it,
+    the speed search finds it, with its speed and where the snippet starts in the song."""
+    user = mapper(stack, "listener")
+    begin = int(SNIPPET_START_SECONDS * SAMPLE_RATE_HZ)
+    cut = songs["known"][begin:begin + int(10.0 * 1.03 * SAMPLE_RATE_HZ)]
+    faster = resample_poly(cut, 100, 103).astype(np.float32)
+    response = user.identify(encode(faster, "mp3"))
+    assert response.status_code == 200, response.text
+    matches = response.json()["matches"]
+    assert matches and matches[0]["songId"] == catalog_song, matches
+    assert matches[0]["speed"] == pytest.approx(1.03, abs=0.005)
+    assert matches[0]["offsetSeconds"] == pytest.approx(SNIPPET_START_SECONDS, abs=0.5)
 
 
 def test_a_snippet_of_a_song_not_in_the_catalog_matches_nothing(

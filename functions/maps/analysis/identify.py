@@ -7,7 +7,9 @@ in this image) and looked up in the fingerprint index, in two scopes only: "publ
 caller's own. `200 {matches: [...]}`, best first, empty when nothing passes the thresholds.
 
 A long upload is first compared whole against whole tracks (the same recording in any encoding),
-then, failing that, by its middle SNIPPET_MAX_SECONDS as a snippet.
+then, failing that, by its middle SNIPPET_MAX_SECONDS as a snippet. A snippet nothing matches goes through
+the speed search (`FingerprintIndex.identify_speeds`: the recording as if played up to 4 % slower or faster,
+a resampled or sped-up copy) before the answer is "no match"; a match says the speed it was found at.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from soundcanvas.core import api, audio, inputs
 from soundcanvas.core.errors import AudioRejected
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.maps import fingerprints, identify_uploads
-from soundcanvas.maps.fpindex import Match
+from soundcanvas.maps.fpindex import MIN_SNIPPET_ITEMS, Match, accepted
 from soundcanvas.maps.fpkeys import PUBLIC_SCOPE
 from soundcanvas.maps.steps import MapsRuntime
 
@@ -93,7 +95,8 @@ class UploadNotFound(LookupError):
 
 def _view(match: Match) -> dict[str, Any]:
     return {("songId" if match.kind == "song" else "trackId"): match.id, "kind": match.kind, "title": match.title,
-            "artist": match.artist, "score": round(match.score, 4), "offsetSeconds": round(match.offset_seconds, 2)}
+            "artist": match.artist, "score": round(match.score, 4), "offsetSeconds": round(match.offset_seconds, 2),
+            "speed": round(match.speed, 4)}
 
 
 def _decode(data_path: Path, max_seconds: float) -> np.ndarray:
@@ -107,9 +110,21 @@ def _items(samples: np.ndarray) -> np.ndarray:
         raise BadRequest("file", str(exc)) from exc
 
 
+def _snippet_matches(samples: np.ndarray, items: np.ndarray, scopes: list[str]) -> list[Match]:
+    """identify, then, when nothing matched and the snippet had music enough to vote, the speed search over the
+    same samples."""
+    rescored = index.rescore(items, scopes)
+    matches = accepted(rescored)
+    if matches or rescored.n_informative < MIN_SNIPPET_ITEMS:
+        return matches
+    metrics.add_metric(name="SpeedSearches", unit=MetricUnit.Count, value=1)
+    return index.identify_speeds(fingerprints.speed_variants(samples, fingerprints.SAMPLE_RATE_HZ), scopes)
+
+
 def _answer(matches: list[Match], seconds: float, started: float) -> dict[str, Any]:
     metrics.add_metric(name="Identified" if matches else "NotIdentified", unit=MetricUnit.Count, value=1)
     logger.info("identify", extra={"matches": len(matches), "seconds": round(seconds, 1),
+                                   "speed": matches[0].speed if matches else None,
                                    "ms": int((time.perf_counter() - started) * 1000)})
     return {"matches": [_view(m) for m in matches], "querySeconds": round(seconds, 2)}
 
@@ -159,7 +174,7 @@ def _identify_direct(content_type: str, scopes: list[str], started: float) -> di
     seconds = samples.size / fingerprints.SAMPLE_RATE_HZ
     if seconds < SNIPPET_MIN_SECONDS:
         raise BadRequest("file", f"the recording is {seconds:.1f} s long; send at least {SNIPPET_MIN_SECONDS:g} s")
-    return _answer(index.identify(_items(samples), scopes), seconds, started)
+    return _answer(_snippet_matches(samples, _items(samples), scopes), seconds, started)
 
 
 def _identify_upload(user_id: str, upload_id: str, scopes: list[str], started: float) -> dict[str, Any]:
@@ -187,8 +202,9 @@ def _identify_upload(user_id: str, upload_id: str, scopes: list[str], started: f
         if seconds > SNIPPET_MAX_SECONDS:
             middle = samples.size // 2
             half = int(SNIPPET_MAX_SECONDS / 2 * fingerprints.SAMPLE_RATE_HZ)
-            items = _items(samples[max(0, middle - half): middle + half])
-        matches = index.identify(items, scopes)
+            samples = samples[max(0, middle - half): middle + half]
+            items = _items(samples)
+        matches = _snippet_matches(samples, items, scopes)
     return _answer(matches, seconds, started)
 
 

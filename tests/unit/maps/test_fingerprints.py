@@ -24,6 +24,9 @@ from soundcanvas.maps.fingerprints import (
     duplicate_kind,
     fingerprint_samples,
     from_bytes,
+    min_audio_seconds,
+    speed_variants,
+    speeds,
     to_bytes,
     to_text,
     track_similarity,
@@ -189,6 +192,46 @@ def test_snippet_aligns_with_its_song(songs: dict[str, Rendered], song_mp3: dict
     others = [best_alignment(query, fingerprint_samples(songs[name].samples, RATE_HZ), min_overlap_items=query.size)
               for name in ("a", "unknown")]
     assert min(o.bit_error_rate for o in others) > found.bit_error_rate + 0.1
+
+
+def played_at(audio: np.ndarray, speed: float) -> np.ndarray:
+    """`audio` as a copy playing `speed` times as fast (pitch and tempo: resampled), at the same rate."""
+    return resample_poly(audio, 1000, round(1000 * speed)).astype(np.float32)
+
+
+def test_speeds_reach_four_percent_both_ways_nearest_first() -> None:
+    found = speeds()
+    assert len(found) == 16 and len(set(found)) == 16 and 1.0 not in found
+    assert sorted(found) == pytest.approx(sorted(2 - s for s in found))  # as many slower as faster
+    assert [round(abs(s - 1), 6) for s in found] == sorted(round(abs(s - 1), 6) for s in found)
+    assert min(found) == pytest.approx(0.96) and max(found) == pytest.approx(1.04)
+
+
+@pytest.mark.parametrize("speed", [0.97, 1.03])
+def test_speed_variants_undo_a_speed_change(songs: dict[str, Rendered], speed: float) -> None:
+    """A 10 s snippet played 3 % slow or fast: its plain items are far from the song's, the variant at its speed
+    as close as a snippet's (BER < 0.1), and it says where in the song the snippet starts (+-0.5 s)."""
+    start = 12.0
+    part = snippet(songs["a"].samples, start, 10 * speed)
+    full = fingerprint_samples(songs["a"].samples, RATE_HZ)
+    changed = played_at(part, speed)
+    plain = best_alignment(fingerprint_samples(changed, RATE_HZ), full, min_overlap_items=40)
+    by_speed = {s: best_alignment(items, full, min_overlap_items=40) for s, items in speed_variants(changed, RATE_HZ)}
+    found = by_speed[speed]
+    assert plain.bit_error_rate > 0.25
+    assert found.bit_error_rate < 0.1
+    assert abs(found.offset_seconds - start) <= 0.5
+    assert min(by_speed, key=lambda s: by_speed[s].bit_error_rate) == speed
+
+
+def test_speed_variants_leave_out_the_speeds_the_audio_is_too_short_for(songs: dict[str, Rendered]) -> None:
+    """Just over the shortest audio Chromaprint can use: slowed down (told a higher rate) it is too short, and those
+    speeds are left out instead of failing the search."""
+    part = snippet(songs["a"].samples, 10.0, min_audio_seconds() + 0.1)
+    fingerprint_samples(part, RATE_HZ)  # the plain fingerprint passes
+    kept = [speed for speed, _ in speed_variants(part, RATE_HZ)]
+    assert kept and set(kept) < set(speeds())
+    assert all(speed >= 0.98 for speed in kept) and 1.04 in kept
 
 
 def test_best_alignment_equals_brute_force() -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from soundcanvas.maps import fpindex, fpkeys
-from soundcanvas.maps.fingerprints import duplicate_kind, fingerprint_samples
+from soundcanvas.maps.fingerprints import duplicate_kind, fingerprint_samples, speed_variants
 from soundcanvas.maps.fpindex import FingerprintIndex, IndexedAudio, Match
-from tests.unit.maps.test_fingerprints import RATE_HZ, degrade, rendered_mp3, rendered_songs
+from tests.unit.maps.test_fingerprints import RATE_HZ, degrade, played_at, rendered_mp3, rendered_songs
 
 pytestmark = pytest.mark.fluidsynth
 SONG = {name: IndexedAudio("song", f"song-{name}", "public", f"Title {name}", "Artist") for name in ("a", "b", "c")}
@@ -78,6 +78,37 @@ def test_unknown_song_is_not_identified(catalog: FingerprintIndex) -> None:
     answered = [(seconds, start, how, catalog.identify(snippet_items("unknown", start, seconds, how), ["public"]))
                 for seconds in (5, 10, 30) for start in (1.0, 14.5) for how in ("mp3-128k", "noise-10dB-SNR")]
     assert [a for a in answered if a[3]] == []
+
+
+def test_speed_search_finds_a_sped_up_snippet_and_nothing_unknown(catalog: FingerprintIndex) -> None:
+    """MP3 snippets played 3 % fast (10 s) and 2.5 % slow (30 s): plain identify finds neither, the speed search
+    finds each with its speed (+-0.005) and where it starts (+-0.5 s); unknown snippets at changed speeds match
+    nothing under the speed search either."""
+    for name, start, seconds, speed in (("a", 21.0, 10, 1.03), ("c", 8.0, 30, 0.975)):
+        source = rendered_mp3()[name]
+        part = played_at(source[int(start * RATE_HZ):int((start + seconds * speed) * RATE_HZ)], speed)
+        assert catalog.identify(fingerprint_samples(part, RATE_HZ), ["public"]) == []
+        found = catalog.identify_speeds(speed_variants(part, RATE_HZ), ["public"])
+        assert [m.id for m in found] == [f"song-{name}"]
+        assert abs(found[0].speed - speed) <= 0.005 and abs(found[0].offset_seconds - start) <= 0.5
+    unknown = rendered_mp3()["unknown"]
+    for start, seconds, speed in ((3.0, 10, 1.02), (10.0, 5, 0.965), (1.0, 30, 1.035)):
+        part = played_at(unknown[int(start * RATE_HZ):int((start + seconds * speed) * RATE_HZ)], speed)
+        assert catalog.identify_speeds(speed_variants(part, RATE_HZ), ["public"]) == []
+
+
+def test_rescoring_variants_together_is_rescoring_each(catalog: FingerprintIndex) -> None:
+    """rescore_variants shares the reads, not the answers: each query's Rescored is what rescore gives it alone,
+    for a snippet, another song's, a near-silent one and an empty one; with no scope, nothing is read."""
+    quiet = snippet_items("a", 5.0, 10, "clean") & np.uint32(0xFF000000)  # items that barely change: not music
+    queries = [snippet_items("a", 20.0, 10, "mp3-128k"), snippet_items("b", 3.7, 5, "noise-10dB-SNR"), quiet,
+               np.zeros(0, np.uint32)]
+    together = catalog.rescore_variants(queries, ["public", "public"])
+    assert together == [catalog.rescore(q, ["public"]) for q in queries]
+    assert [r.candidates[0].id for r in together[:2]] == ["song-a", "song-b"] and together[2:] == [
+        fpindex.Rescored(together[2].n_informative, ()), fpindex.Rescored(0, ())]
+    assert together[2].n_informative < fpindex.MIN_SNIPPET_ITEMS
+    assert catalog.rescore_variants(queries, []) == [fpindex.Rescored(0, ())] * 4
 
 
 def test_find_duplicates_across_encodings(catalog: FingerprintIndex) -> None:

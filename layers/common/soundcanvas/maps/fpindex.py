@@ -42,6 +42,10 @@ snippet, by the BER at the best offset within
 and beats the best other music by MIN_BER_MARGIN (copies of one recording are not rivals). Items of
 near-silence (`fingerprints.informative`) are neither indexed nor voted with nor counted in the BER, and n
 counts the others: silence looks the same in every song, so a snippet that is mostly silence is answered with [].
+Speed search (`identify_speeds`, run by the identify API when identify answers []): the snippet's items as if
+played at each of 16 speeds within +-4 % (`fingerprints.speed_variants`), all their term items read together
+(one `_batch_get`: BatchGetItem calls of 100 keys in parallel), each voted and rescored as above and decided by
+the same `accepted`; the lowest BER wins.
 Find duplicates (whole track): candidates by shared 28-bit terms, rescored over the whole track within
 +-10 s, kept when the BER <= DUPLICATE_MAX_BER and the overlap covers DUPLICATE_MIN_COVERAGE of both.
 """
@@ -53,7 +57,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -121,7 +125,8 @@ class IndexedAudio:
 @dataclass(frozen=True)
 class Match:
     """An indexed audio the query matched. score is 0..1 (1 identical); offset_seconds is where the query
-    starts in the reference; bit_error_rate is the BER over the aligned items."""
+    starts in the reference; bit_error_rate is the BER over the aligned items; speed is 1 unless the speed
+    search found it."""
 
     kind: str
     id: str
@@ -131,6 +136,7 @@ class Match:
     score: float
     offset_seconds: float
     bit_error_rate: float
+    speed: float = 1.0  # the query's speed against the reference's (1.02: it plays 2 % fast), by the speed search
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,35 @@ def whole_postings(ref: bytes, items: np.ndarray) -> dict[int, set[bytes]]:
     return out
 
 
+@dataclass(frozen=True)
+class _Query:
+    """A snippet's items as identify votes with them: `mask` its informative items (`fingerprints.informative`),
+    `terms` the term of each voting item (up to VOTE_ITEMS, spread over the snippet; 1 << KEY_BITS, no term,
+    for the rest) and `unique_terms` theirs once each."""
+
+    items: np.ndarray
+    mask: np.ndarray
+    n_informative: int
+    terms: np.ndarray
+    unique_terms: tuple[int, ...]
+
+    @classmethod
+    def of(cls, items: np.ndarray) -> _Query:
+        """No terms when the snippet has too little music to vote (under MIN_SNIPPET_ITEMS informative items:
+        mostly silence or a fade): its Rescored keeps the count and has no candidates."""
+        query = _clip(items)
+        mask = informative(query) if query.size else np.zeros(0, bool)
+        n_informative = int(mask.sum())
+        voters = np.flatnonzero(mask)
+        if voters.size > VOTE_ITEMS:  # a spread of the snippet votes; all of it is rescored
+            voters = voters[np.linspace(0, voters.size - 1, VOTE_ITEMS).astype(np.int64)]
+        voting = np.zeros(query.size, bool)
+        voting[voters] = True
+        terms = np.where(voting, query >> (32 - KEY_BITS), np.uint32(1 << KEY_BITS)).astype(np.int64)
+        unique_terms = tuple(np.unique(terms[voting]).tolist()) if n_informative >= MIN_SNIPPET_ITEMS else ()
+        return cls(query, mask, n_informative, terms, unique_terms)
+
+
 class FingerprintIndex:
     """Add, remove and look up fingerprints; see the module docstring for the item layout."""
 
@@ -306,31 +341,50 @@ class FingerprintIndex:
         """Everything identify decides on, before the decision: the snippet's informative items and its
         best-voted candidates rescored by BER (the bench tunes `accepted` on these, so the numbers it
         chooses are the ones identify applies)."""
-        query = _clip(items)
-        if query.size == 0 or not scopes:
-            return Rescored(0, ())
-        mask = informative(query)
-        n_informative = int(mask.sum())
-        if n_informative < MIN_SNIPPET_ITEMS:  # mostly silence or a fade: too little music to tell songs apart
-            return Rescored(n_informative, ())
-        voters = np.flatnonzero(mask)
-        if voters.size > VOTE_ITEMS:  # a spread of the snippet votes; all of it is rescored
-            voters = voters[np.linspace(0, voters.size - 1, VOTE_ITEMS).astype(np.int64)]
-        voting = np.zeros(query.size, bool)
-        voting[voters] = True
-        terms = np.where(voting, query >> (32 - KEY_BITS), np.uint32(1 << KEY_BITS)).astype(np.int64)
-        unique_terms = np.unique(terms[voting]).tolist()
-        keys = [term_key("s", scope, t) for scope in dict.fromkeys(scopes) for t in unique_terms]
-        found = self._batch_get(keys)
+        return self.rescore_variants([items], scopes)[0]
+
+    def identify_speeds(self, variants: Sequence[tuple[float, np.ndarray]], scopes: Sequence[str]) -> list[Match]:
+        """The speed search, for a snippet `identify` found nothing for: `variants` are (speed, items), its
+        fingerprints as if it had been played at each speed (`fingerprints.speed_variants`). Each is rescored
+        (their reads together, `rescore_variants`) and decided by `accepted`, the rule a plain snippet meets; the
+        answer is the accepted variant whose best candidate has the lowest BER, each match with that speed, or []. Sixteen
+        tries give chance sixteen times the room, yet on the bench's tune half the lowest BER of other music over
+        all of them stays above the rule's thresholds at each length (random offsets; songs' endings, which score
+        as low as right answers in plain queries too, are refused by the margin; docs/maps-fingerprint-bench.md
+        prints both), so the rule needs no stricter form here."""
+        best: list[Match] = []
+        for (speed, _), rescored in zip(variants, self.rescore_variants([i for _, i in variants], scopes), strict=True):
+            matches = accepted(rescored)
+            if matches and (not best or matches[0].bit_error_rate < best[0].bit_error_rate):
+                best = [replace(m, speed=speed) for m in matches]
+        return best
+
+    def rescore_variants(self, variants: Sequence[np.ndarray], scopes: Sequence[str]) -> list[Rescored]:
+        """`rescore` of each of several queries (one snippet's speed variants), their term items read in one
+        `_batch_get` and their candidates' audio items in another, so a term or an audio two variants share is
+        read once. Sixteen variants read up to 16 x VOTE_ITEMS term items a scope (they share few): at the bench's
+        10,000 entries a term item holds a median 210 postings (2.5 KB), so a few MB."""
+        scopes = list(dict.fromkeys(scopes))
+        if not scopes:
+            return [Rescored(0, ()) for _ in variants]
+        queries = [_Query.of(items) for items in variants]
+        unique_terms = sorted({t for q in queries for t in q.unique_terms})
+        found = self._batch_get([term_key("s", scope, t) for scope in scopes for t in unique_terms])
         by_term: dict[int, list[bytes]] = defaultdict(list)
         for key, item in found.items():
             if "p" in item:
                 by_term[int(key.rsplit("#", 1)[1], 16)].extend(item["p"]["BS"])
-        candidates = self._vote(query, terms, by_term)
-        if not candidates:
-            return Rescored(n_informative, ())
-        audios = self._batch_get([audio_key(ref) for ref, _, _ in candidates])
-        min_overlap = max(1, math.ceil(0.8 * n_informative))
+        voted = [self._vote(q.items, q.terms, {t: by_term[t] for t in q.unique_terms if t in by_term}) for q in queries]
+        audios = self._batch_get(list(dict.fromkeys(audio_key(ref) for candidates in voted for ref, _, _ in candidates)))
+        return [self._ranked(q, candidates, audios, scopes) if candidates else Rescored(q.n_informative, ())
+                for q, candidates in zip(queries, voted, strict=True)]
+
+    @staticmethod
+    def _ranked(query: _Query, candidates: list[tuple[bytes, int, int]], audios: dict[str, dict[str, Any]],
+                scopes: Sequence[str]) -> Rescored:
+        """The voted candidates rescored over the whole query at the best offset near their vote, one per audio,
+        lowest BER first, with the runner-up that is other music (see Rescored)."""
+        min_overlap = max(1, math.ceil(0.8 * query.n_informative))
         best: dict[str, Match] = {}
         windows: dict[str, np.ndarray] = {}  # the reference items each candidate lays under the query
         for ref, offset, _votes in candidates:
@@ -338,8 +392,8 @@ class FingerprintIndex:
             if audio is None or audio["scope"]["S"] not in scopes:
                 continue
             reference = from_bytes(audio["fp"]["B"])
-            alignment = best_alignment(query, reference, max_offset_items=RESCORE_SLACK_ITEMS,
-                                       center_offset_items=offset, min_overlap_items=min_overlap, query_mask=mask)
+            alignment = best_alignment(query.items, reference, max_offset_items=RESCORE_SLACK_ITEMS,
+                                       center_offset_items=offset, min_overlap_items=min_overlap, query_mask=query.mask)
             if alignment.overlap_items == 0:
                 continue
             match = _match(audio, alignment.bit_error_rate, alignment.offset_items)
@@ -347,7 +401,7 @@ class FingerprintIndex:
             if key not in best or match.bit_error_rate < best[key].bit_error_rate:
                 best[key] = match
                 windows[key] = _window(reference, alignment.offset_items - COPY_CONTEXT_ITEMS,
-                                       query.size + 2 * COPY_CONTEXT_ITEMS)
+                                       query.items.size + 2 * COPY_CONTEXT_ITEMS)
         ranked = sorted(best, key=lambda k: best[k].bit_error_rate)
         runner_up = 0.5
         if ranked:
@@ -356,7 +410,7 @@ class FingerprintIndex:
                 if _window_ber(top, windows[key]) > DUPLICATE_MAX_BER:
                     runner_up = best[key].bit_error_rate
                     break
-        return Rescored(n_informative, tuple(best[k] for k in ranked), runner_up)
+        return Rescored(query.n_informative, tuple(best[k] for k in ranked), runner_up)
 
     def find_duplicates(self, items: np.ndarray, scopes: Sequence[str], *,
                         exclude: tuple[str, str] | None = None) -> list[Match]:
