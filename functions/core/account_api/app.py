@@ -13,7 +13,8 @@
   entries their decisions earned, a catalog song's recording they gave.
   Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
-  wrote. Quota counters hold no content and expire within a day on their own.
+  wrote. Quota counters hold a count and nothing else and expire a day after their window (minutes to a calendar
+  month) ends; they are kept so that an erase cannot hand the caller's allowances back.
 """
 
 from __future__ import annotations
