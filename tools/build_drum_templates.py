@@ -96,36 +96,6 @@ DETECTOR_CUTS = {"hihat": 0.3, "hihat_open": 0.2}
 DETECTOR_GATES = {"tom_low": 1.0}
 # outputs answered by members trained with equalised copies too (eq_varied)
 DETECTOR_EQ_TARGETS = ("hihat", "hihat_open")
-# augmentation (0 = off): each tune groove and each kit's single hits are also used AUGMENT_COPIES more times,
-# pitch-shifted by resampling (+-1..3 semitones), with a random spectral tilt and band gains, so the templates
-# and the classifier hear more drum timbres than the two SoundFonts' own
-AUGMENT_COPIES = 0  # tried with 1 and dropped: docs/maps-drums-bench.md, Honest notes
-AUGMENT_SEMITONES = (-3, -2, -1, 1, 2, 3)
-
-
-def augment(audio: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """A seeded timbre variation of `audio`: resampled by 2**(s/12) (pitch and length scale together, as a
-    smaller or larger drum would sound), then a tilt of -3..+3 dB an octave around 2 kHz and three random
-    +-6 dB bumps an octave wide. Returns the audio and the factor its times are multiplied by."""
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    semitones = int(rng.choice(AUGMENT_SEMITONES))
-    ratio = Fraction(2 ** (semitones / 12)).limit_denominator(60)  # output length / input length
-    out = resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
-    spectrum = np.fft.rfft(out)
-    freqs = np.fft.rfftfreq(out.size, 1.0 / drums.SAMPLE_RATE_HZ)
-    octaves = np.log2(np.maximum(freqs, 20.0) / 2000.0)
-    gain_db = float(rng.uniform(-3.0, 3.0)) * octaves
-    for _ in range(3):
-        centre = float(rng.uniform(np.log2(100 / 2000), np.log2(10000 / 2000)))
-        gain_db += float(rng.uniform(-6.0, 6.0)) * np.exp(-0.5 * ((octaves - centre) / 0.5) ** 2)
-    out = np.fft.irfft(spectrum * 10 ** (gain_db / 20), n=out.size).astype(np.float32)
-    peak = float(np.max(np.abs(out))) or 1.0
-    return out * (0.9 / peak), float(ratio)
-
-
 def single_hits(soundfont: Path, kit: int, cache: Path | None = None) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """Every note at every velocity on one drum kit (GM program on channel 10), SPACING_SECONDS apart,
     rendered once: the audio and (frame, note, velocity)."""
@@ -154,12 +124,10 @@ def build_templates(soundfonts: Sequence[Path], per_lane_count: int = TEMPLATES_
     spectra over every note, every kit of KITS and every SoundFont given (so a lane covers more than one
     drum's timbre, which is what lets it recognise a kit it never heard), each normalised to sum 1."""
     per_lane: dict[int, list[np.ndarray]] = {}
-    for s_index, soundfont in enumerate(soundfonts):
+    for soundfont in soundfonts:
         for kit in KITS:
-            variants = [None] + [np.random.default_rng([7, s_index, kit, copy]) for copy in range(AUGMENT_COPIES)]
-            for rng in variants:
-                for note, column in kit_templates(soundfont, kit, cache, rng).items():
-                    per_lane.setdefault(drums.LANES.index(drums.GM_NOTE_TO_LANE[note]), []).append(column)
+            for note, column in kit_templates(soundfont, kit, cache).items():
+                per_lane.setdefault(drums.LANES.index(drums.GM_NOTE_TO_LANE[note]), []).append(column)
     columns, lanes = [], []
     for lane, spectra in sorted(per_lane.items()):
         for centre in spherical_kmeans(np.stack(spectra), per_lane_count):
@@ -186,14 +154,9 @@ def spherical_kmeans(spectra: np.ndarray, k: int, iterations: int = 30) -> list[
     return [spectra[label == j].mean(axis=0) for j in range(k) if np.any(label == j)]
 
 
-def kit_templates(soundfont: Path, kit: int, cache: Path | None = None,
-                  rng: np.random.Generator | None = None) -> dict[int, np.ndarray]:
-    """note -> the note's spectrum (stacked features over its attack), averaged over VELOCITIES; on an
-    augmented copy of the hits (`augment`) where `rng` is given."""
+def kit_templates(soundfont: Path, kit: int, cache: Path | None = None) -> dict[int, np.ndarray]:
+    """note -> the note's spectrum (stacked features over its attack), averaged over VELOCITIES."""
     audio, placed = single_hits(soundfont, kit, cache)
-    if rng is not None:
-        audio, factor = augment(audio, rng)
-        placed = [(round(frame * factor), note, velocity) for frame, note, velocity in placed]
     stacked = drums.features(audio)
     spec = drums.band_spectrogram(audio)
     columns: dict[int, list[np.ndarray]] = {}
@@ -211,16 +174,12 @@ def tune_cases(cache: Path, count: int = grooves.TUNE_COUNT, soundfonts: Sequenc
     """((truth, audio), SoundFont) of every groove of the 'tune' split played with one of `soundfonts`, drums
     alone and under bass and piano."""
     cases = []
-    for index, (groove, soundfont, noise) in enumerate(grooves.split("tune", count)):
+    for groove, soundfont, noise in grooves.split("tune", count):
         if soundfont not in soundfonts:
             continue
         for mix in (False, True):
             audio = grooves.render_groove(groove, soundfont, cache, mix=mix, noise_snr_db=noise)
-            truth = groove.truth()
-            cases.append(((truth, audio), soundfont))
-            for copy in range(AUGMENT_COPIES):
-                varied, factor = augment(audio, np.random.default_rng([11, index, int(mix), copy]))
-                cases.append((({lane: times * factor for lane, times in truth.items()}, varied), soundfont))
+            cases.append(((groove.truth(), audio), soundfont))
     return cases
 
 
@@ -424,9 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "maps-drums")
     parser.add_argument("--out", type=Path, default=drums.TEMPLATES_PATH)
-    parser.add_argument("--augment", type=int, default=AUGMENT_COPIES, help="augmented copies of each render")
     args = parser.parse_args(argv)
-    globals()["AUGMENT_COPIES"] = args.augment
     missing = grooves.missing_soundfonts(MODEL_SOUNDFONTS) + [m for m in (cc0kits.missing(),) if m]
     if missing:
         sys.stderr.write(f"missing SoundFonts or samples: {missing}\n")

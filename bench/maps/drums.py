@@ -464,7 +464,7 @@ def report(results: dict, absent: dict, tempo_ok: dict, shared: dict,
         "- Ghost notes (funk) are mostly missed and count as misses in the snare row; jazz at fast tempi can be "
         "halved by the grid (no backbeat to fix the octave).",
         "- Augmentation, tried and dropped (2026-11-30; chosen on sf_GMbank only: its 20 grooves, seeds 200..209 "
-        "of the tune split and 500..509, alone and mixed). `tools/build_drum_templates.py --augment 1` adds one "
+        "of the tune split and 500..509, alone and mixed). The tool's `--augment 1`, since removed, added one "
         "seeded variation of every training render (single hits and tune grooves): resampled by +-1..3 "
         "semitones (pitch and length together), a -3..+3 dB/octave tilt and three random +-6 dB band bumps. On "
         "sf_GMbank, shipped model -> augmented: hihat 0.72/0.71 -> 0.73/0.71 (alone/mix), closed 0.76/0.77 -> "
