@@ -340,14 +340,15 @@ def _fingerprinted(song: Song, audio: np.ndarray, seconds: int, where: str, degr
     """A query row: the snippet's items, and its speed search's (`fingerprints.speed_variants`)."""
     from soundcanvas.maps.fingerprints import FingerprintError, fingerprint_samples, speed_variants
 
+    audio = audio.astype(np.float32)
     started = time.perf_counter()
     try:
-        items = fingerprint_samples(audio.astype(np.float32), RATE_HZ)
+        items = fingerprint_samples(audio, RATE_HZ)
     except FingerprintError:  # a silent stretch (a rest at the end): counted as refused
         items = np.zeros(0, np.uint32)
     fingerprint_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
-    variants = speed_variants(audio.astype(np.float32), RATE_HZ) if items.size else []
+    variants = speed_variants(audio, RATE_HZ) if items.size else []
     return {"song": song.song_id, "inCatalog": song.in_catalog, "half": song.half, "seconds": seconds, "where": where,
             "degradation": degradation, "start": start, "items": items, "fingerprintMs": fingerprint_ms,
             "variants": variants, "variantsMs": (time.perf_counter() - started) * 1000}
@@ -485,24 +486,25 @@ def term_stats(stack: Any, table: str) -> dict[str, Any]:
 def run_queries(index: Any, queries: list[dict[str, Any]], scopes: list[str]) -> list[dict[str, Any]]:
     """identify each query as the product does (`rescore`, then `accepted`: the time is of both), keeping what
     the decision saw (informative items, the rescored candidates) so `judge` can apply other rules offline."""
-    from soundcanvas.maps.fpindex import accepted
+    from soundcanvas.maps.fpindex import accepted, needs_speed_search
 
     rows = []
     for q in queries:
-        base = {k: v for k, v in q.items() if k != "items"}
+        base = {**{k: v for k, v in q.items() if k != "items"}, "variants": len(q["variants"]), "speeds": None,
+                "speedMs": None}
         if q["items"].size == 0:
-            rows.append({**base, "variants": len(q["variants"]), "ms": None, "nInformative": 0, "candidates": [],
-                         "items": 0, "refused": True, "runnerUp": 0.5, "speeds": None, "speedMs": None})
+            rows.append({**base, "ms": None, "nInformative": 0, "candidates": [], "items": 0, "refused": True,
+                         "runnerUp": 0.5})
             continue
         started = time.perf_counter()
         rescored = index.rescore(q["items"], scopes)
         answered = accepted(rescored)
         ms = (time.perf_counter() - started) * 1000
-        row = {**base, "variants": len(q["variants"]), "ms": ms, "nInformative": rescored.n_informative,
-               "items": int(q["items"].size), "runnerUp": rescored.runner_up_ber,
+        row = {**base, "ms": ms, "nInformative": rescored.n_informative, "items": int(q["items"].size),
+               "runnerUp": rescored.runner_up_ber,
                "candidates": [[m.id, m.bit_error_rate, m.offset_seconds] for m in rescored.candidates],
-               "refused": False, "speeds": None, "speedMs": None}
-        if not answered and q["variants"]:  # the speed search, as identify runs it when nothing matched
+               "refused": False}
+        if needs_speed_search(rescored, answered) and q["variants"]:  # as identify runs it
             started = time.perf_counter()
             found = index.rescore_variants([items for _, items in q["variants"]], scopes)
             row["speedMs"] = (time.perf_counter() - started) * 1000
@@ -518,25 +520,22 @@ def rescored_of(row: dict[str, Any]) -> Any:
     return _rescored(row["nInformative"], row["runnerUp"], row["candidates"])
 
 
-def _rescored(n_informative: int, runner_up: float, candidates: list[list[Any]], speed: float = 1.0) -> Any:
+def _rescored(n_informative: int, runner_up: float, candidates: list[list[Any]]) -> Any:
     from soundcanvas.maps.fingerprints import similarity
     from soundcanvas.maps.fpindex import Match, Rescored
 
-    return Rescored(n_informative, tuple(Match("song", c[0], "public", "", "", similarity(c[1]), c[2], c[1], speed)
+    return Rescored(n_informative, tuple(Match("song", c[0], "public", "", "", similarity(c[1]), c[2], c[1])
                                          for c in candidates), runner_up)
 
 
 def speed_answer(row: dict[str, Any]) -> Any:
-    """The speed search's answer for a row run_queries sent to it (`FingerprintIndex.identify_speeds`' decision),
-    or None."""
-    from soundcanvas.maps.fpindex import accepted
+    """The speed search's answer for a row run_queries sent to it (`fpindex.speed_accepted`, the decision
+    `FingerprintIndex.identify_speeds` makes), or None."""
+    from soundcanvas.maps.fpindex import speed_accepted
 
-    best = None
-    for speed, n_informative, runner_up, candidates in row["speeds"] or []:
-        matches = accepted(_rescored(n_informative, runner_up, candidates, speed))
-        if matches and (best is None or matches[0].bit_error_rate < best.bit_error_rate):
-            best = matches[0]
-    return best
+    found = speed_accepted((speed, _rescored(n_informative, runner_up, candidates))
+                           for speed, n_informative, runner_up, candidates in row["speeds"] or [])
+    return found[0] if found else None
 
 
 def judge(rows: list[dict[str, Any]], *, speed_search: bool = False, **rule: Any) -> list[dict[str, Any]]:

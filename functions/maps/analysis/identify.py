@@ -30,7 +30,7 @@ from soundcanvas.core import api, audio, inputs
 from soundcanvas.core.errors import AudioRejected
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.maps import fingerprints, identify_uploads
-from soundcanvas.maps.fpindex import MIN_SNIPPET_ITEMS, Match, accepted
+from soundcanvas.maps.fpindex import Match, accepted, needs_speed_search
 from soundcanvas.maps.fpkeys import PUBLIC_SCOPE
 from soundcanvas.maps.steps import MapsRuntime
 
@@ -115,7 +115,7 @@ def _snippet_matches(samples: np.ndarray, items: np.ndarray, scopes: list[str]) 
     same samples."""
     rescored = index.rescore(items, scopes)
     matches = accepted(rescored)
-    if matches or rescored.n_informative < MIN_SNIPPET_ITEMS:
+    if not needs_speed_search(rescored, matches):
         return matches
     metrics.add_metric(name="SpeedSearches", unit=MetricUnit.Count, value=1)
     return index.identify_speeds(fingerprints.speed_variants(samples, fingerprints.SAMPLE_RATE_HZ), scopes)

@@ -238,6 +238,21 @@ def test_snippet_threshold_grows_with_items_and_is_capped() -> None:
     assert fpindex.snippet_max_ber(0) == 0.0
 
 
+def test_the_speed_search_runs_only_after_a_miss_with_music_enough_to_vote() -> None:
+    n = fpindex.MIN_SNIPPET_ITEMS
+    missed = rescored(n, [0.45], 0.5)
+    assert fpindex.accepted(missed) == [] and fpindex.needs_speed_search(missed, [])
+    assert not fpindex.needs_speed_search(rescored(n - 1, [0.45], 0.5), [])  # mostly silence: silent at any speed
+    found = rescored(n, [0.0], 0.5)
+    assert not fpindex.needs_speed_search(found, fpindex.accepted(found))
+    # the decision over variants: the accepted one of lowest BER, with its speed; none accepted, []
+    limit = fpindex.snippet_max_ber(n)
+    chosen = fpindex.speed_accepted([(0.99, rescored(n, [limit - 0.01], 0.5)), (1.02, rescored(n, [limit - 0.03], 0.5)),
+                                     (1.03, rescored(n, [limit + 0.01], 0.5))])
+    assert [(m.speed, m.bit_error_rate) for m in chosen] == [(1.02, pytest.approx(limit - 0.03))]
+    assert fpindex.speed_accepted([(1.02, missed)]) == []
+
+
 def test_identify_is_the_decision_on_rescore(catalog: FingerprintIndex) -> None:
     query = snippet_items("b", 12.0, 10, "noise-10dB-SNR")
     found = catalog.rescore(query, ["public"])

@@ -171,6 +171,23 @@ def accepted(rescored: Rescored, *, min_items: int | None = None, ber_a: float |
     return [m for m in rescored.candidates if m.bit_error_rate <= limit]
 
 
+def needs_speed_search(rescored: Rescored, answer: list[Match]) -> bool:
+    """Whether identify goes on to the speed search: nothing was accepted, and the snippet had music enough to vote
+    (a mostly silent one would be as silent at any speed)."""
+    return not answer and rescored.n_informative >= MIN_SNIPPET_ITEMS
+
+
+def speed_accepted(found: Iterable[tuple[float, Rescored]]) -> list[Match]:
+    """The speed search's decision over (speed, Rescored) of each variant: `accepted` for each, and of those that
+    answer, the one whose best candidate has the lowest BER, each match with that speed; [] when none answers."""
+    best: list[Match] = []
+    for speed, rescored in found:
+        matches = accepted(rescored)
+        if matches and (not best or matches[0].bit_error_rate < best[0].bit_error_rate):
+            best = [replace(m, speed=speed) for m in matches]
+    return best
+
+
 def snippet_max_ber(n_items: int, *, a: float | None = None, b: float | None = None, cap: float | None = None) -> float:
     """The BER a snippet of n_items informative items must beat to count as a match: min(cap, a - b/sqrt(n)).
 
@@ -352,12 +369,8 @@ class FingerprintIndex:
         all of them stays above the rule's thresholds at each length (random offsets; songs' endings, which score
         as low as right answers in plain queries too, are refused by the margin; docs/maps-fingerprint-bench.md
         prints both), so the rule needs no stricter form here."""
-        best: list[Match] = []
-        for (speed, _), rescored in zip(variants, self.rescore_variants([i for _, i in variants], scopes), strict=True):
-            matches = accepted(rescored)
-            if matches and (not best or matches[0].bit_error_rate < best[0].bit_error_rate):
-                best = [replace(m, speed=speed) for m in matches]
-        return best
+        found = self.rescore_variants([items for _, items in variants], scopes)
+        return speed_accepted([(speed, rescored) for (speed, _), rescored in zip(variants, found, strict=True)])
 
     def rescore_variants(self, variants: Sequence[np.ndarray], scopes: Sequence[str]) -> list[Rescored]:
         """`rescore` of each of several queries (one snippet's speed variants), their term items read in one
