@@ -86,6 +86,8 @@ IMPORT_ENV = {
     "MAP_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:MapStateMachine",
     "BILLING_TABLE_NAME": "BillingTable",
     "NOTIFICATIONS_TABLE_NAME": "NotificationsTable",
+    "CONNECTIONS_TABLE_NAME": "ConnectionsTable",
+    "WEBSOCKET_ENDPOINT": "https://LiveProgressApi.execute-api.us-east-1.amazonaws.com/v1",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "AWS_ACCESS_KEY_ID": "unused",
     "AWS_SECRET_ACCESS_KEY": "unused",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -9,6 +10,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from local_stack.stack import LocalStack
 from tests.audiogen import tagged_flac
@@ -34,6 +37,14 @@ def _fingerprinted(stack: LocalStack, user: str) -> int:
         TableName=table, ConsistentRead=True, FilterExpression="begins_with(pk, :a) AND #scope = :user",
         ExpressionAttributeNames={"#scope": "scope"}, ExpressionAttributeValues={":a": {"S": "a#"}, ":user": {"S": user}})
     return sum(len(page["Items"]) for page in pages)
+
+
+def _connection_items(stack: LocalStack, user: str) -> list[dict]:
+    """Items of the live-progress table that name the user (a scan: the test's view, never the product's)."""
+    pages = stack.client("dynamodb").get_paginator("scan").paginate(
+        TableName=stack.template.names["ConnectionsTable"], ConsistentRead=True,
+        FilterExpression="userId = :user OR contains(pk, :user)", ExpressionAttributeValues={":user": {"S": user}})
+    return [item for page in pages for item in page["Items"]]
 
 
 def _catalog_keys(stack: LocalStack, song_id: str) -> list[str]:
@@ -107,9 +118,17 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     assert entry["name"] == "Blue Hour" and [r["grade"] for r in entry["reviews"]] == [4]
     assert requests.get(entry["files"]["original"], timeout=30).content == flac.read_bytes()
 
-    deleted = me.session.delete(me.url("/me"), timeout=60)
-    assert deleted.status_code == 200, deleted.text
+    with connect(f"{stack.ws_url}?token={stack.token(user)}", open_timeout=10) as live:  # following a job live
+        live.send(json.dumps({"action": "subscribe", "kind": "generation", "id": job["jobId"]}))
+        assert json.loads(live.recv(timeout=10))["action"] == "subscribed"
+        assert _connection_items(stack, user)
+        deleted = me.session.delete(me.url("/me"), timeout=60)
+        assert deleted.status_code == 200, deleted.text
+        with pytest.raises(ConnectionClosed):  # the erase closed the socket ...
+            live.recv(timeout=10)
     removed = deleted.json()["removed"]
+    assert removed["connections"] == 1
+    assert _connection_items(stack, user) == []  # ... and nothing in the table names the user
     assert (removed["generations"], removed["tracks"], removed["transcriptions"], removed["blends"],
             removed["songs"], removed["maps"], removed["notifications"]) == (1, 2, 1, 1, 1, 1, 1)
     assert _fingerprinted(stack, user) == 0  # the tracks' fingerprints left the index
@@ -125,7 +144,8 @@ def test_export_then_delete_everything(stack: LocalStack, tmp_path: Path) -> Non
     again = me.session.delete(me.url("/me"), timeout=60).json()["removed"]
     assert again == {"generations": 0, "tracks": 0, "transcriptions": 0, "blends": 0, "songs": 0, "maps": 0,
                      "fingerprints": 0, "preferences": 0, "objects": 0, "communityItemsAnonymized": 0, "karmaItems": 0,
-                     "notifications": 0, "billingCustomerLinks": 0, "mapsKept": 0}
+                     "notifications": 0, "billingCustomerLinks": 0, "mapsKept": 0,
+                     "connections": 0}
     # Nobody else lost anything.
     assert other.track(kept["trackId"]).json()["status"] == "READY" and objects(stack, other.user)
 

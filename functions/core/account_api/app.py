@@ -11,6 +11,7 @@
   comments and reasons; their pending edits are withdrawn. That one id replaces the user's everywhere Maps
   keeps it beyond their own records (soundcanvas.maps.erasure): a kept map's record, other users' ledger
   entries their decisions earned, a catalog song's recording they gave.
+  The caller's live-progress WebSocket connections are closed and forgotten first, so nothing more is pushed to them.
   Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
   wrote. Quota counters hold a count and nothing else and expire a day after their window (minutes to a calendar
@@ -32,7 +33,7 @@ from botocore.config import Config
 
 from soundcanvas.blend import blends as blend_records
 from soundcanvas.blend import songs as catalog
-from soundcanvas.core import api, storage
+from soundcanvas.core import api, live, storage
 from soundcanvas.core.billing import BillingStore
 from soundcanvas.core.entitlements import EntitlementStore
 from soundcanvas.core.notifications import ContactStore, NotificationStore, public_view
@@ -55,7 +56,7 @@ metrics = Metrics()
 settings = Settings.from_env(need=("TRACKS_TABLE_NAME", "USERS_TABLE_NAME", "TRANSCRIPTIONS_TABLE_NAME",
                                    "BLENDS_TABLE_NAME", "SONGS_TABLE_NAME", "MAPS_TABLE_NAME",
                                    "FINGERPRINTS_TABLE_NAME", "COMMUNITY_TABLE_NAME", "NOTIFICATIONS_TABLE_NAME",
-                                   "BILLING_TABLE_NAME"))
+                                   "BILLING_TABLE_NAME", "CONNECTIONS_TABLE_NAME", "WEBSOCKET_ENDPOINT"))
 s3 = aws.create_client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
 generations = jobs.JobStore(settings.table_name, settings.region, host=settings.dynamodb_endpoint)
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint)
@@ -206,6 +207,8 @@ def export_me() -> dict[str, Any]:
 @app.delete("/me")
 def delete_me() -> dict[str, Any]:
     user_id = api.caller(app)
+    publisher = live.publisher()  # its table and endpoint are in `need` above
+    connections = publisher.close_user(user_id) if publisher is not None else 0
     own_songs = [record["songId"] for record in song_store.owned(user_id)]
     song_objects = sum(storage.delete_prefix(s3, settings.bucket_name, catalog.prefix(song_id)) for song_id in own_songs)
     # Fingerprints: the audio items (fingerprint, title) of every track and own song; see soundcanvas.maps.fpkeys.
@@ -239,6 +242,7 @@ def delete_me() -> dict[str, Any]:
         # The plan lives on the user item (deleted below); the Stripe customer itself stays at Stripe.
         "billingCustomerLinks": int(billing.forget_customer(customer)) if customer else 0,
         "preferences": user_settings.delete(user_id),
+        "connections": connections,
         "objects": song_objects + len(map_documents) + sum(
             storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/") for prefix in USER_PREFIXES),
     }

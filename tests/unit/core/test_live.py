@@ -109,6 +109,23 @@ def test_disconnect_removes_the_connection_and_every_subscription(store: live.Co
     assert store.subscribers("generation", "alice", "j2") == []
     remaining = [(i.pk, i.sk) for i in store.model.scan()]
     assert all("c1" not in pk and sk != "c1" for pk, sk in remaining), remaining
+    assert store.connections_of("alice") == ["c2"]
+
+
+def test_forgetting_a_user_leaves_nothing_of_theirs_and_everyone_else_as_they_were(
+        store: live.ConnectionStore) -> None:
+    for connection, user in (("c1", "alice"), ("c2", "alice"), ("c3", "alice"), ("b1", "bob")):
+        store.connect(connection, user)
+    store.subscribe("c1", "alice", "generation", "j1")
+    store.subscribe("c2", "alice", "map", "m1")
+    store.subscribe("b1", "bob", "generation", "j9")
+    store.model.get("C#c3", "#").delete()  # a connection item already gone (TTL) while its user item remains
+    assert sorted(store.forget_user("alice")) == ["c1", "c2", "c3"]
+    left = list(store.model.scan())
+    assert all(item.userId != "alice" and "alice" not in item.pk for item in left), [(i.pk, i.sk) for i in left]
+    assert store.owner("b1") == "bob" and store.subscribers("generation", "bob", "j9") == ["b1"]
+    assert store.connections_of("bob") == ["b1"]
+    assert store.forget_user("alice") == []  # again: nothing left to forget
 
 
 def test_unsubscribe_stops_only_that_record(store: live.ConnectionStore) -> None:
@@ -265,6 +282,37 @@ def test_posts_are_signed_for_execute_api_and_a_wrong_signature_is_refused(store
     gone = live.stats["gone"]
     assert signed.publish(payload, "alice") == 0  # closed: the endpoint's 410 removes it
     assert live.stats["gone"] == gone + 1 and store.subscribers("generation", "alice", "j1") == []
+
+
+def test_closing_a_users_connections_closes_their_sockets_only(store: live.ConnectionStore,
+                                                               management: WebSocketServer) -> None:
+    with connect(management.url, open_timeout=10) as mine, connect(management.url, open_timeout=10) as theirs:
+        assert until(lambda: len(management.clients()) == 2)
+        ids = [client.connection_id for client in management.clients()]
+        store.connect(ids[0], "alice")
+        store.connect(ids[1], "bob")
+        store.connect("closed-already", "alice")  # the endpoint answers 410: not a failure
+        store.subscribe(ids[0], "alice", "generation", "j1")
+        publisher = live.Publisher(store, management.management_url, "us-east-1", credentials=Credentials(*KEYS))
+        failed = live.stats["failed"]
+        assert publisher.close_user("alice") == 2
+        assert live.stats["failed"] == failed
+        assert until(lambda: management.client(ids[0]) is None)
+        assert management.client(ids[1]) is not None and store.owner(ids[1]) == "bob"
+        assert store.connections_of("alice") == [] and store.subscribers("generation", "alice", "j1") == []
+        # the client side: one of the two sockets (which one the server named ids[0] is not known here) was closed
+        assert until(lambda: [sock.protocol.state.name for sock in (mine, theirs)].count("CLOSED") == 1)
+        assert publisher.close_user("alice") == 0
+
+
+def test_closing_forgets_the_connections_even_when_the_endpoint_fails(store: live.ConnectionStore) -> None:
+    store.connect("c1", "alice")
+    store.subscribe("c1", "alice", "generation", "j1")
+    publisher = live.Publisher(store, "http://127.0.0.1:9/v1", "us-east-1", credentials=Credentials(*KEYS))
+    failed = live.stats["failed"]
+    assert publisher.close_user("alice") == 1  # nothing listens on port 9: counted, and the items are gone anyway
+    assert live.stats["failed"] == failed + 1
+    assert store.owner("c1") is None and store.subscribers("generation", "alice", "j1") == []
 
 
 def test_publishing_is_bounded_in_time(store: live.ConnectionStore) -> None:

@@ -5,14 +5,16 @@ The record stores call `changed(kind, user_id, item_id, record)` right after the
 a record (a claim, a finished stage, a failure, a regenerate): generation jobs, library tracks, transcriptions,
 blends and drum maps all reach this module, and only this module knows about connections.
 
-ConnectionsTable (partition `pk`, sort `sk`, TTL `expiresAt`) holds three kinds of item:
+ConnectionsTable (partition `pk`, sort `sk`, TTL `expiresAt`) holds four kinds of item:
 
     pk = C#{connectionId}  sk = #                    the connection: its user, when it opened
     pk = C#{connectionId}  sk = S#{kind}#{user}#{id}  what the connection listens to (read on disconnect)
     pk = S#{kind}#{user}#{id}  sk = {connectionId}    who listens to a record (one Query per push, no scan)
+    pk = U#{user}  sk = {connectionId}               a user's connections (read when the account is erased)
 
 A subscription names the record's owner, so a push for one user's record can only find that user's
-connections. Every item expires with its connection (API Gateway closes a connection after two hours).
+connections. Every item expires with its connection (API Gateway closes a connection after two hours); erasing
+an account (`DELETE /me`) closes the user's open connections and deletes their items at once (`Publisher.close_user`).
 
 Publishing never fails the workflow and is bounded in time: the DynamoDB client and the PostToConnection
 requests have short timeouts and no retries, the posts to several connections go out in parallel and the
@@ -65,7 +67,7 @@ CONNECTION_SECONDS = 2 * 3600 + 600  # API Gateway's 2 h connection limit, plus 
 MAX_SUBSCRIPTIONS = 100  # per connection
 PUSH_DEADLINE_SECONDS = 1.0  # the longest a record write waits for its pushes
 PUSH_WORKERS = 8  # posts to one record's subscribers at once (each waits on the network, not the CPU)
-CONNECTION, SUBSCRIPTION = "C#", "S#"
+CONNECTION, SUBSCRIPTION, USER = "C#", "S#", "U#"
 stats: Counter[str] = Counter()  # pushed, gone, failed, late, skipped (this process; tests and the bench read it)
 
 
@@ -113,8 +115,15 @@ class ConnectionStore:
     def connect(self, connection_id: str, user_id: str) -> None:
         """Remember an accepted connection and its user until it expires."""
         now = self.clock()
-        self.model(f"{CONNECTION}{connection_id}", "#", userId=user_id, connectedAt=now_iso(now),
-                   expiresAt=int(now + CONNECTION_SECONDS)).save()
+        expires = int(now + CONNECTION_SECONDS)
+        with self.model.batch_write() as batch:
+            batch.save(self.model(f"{CONNECTION}{connection_id}", "#", userId=user_id, connectedAt=now_iso(now),
+                                  expiresAt=expires))
+            batch.save(self.model(f"{USER}{user_id}", connection_id, userId=user_id, expiresAt=expires))
+
+    def connections_of(self, user_id: str) -> list[str]:
+        """The ids of a user's connections, expired ones included (their items may not be deleted yet)."""
+        return [item.sk for item in self.model.query(f"{USER}{user_id}")]
 
     def owner(self, connection_id: str) -> str | None:
         """The user of an open connection, or None (never connected, disconnected or expired)."""
@@ -163,14 +172,28 @@ class ConnectionStore:
         return [item.sk for item in self.model.query(topic(kind, user_id, item_id)) if item.expiresAt > now]
 
     def disconnect(self, connection_id: str) -> int:
-        """Forget a connection and all its subscriptions; returns how many items went."""
+        """Forget a connection and all its subscriptions; returns how many of the connection's items went (the
+        connection and its subscriptions; the copies under the records and the user go with them)."""
         items = list(self.model.query(f"{CONNECTION}{connection_id}"))
         with self.model.batch_write() as batch:
             for item in items:
                 if item.sk.startswith(SUBSCRIPTION):
                     batch.delete(self.model(item.sk, connection_id))
+                else:
+                    batch.delete(self.model(f"{USER}{item.userId}", connection_id))
                 batch.delete(item)
         return len(items)
+
+    def forget_user(self, user_id: str) -> list[str]:
+        """Disconnect every connection of a user (an erased account); returns their ids. Nothing of the user is
+        left in the table afterwards: a user item whose connection item has already gone is deleted too."""
+        connection_ids = self.connections_of(user_id)
+        for connection_id in connection_ids:
+            self.disconnect(connection_id)
+        with self.model.batch_write() as batch:
+            for connection_id in connection_ids:
+                batch.delete(self.model(f"{USER}{user_id}", connection_id))
+        return connection_ids
 
 
 def current_state(dynamodb: Any, table_name: str, kind: str, user_id: str, item_id: str,
@@ -209,10 +232,11 @@ def _number(value: Any) -> int | float | None:
 
 
 class ManagementApi:
-    """API Gateway's Management API, PostToConnection only, as the signed HTTP request it is:
-    `POST {endpoint}/@connections/{connectionId}` with the message as the body, signed by botocore's SigV4Auth for
-    execute-api, over one keep-alive connection pool to the endpoint (1 s to connect, 1 s to answer, no retries).
-    botocore's client spent 1.2-1.3 ms of CPU per post building the same request (docs/clients.md#push-latency)."""
+    """API Gateway's Management API, PostToConnection and DeleteConnection, as the signed HTTP requests they are:
+    `POST {endpoint}/@connections/{connectionId}` with the message as the body (`DELETE` closes the connection),
+    signed by botocore's SigV4Auth for execute-api, over one keep-alive connection pool to the endpoint (1 s to
+    connect, 1 s to answer, no retries). botocore's client spent 1.2-1.3 ms of CPU per post building the same
+    request (docs/clients.md#push-latency)."""
 
     def __init__(self, endpoint: str, region: str, credentials: Credentials | None = None) -> None:
         url = urlsplit(endpoint.rstrip("/"))
@@ -233,10 +257,17 @@ class ManagementApi:
     def post(self, signer: SigV4Auth, connection_id: str, data: bytes) -> tuple[int, str]:
         """Send one message; returns the status and API Gateway's error type (x-amzn-ErrorType, "" on success).
         Raises urllib3's HTTPError when the endpoint cannot be reached or does not answer in time."""
+        return self._request(signer, "POST", connection_id, data)
+
+    def delete(self, signer: SigV4Auth, connection_id: str) -> tuple[int, str]:
+        """Close a connection (DeleteConnection); answers and raises as `post` does (410: already closed)."""
+        return self._request(signer, "DELETE", connection_id, b"")
+
+    def _request(self, signer: SigV4Auth, method: str, connection_id: str, data: bytes) -> tuple[int, str]:
         path = f"{self.path}/@connections/{quote(connection_id, safe='-_.~')}"
-        request = AWSRequest(method="POST", url=self.url + path, data=data)
+        request = AWSRequest(method=method, url=self.url + path, data=data)
         signer.add_auth(request)
-        response = self.http.request("POST", path, body=data, headers=dict(request.headers.items()),
+        response = self.http.request(method, path, body=data or None, headers=dict(request.headers.items()),
                                      retries=False, redirect=False)
         return response.status, str(response.headers.get("x-amzn-ErrorType", "")).split(":")[0]
 
@@ -275,6 +306,29 @@ class Publisher:
             log.warning("live progress: %d of %d pushes still running after %.1f s", len(late), len(targets),
                         self.deadline)
         return sum(1 for future in done if future.result())
+
+    def close_user(self, user_id: str) -> int:
+        """An erased account: forget every connection of the user (raises if the table cannot be written, so the
+        erase fails and can be retried), then ask API Gateway to close the ones still open (a connection already
+        closed answers 410; any other failure is logged and counted: the connection has nothing left to receive and
+        closes within its two hours). Returns how many connections the user had."""
+        connection_ids = self.store.forget_user(user_id)
+        if not connection_ids:
+            return 0
+        try:
+            signer = self.api.signer()
+        except BotoCoreError as exc:
+            _failed("no credentials to sign DeleteConnection", exc)
+            return len(connection_ids)
+        for connection_id in connection_ids:
+            try:
+                status, error = self.api.delete(signer, connection_id)
+            except urllib3.exceptions.HTTPError as exc:
+                _failed("DeleteConnection unreachable", exc)
+                continue
+            if not (200 <= status < 300 or status == 410):
+                _failed("DeleteConnection refused", f"{status} {error}".strip())
+        return len(connection_ids)
 
     def _post(self, signer: SigV4Auth, connection_id: str, data: bytes) -> bool:
         try:
