@@ -304,8 +304,8 @@ def _management_handler(server: WebSocketServer) -> type[BaseHTTPRequestHandler]
             elif self.command == "GET":
                 self._answer(200, {"connectedAt": _iso(client.connected_at), "lastActiveAt": _iso(client.last_active),
                                    "identity": {"sourceIp": client.source_ip, "userAgent": client.user_agent}})
-            elif self.command == "DELETE":
-                client.connection.close()
+            elif self.command == "DELETE":  # API Gateway answers at once; the closing handshake goes on without it
+                threading.Thread(target=client.connection.close, name="ws-delete", daemon=True).start()
                 self._answer(204)
             else:
                 self._answer(405, {"message": "Method Not Allowed"}, "BadRequestException")

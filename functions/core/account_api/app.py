@@ -11,7 +11,7 @@
   comments and reasons; their pending edits are withdrawn. That one id replaces the user's everywhere Maps
   keeps it beyond their own records (soundcanvas.maps.erasure): a kept map's record, other users' ledger
   entries their decisions earned, a catalog song's recording they gave.
-  The caller's live-progress WebSocket connections are closed and forgotten first, so nothing more is pushed to them.
+  Then the caller's live-progress WebSocket connections are forgotten and closed, so nothing more is pushed to them.
   Idempotent: a second call removes nothing.
   A workflow still running for a deleted job or track finds its record gone and removes what it
   wrote. Quota counters hold a count and nothing else and expire a day after their window (minutes to a calendar
@@ -207,8 +207,6 @@ def export_me() -> dict[str, Any]:
 @app.delete("/me")
 def delete_me() -> dict[str, Any]:
     user_id = api.caller(app)
-    publisher = live.publisher()  # its table and endpoint are in `need` above
-    connections = publisher.close_user(user_id) if publisher is not None else 0
     own_songs = [record["songId"] for record in song_store.owned(user_id)]
     song_objects = sum(storage.delete_prefix(s3, settings.bucket_name, catalog.prefix(song_id)) for song_id in own_songs)
     # Fingerprints: the audio items (fingerprint, title) of every track and own song; see soundcanvas.maps.fpkeys.
@@ -242,10 +240,12 @@ def delete_me() -> dict[str, Any]:
         # The plan lives on the user item (deleted below); the Stripe customer itself stays at Stripe.
         "billingCustomerLinks": int(billing.forget_customer(customer)) if customer else 0,
         "preferences": user_settings.delete(user_id),
-        "connections": connections,
         "objects": song_objects + len(map_documents) + sum(
             storage.delete_prefix(s3, settings.bucket_name, f"{prefix}/{user_id}/") for prefix in USER_PREFIXES),
     }
+    # After the records: a client that reconnects at once (its token is still valid) finds nothing to follow.
+    publisher = live.publisher()  # its table and endpoint are in `need` above
+    removed["connections"] = publisher.close_user(user_id) if publisher is not None else 0
     edit_store.end_erasure(user_id)  # last: a retry of an erase cut short reuses the anonymous id
     metrics.add_metric(name="AccountsDeleted", unit=MetricUnit.Count, value=1)
     logger.info("account data deleted", extra=removed)
