@@ -77,11 +77,11 @@ def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_
     probabilities[[20, 60, 100], hat] = 0.9
     probabilities[61, opened] = 0.8  # within +-2 frames of the hat at 60: that one is open
     probabilities[140, opened] = 0.9  # an open output alone is no hit
-    probabilities[[30, 80], snare] = [0.7, 0.4]  # the second is under the cut
+    probabilities[[30, 80, 120], snare] = [0.7, 0.4, 0.3]  # the song's cut: half of 0.7 (song_cut); the last is under it
     lanes = np.ones((len(LANES), frames), np.float32)
     hits = detected_hits(probabilities, lanes, model)
     found = sorted((round(hit.time_seconds * FRAME_RATE_HZ), hit.lane) for hit in hits)
-    assert found == [(20, "hihat_closed"), (30, "snare"), (60, "hihat_open"), (100, "hihat_closed")]
+    assert found == [(20, "hihat_closed"), (30, "snare"), (60, "hihat_open"), (80, "snare"), (100, "hihat_closed")]
 
 
 def test_a_ride_hit_on_a_hi_hat_hit_is_dropped_and_the_others_kept() -> None:

@@ -110,6 +110,29 @@ def test_a_band_without_drums_gives_few_drum_hits(tmp_path: Path) -> None:
     assert len(hits) < 0.25 * len(drums_alone)
 
 
+def _strokes(heights: list[float], frames: int = 600) -> np.ndarray:
+    """A detector output with one clean peak of each height, 20 frames apart."""
+    trace = np.zeros(frames, dtype=np.float32)
+    for index, height in enumerate(heights):
+        trace[10 + 20 * index] = height
+    return trace
+
+
+def test_the_song_cut_follows_how_sure_the_detector_is_of_the_song() -> None:
+    from soundcanvas.maps.drums import SONG_CUT_FRACTION, pick_peaks, song_cut
+
+    sure = _strokes([0.95] * 12 + [0.4] * 3)  # a familiar kit: three doubtful peaks past the hi-hat's fixed cut
+    assert song_cut(sure, 0.3) == pytest.approx(SONG_CUT_FRACTION * 0.95)
+    assert pick_peaks(sure, 0.3, 0.0).size == 15
+    assert pick_peaks(sure, song_cut(sure, 0.3), 0.0).size == 12  # the doubtful ones go
+    unsure = _strokes([0.6] * 12 + [0.35] * 4)  # an unfamiliar kit: its soft strokes below the fixed cut
+    assert pick_peaks(unsure, 0.5, 0.0).size == 12
+    assert pick_peaks(unsure, song_cut(unsure, 0.5), 0.0).size == 16  # ... are kept
+    faint = _strokes([0.3] * 5)
+    assert song_cut(faint, 0.5) == 0.5  # nothing reaches the fixed cut: it stands, so no hit is made up
+    assert song_cut(np.zeros(600, dtype=np.float32), 0.3) == 0.3
+
+
 def test_every_lane_has_templates_and_the_gm_map_names_only_lanes() -> None:
     model = load_model()
     assert set(GM_NOTE_TO_LANE.values()) == set(LANES)
