@@ -706,7 +706,7 @@ def report(results: dict, absent: dict, tempo_ok: dict, shared: dict,
         "in the ride grooves of Millo_MultiLayered3 and BJA_Pacific and -4.0 to -14.7 dB in grooves on hats (their "
         "closed hats ring, snares and open hats fill the band), so no cut tells the two apart.",
         "- A song's own cut for the snare and the hi-hats, adopted (2026-12-02, a later session; chosen on the "
-        "validation split, then read once). The detector's peaks at a kit's hits sit near 1 on kits like those it "
+        "validation split, then read). The detector's peaks at a kit's hits sit near 1 on kits like those it "
         "learnt from and at 0.4-0.6 on others or under a band, so one fixed cut is too high for some songs and too low "
         "for others: on the validation split the best cut per groove, chosen with the answers (0.1-0.7), would give "
         "the hi-hat about 0.85/0.85 against 0.78/0.76 at the fixed 0.3 (the best fixed cut: 0.4 alone, 0.15 in a mix). "
@@ -715,14 +715,23 @@ def report(results: dict, absent: dict, tempo_ok: dict, shared: dict,
         "plateau and the snare up to 0.88/0.79 (level 0.3, fraction 0.6). Adopted, for one constant and no floor: the "
         "level is the output's fixed cut (0.5 snare, 0.3 hats) and the fraction 0.5 (drums.song_cut). Validation "
         "(mean of the three kits' means): snare 0.85/0.76 -> 0.86/0.79 (ForzeeStereo 0.73/0.58 -> 0.77/0.64), "
-        "hi-hat 0.78/0.76 -> 0.79/0.79, closed 0.68/0.73 -> 0.70/0.75, open 0.38/0.37 -> 0.38/0.39; hats where no "
-        "closed hat is played 149/85 -> 169/95 a minute. The toms and the crash with the same rule: tom_high "
-        "0.29/0.26 -> 0.28/0.24, tom_low 0.74/0.71 -> 0.75/0.68, crash 0.71/0.68 -> 0.72/0.70 (per-groove means): "
-        "not for them. Ten FluidR3 bass-and-piano parts without drums (seeds 9004..9013): no hat peak over 0.1, "
-        "either rule. Then read once, nothing changed after (TimGM6mb's eleventh reading, the recorded kits' "
-        "eighth): TimGM6mb snare 0.87/0.86 -> 0.89/0.86, hihat 0.68/0.68 -> 0.69/0.66, closed 0.76/0.77 -> "
-        "0.77/0.76; recorded kits snare 0.85/0.82 -> 0.85/0.83, hihat 0.81/0.82 -> 0.80/0.80 (0.798 in a mix: "
-        "the mix target, met before, missed by 0.002, inside both intervals), ride 0.09/0.03 -> 0.13/0.06.",
+        "hi-hat 0.78/0.76 -> 0.79/0.79 (ForzeeStereo 0.71/0.70 -> 0.75/0.75), closed 0.68/0.73 -> 0.70/0.75, open "
+        "0.38/0.37 -> 0.38/0.39; hats where no closed hat is played 149/85 -> 169/95 a minute. The toms and the crash "
+        "with the same rule (the detector's raw peaks, before the low toms' gate; means over grooves): tom_high "
+        "0.29/0.26 -> 0.28/0.24, tom_low 0.74/0.71 -> 0.75/0.68, crash 0.71/0.68 -> 0.72/0.70: not for them; the "
+        "open hat's output with its own song cut: open 0.38/0.39 -> 0.38/0.39, not adopted. Read once (TimGM6mb's "
+        "eleventh reading, the recorded kits' eighth): TimGM6mb snare 0.87/0.86 -> 0.89/0.86, hihat 0.68/0.68 -> "
+        "0.69/0.66, closed 0.76/0.77 -> 0.77/0.76; recorded kits snare 0.85/0.82 -> 0.85/0.83, hihat 0.81/0.82 -> "
+        "0.80/0.80, ride 0.09/0.03 -> 0.13/0.06. A review then found what no split can show, as every groove has a "
+        "snare: in ten FluidR3 bass-and-piano parts without drums (seeds 9004..9013, 160 s) the snare output reaches "
+        "0.5 now and then (63 false snares at the fixed cut) and the song's cut doubled them (120); the hat output "
+        "has no peak over 0.1 there. So a peak only the song's cut lets through must also reach its lane's NMF "
+        "threshold, as the low toms' detected hits must (gate 1.0; 0.5: 108 snares there, 2.0: 66 with the "
+        "validation snare at 0.86/0.78): 82 false snares; validation snare 0.86/0.79, hi-hat 0.79/0.78 (ForzeeStereo "
+        "0.77/0.63 and 0.75/0.74), closed 0.70/0.75. Read once more (the twelfth and ninth readings; a script reading "
+        "the same hits also printed the held-out snare per style once, which nothing used): TimGM6mb snare 0.89/0.87, hihat "
+        "0.69/0.66; recorded kits snare 0.86/0.83, hihat 0.80/0.80 (0.798 in a mix: the mix target, met before at "
+        "0.82, missed by 0.002, inside both intervals). Kept as chosen on the validation split; nothing changed after.",
         "",
     ]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from soundcanvas.maps import drums
 from soundcanvas.maps.drums import (
     DETECTOR_OFFSETS,
     DETECTOR_TARGETS,
@@ -68,20 +69,38 @@ def test_the_members_probabilities_are_averaged() -> None:
     assert np.allclose(split[:, hat], 1.0) and np.allclose(np.delete(split, hat, axis=1), 0.0)
 
 
-def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_output() -> None:
+def test_hits_come_from_peaks_over_each_outputs_cut_and_open_hats_from_the_open_output(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     model = replace(load_model(), detected=("snare", "hihat_closed", "hihat_open"),
                     detector_cuts=np.full(len(DETECTOR_TARGETS), 0.5, np.float32))
     frames = 200
     probabilities = np.zeros((frames, len(DETECTOR_TARGETS)), np.float32)
     hat, opened, snare = (DETECTOR_TARGETS.index(name) for name in ("hihat", "hihat_open", "snare"))
     probabilities[[20, 60, 100], hat] = 0.9
+    probabilities[180, hat] = 0.47  # under the fixed cut, over the song's (half of 0.9)
+    probabilities[181, opened] = 0.3  # under the open output's cut: closed
     probabilities[61, opened] = 0.8  # within +-2 frames of the hat at 60: that one is open
     probabilities[140, opened] = 0.9  # an open output alone is no hit
     probabilities[[30, 80, 120], snare] = [0.7, 0.4, 0.3]  # the song's cut: half of 0.7 (song_cut); the last is under it
     lanes = np.ones((len(LANES), frames), np.float32)
     hits = detected_hits(probabilities, lanes, model)
     found = sorted((round(hit.time_seconds * FRAME_RATE_HZ), hit.lane) for hit in hits)
-    assert found == [(20, "hihat_closed"), (30, "snare"), (60, "hihat_open"), (80, "snare"), (100, "hihat_closed")]
+    assert found == [(20, "hihat_closed"), (30, "snare"), (60, "hihat_open"), (80, "snare"), (100, "hihat_closed"),
+                     (180, "hihat_closed")]
+    monkeypatch.setattr(drums, "SONG_CUT_TARGETS", ())  # fixed cuts only: the hat at 180 and the snare at 80 go
+    assert len(detected_hits(probabilities, lanes, model)) == 4
+
+
+def test_a_peak_only_the_songs_cut_lets_through_must_be_heard_by_the_templates() -> None:
+    model = replace(load_model(), detected=("snare",), detector_cuts=np.full(len(DETECTOR_TARGETS), 0.5, np.float32))
+    frames = 200
+    probabilities = np.zeros((frames, len(DETECTOR_TARGETS)), np.float32)
+    probabilities[[20, 60, 100, 140], DETECTOR_TARGETS.index("snare")] = [0.9, 0.9, 0.47, 0.47]  # song's cut 0.45
+    lanes = np.full((len(LANES), frames), 1e-4, np.float32)  # the templates hear nothing ...
+    lanes[LANES.index("snare"), 98:104] = 1.0  # ... but the snare at 100 (and, with no need, at 20)
+    lanes[LANES.index("snare"), 18:24] = 1.0
+    found = [round(hit.time_seconds * FRAME_RATE_HZ) for hit in detected_hits(probabilities, lanes, model)]
+    assert found == [20, 60, 100]  # 60 is over the fixed cut: it needs no templates; 140 is doubtful and unheard
 
 
 def test_a_ride_hit_on_a_hi_hat_hit_is_dropped_and_the_others_kept() -> None:
