@@ -48,3 +48,16 @@ def test_hat_cases_change_the_hat_members_only(tiny: None) -> None:
     hat_votes = without["detector_votes"][bdt.DETECTOR_MEMBERS:]
     columns = [bdt.drums.DETECTOR_TARGETS.index(target) for target in bdt.DETECTOR_EQ_TARGETS]
     assert (hat_votes[:, columns] == 1).all() and hat_votes.sum() == len(columns) * bdt.DETECTOR_MEMBERS
+
+
+def test_the_shipped_files_detector_settings_are_the_tools() -> None:
+    """The shipped model is this tool's output: its per-output cuts and per-lane gates are the tool's constants (a
+    gate changed in one place only would leave the file and the tool telling different stories)."""
+    from soundcanvas.maps.drums import DETECTOR_TARGETS, LANES, load_model
+
+    model = load_model()
+    assert model.detector_gates is not None and model.detector_cuts is not None
+    assert {lane: float(g) for lane, g in zip(LANES, model.detector_gates, strict=True) if g} == bdt.DETECTOR_GATES
+    expected_cuts = [bdt.DETECTOR_CUTS.get(target, 0.5) for target in DETECTOR_TARGETS]
+    assert [float(c) for c in model.detector_cuts] == pytest.approx(expected_cuts)
+    assert tuple(model.detected) == bdt.DETECTED_LANES
