@@ -188,10 +188,9 @@ class ConnectionStore:
         """Disconnect every connection of a user (an erased account); returns their ids. Nothing of the user is
         left in the table afterwards: a user item whose connection item has already gone is deleted too."""
         connection_ids = self.connections_of(user_id)
-        for connection_id in connection_ids:
-            self.disconnect(connection_id)
-        with self.model.batch_write() as batch:
-            for connection_id in connection_ids:
+        orphans = [connection_id for connection_id in connection_ids if self.disconnect(connection_id) == 0]
+        with self.model.batch_write() as batch:  # disconnect removed the others' user items with their connection
+            for connection_id in orphans:
                 batch.delete(self.model(f"{USER}{user_id}", connection_id))
         return connection_ids
 
