@@ -1,11 +1,12 @@
 """Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds, per-lane classifiers and
 onset detector of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS (FluidR3_GM, MIT; MuseScore_General,
 MIT, parts CC0 / public domain), drum kits we synthesize and recorded CC0 drums; so the file is MIT.
-Deterministic for a given BLAS and thread count: the shipped file is this tool's output on the bench machine (2 cores,
-numpy's OpenBLAS at its default threads). Another thread count rounds sums in another order (templates move by
-1e-8) and the networks' training carries that far (weights by up to 0.2; a one-thread build scored the snare,
-toms and crash 0.01-0.02 apart from the two-thread one on the validation split), so the bench's figures are the
-shipped file's, not every rebuild's.
+Deterministic: the BLAS runs at BUILD_THREADS threads whatever the machine (pinned_blas), because another thread
+count rounds sums in another order (templates move by 1e-8) and the networks' training carries that far (weights
+by up to 0.2: one thread against two). The shipped file is this tool's output, rebuilt from scratch on 2026-12-02 and
+equal array for array to a second build; the file records the numpy, scikit-learn and BLAS it was built with
+(`build`). A different numpy, scikit-learn or OpenBLAS may still round otherwise, so the bench's figures are the
+shipped file's.
 
 1. Templates: every GM drum note of drums.GM_NOTE_TO_LANE played alone at velocities 50, 90 and 127
    (FluidSynth CLI), pooled into drums.band_spectrogram bands; a note's template is the sum of its first
@@ -34,7 +35,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import mido
@@ -83,6 +85,8 @@ SYNTH_SEED = 800
 # (0.87/0.83 -> 0.84/0.79) and the high toms (0.41/0.32 -> 0.28/0.37).
 DETECTOR_CC0_KITS = tuple(cc0kits.CC0Kit(2000 + i) for i in range(24))
 CC0_SEED = 900
+# the BLAS threads every build runs at (pinned_blas): the shipped file's, built on a 2-core machine
+BUILD_THREADS = 2
 DETECTOR_HIDDEN = (64,)
 DETECTOR_EPOCHS = 15
 DETECTOR_MEMBERS = 3  # MLPs from seeds 0, 1, 2: one alone moved by +-0.1 on a validation kit from seed to seed
@@ -382,6 +386,19 @@ def train_detector(audio_cases: Sequence[tuple[dict[str, np.ndarray], np.ndarray
             "detector_member_count": np.asarray(2 * DETECTOR_MEMBERS), "detector_votes": np.stack(votes), **layers}
 
 
+@contextmanager
+def pinned_blas(threads: int = BUILD_THREADS) -> Iterator[str]:
+    """Run the block with every BLAS / OpenMP pool numpy and scikit-learn use at `threads` threads; yields what the
+    build ran with (numpy, scikit-learn and each pool's library, version and threads), for the file's `build`."""
+    import sklearn
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        pools = ", ".join(sorted({f"{p['internal_api']} {p.get('version') or ''} x{p['num_threads']}".replace("  ", " ")
+                                  for p in threadpool_info()}))
+        yield f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, {pools}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "maps-drums")
@@ -391,14 +408,15 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         sys.stderr.write(f"missing SoundFonts or samples: {missing}\n")
         return 2
-    templates, lanes = build_templates(MODEL_SOUNDFONTS, TEMPLATES_PER_LANE, args.cache)
-    cases = [case for case, _ in tune_cases(args.cache)]
-    thresholds, rises, latencies, masks, scores = tune_thresholds(templates, lanes, cases)
-    classifier = train_classifier(drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks), cases)
-    detector = train_detector(cases + synth_cases(args.cache), synth_cases(args.cache, DETECTOR_CC0_KITS, CC0_SEED))
+    with pinned_blas() as build:
+        templates, lanes = build_templates(MODEL_SOUNDFONTS, TEMPLATES_PER_LANE, args.cache)
+        cases = [case for case, _ in tune_cases(args.cache)]
+        thresholds, rises, latencies, masks, scores = tune_thresholds(templates, lanes, cases)
+        classifier = train_classifier(drums.DrumModel(templates, lanes, thresholds, rises, latencies, masks), cases)
+        detector = train_detector(cases + synth_cases(args.cache), synth_cases(args.cache, DETECTOR_CC0_KITS, CC0_SEED))
     np.savez_compressed(args.out, templates=templates, template_lanes=lanes, thresholds=thresholds, rises=rises,
                         latencies_seconds=latencies, masks=masks, **classifier, **detector,
-                        lanes=np.asarray(drums.LANES),
+                        lanes=np.asarray(drums.LANES), build=np.asarray(build),
                         source=np.asarray("FluidR3_GM.sf2 (MIT), MuseScore_General_Full.sf2 (MIT, parts CC0), "
                                           "drum kits we synthesize (bench/maps/synthkits.py) and Sonic Pi's CC0 drum "
                                           "samples (bench/maps/cc0kits.py), these two for the onset detector only; "
@@ -408,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"{lane:14s} threshold {thresholds[i]:.4f} rise {rises[i]:.1f} "
                          f"latency {latencies[i] * 1000:.0f} ms  tune F1 {scores[lane]:.3f}\n")
     sys.stdout.write(f"masks (row masked by column):\n{np.array2string(masks, precision=2)}\n")
-    sys.stdout.write(f"wrote {args.out} ({args.out.stat().st_size} bytes)\n")
+    sys.stdout.write(f"wrote {args.out} ({args.out.stat().st_size} bytes; built with {build})\n")
     return 0
 
 

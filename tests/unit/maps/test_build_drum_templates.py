@@ -61,3 +61,20 @@ def test_the_shipped_files_detector_settings_are_the_tools() -> None:
     expected_cuts = [bdt.DETECTOR_CUTS.get(target, 0.5) for target in DETECTOR_TARGETS]
     assert [float(c) for c in model.detector_cuts] == pytest.approx(expected_cuts)
     assert tuple(model.detected) == bdt.DETECTED_LANES
+
+
+def test_the_build_runs_its_blas_at_the_pinned_thread_count() -> None:
+    """Another thread count sums in another order and the networks' training carries the difference far, so the
+    build pins the BLAS whatever the caller set, and says what it ran with."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=1), bdt.pinned_blas() as build:
+        blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and all(pool["num_threads"] == bdt.BUILD_THREADS for pool in blas)
+    assert f"numpy {np.__version__}" in build and f"x{bdt.BUILD_THREADS}" in build
+
+
+def test_the_shipped_file_was_built_at_the_pinned_thread_count() -> None:
+    with np.load(bdt.drums.TEMPLATES_PATH, allow_pickle=False) as data:
+        build = str(data["build"])
+    assert "scikit-learn" in build and "openblas" in build and f"x{bdt.BUILD_THREADS}" in build
