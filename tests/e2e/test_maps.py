@@ -142,6 +142,25 @@ def catalog_song(stack: LocalStack, songs: dict[str, np.ndarray]) -> str:
     return str(song_id)
 
 
+def test_a_replayed_song_recording_event_changes_nothing(stack: LocalStack, catalog_song: str) -> None:
+    """S3 events arrive at least once: the recording's event run again finds its upload used and leaves the
+    READY song as it was (it used to mark it FAILED)."""
+    giver = mapper(stack, "giver")
+    before = giver.song(catalog_song)
+    sfn = stack.client("stepfunctions")
+    inputs = [sfn.describe_execution(executionArn=e["executionArn"])["input"]
+              for e in machine_executions(stack, "SongAudioStateMachine")]
+    (event,) = [text for text in inputs if f"catalog/{catalog_song}/audio-upload." in text]
+    replay = sfn.start_execution(stateMachineArn=stack.template.state_machines["SongAudioStateMachine"]["arn"],
+                                 input=event)
+    deadline = time.monotonic() + 60
+    while (status := sfn.describe_execution(executionArn=replay["executionArn"])["status"]) == "RUNNING":
+        assert time.monotonic() < deadline, "the replayed execution did not end"
+        time.sleep(0.1)
+    assert status == "SUCCEEDED"
+    assert giver.song(catalog_song) == before
+
+
 def test_a_10_second_mp3_snippet_of_a_catalog_song_identifies_it_and_where_it_starts(
         stack: LocalStack, songs: dict[str, np.ndarray], catalog_song: str) -> None:
     user = mapper(stack, "listener")

@@ -11,7 +11,8 @@ One function, three requests (the state machines say which):
   catalog song (`catalog/{songId}/audio-upload.{ext}`). Checked, fingerprinted, moved to
   `catalog/{songId}/audio.{ext}` with `audio.fp` beside it, indexed ("public" scope for a public
   song, the owner's for a private one), the song's audioStatus READY. Audio that cannot be used
-  marks it FAILED with a message and returns normally.
+  marks it FAILED with a message and returns normally. An upload is used once: a replayed event finds it
+  gone and changes nothing, and a newer upload at the same key is left to its own event.
 - `{"songAudioFailed": <the same event>, "error": {...}}`: the song-audio workflow's Catch.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from soundcanvas.core import audio, failures, storage
 from soundcanvas.core.errors import AudioRejected
@@ -72,8 +74,18 @@ def _track(track: dict[str, Any]) -> dict[str, Any]:
     return {"fingerprintKey": key, "duplicateOf": duplicate}
 
 
+def _discard_upload(upload_key: str, etag: str) -> None:
+    """Delete the used upload, unless a newer one has replaced it since (that one has its own event)."""
+    bucket = runtime.settings.bucket_name
+    if etag:
+        storage.delete_if_unchanged(runtime.s3, bucket, upload_key, etag)
+    else:
+        runtime.s3.delete_object(Bucket=bucket, Key=upload_key)
+
+
 def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
     upload_key = str(event["detail"]["object"]["key"])
+    etag = str(event["detail"]["object"].get("etag") or "")
     parsed = song_audio.parse_audio_upload_key(upload_key)
     if parsed is None:
         return {"ready": False, "reason": f"not a song recording: {upload_key}"}
@@ -87,10 +99,15 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
         return {"ready": False, "reason": "the song was deleted"}
     try:
         items, duration_seconds = fingerprint_object(upload_key)
+    except ClientError as exc:
+        if storage.error_code(exc) not in storage.MISSING:
+            raise
+        logger.info("song recording already used (a replayed event)")
+        return {"ready": False, "reason": "the upload was used already"}
     except (AudioRejected, fingerprints.FingerprintError) as exc:
         with transient_aws_errors():
             runtime.songs.mark_failed(song_id, message=str(exc))
-            runtime.s3.delete_object(Bucket=bucket, Key=upload_key)
+            _discard_upload(upload_key, etag)
         logger.info("song recording refused", extra={"reason": str(exc)})
         return {"ready": False, "reason": str(exc)}
     audio_key, fp_key = song_audio.audio_key(song_id, ext), song_audio.fingerprint_key(song_id)
@@ -103,7 +120,7 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
                                artist=str(song.get("artist") or ""), duration_seconds=duration_seconds), items)
         runtime.songs.mark_ready(song_id, audio_key=audio_key, fingerprint_key=fp_key,
                                  duration_seconds=duration_seconds)
-        runtime.s3.delete_object(Bucket=bucket, Key=upload_key)
+        _discard_upload(upload_key, etag)
     logger.info("song recording attached", extra={"items": int(items.size), "seconds": round(duration_seconds, 1)})
     return {"ready": True, "songId": song_id, "audioKey": audio_key, "fingerprintKey": fp_key}
 
@@ -118,7 +135,7 @@ def _song_audio_failed(event: dict[str, Any], error: dict[str, Any]) -> dict[str
                                 reference=f"song {song_id}")
     with transient_aws_errors():
         marked = runtime.songs.mark_failed(song_id, message=message)
-        runtime.s3.delete_object(Bucket=runtime.settings.bucket_name, Key=upload_key)
+        _discard_upload(upload_key, str(event["detail"]["object"].get("etag") or ""))
     logger.warning("song recording failed", extra={"song_id": song_id, "error": error.get("Error")})
     return {"marked": marked, "message": message}
 

@@ -130,6 +130,22 @@ def test_a_song_with_a_recording_maps_from_it(api: Any, aws: dict[str, Any], clo
     assert record["source"]["audioKey"] == f"catalog/{song_id}/audio.mp3"
 
 
+def test_only_an_upload_in_flight_can_fail(aws: dict[str, Any], clock: ManualClock, song_id: str) -> None:
+    """A failure ends a PENDING upload; a late or replayed one never turns a READY recording FAILED."""
+    audio = SongAudioStore(aws["songs_table"], REGION, clock=clock)
+    assert audio.start_upload(song_id, "bob", "mp3")
+    assert audio.mark_ready(song_id, audio_key=f"catalog/{song_id}/audio.mp3", fingerprint_key="fp",
+                            duration_seconds=61.0)
+    assert not audio.mark_failed(song_id, message="late")
+    song = audio.get(song_id)
+    assert song is not None and song["audioStatus"] == "READY" and not song.get("audioError")
+    assert audio.start_upload(song_id, "bob", "wav")
+    assert audio.mark_failed(song_id, message="not an audio file")
+    song = audio.get(song_id)
+    assert song is not None and song["audioStatus"] == "FAILED" and song["audioError"] == "not an audio file"
+    assert song["audioKey"] == f"catalog/{song_id}/audio.mp3"  # the recording attached before stays
+
+
 def test_maps_are_limited_per_user(api: Any, aws: dict[str, Any], clock: ManualClock) -> None:
     track_id = ready_track(aws, clock, "alice")
     answers = [post_map(api, {"trackId": track_id})[0] for _ in range(api.MAPS.limit + 1)]

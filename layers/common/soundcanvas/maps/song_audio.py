@@ -147,9 +147,10 @@ class SongAudioStore:
         )
 
     def mark_failed(self, song_id: str, *, message: str) -> bool:
-        """FAILED with why; a recording attached before stays (audioKey is kept)."""
+        """FAILED with why, if an upload is in flight (PENDING); a recording attached before stays (audioKey is
+        kept). False otherwise: a replayed or late event never turns a READY recording FAILED."""
         m = self.model
-        return update_if(m(song_id), [m.audioStatus.set(FAILED), m.audioError.set(message)], m.songId.exists())
+        return update_if(m(song_id), [m.audioStatus.set(FAILED), m.audioError.set(message)], m.audioStatus == PENDING)
 
     def set_bpm(self, song_id: str, bpm: float) -> None:
         m = self.model
