@@ -23,8 +23,9 @@ from scipy.signal import resample_poly
 
 from bench.maps import grooves
 from local_stack.stack import LocalStack
-from soundcanvas.maps import document
+from soundcanvas.maps import document, fingerprints
 from soundcanvas.maps.drums import SAMPLE_RATE_HZ
+from soundcanvas.maps.fpindex import FingerprintIndex, IndexedAudio
 from tests.e2e.conftest import machine_executions
 from tests.e2e.test_track_library import Library
 
@@ -140,6 +141,29 @@ def catalog_song(stack: LocalStack, songs: dict[str, np.ndarray]) -> str:
     assert song["audioStatus"] == "READY", song
     assert song["audioDurationSeconds"] == pytest.approx(songs["known"].size / SAMPLE_RATE_HZ, abs=0.2)
     return str(song_id)
+
+
+def test_the_index_round_trips_through_the_local_dynamodb_endpoint(
+        stack: LocalStack, songs: dict[str, np.ndarray]) -> None:
+    """The index's writes and key reads over HTTP against the stack's FingerprintsTable (the unit tests use moto
+    in process): a track added is found by a snippet and as a whole-file duplicate, in its owner's scope only,
+    and removed is found by neither."""
+    index = FingerprintIndex(stack.client("dynamodb"), stack.template.names["FingerprintsTable"])
+    rate = fingerprints.SAMPLE_RATE_HZ
+    known = resample_poly(songs["known"], rate, SAMPLE_RATE_HZ).astype(np.float32)
+    items = fingerprints.fingerprint_samples(known, rate)
+    audio = IndexedAudio("track", "round-trip", "round-trip-user", "groove", "", known.size / rate)
+    index.add(audio, items)
+    start = int(SNIPPET_START_SECONDS * rate)
+    snippet = fingerprints.fingerprint_samples(known[start:start + 10 * rate], rate)
+    (found,) = index.identify(snippet, ["round-trip-user"])
+    assert (found.kind, found.id) == ("track", "round-trip")
+    assert found.offset_seconds == pytest.approx(SNIPPET_START_SECONDS, abs=0.5)
+    assert index.identify(snippet, ["someone-else"]) == []
+    assert [d.id for d in index.find_duplicates(items, ["round-trip-user"])] == ["round-trip"]
+    index.remove(audio, items)
+    assert index.identify(snippet, ["round-trip-user"]) == []
+    assert index.find_duplicates(items, ["round-trip-user"]) == []
 
 
 def test_a_replayed_song_recording_event_changes_nothing(stack: LocalStack, catalog_song: str) -> None:
