@@ -1,12 +1,12 @@
 """Build soundcanvas/maps/drum_templates.npz: the drum templates, peak-picking thresholds, per-lane classifiers and
 onset detector of soundcanvas.maps.drums, from renders with MODEL_SOUNDFONTS (FluidR3_GM, MIT; MuseScore_General,
 MIT, parts CC0 / public domain), drum kits we synthesize and recorded CC0 drums; so the file is MIT.
-Deterministic: the BLAS runs at BUILD_THREADS threads whatever the machine (pinned_blas), because another thread
-count rounds sums in another order (templates move by 1e-8) and the networks' training carries that far (weights
-by up to 0.2: one thread against two). The shipped file is this tool's output, rebuilt from scratch on 2026-12-02 and
-equal array for array to a second build; the file records the numpy, scikit-learn and BLAS it was built with
-(`build`). A different numpy, scikit-learn or OpenBLAS may still round otherwise, so the bench's figures are the
-shipped file's.
+Deterministic on one machine: the BLAS runs at BUILD_THREADS threads whatever the caller set (pinned_blas), because
+another thread count rounds sums in another order (templates move by 1e-8) and the networks' training carries that
+far (weights by up to 0.2: one thread against two). The shipped file is this tool's output, rebuilt from scratch on
+2026-12-02 and equal array for array to a second build; the file records the numpy, scikit-learn and BLAS (version,
+threads and the CPU kernels OpenBLAS chose) it was built with (`build`). Another CPU type, numpy, scikit-learn or
+OpenBLAS may still round otherwise, so the bench's figures are the shipped file's.
 
 1. Templates: every GM drum note of drums.GM_NOTE_TO_LANE played alone at velocities 50, 90 and 127
    (FluidSynth CLI), pooled into drums.band_spectrogram bands; a note's template is the sum of its first
@@ -394,7 +394,8 @@ def pinned_blas(threads: int = BUILD_THREADS) -> Iterator[str]:
     from threadpoolctl import threadpool_info, threadpool_limits
 
     with threadpool_limits(limits=threads):
-        pools = ", ".join(sorted({f"{p['internal_api']} {p.get('version') or ''} x{p['num_threads']}".replace("  ", " ")
+        pools = ", ".join(sorted({" ".join(str(part) for part in (p["internal_api"], p.get("version"),
+                                                                      p.get("architecture"), f"x{p['num_threads']}") if part)
                                   for p in threadpool_info()}))
         yield f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, {pools}"
 

@@ -170,7 +170,9 @@ def test_a_replayed_song_recording_event_changes_nothing(stack: LocalStack, cata
     """S3 events arrive at least once: the recording's event run again finds its upload used and leaves the
     READY song as it was (it used to mark it FAILED)."""
     giver = mapper(stack, "giver")
-    before = giver.song(catalog_song)
+    recording = ("audioStatus", "audioError", "audioDurationSeconds", "audioAt")  # the view's URLs are signed anew
+    before = {name: giver.song(catalog_song).get(name) for name in recording}
+    assert before["audioStatus"] == "READY"
     sfn = stack.client("stepfunctions")
     inputs = [sfn.describe_execution(executionArn=e["executionArn"])["input"]
               for e in machine_executions(stack, "SongAudioStateMachine")]
@@ -182,7 +184,7 @@ def test_a_replayed_song_recording_event_changes_nothing(stack: LocalStack, cata
         assert time.monotonic() < deadline, "the replayed execution did not end"
         time.sleep(0.1)
     assert status == "SUCCEEDED"
-    assert giver.song(catalog_song) == before
+    assert {name: giver.song(catalog_song).get(name) for name in recording} == before
 
 
 def test_a_10_second_mp3_snippet_of_a_catalog_song_identifies_it_and_where_it_starts(

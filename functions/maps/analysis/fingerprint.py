@@ -11,13 +11,15 @@ One function, three requests (the state machines say which):
   catalog song (`catalog/{songId}/audio-upload.{ext}`). Checked, fingerprinted, moved to
   `catalog/{songId}/audio.{ext}` with `audio.fp` beside it, indexed ("public" scope for a public
   song, the owner's for a private one), the song's audioStatus READY. Audio that cannot be used
-  marks it FAILED with a message and returns normally. An upload is used once: a replayed event finds it
-  gone and changes nothing, and a newer upload at the same key is left to its own event.
+  marks it FAILED with a message and returns normally. An upload is used once, and only the one its event
+  names (its ETag): a replayed event finds it gone, a late one finds a newer upload in its place, and either
+  changes nothing (the newer upload has its own event).
 - `{"songAudioFailed": <the same event>, "error": {...}}`: the song-audio workflow's Catch.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,18 @@ index = runtime.index()
 MAX_FINGERPRINT_SECONDS = 4 * 3600  # decoding stops here; the index keeps the first hour
 
 
-def fingerprint_object(key: str) -> tuple[Any, float]:
-    """(items, duration in seconds) of the audio object at `key`; AudioRejected or FingerprintError."""
+def fingerprint_object(key: str, etag: str = "") -> tuple[Any, float]:
+    """(items, duration in seconds) of the audio object at `key` (with `etag`, only while the object has that
+    ETag: ClientError 412 otherwise); AudioRejected or FingerprintError."""
     with tempfile.TemporaryDirectory(prefix="maps-fp-") as tmp:
         path = Path(tmp) / Path(key).name
         with transient_aws_errors():
-            runtime.s3.download_file(runtime.settings.bucket_name, key, str(path))
+            if etag:
+                body = runtime.s3.get_object(Bucket=runtime.settings.bucket_name, Key=key, IfMatch=etag)["Body"]
+                with path.open("wb") as out:
+                    shutil.copyfileobj(body, out)
+            else:
+                runtime.s3.download_file(runtime.settings.bucket_name, key, str(path))
         samples = audio.decode(path, sample_rate_hz=fingerprints.SAMPLE_RATE_HZ,
                                max_duration_seconds=MAX_FINGERPRINT_SECONDS)
     return fingerprints.fingerprint_samples(samples, fingerprints.SAMPLE_RATE_HZ), samples.size / fingerprints.SAMPLE_RATE_HZ
@@ -95,15 +103,16 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
     with transient_aws_errors():
         song = runtime.songs.get(song_id)
     if song is None:
-        runtime.s3.delete_object(Bucket=bucket, Key=upload_key)
+        with transient_aws_errors():
+            _discard_upload(upload_key, etag)
         return {"ready": False, "reason": "the song was deleted"}
     try:
-        items, duration_seconds = fingerprint_object(upload_key)
+        items, duration_seconds = fingerprint_object(upload_key, etag)
     except ClientError as exc:
-        if storage.error_code(exc) not in storage.MISSING:
+        if storage.error_code(exc) not in (*storage.MISSING, *storage.CHANGED):
             raise
-        logger.info("song recording already used (a replayed event)")
-        return {"ready": False, "reason": "the upload was used already"}
+        logger.info("song recording used already or replaced (a replayed or late event)")
+        return {"ready": False, "reason": "the upload was used already or replaced"}
     except (AudioRejected, fingerprints.FingerprintError) as exc:
         with transient_aws_errors():
             runtime.songs.mark_failed(song_id, message=str(exc))
@@ -113,7 +122,14 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
     audio_key, fp_key = song_audio.audio_key(song_id, ext), song_audio.fingerprint_key(song_id)
     scope = "public" if song.get("visibility") == "public" else str(song.get("ownerId"))
     with transient_aws_errors():
-        runtime.s3.copy_object(Bucket=bucket, Key=audio_key, CopySource={"Bucket": bucket, "Key": upload_key})
+        try:
+            runtime.s3.copy_object(Bucket=bucket, Key=audio_key, CopySource={"Bucket": bucket, "Key": upload_key},
+                                   **({"CopySourceIfMatch": etag} if etag else {}))
+        except ClientError as exc:
+            if storage.error_code(exc) not in (*storage.MISSING, *storage.CHANGED):
+                raise
+            logger.info("song recording replaced while it was read (a late event)")
+            return {"ready": False, "reason": "the upload was replaced"}
         runtime.s3.put_object(Bucket=bucket, Key=fp_key, Body=fingerprints.to_bytes(items),
                               ContentType="application/octet-stream")
         index.add(IndexedAudio(kind="song", id=song_id, scope=scope, title=str(song.get("title") or ""),
