@@ -181,7 +181,8 @@ def delete_map(mapId: MapId) -> Response[str]:
 @app.post("/songs/<songId>/audio")
 def attach_song_audio(songId: SongId, body: UploadRequest) -> Response[dict[str, Any]]:
     """A form for the song's recording: a public song's first recording is anyone's to give, and then
-    only its giver may replace it; your own songs are yours."""
+    only its giver may replace it; your own songs are yours. A form for the first recording holds the song an
+    hour (song_audio.FORM_HOLD_SECONDS), and no longer once its upload failed."""
     user_id = api.caller(app)
     song = songs.visible(songId, user_id)
     if song is None:

@@ -12,7 +12,7 @@ from soundcanvas.blend.catalog import song_record
 from soundcanvas.blend.seed import SeedSong
 from soundcanvas.blend.songs import SongStore
 from soundcanvas.library.tracks import TrackStore
-from soundcanvas.maps import drum_maps
+from soundcanvas.maps import drum_maps, song_audio
 from soundcanvas.maps.drum_maps import MapStore
 from soundcanvas.maps.song_audio import SongAudioStore
 from tests.apigw import call, event
@@ -159,6 +159,29 @@ def test_deleting_a_map_removes_its_record_and_files(api: Any, aws: dict[str, An
     status, _ = call(api, event("DELETE", f"/maps/{map_id}", resource="/maps/{mapId}", path_params={"mapId": map_id}))
     assert status == 204
     assert map_store.get("alice", map_id) is None and keys(aws, drum_maps.work_prefix("alice", map_id)) == []
+
+
+def test_an_abandoned_form_does_not_lock_a_songs_first_recording(
+        api: Any, aws: dict[str, Any], song_id: str, clock: ManualClock) -> None:
+    path, resource = f"/songs/{song_id}/audio", "/songs/{songId}/audio"
+
+    def ask(user: str) -> int:
+        return call(api, event("POST", path, user=user, body={"contentType": "audio/mpeg"}, resource=resource,
+                               path_params={"songId": song_id}))[0]
+
+    audio = SongAudioStore(aws["songs_table"], REGION, clock=clock)
+    assert ask("bob") == 201
+    clock.now += song_audio.FORM_HOLD_SECONDS - 60
+    assert ask("carol") == 409  # bob's form may still be in use
+    clock.now += 120
+    assert ask("carol") == 201  # bob never uploaded: carol may give it
+    assert audio.mark_failed(song_id, message="not an audio file")
+    assert ask("dave") == 201  # carol's upload failed: nothing was given
+    assert audio.mark_ready(song_id, audio_key=f"catalog/{song_id}/audio.mp3", fingerprint_key="fp",
+                            duration_seconds=61.0)
+    clock.now += 2 * song_audio.FORM_HOLD_SECONDS
+    assert ask("erin") == 409  # dave gave it: only dave may replace it, however long ago
+    assert ask("dave") == 201
 
 
 def test_a_song_recording_form_is_the_givers_to_replace(api: Any, aws: dict[str, Any], song_id: str) -> None:

@@ -8,7 +8,8 @@ attributes on the shared user item; written in docs/architecture.md).
     audioStatus     PENDING (a form was handed out) -> READY | FAILED (audioError says why)
     audioKey        catalog/{songId}/audio.{ext}, the recording (kept as uploaded)
     fingerprintKey  catalog/{songId}/audio.fp, its Chromaprint fingerprint (soundcanvas.maps.fingerprints)
-    audioBy         who attached it (only they may replace it)
+    audioBy         who attached it (only they may replace it), or holds a form for the first recording (until
+                    FORM_HOLD_SECONDS pass unused, or the upload fails)
     bpm             the tempo of the song's newest drum map
     canonicalMapId  the verified map (Maps, part 2)
 
@@ -32,6 +33,9 @@ from soundcanvas.core.records import as_dict, bind, now_iso, update_if
 PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 PUBLIC = "public"
 SONG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# how long a form handed out for a song's first recording keeps it for its holder: the form's 15 minutes and time
+# to process the upload. After that, or once the upload failed, anyone may give the first recording.
+FORM_HOLD_SECONDS = 3600
 AUDIO_UPLOAD_KEY_RE = re.compile(r"^catalog/(?P<songId>[A-Za-z0-9_-]{1,64})/audio-upload\.(?P<ext>[a-z0-9]{2,4})$")
 
 
@@ -118,13 +122,17 @@ class SongAudioStore:
 
     def start_upload(self, song_id: str, user_id: str, ext: str) -> bool:
         """Hand out a form: audioStatus PENDING, by this user. False when someone else attached the
-        song's recording (only they may replace it) or the song is gone or not READY."""
+        song's recording (only they may replace it), holds a form for its first recording that may still be
+        used (FORM_HOLD_SECONDS), or the song is gone or not READY. A form never used, or a first upload that
+        failed, holds the song no longer: an abandoned form does not lock a public song's recording."""
         m = self.model
+        free = m.audioKey.does_not_exist() & (
+            (m.audioStatus == FAILED) | (m.audioAt < now_iso(self.clock() - FORM_HOLD_SECONDS)))
         return update_if(
             m(song_id),
             [m.audioStatus.set(PENDING), m.audioBy.set(user_id), m.audioExt.set(ext),
              m.audioError.remove(), m.audioAt.set(now_iso(self.clock()))],
-            (m.status == "READY") & (m.audioBy.does_not_exist() | (m.audioBy == user_id)),
+            (m.status == "READY") & (m.audioBy.does_not_exist() | (m.audioBy == user_id) | free),
         )
 
     def forget_giver(self, user_id: str, anonymous_id: str) -> int:
