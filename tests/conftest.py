@@ -139,6 +139,13 @@ def record_dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, di
 def load_function(name: str) -> ModuleType:
     """Import functions/<product>/<name>/app.py as a fresh module (it reads its configuration at import)."""
     (path,) = ROOT.glob(f"functions/*/{name}/app.py")
+    return load_module_at(path)
+
+
+def load_module_at(path: Path) -> ModuleType:
+    """Import the Python file at `path` as a fresh module (a function's handler reads its configuration at
+    import; the image functions of functions/*/analysis/ are files, not app.py folders)."""
+    name = path.parent.name if path.name == "app.py" else path.stem
     module_name = f"_test_fn_{name}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader

@@ -199,6 +199,16 @@ def test_a_10_second_mp3_snippet_of_a_catalog_song_identifies_it_and_where_it_st
     assert 0.0 < matches[0]["score"] <= 1.0 and matches[0]["title"] and matches[0]["speed"] == 1.0
 
 
+@pytest.mark.parametrize("file_name", ["a." + "x" * 253, "clip." + "é" * 200])
+def test_a_snippet_with_a_long_or_non_ascii_file_name_is_still_identified(
+        stack: LocalStack, songs: dict[str, np.ndarray], catalog_song: str, file_name: str) -> None:
+    """The client's file name never becomes a path: 255 characters can be more than 255 bytes (it was a 500)."""
+    snippet = encode(songs["known"], "mp3", start_seconds=SNIPPET_START_SECONDS, seconds=10.0)
+    response = mapper(stack, "listener").identify(snippet, file_name)
+    assert response.status_code == 200, response.text
+    assert response.json()["matches"][0]["songId"] == catalog_song
+
+
 def test_a_snippet_played_3_percent_fast_is_found_by_the_speed_search(
         stack: LocalStack, songs: dict[str, np.ndarray], catalog_song: str) -> None:
     """A copy of the song played 3 % fast (pitch and tempo up, as a resampled copy): plain matching misses it,

@@ -54,6 +54,7 @@ from soundcanvas.library.tracks import READY as TRACK_READY  # the seam: a trans
 from soundcanvas.library.tracks import TrackStore
 from soundcanvas.listen.transcriptions import COMPLETE as TRANSCRIPTION_COMPLETE  # the seam (docs/architecture.md)
 from soundcanvas.listen.transcriptions import TranscriptionStore
+from soundcanvas.maps import fpkeys  # the seam: a deleted song's recording leaves Maps' index (docs/architecture.md)
 
 logger = Logger()
 aws = botocore.session.Session()  # botocore's own: boto3 adds 20 ms to a cold start (docs/clients.md)
@@ -67,6 +68,12 @@ quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.d
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
 transcriptions = TranscriptionStore(settings.transcriptions_table_name, settings.region,
                                     host=settings.dynamodb_endpoint, clock=lambda: clock())
+@cache
+def _dynamodb() -> Any:
+    """The low-level DynamoDB client, made on first use: only DELETE /songs/{id} needs it (Maps' fingerprint index)."""
+    return aws.create_client("dynamodb", region_name=settings.region)
+
+
 SONG_UPLOADS = Quota("song uploads", settings.song_upload_quota, settings.song_upload_quota_window_seconds)
 MIDI_TYPE = "audio/midi"
 INDEX_CHECK_SECONDS = 60.0  # how stale a warm function's copy of the search index may get
@@ -352,6 +359,9 @@ def delete_song(songId: SongId) -> Response[str]:
         raise NotYours(f"song {songId} belongs to the public catalog; only your own songs can be deleted")
     store.delete(songId)
     removed = storage.delete_prefix(s3, settings.bucket_name, songs.prefix(songId))
+    if settings.fingerprints_table_name:  # its recording, if it had one, is indexed in its owner's scope
+        scope = "public" if record.get("visibility") == "public" else str(record["ownerId"])
+        fpkeys.delete_audio_items(_dynamodb(), settings.fingerprints_table_name, scope, [("song", songId)])
     logger.info("song deleted", extra={"song_id": songId, "objects_removed": removed})
     return Response(204, "application/json", "")
 

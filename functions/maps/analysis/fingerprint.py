@@ -132,11 +132,19 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
             return {"ready": False, "reason": "the upload was replaced"}
         runtime.s3.put_object(Bucket=bucket, Key=fp_key, Body=fingerprints.to_bytes(items),
                               ContentType="application/octet-stream")
-        index.add(IndexedAudio(kind="song", id=song_id, scope=scope, title=str(song.get("title") or ""),
-                               artist=str(song.get("artist") or ""), duration_seconds=duration_seconds), items)
-        runtime.songs.mark_ready(song_id, audio_key=audio_key, fingerprint_key=fp_key,
-                                 duration_seconds=duration_seconds)
+        indexed = IndexedAudio(kind="song", id=song_id, scope=scope, title=str(song.get("title") or ""),
+                               artist=str(song.get("artist") or ""), duration_seconds=duration_seconds)
+        index.add(indexed, items)
+        attached = runtime.songs.mark_ready(song_id, audio_key=audio_key, fingerprint_key=fp_key,
+                                            duration_seconds=duration_seconds)
+        if not attached:  # the song was deleted while its recording was read: leave nothing of it behind
+            index.remove(indexed, items)
+            for key in (audio_key, fp_key):
+                runtime.s3.delete_object(Bucket=bucket, Key=key)
         _discard_upload(upload_key, etag)
+    if not attached:
+        logger.info("song deleted while its recording was attached")
+        return {"ready": False, "reason": "the song was deleted"}
     logger.info("song recording attached", extra={"items": int(items.size), "seconds": round(duration_seconds, 1)})
     return {"ready": True, "songId": song_id, "audioKey": audio_key, "fingerprintKey": fp_key}
 

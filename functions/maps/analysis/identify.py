@@ -24,9 +24,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from soundcanvas.core import api, audio, inputs
+from soundcanvas.core import api, audio, inputs, storage
 from soundcanvas.core.errors import AudioRejected
 from soundcanvas.core.quotas import Quota, QuotaStore
 from soundcanvas.maps import fingerprints, identify_uploads
@@ -164,7 +165,10 @@ def _identify_direct(content_type: str, scopes: list[str], started: float) -> di
     except inputs.FieldProblem as exc:
         raise BadRequest(exc.field, str(exc), exc.status) from exc
     with tempfile.TemporaryDirectory(prefix="identify-") as tmp:
-        path = Path(tmp) / ("snippet." + (file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"))
+        ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+        # the client's extension is only a hint to the decoder, and never a path: a long or non-ASCII one (a file
+        # name of 255 characters can pass 255 bytes) would fail to open, a 500 instead of an answer
+        path = Path(tmp) / ("snippet." + (ext if ext.isascii() and ext.isalnum() and len(ext) <= 5 else "bin"))
         path.write_bytes(data)
         try:
             samples = _decode(path, SNIPPET_MAX_SECONDS + 0.5)
@@ -186,7 +190,12 @@ def _identify_upload(user_id: str, upload_id: str, scopes: list[str], started: f
     try:
         with tempfile.TemporaryDirectory(prefix="identify-") as tmp:
             path = Path(tmp) / Path(keys[0]).name
-            runtime.s3.download_file(bucket, keys[0], str(path))
+            try:
+                runtime.s3.download_file(bucket, keys[0], str(path))
+            except ClientError as exc:  # a second identify of the same upload, at the same moment, took it
+                if storage.error_code(exc) not in storage.MISSING:
+                    raise
+                raise UploadNotFound(f"upload {upload_id} not found (forms are used once)") from exc
             try:
                 samples = _decode(path, UPLOAD_MAX_SECONDS)
             except AudioRejected as exc:

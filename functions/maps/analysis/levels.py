@@ -10,6 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from soundcanvas.core import storage
 from soundcanvas.core.errors import MapNotFound
@@ -22,6 +24,19 @@ logger = Logger()
 metrics = Metrics()
 runtime = MapsRuntime.from_env()
 notifier = Notifier.from_settings(runtime.settings, metrics=metrics)
+
+
+def _after_complete(user_id: str, map_id: str, source: dict[str, Any], tempo_bpm: float) -> None:
+    """The song's tempo and the work files' removal, once the map is COMPLETE. Their failure is logged and counted,
+    never raised: a retried step would find the map COMPLETE, and a map that is done stays done (the work files
+    expire in a day by the bucket's lifecycle; the song's bpm comes again with its next map)."""
+    try:
+        if source["kind"] == "song":
+            runtime.songs.set_bpm(source["id"], tempo_bpm)
+        storage.delete_prefix(runtime.s3, runtime.settings.bucket_name, drum_maps.work_prefix(user_id, map_id))
+    except (ClientError, BotoCoreError, PynamoDBException) as exc:
+        logger.warning("after the map was complete", extra={"reason": type(exc).__name__})
+        metrics.add_metric(name="MapCleanupFailed", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -54,11 +69,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         moved = runtime.maps.advance(user_id, map_id, finished="levels", elapsed_ms=elapsed["ms"], next_stage="done",
                                      summary=summary, outputs={"mapKey": map_key})
         if not moved:
+            current = runtime.maps.get(user_id, map_id)
+            if (current is not None and current["status"] == drum_maps.COMPLETE
+                    and (current.get("outputs") or {}).get("mapKey") == map_key):
+                # this step ran before and made the map (a Lambda retry, or a duplicate invocation): its document
+                # is the one just rewritten, same key, same content; nothing to undo, and the owner was told once
+                logger.info("map already complete: a repeated Levels step")
+                return {"mapKey": map_key, "counts": counts}
             runtime.s3.delete_object(Bucket=bucket, Key=map_key)
             raise MapNotFound(STOPPED)
-        if source["kind"] == "song":
-            runtime.songs.set_bpm(source["id"], float(doc["tempoBpm"]))
-        storage.delete_prefix(runtime.s3, bucket, drum_maps.work_prefix(user_id, map_id))
+    _after_complete(user_id, map_id, source, float(doc["tempoBpm"]))
     title = source.get("title") or "your recording"
     notifier.try_notify(user_id, kind="map-finished", subject=f"Your drum map of {title} is ready",
                         text=f"The drum map of {title} is ready at four difficulties ({float(doc['tempoBpm']):.0f} BPM). "

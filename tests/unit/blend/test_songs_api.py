@@ -7,6 +7,7 @@ import base64
 import json
 from typing import Any
 
+import boto3
 import pytest
 
 from soundcanvas.blend import songs
@@ -14,6 +15,7 @@ from soundcanvas.blend.catalog import load_catalog
 from soundcanvas.blend.seed import SeedSong
 from soundcanvas.blend.songs import SongStore
 from soundcanvas.core import cursors
+from soundcanvas.maps import fpkeys
 from tests.apigw import call, event
 from tests.conftest import FakeContext, ManualClock, load_function
 from tests.unit.blend.conftest import headers, keys, moto_state_machine
@@ -320,3 +322,14 @@ def test_deleting_your_own_song_removes_its_record_and_files(
     assert call(api, event("DELETE", **song("mine-1")))[0] == 404
     _, found = search(api, "my tune")
     assert "mine-1" not in {item["songId"] for item in found["items"]}
+
+
+def test_deleting_your_own_song_takes_its_recording_out_of_the_fingerprint_index(
+    api: Any, aws: dict[str, Any], song_store: SongStore
+) -> None:
+    own_ready_song(song_store, aws, "alice", "mine-2", "Hummed")
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    key = {"pk": {"S": fpkeys.audio_key(fpkeys.audio_ref("alice", "song", "mine-2"))}}
+    dynamodb.put_item(TableName=aws["fingerprints_table"], Item={**key, "t": {"S": "Hummed"}})
+    assert call(api, event("DELETE", **song("mine-2")))[0] == 204
+    assert "Item" not in dynamodb.get_item(TableName=aws["fingerprints_table"], Key=key)

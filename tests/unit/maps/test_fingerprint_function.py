@@ -5,10 +5,7 @@ recording FAILED; an error that is not a missing or replaced upload still reache
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ from soundcanvas.blend.catalog import song_record
 from soundcanvas.blend.seed import SeedSong
 from soundcanvas.blend.songs import SongStore
 from soundcanvas.maps.song_audio import SongAudioStore, audio_upload_key
-from tests.conftest import FakeContext, ManualClock
+from tests.conftest import FakeContext, ManualClock, load_module_at
 from tests.unit.maps.test_fingerprints import RATE_HZ, rendered_songs
 
 pytestmark = pytest.mark.fluidsynth
@@ -31,13 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def fn(aws: dict[str, Any]) -> Any:
     """A fresh import of the function (it reads its configuration at import)."""
-    name = f"_test_fingerprint_{uuid.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "maps" / "analysis" / "fingerprint.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module_at(ROOT / "functions" / "maps" / "analysis" / "fingerprint.py")
 
 
 @pytest.fixture
@@ -134,3 +125,14 @@ def test_other_errors_reach_the_workflows_catch(
     with pytest.raises(ClientError):
         fn.lambda_handler({"songAudio": event}, FakeContext())
     assert upload_exists(aws, event)
+
+
+def test_a_song_deleted_while_its_recording_is_read_keeps_nothing_of_it(
+        fn: Any, aws: dict[str, Any], song_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    event = upload(aws, song_id, wav("a"))
+    monkeypatch.setattr(fn.runtime.songs, "mark_ready", lambda *_, **__: False)  # its record gone by then
+    answer = fn.lambda_handler({"songAudio": event}, FakeContext())
+    assert answer == {"ready": False, "reason": "the song was deleted"}
+    assert aws["s3"].list_objects_v2(Bucket=aws["bucket"], Prefix=f"catalog/{song_id}/").get("KeyCount") == 0
+    snippet = fn.fingerprints.fingerprint_samples(rendered_songs()["a"].samples[5 * RATE_HZ:15 * RATE_HZ], RATE_HZ)
+    assert fn.index.identify(snippet, ["public"]) == []
