@@ -182,7 +182,7 @@ def delete_map(mapId: MapId) -> Response[str]:
 def attach_song_audio(songId: SongId, body: UploadRequest) -> Response[dict[str, Any]]:
     """A form for the song's recording: a public song's first recording is anyone's to give, and then
     only its giver may replace it; your own songs are yours. A form for the first recording holds the song an
-    hour (song_audio.FORM_HOLD_SECONDS), and no longer once its upload failed."""
+    hour (song_audio.FORM_HOLD_SECONDS); with no recording attached by then, anyone may take one."""
     user_id = api.caller(app)
     song = songs.visible(songId, user_id)
     if song is None:

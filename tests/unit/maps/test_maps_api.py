@@ -176,7 +176,9 @@ def test_an_abandoned_form_does_not_lock_a_songs_first_recording(
     clock.now += 120
     assert ask("carol") == 201  # bob never uploaded: carol may give it
     assert audio.mark_failed(song_id, message="not an audio file")
-    assert ask("dave") == 201  # carol's upload failed: nothing was given
+    assert ask("dave") == 409  # carol's form may still be posted again until it expires
+    clock.now += song_audio.FORM_HOLD_SECONDS + 1
+    assert ask("dave") == 201  # nothing was given within the hour
     assert audio.mark_ready(song_id, audio_key=f"catalog/{song_id}/audio.mp3", fingerprint_key="fp",
                             duration_seconds=61.0)
     clock.now += 2 * song_audio.FORM_HOLD_SECONDS

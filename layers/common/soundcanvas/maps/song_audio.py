@@ -9,7 +9,7 @@ attributes on the shared user item; written in docs/architecture.md).
     audioKey        catalog/{songId}/audio.{ext}, the recording (kept as uploaded)
     fingerprintKey  catalog/{songId}/audio.fp, its Chromaprint fingerprint (soundcanvas.maps.fingerprints)
     audioBy         who attached it (only they may replace it), or holds a form for the first recording (until
-                    FORM_HOLD_SECONDS pass unused, or the upload fails)
+                    FORM_HOLD_SECONDS pass without a recording attached)
     bpm             the tempo of the song's newest drum map
     canonicalMapId  the verified map (Maps, part 2)
 
@@ -34,7 +34,9 @@ PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
 PUBLIC = "public"
 SONG_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # how long a form handed out for a song's first recording keeps it for its holder: the form's 15 minutes and time
-# to process the upload. After that, or once the upload failed, anyone may give the first recording.
+# to process the upload. After that, with no recording attached, anyone may give the first recording. Not sooner,
+# even once the upload failed: the holder's form can be posted again until it expires, and a recording is
+# attached to the song whoever's form carried it.
 FORM_HOLD_SECONDS = 3600
 AUDIO_UPLOAD_KEY_RE = re.compile(r"^catalog/(?P<songId>[A-Za-z0-9_-]{1,64})/audio-upload\.(?P<ext>[a-z0-9]{2,4})$")
 
@@ -123,11 +125,11 @@ class SongAudioStore:
     def start_upload(self, song_id: str, user_id: str, ext: str) -> bool:
         """Hand out a form: audioStatus PENDING, by this user. False when someone else attached the
         song's recording (only they may replace it), holds a form for its first recording that may still be
-        used (FORM_HOLD_SECONDS), or the song is gone or not READY. A form never used, or a first upload that
-        failed, holds the song no longer: an abandoned form does not lock a public song's recording."""
+        used (FORM_HOLD_SECONDS), or the song is gone or not READY. After that hour with no recording attached
+        (the form never used, or its upload failed), the song is free: an abandoned form does not lock a public
+        song's recording."""
         m = self.model
-        free = m.audioKey.does_not_exist() & (
-            (m.audioStatus == FAILED) | (m.audioAt < now_iso(self.clock() - FORM_HOLD_SECONDS)))
+        free = m.audioKey.does_not_exist() & (m.audioAt < now_iso(self.clock() - FORM_HOLD_SECONDS))
         return update_if(
             m(song_id),
             [m.audioStatus.set(PENDING), m.audioBy.set(user_id), m.audioExt.set(ext),
