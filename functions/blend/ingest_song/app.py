@@ -29,7 +29,6 @@ from soundcanvas.core.steps import transient_aws_errors
 logger = Logger()
 metrics = Metrics()
 runtime = BlendRuntime.from_env()
-GONE = (*storage.MISSING, *storage.CHANGED)
 
 
 def _target(event: dict[str, Any]) -> tuple[str, str, str] | str:
@@ -69,7 +68,7 @@ def lambda_handler(payload: dict[str, Any], context: Any) -> dict[str, Any]:
             data = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"].read() if etag else \
                 s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if storage.error_code(exc) in GONE:
+            if storage.error_code(exc) in storage.GONE:
                 return {"ingested": False, "songId": song_id,
                         "reason": "the upload changed or vanished since this event (a newer one has its own event)"}
             raise

@@ -68,6 +68,8 @@ quotas = QuotaStore(settings.quotas_table_name, settings.region, host=settings.d
 tracks = TrackStore(settings.tracks_table_name, settings.region, host=settings.dynamodb_endpoint, clock=lambda: clock())
 transcriptions = TranscriptionStore(settings.transcriptions_table_name, settings.region,
                                     host=settings.dynamodb_endpoint, clock=lambda: clock())
+
+
 @cache
 def _dynamodb() -> Any:
     """The low-level DynamoDB client, made on first use: only DELETE /songs/{id} needs it (Maps' fingerprint index)."""
@@ -359,9 +361,9 @@ def delete_song(songId: SongId) -> Response[str]:
         raise NotYours(f"song {songId} belongs to the public catalog; only your own songs can be deleted")
     store.delete(songId)
     removed = storage.delete_prefix(s3, settings.bucket_name, songs.prefix(songId))
-    if settings.fingerprints_table_name:  # its recording, if it had one, is indexed in its owner's scope
-        scope = "public" if record.get("visibility") == "public" else str(record["ownerId"])
-        fpkeys.delete_audio_items(_dynamodb(), settings.fingerprints_table_name, scope, [("song", songId)])
+    if settings.fingerprints_table_name:  # its recording, if it had one, leaves the index with it
+        fpkeys.delete_audio_items(_dynamodb(), settings.fingerprints_table_name, fpkeys.song_scope(record),
+                                  [("song", songId)])
     logger.info("song deleted", extra={"song_id": songId, "objects_removed": removed})
     return Response(204, "application/json", "")
 

@@ -29,7 +29,6 @@ from soundcanvas.generation.steps import StepRuntime
 logger = Logger()
 metrics = Metrics()
 runtime = StepRuntime.from_env()
-GONE = (*storage.MISSING, *storage.CHANGED)  # the upload changed or vanished since its event
 
 
 def _target(event: dict[str, Any]) -> tuple[str, str, int | None, str | None]:
@@ -62,7 +61,7 @@ def _copy_upload(key: str, etag: str, picture: str) -> bool:
     try:
         s3.copy_object(Bucket=bucket, Key=picture, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag)
     except ClientError as exc:
-        if storage.error_code(exc) in GONE:
+        if storage.error_code(exc) in storage.GONE:
             return False
         raise
     return True

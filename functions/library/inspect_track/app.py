@@ -125,7 +125,7 @@ def _keep(bucket: str, key: str, source_key: str, etag: str) -> None:
             MetadataDirective="COPY",
         )
     except ClientError as exc:
-        if storage.error_code(exc) in (*storage.MISSING, *storage.CHANGED):
+        if storage.error_code(exc) in storage.GONE:
             raise TrackNotFound(REPLACED) from exc
         raise
     storage.delete_if_unchanged(runtime.s3, bucket, key, etag)

@@ -32,7 +32,6 @@ from soundcanvas.listen.steps import ListenRuntime
 logger = Logger()
 metrics = Metrics()
 runtime = ListenRuntime.from_env()
-GONE = (*storage.MISSING, *storage.CHANGED)
 
 
 def _target(event: dict[str, Any]) -> tuple[str, str, str | None, str | None] | str:
@@ -77,7 +76,7 @@ def _claim_upload(user_id: str, transcription_id: str, key: str, etag: str,
     try:
         s3.copy_object(Bucket=bucket, Key=source, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag)
     except ClientError as exc:
-        if storage.error_code(exc) in GONE:
+        if storage.error_code(exc) in storage.GONE:
             return None, "the upload changed or vanished since this event (a newer one has its own event)"
         raise
     claimed = runtime.store.claim(user_id, transcription_id, source_key=source, upload_etag=etag.strip('"'),

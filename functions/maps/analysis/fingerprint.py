@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from soundcanvas.core import audio, failures, storage
 from soundcanvas.core.errors import AudioRejected
 from soundcanvas.core.steps import stopwatch, transient_aws_errors
-from soundcanvas.maps import fingerprints, song_audio
+from soundcanvas.maps import fingerprints, fpkeys, song_audio
 from soundcanvas.maps.fpindex import IndexedAudio
 from soundcanvas.maps.steps import MapsRuntime
 
@@ -82,6 +82,12 @@ def _track(track: dict[str, Any]) -> dict[str, Any]:
     return {"fingerprintKey": key, "duplicateOf": duplicate}
 
 
+def _upload(event: dict[str, Any]) -> tuple[str, str]:
+    """The (key, ETag) of the upload an S3 Object Created event names."""
+    obj = event["detail"]["object"]
+    return str(obj["key"]), str(obj.get("etag") or "")
+
+
 def _discard_upload(upload_key: str, etag: str) -> None:
     """Delete the used upload, unless a newer one has replaced it since (that one has its own event)."""
     bucket = runtime.settings.bucket_name
@@ -92,8 +98,7 @@ def _discard_upload(upload_key: str, etag: str) -> None:
 
 
 def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
-    upload_key = str(event["detail"]["object"]["key"])
-    etag = str(event["detail"]["object"].get("etag") or "")
+    upload_key, etag = _upload(event)
     parsed = song_audio.parse_audio_upload_key(upload_key)
     if parsed is None:
         return {"ready": False, "reason": f"not a song recording: {upload_key}"}
@@ -109,7 +114,7 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
     try:
         items, duration_seconds = fingerprint_object(upload_key, etag)
     except ClientError as exc:
-        if storage.error_code(exc) not in (*storage.MISSING, *storage.CHANGED):
+        if storage.error_code(exc) not in storage.GONE:
             raise
         logger.info("song recording used already or replaced (a replayed or late event)")
         return {"ready": False, "reason": "the upload was used already or replaced"}
@@ -120,13 +125,13 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
         logger.info("song recording refused", extra={"reason": str(exc)})
         return {"ready": False, "reason": str(exc)}
     audio_key, fp_key = song_audio.audio_key(song_id, ext), song_audio.fingerprint_key(song_id)
-    scope = "public" if song.get("visibility") == "public" else str(song.get("ownerId"))
+    scope = fpkeys.song_scope(song)
     with transient_aws_errors():
         try:
             runtime.s3.copy_object(Bucket=bucket, Key=audio_key, CopySource={"Bucket": bucket, "Key": upload_key},
                                    **({"CopySourceIfMatch": etag} if etag else {}))
         except ClientError as exc:
-            if storage.error_code(exc) not in (*storage.MISSING, *storage.CHANGED):
+            if storage.error_code(exc) not in storage.GONE:
                 raise
             logger.info("song recording replaced while it was read (a late event)")
             return {"ready": False, "reason": "the upload was replaced"}
@@ -150,7 +155,7 @@ def _song_audio(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _song_audio_failed(event: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
-    upload_key = str(event["detail"]["object"]["key"])
+    upload_key, etag = _upload(event)
     parsed = song_audio.parse_audio_upload_key(upload_key)
     if parsed is None:
         return {"marked": False}
@@ -159,7 +164,7 @@ def _song_audio_failed(event: dict[str, Any], error: dict[str, Any]) -> dict[str
                                 reference=f"song {song_id}")
     with transient_aws_errors():
         marked = runtime.songs.mark_failed(song_id, message=message)
-        _discard_upload(upload_key, str(event["detail"]["object"].get("etag") or ""))
+        _discard_upload(upload_key, etag)
     logger.warning("song recording failed", extra={"song_id": song_id, "error": error.get("Error")})
     return {"marked": marked, "message": message}
 

@@ -160,6 +160,7 @@ def delete_prefix(
 
 MISSING = ("404", "NoSuchKey", "NotFound")  # S3 error codes: no object at the key
 CHANGED = ("412", "PreconditionFailed")  # the object is no longer the one the request named
+GONE = (*MISSING, *CHANGED)  # an upload its event named has been used, deleted or replaced since
 
 
 def error_code(exc: ClientError) -> str:
@@ -172,7 +173,7 @@ def delete_if_unchanged(s3: Any, bucket: str, key: str, etag: str) -> None:
     try:
         s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
     except ClientError as exc:
-        if error_code(exc) not in (*MISSING, *CHANGED):
+        if error_code(exc) not in GONE:
             raise
 
 

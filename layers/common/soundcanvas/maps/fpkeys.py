@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 PUBLIC_SCOPE = "public"
@@ -29,6 +29,12 @@ def audio_ref(scope: str, kind: str, audio_id: str) -> bytes:
 
 def audio_key(ref: bytes) -> str:
     return f"a#{ref.hex()}"
+
+
+def song_scope(song: Mapping[str, Any]) -> str:
+    """The scope a catalog song's recording is indexed in: "public" for a public song, its owner's otherwise (the
+    one rule for the Fingerprint function that indexes it and the song's DELETE that takes it out)."""
+    return PUBLIC_SCOPE if song.get("visibility") == "public" else str(song.get("ownerId"))
 
 
 def scope_tag(scope: str) -> str:
