@@ -247,6 +247,15 @@ def test_a_long_recording_is_identified_through_an_upload_form(
     assert response.json()["matches"][0]["songId"] == catalog_song
     again = user.session.post(user.url("/identify"), json={"uploadId": created.json()["uploadId"]}, timeout=60)
     assert again.status_code == 404  # an upload is used once
+    # ...even when its form, still valid for 15 minutes, is posted again
+    reposted = requests.post(form["url"], data=form["fields"],
+                             files={"file": ("whole.wav", encode(songs["known"], "wav"), "audio/wav")}, timeout=60)
+    assert reposted.status_code == 204, reposted.text
+    third = user.session.post(user.url("/identify"), json={"uploadId": created.json()["uploadId"]}, timeout=60)
+    assert third.status_code == 404 and "already identified" in third.text
+    left = stack.client("s3").list_objects_v2(Bucket=stack.template.names["MediaBucket"],
+                                              Prefix=form["fields"]["key"].rsplit(".", 1)[0] + ".")
+    assert [o["Key"].rsplit(".", 1)[-1] for o in left.get("Contents", [])] == ["used"]  # the recording went
 
 
 @pytest.mark.parametrize(("data", "file_name", "words"), [

@@ -172,7 +172,7 @@ search_index = SearchIndexHolder()
 
 
 def _view(record: dict[str, Any], *, with_urls: bool = False) -> dict[str, Any]:
-    view = songs.public_view(record)
+    view = songs.public_view(record, clock())
     view["mine"] = record.get("ownerId") == api.caller(app)
     if with_urls:
         ready = record.get("status") == songs.READY

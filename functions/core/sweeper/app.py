@@ -1,5 +1,6 @@
 """Sweeper: on a schedule, marks generations, tracks, transcriptions, blends and maps that stopped moving as FAILED,
-so nothing stays RUNNING or PROCESSING; and expires map edits left undecided for 7 days.
+so nothing stays RUNNING or PROCESSING, nor PENDING when the API's call that started its workflow died; and expires
+map edits left undecided for 7 days.
 
 A RUNNING job's record changes at every stage and a PROCESSING track's at every step; both
 workflows give up after 20 minutes and every task has its own timeout, so a record unchanged for
@@ -47,8 +48,11 @@ edit_store = edits.EditStore(
 STALLED_AFTER_SECONDS = int(os.environ.get("STALLED_AFTER_SECONDS", "1800"))
 
 
-def message(stage: str, retry: str = "regenerate to try again") -> str:
+def message(stage: str, retry: str = "regenerate to try again", *, status: str = "RUNNING") -> str:
+    """What a swept record tells its owner: the stage it stopped in, or (PENDING) that its workflow never began."""
     minutes = STALLED_AFTER_SECONDS // 60
+    if status == "PENDING":
+        return f"its workflow did not start within {minutes} minutes; {retry}"
     return f"the {stage} stage stopped and was given up after {minutes} minutes; {retry}"
 
 
@@ -60,7 +64,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with transient_aws_errors():
         for job in runtime.store.stalled(older_than=cutoff):
             stage = str(job.get("stage") or "analyze")
-            if runtime.store.fail(job["userId"], job["jobId"], stage=stage, message=message(stage)):
+            if runtime.store.fail(job["userId"], job["jobId"], stage=stage, message=message(stage, status=job["status"])):
                 logger.warning("stalled job marked FAILED", extra={"job_id": job["jobId"], "stage": stage,
                                                                     "last_update": job["updatedAt"]})
                 swept.append(job["jobId"])
@@ -90,7 +94,8 @@ def _sweep_transcriptions(cutoff: float) -> list[str]:
     for record in store.stalled(older_than=cutoff):
         user_id, transcription_id = record["userId"], record["transcriptionId"]
         stage = str(record.get("stage") or "decode")
-        if store.fail(user_id, transcription_id, stage=stage, message=message(stage, "try again with POST /transcriptions")):
+        text = message(stage, "try again with POST /transcriptions", status=record["status"])
+        if store.fail(user_id, transcription_id, stage=stage, message=text):
             kept = store.get(user_id, transcription_id) or {}
             keep = frozenset({str(kept["sourceKey"])}) if kept.get("sourceKey") else frozenset()
             storage.delete_prefix(listen_runtime.s3, listen_runtime.settings.bucket_name,
@@ -106,7 +111,8 @@ def _sweep_blends(cutoff: float) -> list[str]:
     for record in store.stalled(older_than=cutoff):
         user_id, blend_id = record["userId"], record["blendId"]
         stage = str(record.get("stage") or "prepare")
-        if store.fail(user_id, blend_id, stage=stage, message=message(stage, "try again with POST /blends")):
+        text = message(stage, "try again with POST /blends", status=record["status"])
+        if store.fail(user_id, blend_id, stage=stage, message=text):
             storage.delete_prefix(blend_runtime.s3, blend_runtime.settings.bucket_name, blends.prefix(user_id, blend_id))
             logger.warning("stalled blend marked FAILED", extra={"blend_id": blend_id})
             swept.append(blend_id)
@@ -119,7 +125,8 @@ def _sweep_maps(cutoff: float) -> list[str]:
     for record in store.stalled(older_than=cutoff):
         user_id, map_id = record["userId"], record["mapId"]
         stage = str(record.get("stage") or "decode")
-        if store.fail(user_id, map_id, stage=stage, message=message(stage, "try again with POST /maps")):
+        text = message(stage, "try again with POST /maps", status=record["status"])
+        if store.fail(user_id, map_id, stage=stage, message=text):
             storage.delete_prefix(maps_runtime.s3, maps_runtime.settings.bucket_name,
                                   drum_maps.work_prefix(user_id, map_id))
             logger.warning("stalled map marked FAILED", extra={"map_id": map_id})

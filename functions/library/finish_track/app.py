@@ -4,7 +4,9 @@ what earlier versions of the track left behind (never an upload key: an upload w
 belongs to a newer workflow).
 
 If a newer upload claimed the track meanwhile (or it was deleted), this version's own objects
-are removed instead and the record is left to the newer upload.
+(its fingerprint too) are removed instead and the record is left to the newer upload; a deleted
+track's fingerprint also leaves Maps' index, which the Fingerprint step may have written after the
+DELETE cleared it.
 Returns only its own result: `{ready, mp3Key, dueAt, removed}`.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -20,11 +23,20 @@ from soundcanvas.core import storage
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.library import training
 from soundcanvas.library.steps import TrackRuntime
+from soundcanvas.maps import fpkeys  # the seam: a track deleted while fingerprinted leaves the index
 
 logger = Logger()
 metrics = Metrics()
 runtime = TrackRuntime.from_env()
 clock = time.time  # the local stack sets its own clock here
+
+
+def _leave_fingerprint_index(user_id: str, track_id: str) -> None:
+    """The seam (docs/architecture.md): a track deleted while Maps' Fingerprint step read it was put back in the
+    fingerprint index after its DELETE took it out; it leaves again here, as the DELETE does it."""
+    if runtime.settings.fingerprints_table_name:
+        dynamodb = boto3.client("dynamodb", region_name=runtime.settings.region)
+        fpkeys.delete_audio_items(dynamodb, runtime.settings.fingerprints_table_name, user_id, [("track", track_id)])
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -45,6 +57,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                                                           duplicate_of=fingerprint.get("duplicateOf")):
             prefix = storage.track_prefix(user_id, track_id)
             storage.delete_prefix(runtime.s3, bucket, prefix, only_version=version)
+            if fingerprint.get("fingerprintKey"):  # this version's, named apart from the version-marked objects
+                runtime.s3.delete_object(Bucket=bucket, Key=fingerprint["fingerprintKey"])
+            if runtime.store.get(user_id, track_id) is None:
+                _leave_fingerprint_index(user_id, track_id)
             logger.info("track deleted or replaced while processing: this version discarded")
             return {"ready": False, "reason": "deleted or replaced by a newer upload"}
         keep = frozenset(k for k in (track["originalKey"], mp3_key, track.get("coverKey"),

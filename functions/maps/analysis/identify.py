@@ -183,10 +183,18 @@ def _identify_direct(content_type: str, scopes: list[str], started: float) -> di
 
 def _identify_upload(user_id: str, upload_id: str, scopes: list[str], started: float) -> dict[str, Any]:
     bucket = runtime.settings.bucket_name
-    listed = runtime.s3.list_objects_v2(Bucket=bucket, Prefix=identify_uploads.key(user_id, upload_id, ""), MaxKeys=2)
-    keys = [obj["Key"] for obj in listed.get("Contents", [])]
+    listed = runtime.s3.list_objects_v2(Bucket=bucket, Prefix=identify_uploads.key(user_id, upload_id, ""), MaxKeys=3)
+    keys = [obj["Key"] for obj in listed.get("Contents", []) if identify_uploads.is_recording(obj["Key"])]
     if not keys:
         raise UploadNotFound(f"upload {upload_id} not found (send the file with its form first; forms are used once)")
+    try:  # the upload is this request's only if its marker was not there yet (identify_uploads)
+        runtime.s3.put_object(Bucket=bucket, Key=identify_uploads.used_key(user_id, upload_id), Body=b"",
+                              IfNoneMatch="*")
+    except ClientError as exc:
+        if storage.error_code(exc) not in (*storage.CHANGED, "ConditionalRequestConflict"):
+            raise
+        runtime.s3.delete_object(Bucket=bucket, Key=keys[0])  # its form, posted again after it was used
+        raise UploadNotFound(f"upload {upload_id} was already identified (forms are used once)") from exc
     try:
         with tempfile.TemporaryDirectory(prefix="identify-") as tmp:
             path = Path(tmp) / Path(keys[0]).name

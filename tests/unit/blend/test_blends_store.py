@@ -9,6 +9,7 @@ import pytest
 
 from soundcanvas.blend import blends
 from soundcanvas.blend.blends import BlendConflict, BlendStore
+from soundcanvas.core import records
 from soundcanvas.core.cursors import InvalidCursor
 from tests.conftest import ManualClock
 
@@ -27,7 +28,8 @@ def test_create_writes_a_pending_record_once(blend_store: BlendStore, clock: Man
     record = new(blend_store, "b1")
     assert (record["status"], record["stage"], record["progress"]) == ("PENDING", "queued", 0)
     assert record["songs"] == SONGS and record["options"] == OPTIONS
-    assert record["expiresAt"] == int(clock() + blends.RETENTION_SECONDS) and record["activeShard"] is None
+    assert record["expiresAt"] == int(clock() + blends.RETENTION_SECONDS)
+    assert record["activeShard"] == records.active_shard("b1")  # its workflow starts at once: the sweeper watches it
     assert blend_store.get("alice", "b1") == record
     with pytest.raises(BlendConflict):
         new(blend_store, "b1")
@@ -143,7 +145,7 @@ def test_expired_blends_are_filtered_everywhere(blend_store: BlendStore, clock: 
     assert blend_store.claim("alice", "young", execution_id="run") is not None
 
 
-def test_stalled_finds_running_blends_unchanged_since_the_cutoff(blend_store: BlendStore, clock: ManualClock) -> None:
+def test_stalled_finds_unfinished_blends_unchanged_since_the_cutoff(blend_store: BlendStore, clock: ManualClock) -> None:
     for blend_id in ("stuck", "busy", "queued", "done"):
         new(blend_store, blend_id)
     blend_store.claim("alice", "stuck", execution_id="e1")
@@ -152,9 +154,10 @@ def test_stalled_finds_running_blends_unchanged_since_the_cutoff(blend_store: Bl
     cutoff = clock.now + 30
     clock.now += 60
     blend_store.claim("alice", "busy", execution_id="e3")  # claimed after the cutoff
-    assert [r["blendId"] for r in blend_store.stalled(older_than=cutoff)] == ["stuck"]
+    # "queued" was never claimed: its workflow did not start, so it is stalled too
+    assert sorted(r["blendId"] for r in blend_store.stalled(older_than=cutoff)) == ["queued", "stuck"]
     assert list(blend_store.stalled(older_than=cutoff - 60)) == []
-    assert sorted(r["blendId"] for r in blend_store.stalled(older_than=clock.now + 1)) == ["busy", "stuck"]
+    assert sorted(r["blendId"] for r in blend_store.stalled(older_than=clock.now + 1)) == ["busy", "queued", "stuck"]
 
 
 def test_delete_and_delete_all(blend_store: BlendStore) -> None:

@@ -1,4 +1,5 @@
-"""The sweeper against moto: stalled RUNNING jobs become FAILED with a message; nothing else moves."""
+"""The sweeper against moto: stalled RUNNING work, and PENDING work whose workflow never started, becomes FAILED
+with a message; nothing else moves."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from typing import Any
 
 import pytest
 
+from soundcanvas.blend.blends import BlendStore
 from soundcanvas.core import records, storage
 from soundcanvas.generation import jobs
 from soundcanvas.library.tracks import TrackStore
+from soundcanvas.listen.transcriptions import TranscriptionStore
+from soundcanvas.maps import drum_maps
+from soundcanvas.maps.drum_maps import MapStore
 from tests.conftest import FakeContext, load_function
 
 EVENT = json.loads((Path(__file__).parents[3] / "events/core/sweeper.json").read_text())
@@ -68,3 +73,32 @@ def test_stalled_tracks_fail_and_lose_their_objects(aws: dict[str, Any], monkeyp
 
 def test_work_in_progress_spreads_over_the_shards() -> None:
     assert {records.active_shard(f"{i:032x}") for i in range(200)} == {str(i) for i in range(records.ACTIVE_SHARDS)}
+
+
+def test_work_whose_workflow_never_started_fails_and_work_awaiting_an_upload_waits(
+        aws: dict[str, Any], store: jobs.JobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API writes a PENDING record and then starts its workflow; if the API dies in between, nothing would
+    ever claim the record. Those records are on ByActivity from creation; a record waiting for its upload is not."""
+    maps = MapStore(aws["maps_table"], "us-east-1")
+    maps.create("alice", "m1", source={"kind": "track", "id": "t1", "audioKey": "maps/work/alice/m1/source.mp3"},
+                difficulty=None)
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=drum_maps.work_key("alice", "m1", "source.mp3"), Body=b"ID3")
+    BlendStore(aws["blends_table"], "us-east-1").create("alice", "b1", songs=[], options={})
+    listen = TranscriptionStore(aws["transcriptions_table"], "us-east-1")
+    listen.create("alice", "x-track", source={"kind": "track", "trackId": "t1"}, options={}, retention_days=30,
+                  source_key="listen/alice/x-track/source.mp3")
+    listen.create("alice", "x-upload", source={"kind": "upload"}, options={}, retention_days=30,
+                  upload_expires_at=int(time.time()) + 900)
+    job(store, "regen", finish=True)
+    store.restart("alice", "regen", options={})  # ...and the call starting its run never came
+    job(store, "waiting", run=False)  # awaiting its picture
+    sweeper = load_function("sweeper")
+    assert sweeper.lambda_handler(EVENT, FakeContext())["failed"] == []  # a workflow may still claim them
+    monkeypatch.setattr(sweeper, "clock", lambda: time.time() + 1801)
+    assert sorted(sweeper.lambda_handler(EVENT, FakeContext())["failed"]) == ["b1", "m1", "regen", "x-track"]
+    swept = maps.get("alice", "m1")
+    assert swept is not None and swept["status"] == "FAILED" and swept["failedStage"] == "queued"
+    assert swept["errorMessage"] == "its workflow did not start within 30 minutes; try again with POST /maps"
+    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=aws["bucket"], Prefix=drum_maps.work_prefix("alice", "m1"))
+    assert store.get("alice", "regen")["errorMessage"].startswith("its workflow did not start")
+    assert listen.get("alice", "x-upload")["status"] == store.get("alice", "waiting")["status"] == "PENDING"

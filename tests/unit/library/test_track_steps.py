@@ -15,6 +15,7 @@ from PIL import Image
 from soundcanvas.core import storage
 from soundcanvas.core.errors import AudioRejected, TransientError
 from soundcanvas.library.tracks import TrackStore
+from soundcanvas.maps import fpkeys
 from tests.apigw import call, event
 from tests.audiogen import lying_wav, mp3, picture, tagged_flac, with_apic, with_pictures, write
 from tests.conftest import FakeContext, load_function
@@ -113,11 +114,40 @@ def test_a_superseded_version_leaves_the_newer_one_alone(steps: dict[str, Any], 
     assert new["claimed"] and new["version"] != old["version"]
     old_mp3 = storage.track_mp3_key("alice", "t1", old["version"])
     aws["s3"].put_object(Bucket=aws["bucket"], Key=old_mp3, Body=b"mp3")
+    item = index_item(aws, "alice", "t1")  # indexed by the newer version's workflow
+    aws["dynamodb"].put_item(TableName=aws["fingerprints_table"], Item=item)
     assert run(steps, "finish_track", {"track": {**old, "transcode": {"mp3Key": old_mp3}}})["ready"] is False
-    assert old_mp3 not in keys(aws, "library/alice/t1/")
+    assert old_mp3 not in keys(aws, "library/alice/t1/") and indexed(aws, item)
     record = store.get("alice", "t1")
     assert record["status"] == "PROCESSING" and record["version"] == new["version"]
     assert record["durationSeconds"] == pytest.approx(3.0, abs=0.01)
+
+
+def index_item(aws: dict[str, Any], user: str, track_id: str) -> dict[str, Any]:
+    """The key of a track's audio item in Maps' fingerprint index (what its Fingerprint step writes)."""
+    return {"pk": {"S": fpkeys.audio_key(fpkeys.audio_ref(user, "track", track_id))}}
+
+
+def indexed(aws: dict[str, Any], key: dict[str, Any]) -> bool:
+    return "Item" in aws["dynamodb"].get_item(TableName=aws["fingerprints_table"], Key=key)
+
+
+def test_a_track_deleted_while_fingerprinted_leaves_no_fingerprint_behind(
+    steps: dict[str, Any], aws: dict[str, Any], store: TrackStore, tmp_path: Path
+) -> None:
+    """Maps' Fingerprint step indexes the track after its DELETE took the index item out: FinishTrack removes it
+    again (and the step's .fp object, which the version's own clean-up does not name)."""
+    key = storage.original_key("alice", "t1", "wav")
+    put(aws, key, write(tmp_path / "a.wav").read_bytes(), "a.wav")
+    track = run(steps, "inspect_track", upload_event(aws["bucket"], key))
+    assert store.delete("alice", "t1")  # the DELETE, while the Fingerprint step is still decoding
+    fp_key = f"library/alice/t1/fingerprint-{track['version']}.fp"
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=fp_key, Body=b"fp")  # ...which then writes its results
+    item = index_item(aws, "alice", "t1")
+    aws["dynamodb"].put_item(TableName=aws["fingerprints_table"], Item=item)
+    done = run(steps, "finish_track", {"track": {**track, "fingerprint": {"fingerprintKey": fp_key, "duplicateOf": None}}})
+    assert done["ready"] is False
+    assert not indexed(aws, item) and keys(aws, "library/alice/t1/") == []
 
 
 @pytest.mark.parametrize(("data", "message"), [

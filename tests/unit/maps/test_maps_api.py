@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from soundcanvas.blend.catalog import song_record
 from soundcanvas.blend.seed import SeedSong
@@ -16,7 +17,7 @@ from soundcanvas.maps import drum_maps, song_audio
 from soundcanvas.maps.drum_maps import MapStore
 from soundcanvas.maps.song_audio import SongAudioStore
 from tests.apigw import call, event
-from tests.conftest import ManualClock, load_function, record_dynamodb_calls
+from tests.conftest import FakeContext, ManualClock, load_function, record_dynamodb_calls
 from tests.unit.blend.conftest import executions, keys, moto_state_machine
 
 REGION = "us-east-1"
@@ -152,6 +153,25 @@ def test_maps_are_limited_per_user(api: Any, aws: dict[str, Any], clock: ManualC
     assert answers[:-1] == [202] * api.MAPS.limit and answers[-1] == 429
 
 
+def test_a_workflow_start_with_no_answer_leaves_nothing_and_costs_nothing(
+        api: Any, aws: dict[str, Any], clock: ManualClock, map_store: MapStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step Functions not answering (a connection error, not a ClientError) is treated like a refusal."""
+    class Unreachable:
+        def start_execution(self, **kwargs: Any) -> None:
+            raise EndpointConnectionError(endpoint_url="https://states.us-east-1.amazonaws.com")
+
+    real = api.stepfunctions
+    monkeypatch.setattr(api, "stepfunctions", Unreachable)
+    track_id = ready_track(aws, clock, "alice")
+    for _ in range(api.MAPS.limit + 1):  # none of these spends a unit
+        with pytest.raises(EndpointConnectionError):
+            api.lambda_handler(event("POST", "/maps", body={"trackId": track_id}), FakeContext())
+    assert map_store.list("alice", limit=10, cursor=None)[0] == []
+    assert keys(aws, "maps/work/alice/") == []
+    monkeypatch.setattr(api, "stepfunctions", real)
+    assert post_map(api, {"trackId": track_id})[0] == 202
+
+
 def test_deleting_a_map_removes_its_record_and_files(api: Any, aws: dict[str, Any], clock: ManualClock,
                                                      map_store: MapStore) -> None:
     track_id = ready_track(aws, clock, "alice")
@@ -184,6 +204,38 @@ def test_an_abandoned_form_does_not_lock_a_songs_first_recording(
     clock.now += 2 * song_audio.FORM_HOLD_SECONDS
     assert ask("erin") == 409  # dave gave it: only dave may replace it, however long ago
     assert ask("dave") == 201
+
+
+def test_a_form_never_used_stops_showing_pending_once_its_hold_ends(
+        api: Any, aws: dict[str, Any], song_id: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_state_machine(monkeypatch, "SongStateMachine", "SONG_STATE_MACHINE_ARN")  # a GET may start a preview
+    songs_api = load_function("songs_api")
+    monkeypatch.setattr(songs_api, "clock", clock)
+    path, resource = f"/songs/{song_id}/audio", "/songs/{songId}/audio"
+
+    def ask() -> int:
+        return call(api, event("POST", path, user="bob", body={"contentType": "audio/mpeg"}, resource=resource,
+                               path_params={"songId": song_id}))[0]
+
+    def shown() -> dict[str, Any]:
+        status, body = call(songs_api, event("GET", f"/songs/{song_id}", resource="/songs/{songId}",
+                                             path_params={"songId": song_id}))
+        assert status == 200, body
+        return dict(body)
+
+    assert ask() == 201
+    clock.now += song_audio.FORM_HOLD_SECONDS - 1
+    assert shown()["audioStatus"] == "PENDING"  # the form, or its upload's processing, may still come
+    clock.now += 2
+    gone = shown()
+    assert gone["audioStatus"] == "FAILED" and f"POST /songs/{song_id}/audio" in gone["audioError"]
+    assert SongAudioStore(aws["songs_table"], REGION, clock=clock).mark_ready(
+        song_id, audio_key=f"catalog/{song_id}/audio.mp3", fingerprint_key="fp", duration_seconds=61.0)
+    assert ask() == 201  # the giver takes a form to replace it, and never uploads
+    assert shown()["audioStatus"] == "PENDING"
+    clock.now += song_audio.FORM_HOLD_SECONDS
+    shown_after = shown()
+    assert shown_after["audioStatus"] == "READY" and shown_after["audioError"] is None  # the recording still maps
 
 
 def test_a_song_recording_form_is_the_givers_to_replace(api: Any, aws: dict[str, Any], song_id: str) -> None:

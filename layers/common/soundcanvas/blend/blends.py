@@ -2,8 +2,9 @@
 
 Table layout (BlendsTable in template.yaml): partition key `userId`, sort key `blendId`, so a
 caller can only address their own; `ByUserCreated` (userId, createdAt) lists them newest first;
-`expiresAt` is the TTL attribute (7 days; expired records are filtered on read). While RUNNING a
-record carries `activeShard` for the sweeper's sparse `ByActivity` index, like the other products.
+`expiresAt` is the TTL attribute (7 days; expired records are filtered on read). From its creation
+(its workflow is started at once) until it finishes, a record carries `activeShard` for the sweeper's
+sparse `ByActivity` index, like the other products.
 
 Status: PENDING -(Prepare claims it)-> RUNNING -> COMPLETE | FAILED. Every change is a conditional
 write, so a replayed execution finds the blend already claimed.
@@ -32,6 +33,7 @@ from soundcanvas.core.records import (
     RUNNING,
     RecordConflict,
     WorkflowRecordStore,
+    active_shard,
     activity_index,
     as_dict,
     bind,
@@ -85,7 +87,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         failedStage = UnicodeAttribute(null=True)
         timings = MapAttribute[str, Any](default=dict)
         expiresAt = NumberAttribute()
-        activeShard = UnicodeAttribute(null=True)  # only while RUNNING
+        activeShard = UnicodeAttribute(null=True)  # from creation until COMPLETE or FAILED (for the sweeper)
         by_user_created = user_created_index()
         by_activity = activity_index(["stage", "status"])
 
@@ -111,7 +113,7 @@ class BlendStore(WorkflowRecordStore):
         record = self.model(
             user_id, blend_id, createdAt=now_iso(now), updatedAt=now_iso(now), status=PENDING, stage="queued",
             progress=0, songs=[dict(song) for song in songs], options=options, timings={}, summary={},
-            expiresAt=int(now + RETENTION_SECONDS),
+            expiresAt=int(now + RETENTION_SECONDS), activeShard=active_shard(blend_id),
         )
         self._insert(record, f"blend {blend_id}")
         return self.plain(record)

@@ -15,7 +15,7 @@ import secrets
 import uuid
 from typing import Annotated, Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from soundcanvas.blend import blends
@@ -118,7 +118,7 @@ def create_blend(
         try:
             stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=blend_id,
                                           input=json.dumps({"userId": user_id, "blendId": blend_id}))
-        except ClientError:
+        except (ClientError, BotoCoreError):  # refused, or no answer
             store.delete(user_id, blend_id)  # nothing would ever run it: leave no PENDING record behind
             raise
     return {"blendId": blend_id, "status": blends.PENDING, "options": options, "songs": chosen}

@@ -145,6 +145,8 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         # Maps' attributes (soundcanvas.maps.song_audio writes them; Blend only shows them)
         audioStatus = UnicodeAttribute(null=True)
         audioError = UnicodeAttribute(null=True)
+        audioKey = UnicodeAttribute(null=True)
+        audioFormExpiresAt = NumberAttribute(null=True)
         audioDurationSeconds = NumberAttribute(null=True)
         bpm = NumberAttribute(null=True)
         canonicalMapId = UnicodeAttribute(null=True)
@@ -157,9 +159,20 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
     return bind(SongRecord, table_name, region, host)
 
 
-def public_view(record: dict[str, Any]) -> dict[str, Any]:
-    """A song's public fields (no object keys, no owner)."""
-    return {name: record.get(name) for name in PUBLIC_FIELDS}
+def public_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """A song's public fields (no object keys, no owner). Read at `now`, a recording form whose hold ended with
+    no upload processed (Maps' `audioFormExpiresAt`) no longer shows PENDING: the earlier recording READY if
+    there is one, FAILED with what to do otherwise."""
+    view = {name: record.get(name) for name in PUBLIC_FIELDS}
+    form_ended_at = record.get("audioFormExpiresAt")
+    if now is not None and view["audioStatus"] == PENDING and form_ended_at is not None and now >= float(form_ended_at):
+        if record.get("audioKey"):
+            view["audioStatus"] = READY
+        else:
+            view["audioStatus"] = FAILED
+            view["audioError"] = (f"no recording arrived before the upload form expired; ask POST /songs/"
+                                  f"{record['songId']}/audio for a new form")
+    return view
 
 
 class SongStore:

@@ -8,9 +8,10 @@ filtered on read because DynamoDB deletes them lazily.
 Status machine: PENDING -(upload event)-> RUNNING -> COMPLETE | FAILED, and
 COMPLETE | FAILED -(regenerate)-> PENDING. Conditions make duplicated events harmless.
 
-While a job is RUNNING it carries `activeShard` (one of ACTIVE_SHARDS, from its id): the sparse
-`ByActivity` index (activeShard, updatedAt) lets the sweeper find jobs that stopped moving
-without a scan, and without one partition key that every running job would share.
+While a job is RUNNING, or PENDING after a regenerate started its run, it carries `activeShard` (one of
+ACTIVE_SHARDS, from its id): the sparse `ByActivity` index (activeShard, updatedAt) lets the sweeper find
+jobs that stopped moving (or never started) without a scan, and without one partition key that every
+running job would share.
 """
 
 from __future__ import annotations
@@ -230,7 +231,8 @@ class JobStore(UserRecordStore):
         return True
 
     def restart(self, user_id: str, job_id: str, *, options: dict[str, Any]) -> dict[str, Any]:
-        """COMPLETE | FAILED -> PENDING with new options and the next run number (regenerate)."""
+        """COMPLETE | FAILED -> PENDING with new options and the next run number (regenerate). The caller starts
+        the run's execution at once, so the job is on ByActivity from now: a run that never starts is swept."""
         record = self.model(user_id, job_id)
         if not update_if(
             record,
@@ -243,6 +245,7 @@ class JobStore(UserRecordStore):
                 self.model.errorMessage.remove(),
                 self.model.failedStage.remove(),
                 self.model.timings.set({}),
+                self.model.activeShard.set(active_shard(job_id)),
                 self.model.updatedAt.set(now_iso(self.clock())),
             ],
             self.model.status.is_in(COMPLETE, FAILED) & (self.model.expiresAt > int(self.clock())),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from soundcanvas.core import storage
@@ -168,7 +168,7 @@ def create_from_track(*, user_id: str, track_id: str, track: dict[str, Any] | No
         try:
             stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=transcription_id,
                                           input=json.dumps({"userId": user_id, "transcriptionId": transcription_id}))
-        except ClientError:
+        except (ClientError, BotoCoreError):  # refused, or no answer
             store.delete(user_id, transcription_id)  # nothing would ever run it: leave no PENDING record behind
             storage.delete_prefix(s3, limits.bucket, transcriptions.prefix(user_id, transcription_id))
             raise

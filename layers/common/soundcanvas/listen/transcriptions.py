@@ -5,8 +5,9 @@ Table layout (TranscriptionsTable in template.yaml): partition key `userId`, sor
 lists them newest first; `expiresAt` is the TTL attribute (expired records are filtered on read).
 
 Status: PENDING -(audio claimed)-> RUNNING -> COMPLETE | FAILED. Every change is a conditional
-write, so a duplicated event finds the record already claimed. While RUNNING the record carries
-`activeShard` for the sweeper's sparse `ByActivity` index, like the other products' records.
+write, so a duplicated event finds the record already claimed. While RUNNING (and while PENDING once its
+workflow is started, for a library track's) the record carries `activeShard` for the sweeper's sparse
+`ByActivity` index, like the other products' records.
 
 Objects, under one prefix per transcription:
 
@@ -116,7 +117,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         timings = MapAttribute[str, Any](default=dict)
         expiresAt = NumberAttribute()
         uploadExpiresAt = NumberAttribute(null=True)
-        activeShard = UnicodeAttribute(null=True)  # only while RUNNING
+        activeShard = UnicodeAttribute(null=True)  # while RUNNING, or PENDING with its workflow started (for the sweeper)
         by_user_created = user_created_index()
         by_activity = activity_index(["stage", "status"])
 
@@ -136,13 +137,16 @@ class TranscriptionStore(UserRecordStore):
     def create(self, user_id: str, transcription_id: str, *, source: dict[str, Any], options: dict[str, Any],
                retention_days: int, upload_expires_at: int | None = None,
                source_key: str | None = None) -> dict[str, Any]:
-        """A PENDING transcription. One waiting for its upload lives an hour past its form until claimed."""
+        """A PENDING transcription. One waiting for its upload lives an hour past its form until claimed; one
+        whose workflow is started at once (no `upload_expires_at`: a library track's) is on ByActivity from now,
+        so the sweeper finds it if the workflow never starts."""
         now = self.clock()
         expires_at = upload_expires_at + UPLOAD_GRACE_SECONDS if upload_expires_at else int(now + retention_days * 86400)
         record = self.model(
             user_id, transcription_id, createdAt=now_iso(now), updatedAt=now_iso(now), status=PENDING,
             stage="upload", progress=0, source=source, options=options, sourceKey=source_key, timings={}, summary={},
             expiresAt=expires_at, uploadExpiresAt=upload_expires_at,
+            activeShard=None if upload_expires_at else active_shard(transcription_id),
         )
         try:
             record.save(condition=self.model.transcriptionId.does_not_exist())

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from soundcanvas.core import storage
@@ -104,14 +104,15 @@ def new_map_id() -> str:
 def create_map(*, user_id: str, map_id: str, source: dict[str, Any], difficulty: str | None, s3: Any, bucket: str,
                store: MapStore, spending: Spending, stepfunctions: Any, state_machine_arn: str) -> dict[str, Any]:
     """Spend the quota and the allowance, write a PENDING map of `source` and start its workflow (an execution
-    named after the map). `{mapId, status, source: {kind, id}}`. A workflow that cannot start leaves no record,
-    no work files, and gives the units back."""
+    named after the map). `{mapId, status, source: {kind, id}}`. A workflow that cannot start (refused, or no
+    answer) leaves no record, no work files, and gives the units back; should this function itself die between
+    the two calls, the record is on the sweeper's index and becomes FAILED, never PENDING for good."""
     with spending.quotas.spend(user_id, spending.quota), spending.allowances.spend(user_id, "maps"):
         store.create(user_id, map_id, source=source, difficulty=difficulty)
         try:
             stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=map_id,
                                           input=json.dumps({"userId": user_id, "mapId": map_id}))
-        except ClientError:
+        except (ClientError, BotoCoreError):  # refused, or no answer
             store.delete(user_id, map_id)  # nothing would ever run it: leave no PENDING record behind
             storage.delete_prefix(s3, bucket, drum_maps.work_prefix(user_id, map_id))
             raise

@@ -3,7 +3,7 @@
 Table layout (MapsTable in template.yaml): partition key `userId` (who asked for the map; once their account
 is erased, the anonymous author id of a map kept for its community history: `move`), sort key
 `mapId`, so a caller can only address their own; `ByUserCreated` (userId, createdAt) lists them
-newest first; a sparse `ByActivity` index carries RUNNING maps for the sweeper. A finished map is
+newest first; a sparse `ByActivity` index carries PENDING and RUNNING maps for the sweeper. A finished map is
 kept (MAP_RETENTION_SECONDS: community content lives on); `expiresAt` is still set, as on every
 per-user record, and filtered on read.
 
@@ -42,6 +42,7 @@ from soundcanvas.core.records import (
     RUNNING,
     RecordConflict,
     WorkflowRecordStore,
+    active_shard,
     activity_index,
     bind,
     conditional_failed,
@@ -135,7 +136,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         failedStage = UnicodeAttribute(null=True)
         timings = MapAttribute[str, Any](default=dict)
         expiresAt = NumberAttribute()
-        activeShard = UnicodeAttribute(null=True)  # only while RUNNING
+        activeShard = UnicodeAttribute(null=True)  # from creation until COMPLETE or FAILED (for the sweeper)
         # The community (soundcanvas.maps.edits): a map of a public catalog song is public once COMPLETE.
         version = NumberAttribute(default=1)  # the current published version
         verifiedVersion = NumberAttribute(null=True)
@@ -166,13 +167,15 @@ class MapStore(WorkflowRecordStore):
 
     def create(self, user_id: str, map_id: str, *, source: dict[str, Any], difficulty: str | None) -> dict[str, Any]:
         """A PENDING record. A source marked `public` (a public catalog song) makes a public map: listed and
-        open to edits once COMPLETE."""
+        open to edits once COMPLETE. Its workflow is started at once, so it is on ByActivity from now: one
+        that never starts is found by the sweeper, not left PENDING."""
         now = self.clock()
         public = bool(source.get("public"))
         record = self.model(
             user_id, map_id, createdAt=now_iso(now), updatedAt=now_iso(now), status=PENDING, stage="queued",
             progress=0, state=UNVERIFIED, songId=map_song_id(source), source=dict(source), difficulty=difficulty,
             timings={}, summary={}, expiresAt=int(now + MAP_RETENTION_SECONDS), version=1,
+            activeShard=active_shard(map_id),
             publicSongId=source["id"] if public else None, publicState=UNVERIFIED if public else None,
         )
         self._insert(record, f"map {map_id}")

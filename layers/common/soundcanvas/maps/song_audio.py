@@ -6,6 +6,8 @@ put, so Blend's attributes are never touched (the same arrangement as Listen's a
 attributes on the shared user item; written in docs/architecture.md).
 
     audioStatus     PENDING (a form was handed out) -> READY | FAILED (audioError says why)
+    audioFormExpiresAt  while PENDING: when the form's hold ends (FORM_HOLD_SECONDS); a song read after it with
+                    no upload processed shows its earlier recording READY, or FAILED (soundcanvas.blend.songs)
     audioKey        catalog/{songId}/audio.{ext}, the recording (kept as uploaded)
     fingerprintKey  catalog/{songId}/audio.fp, its Chromaprint fingerprint (soundcanvas.maps.fingerprints)
     audioBy         who attached it (only they may replace it), or holds a form for the first recording (until
@@ -84,6 +86,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         audioKey = UnicodeAttribute(null=True)
         audioExt = UnicodeAttribute(null=True)
         audioError = UnicodeAttribute(null=True)
+        audioFormExpiresAt = NumberAttribute(null=True)
         audioBy = UnicodeAttribute(null=True)
         audioAt = UnicodeAttribute(null=True)
         fingerprintKey = UnicodeAttribute(null=True)
@@ -133,7 +136,8 @@ class SongAudioStore:
         return update_if(
             m(song_id),
             [m.audioStatus.set(PENDING), m.audioBy.set(user_id), m.audioExt.set(ext),
-             m.audioError.remove(), m.audioAt.set(now_iso(self.clock()))],
+             m.audioError.remove(), m.audioAt.set(now_iso(self.clock())),
+             m.audioFormExpiresAt.set(int(self.clock() + FORM_HOLD_SECONDS))],
             (m.status == "READY") & (m.audioBy.does_not_exist() | (m.audioBy == user_id) | free),
         )
 
@@ -152,7 +156,7 @@ class SongAudioStore:
             m(song_id),
             [m.audioStatus.set(READY), m.audioKey.set(audio_key), m.fingerprintKey.set(fingerprint_key),
              m.audioDurationSeconds.set(round(duration_seconds, 2)), m.audioError.remove(),
-             m.audioAt.set(now_iso(self.clock()))],
+             m.audioAt.set(now_iso(self.clock())), m.audioFormExpiresAt.remove()],
             m.songId.exists(),
         )
 
@@ -160,7 +164,8 @@ class SongAudioStore:
         """FAILED with why, if an upload is in flight (PENDING); a recording attached before stays (audioKey is
         kept). False otherwise: a replayed or late event never turns a READY recording FAILED."""
         m = self.model
-        return update_if(m(song_id), [m.audioStatus.set(FAILED), m.audioError.set(message)], m.audioStatus == PENDING)
+        return update_if(m(song_id), [m.audioStatus.set(FAILED), m.audioError.set(message), m.audioFormExpiresAt.remove()],
+                         m.audioStatus == PENDING)
 
     def set_bpm(self, song_id: str, bpm: float) -> None:
         m = self.model
