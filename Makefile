@@ -178,6 +178,7 @@ bench: setup bench-deps
 	$(BIN)/python -m bench.blend --out docs/blend-bench.md
 	$(BIN)/python -m bench.maps fingerprints
 	$(BIN)/python -m bench.maps drums
+	$(BIN)/python -m bench.maps long
 	$(BIN)/python -m bench.live --out docs/live-bench.md
 	$(BIN)/python -m bench.music --out docs/music-report.md
 

@@ -2,6 +2,7 @@
 
     python -m bench.maps fingerprints   identify and duplicates (bench/maps/fingerprints.py)
     python -m bench.maps drums          drum maps (bench/maps/drums.py)
+    python -m bench.maps long           a recording of hours: Fingerprint's memory (bench/maps/long_recording.py)
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {"fingerprints": "bench.maps.fingerprints", "drums": "bench.maps.drums"}
+BENCHES = {"fingerprints": "bench.maps.fingerprints", "drums": "bench.maps.drums", "long": "bench.maps.long_recording"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ these tests fail, they are not skipped.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -167,6 +168,50 @@ def test_a_missing_ffmpeg_is_our_failure_not_the_uploaders(tmp_path: Path, monke
     monkeypatch.setattr(audio, "FFPROBE_BIN", str(tmp_path / "no-such-ffprobe"))
     with pytest.raises(ToolFailed, match="not installed"):
         decode(write_audio(tmp_path / "tone.wav", seconds=1.0))
+
+
+# --- pcm16_chunks: the same samples a chunk at a time -------------------------------------------
+
+
+def chunked(path: Path, **limits: float) -> list[np.ndarray]:
+    return list(audio.pcm16_chunks(path, sample_rate_hz=SAMPLE_RATE_HZ, chunk_samples=10_000, **limits))
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3"])
+def test_chunks_are_decode_as_int16_in_bounded_pieces(tmp_path: Path, suffix: str) -> None:
+    path = write_audio(tmp_path / f"tone{suffix}", seconds=3.0)
+    chunks = chunked(path)
+    assert len(chunks) > 3 and all(c.dtype == np.int16 and c.size <= 10_000 for c in chunks)
+    whole = np.concatenate(chunks)
+    floats = decode(path)
+    assert whole.size == floats.size
+    assert np.max(np.abs(whole / 32768.0 - floats)) < 2e-4  # the same samples, quantized once
+
+
+def test_chunks_refuse_what_decode_refuses(tmp_path: Path) -> None:
+    text = tmp_path / "upload.mp3"
+    text.write_bytes(b"just some notes I wrote down\n")
+    with pytest.raises(AudioRejected, match="not an audio file: got text"):
+        chunked(text)
+    whole = write_audio(tmp_path / "whole.flac", seconds=6.0).read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(AudioRejected, match="truncated"):  # learnt after the last chunk
+        chunked(cut)
+    with pytest.raises(AudioRejected, match=r"the limit is 2 s$"):
+        chunked(write_audio(tmp_path / "three.flac", seconds=3.0), max_duration_seconds=2.0)
+    with pytest.raises(AudioRejected, match="took longer than"):
+        chunked(write_audio(tmp_path / "tone.flac", seconds=3.0), timeout_seconds=0.001)
+
+
+def test_a_reader_that_stops_early_leaves_no_decoder_running(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "tone.wav", seconds=3.0)
+    reader = audio.pcm16_chunks(path, sample_rate_hz=SAMPLE_RATE_HZ, chunk_samples=1_000)
+    next(reader)
+    reader.close()  # the generator's finally kills and reaps ffmpeg
+    children = subprocess.run(["ps", "--ppid", str(os.getpid()), "-o", "comm="], capture_output=True, text=True,
+                              check=True).stdout.split()
+    assert "ffmpeg" not in children
 
 
 # --- messages ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from soundcanvas.maps.fingerprints import (
     FingerprintError,
     best_alignment,
     duplicate_kind,
+    fingerprint_pcm16,
     fingerprint_samples,
     from_bytes,
     min_audio_seconds,
@@ -165,6 +166,20 @@ def test_items_follow_chromaprint_hop(songs: dict[str, Rendered]) -> None:
     expected = song.samples.size / RATE_HZ / ITEM_SECONDS - WARM_UP_ITEMS
     assert items.dtype == np.uint32
     assert abs(items.size - expected) <= 2
+
+
+def test_chunks_of_any_size_give_the_whole_recordings_items(songs: dict[str, Rendered]) -> None:
+    """The Fingerprint function feeds a long recording a chunk at a time (fingerprint_pcm16): the items, the length
+    and the refusals are those of the whole array."""
+    pcm = (np.clip(songs["a"].samples, -1, 1) * 32767).astype(np.int16)
+    whole = fingerprint_samples(pcm, RATE_HZ)
+    for chunk in (1_000, 70_001):  # smaller and larger than the slices Chromaprint is fed, and not aligned to them
+        items, seconds = fingerprint_pcm16((pcm[i:i + chunk] for i in range(0, pcm.size, chunk)), RATE_HZ)
+        assert np.array_equal(items, whole) and seconds == pcm.size / RATE_HZ
+    with pytest.raises(FingerprintError, match="silent"):
+        fingerprint_pcm16([np.zeros(10 * RATE_HZ, np.int16)] * 3, RATE_HZ)
+    with pytest.raises(FingerprintError, match="at least"):
+        fingerprint_pcm16([pcm[:RATE_HZ], pcm[RATE_HZ:2 * RATE_HZ]], RATE_HZ)
 
 
 def test_sample_rate_does_not_change_the_fingerprint(songs: dict[str, Rendered]) -> None:

@@ -2,7 +2,8 @@
 
     sniff(first bytes)       -> the format, from the bytes (never the file name), or AudioRejected
     ffprobe                  -> the declared duration, checked against the limit before any decoding
-    ffmpeg ... -f f32le -    -> raw samples on a pipe, read into one numpy array
+    ffmpeg ... -f f32le -    -> raw samples on a pipe, read into one numpy array (`decode`), or int16
+                                a chunk at a time for a reader of hours of audio (`pcm16_chunks`)
 
 Each product decodes straight to the rate its analysis needs (Listen 22050 Hz, basic-pitch's rate;
 Maps its drum rate), so nothing downstream resamples again.
@@ -30,7 +31,11 @@ import errno
 import json
 import re
 import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 
@@ -141,18 +146,54 @@ def decode(path: Path, *, sample_rate_hz: int, max_duration_seconds: float = MAX
     disk; ToolFailed when ffmpeg is missing.
     """
     path = Path(path).absolute()
-    with path.open("rb") as fh:
-        sniff(fh.read(HEAD_BYTES))
-    declared_seconds = probe_duration_seconds(path)
-    if declared_seconds > max_duration_seconds:
-        raise AudioRejected(too_long_message(declared_seconds, max_duration_seconds))
-    command = [FFMPEG_BIN, *_QUIET, "-xerror", "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
-               "-t", f"{max_duration_seconds + DECODE_CAP_MARGIN_SECONDS:.3f}", "-af", _resample(sample_rate_hz),
-               "-f", "f32le", "-ac", "1", "-ar", str(sample_rate_hz), "-"]
+    declared_seconds, command = _decoding(path, sample_rate_hz, max_duration_seconds, "f32le")
     stdout, _ = _run(command, timeout_seconds, path)
     samples = np.frombuffer(stdout, dtype="<f4", count=len(stdout) // 4).astype(np.float32)  # a writable copy
     check_length(samples.size / sample_rate_hz, declared_seconds, max_duration_seconds)
     return samples
+
+
+def pcm16_chunks(path: Path, *, sample_rate_hz: int, max_duration_seconds: float = MAX_DURATION_SECONDS,
+                 timeout_seconds: float = DECODE_TIMEOUT_SECONDS, chunk_samples: int = 1 << 20) -> Iterator[np.ndarray]:
+    """The recording at `path` as mono int16 samples at `sample_rate_hz`, `chunk_samples` at a time (read-only
+    arrays): what `decode` gives, in memory bounded by one chunk whatever the recording's length. For analysis that
+    reads the samples once in order (a fingerprint of a recording of hours). The same refusals as `decode`; the
+    length checks come after the last chunk, so a consumer learns a truncated file only at the end."""
+    path = Path(path).absolute()
+    declared_seconds, command = _decoding(path, sample_rate_hz, max_duration_seconds, "s16le")
+    decoded = 0
+    with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: ffmpeg never blocks on what it says
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        except OSError as exc:
+            raise _start_failure(command, exc) from exc
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            process.kill()
+
+        watchdog = threading.Timer(timeout_seconds, stop)
+        watchdog.start()
+        out = cast(IO[bytes], process.stdout)
+        try:
+            while data := out.read(2 * chunk_samples):
+                chunk = np.frombuffer(data, dtype="<i2", count=len(data) // 2)
+                decoded += chunk.size
+                yield chunk
+            returncode = process.wait()
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:  # the consumer stopped early, or raised
+                process.kill()
+            process.wait()
+            out.close()
+        if timed_out.is_set():
+            raise AudioRejected(f"the audio could not be decoded: {FFMPEG_BIN} took longer than {timeout_seconds:g} s")
+        if returncode != 0:
+            stderr.seek(0)
+            raise _exit_failure(command, stderr.read(), path)
+    check_length(decoded / sample_rate_hz, declared_seconds, max_duration_seconds)
 
 
 def check_length(decoded_seconds: float, declared_seconds: float, max_duration_seconds: float) -> None:
@@ -213,6 +254,20 @@ def failure_reason(stderr: bytes, path: Path | None = None, tool: str = FFMPEG_B
 # --- internals -------------------------------------------------------------------------------
 
 
+def _decoding(path: Path, sample_rate_hz: int, max_duration_seconds: float, sample_format: str) -> tuple[float, list[str]]:
+    """(declared seconds, the ffmpeg command writing mono `sample_format` samples to stdout) for a file whose first
+    bytes are audio and whose declared length is within the limit; AudioRejected otherwise."""
+    with path.open("rb") as fh:
+        sniff(fh.read(HEAD_BYTES))
+    declared_seconds = probe_duration_seconds(path)
+    if declared_seconds > max_duration_seconds:
+        raise AudioRejected(too_long_message(declared_seconds, max_duration_seconds))
+    command = [FFMPEG_BIN, *_QUIET, "-xerror", "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+               "-t", f"{max_duration_seconds + DECODE_CAP_MARGIN_SECONDS:.3f}", "-af", _resample(sample_rate_hz),
+               "-f", sample_format, "-ac", "1", "-ar", str(sample_rate_hz), "-"]
+    return declared_seconds, command
+
+
 def _resample(sample_rate_hz: int) -> str:
     return f"aresample={sample_rate_hz}:resampler=soxr:rematrix_maxval=1.0,aformat=sample_fmts=flt:channel_layouts=mono"
 
@@ -226,18 +281,28 @@ def _run(command: list[str], timeout_seconds: float, path: Path) -> tuple[bytes,
         raise AudioRejected(
             f"the audio could not be decoded: {Path(command[0]).name} took longer than {timeout_seconds:g} s"
         ) from None
-    except FileNotFoundError as exc:
-        raise ToolFailed(f"{command[0]} is not installed (apt-get install ffmpeg)") from exc
     except OSError as exc:
-        if exc.errno in _TRANSIENT_ERRNOS:
-            raise TransientError(f"decoding ran out of resources ({exc.strerror}); try again") from exc
-        raise ToolFailed(f"decoding failed: {exc.strerror or exc}") from exc
+        raise _start_failure(command, exc) from exc
     if done.returncode != 0:
-        text = done.stderr.decode(errors="replace")
-        if "No space left on device" in text or "Cannot allocate memory" in text:
-            raise TransientError("decoding ran out of memory or disk; try again")
-        raise AudioRejected(f"the audio could not be decoded: {failure_reason(done.stderr, path, Path(command[0]).name)}")
+        raise _exit_failure(command, done.stderr, path)
     return done.stdout, done.stderr
+
+
+def _start_failure(command: list[str], exc: OSError) -> Exception:
+    """What a tool that could not start means: not installed, out of resources (try again), or broken."""
+    if isinstance(exc, FileNotFoundError):
+        return ToolFailed(f"{command[0]} is not installed (apt-get install ffmpeg)")
+    if exc.errno in _TRANSIENT_ERRNOS:
+        return TransientError(f"decoding ran out of resources ({exc.strerror}); try again")
+    return ToolFailed(f"decoding failed: {exc.strerror or exc}")
+
+
+def _exit_failure(command: list[str], stderr: bytes, path: Path) -> Exception:
+    """What a tool that exited with an error means: out of memory or disk (try again), or the file's fault."""
+    text = stderr.decode(errors="replace")
+    if "No space left on device" in text or "Cannot allocate memory" in text:
+        return TransientError("decoding ran out of memory or disk; try again")
+    return AudioRejected(f"the audio could not be decoded: {failure_reason(stderr, path, Path(command[0]).name)}")
 
 
 def _what_it_is(head: bytes) -> str:

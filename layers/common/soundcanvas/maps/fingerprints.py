@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -92,21 +93,34 @@ def fingerprint_samples(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
                                "mix the channels down first")
     if audio.dtype == np.int16:
         pcm = audio
-        level = float(np.sqrt(np.mean((pcm.astype(np.float64) / 32768.0) ** 2))) if pcm.size else 0.0
     else:
         floats = np.nan_to_num(audio.astype(np.float32, copy=False))
-        level = float(np.sqrt(np.mean(np.square(floats, dtype=np.float64)))) if floats.size else 0.0
         pcm = (np.clip(floats, -1.0, 1.0) * 32767.0).astype(np.int16)
-    seconds = pcm.size / sample_rate_hz
+    items, _ = fingerprint_pcm16([pcm], sample_rate_hz)
+    return items
+
+
+def fingerprint_pcm16(chunks: Iterable[np.ndarray], sample_rate_hz: int) -> tuple[np.ndarray, float]:
+    """(Chromaprint items, seconds) of mono int16 samples given a chunk at a time, in order: memory bounded by a
+    chunk, for recordings of hours (soundcanvas.core.audio.pcm16_chunks). The refusals of `fingerprint_samples`."""
+    if sample_rate_hz < 1000:
+        raise FingerprintError(f"sample rate {sample_rate_hz} Hz is not an audio rate; decode the audio at 11025 Hz or more")
+    printer = chromaprint.Fingerprinter(ALGORITHM)
+    printer.start(int(sample_rate_hz), 1)
+    count, energy = 0, 0.0  # samples seen, and the sum of their squares (full scale 1)
+    for chunk in chunks:
+        pcm = np.asarray(chunk, dtype=np.int16)
+        for start in range(0, pcm.size, _FEED_SAMPLES):
+            part = pcm[start:start + _FEED_SAMPLES]
+            printer.feed(part.tobytes())
+            energy += float(np.square(part, dtype=np.float64).sum()) / 32768.0**2
+        count += pcm.size
+    seconds = count / sample_rate_hz
     min_seconds = min_audio_seconds()
     if seconds < min_seconds:
         raise FingerprintError(f"the audio is {seconds:.1f} s long; at least {min_seconds:.1f} s is needed to recognise it")
-    if level < SILENCE_RMS:
+    if math.sqrt(energy / count) < SILENCE_RMS:
         raise FingerprintError("the audio is silent (below -60 dBFS); record or upload a part where the music plays")
-    printer = chromaprint.Fingerprinter(ALGORITHM)
-    printer.start(int(sample_rate_hz), 1)
-    for start in range(0, pcm.size, _FEED_SAMPLES):
-        printer.feed(pcm[start:start + _FEED_SAMPLES].tobytes())
     raw, _ = chromaprint.decode_fingerprint(printer.finish())
     items = np.asarray(raw, dtype=np.uint32)
     if items.size < MIN_ITEMS:
@@ -115,7 +129,7 @@ def fingerprint_samples(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     if np.unique(items).size <= max(2, items.size // 20):
         raise FingerprintError("the audio does not change (a steady tone or near silence); "
                                "send a part where the music plays")
-    return items
+    return items, seconds
 
 
 def speeds() -> tuple[float, ...]:
