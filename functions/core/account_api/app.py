@@ -145,7 +145,7 @@ def _blend_entry(record: dict[str, Any]) -> dict[str, Any]:
 
 def _song_entry(record: dict[str, Any]) -> dict[str, Any]:
     ready = record["status"] == catalog.READY
-    return {**catalog.public_view(record),
+    return {**catalog.public_view(record, clock()),
             "files": {"midi": _url(record.get("midiKey"))} if ready and record.get("midiKey") else {}}
 
 

@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from soundcanvas.core import api, storage
@@ -153,14 +154,19 @@ def regenerate_generation(jobId: JobId, body: RegenerateRequest | None = None) -
     options = {**job["options"], **changes}
     if "seed" not in changes:
         options["seed"] = secrets.randbelow(2**31)
-    with quotas.spend(job["userId"], GENERATIONS):  # the conditional restart commits; a lost race gives it back
+    # the conditional restart commits; a lost race, or a run that cannot start, gives the unit back
+    with quotas.spend(job["userId"], GENERATIONS):
         restarted = store.restart(job["userId"], jobId, options=options)
-    run = int(restarted["run"])
-    stepfunctions().start_execution(
-        stateMachineArn=settings.state_machine_arn,
-        name=f"{jobId}-run{run}",
-        input=json.dumps({"userId": job["userId"], "jobId": jobId, "run": run}),
-    )
+        run = int(restarted["run"])
+        try:
+            stepfunctions().start_execution(
+                stateMachineArn=settings.state_machine_arn,
+                name=f"{jobId}-run{run}",
+                input=json.dumps({"userId": job["userId"], "jobId": jobId, "run": run}),
+            )
+        except (ClientError, BotoCoreError):  # refused, or no answer: the job is FAILED, not PENDING for good
+            store.fail(job["userId"], jobId, stage="analyze", message="the new run could not start; regenerate to try again")
+            raise
     metrics.add_metric(name="GenerationsRegenerated", unit=MetricUnit.Count, value=1)
     return Response(202, "application/json", {"jobId": jobId, "status": jobs.PENDING, "run": run})
 

@@ -3,10 +3,11 @@ transcode, or the original itself for MP3 uploads) and due for Guess the Track, 
 what earlier versions of the track left behind (never an upload key: an upload waiting there
 belongs to a newer workflow).
 
-If a newer upload claimed the track meanwhile (or it was deleted), this version's own objects
-(its fingerprint too) are removed instead and the record is left to the newer upload; a deleted
-track's fingerprint also leaves Maps' index, which the Fingerprint step may have written after the
-DELETE cleared it.
+Run again after this version became READY (a retry after a failed clean-up, a replay), it finishes the
+clean-up and changes nothing else. If a newer upload claimed the track meanwhile (or it was deleted), this
+version's own objects (its fingerprint too) are removed instead and the record is left to the newer upload;
+a deleted track's fingerprint also leaves Maps' index, which the Fingerprint step may have written after
+the DELETE cleared it.
 Returns only its own result: `{ready, mp3Key, dueAt, removed}`.
 """
 
@@ -23,6 +24,7 @@ from soundcanvas.core import storage
 from soundcanvas.core.steps import transient_aws_errors
 from soundcanvas.library import training
 from soundcanvas.library.steps import TrackRuntime
+from soundcanvas.library.tracks import READY
 from soundcanvas.maps import fpkeys  # the seam: a track deleted while fingerprinted leaves the index
 
 logger = Logger()
@@ -52,9 +54,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with transient_aws_errors():
         record = runtime.store.get(user_id, track_id)
         due_at = training.due_at_when_ready(record or {}, clock())
-        if record is None or not runtime.store.mark_ready(user_id, track_id, version, mp3_key=mp3_key, due_at=due_at,
-                                                          fingerprint_key=fingerprint.get("fingerprintKey"),
-                                                          duplicate_of=fingerprint.get("duplicateOf")):
+        ready = record is not None and runtime.store.mark_ready(
+            user_id, track_id, version, mp3_key=mp3_key, due_at=due_at,
+            fingerprint_key=fingerprint.get("fingerprintKey"), duplicate_of=fingerprint.get("duplicateOf"))
+        if not ready and (current := runtime.store.get(user_id, track_id)) is not None \
+                and current.get("version") == version and current.get("status") == READY:
+            ready, due_at = True, int(current.get("dueAt") or due_at)  # a retry after this version was marked READY
+            logger.info("this version is READY already (the step was retried): finishing its clean-up")
+        if not ready:
             prefix = storage.track_prefix(user_id, track_id)
             storage.delete_prefix(runtime.s3, bucket, prefix, only_version=version)
             if fingerprint.get("fingerprintKey"):  # this version's, named apart from the version-marked objects

@@ -248,6 +248,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "bucket": bucket,
         "originalKey": source_key,
         "version": version,
+        "claimedAt": track.get("claimedAt") or "",  # orders this version's fingerprint against a newer one's
         "format": info.format,
         "needsTranscode": info.needs_transcode,
         "coverKey": cover_key,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,9 @@ metrics = Metrics()
 runtime = MapsRuntime.from_env()
 index = runtime.index()
 MAX_FINGERPRINT_SECONDS = 4 * 3600  # decoding stops here; the index keeps the first hour
-# Decoded a chunk at a time (51 MB peak for a 3-hour MP3, 11 s on the 2-core development machine; decoded whole it
-# peaked at 1.87 GB, over this function's 1,024 MB): the decoder gets what is left of the task's 120 s after the
-# download, with room for the index writes.
+# Decoded a chunk at a time (docs/maps-long-recording-bench.md: 88 MB peak for a 3-hour WAV, 3.5 s, where decoding
+# it whole peaked at 1,892 MB, over this function's 1,024 MB; a 3-hour 128 kbps MP3 took 11 s here): the decoder
+# gets what is left of the task's 120 s after the download, with room for the index writes.
 DECODE_TIMEOUT_SECONDS = 80.0
 
 
@@ -58,9 +59,10 @@ def fingerprint_object(key: str, etag: str = "") -> tuple[Any, float]:
                     shutil.copyfileobj(body, out)
             else:
                 runtime.s3.download_file(runtime.settings.bucket_name, key, str(path))
-        chunks = audio.pcm16_chunks(path, sample_rate_hz=fingerprints.SAMPLE_RATE_HZ,
-                                    max_duration_seconds=MAX_FINGERPRINT_SECONDS, timeout_seconds=DECODE_TIMEOUT_SECONDS)
-        return fingerprints.fingerprint_pcm16(chunks, fingerprints.SAMPLE_RATE_HZ)
+        with closing(audio.pcm16_chunks(path, sample_rate_hz=fingerprints.SAMPLE_RATE_HZ,
+                                        max_duration_seconds=MAX_FINGERPRINT_SECONDS,
+                                        timeout_seconds=DECODE_TIMEOUT_SECONDS)) as chunks:
+            return fingerprints.fingerprint_pcm16(chunks, fingerprints.SAMPLE_RATE_HZ)  # ffmpeg stopped on any exit
 
 
 def _track(track: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +76,12 @@ def _track(track: dict[str, Any]) -> dict[str, Any]:
                                   ContentType="application/octet-stream")
             found = index.find_duplicates(items, [user_id], exclude=("track", track_id))
             title = str(track.get("title") or "")
-            index.add(IndexedAudio(kind="track", id=track_id, scope=user_id, title=title,
-                                   artist=str(track.get("artist") or ""), duration_seconds=duration_seconds), items)
+            indexed = index.add(IndexedAudio(kind="track", id=track_id, scope=user_id, title=title,
+                                             artist=str(track.get("artist") or ""), duration_seconds=duration_seconds,
+                                             stamp=str(track.get("claimedAt") or "")), items)
+    if not indexed:  # a newer upload of the track is indexed already; this version's FinishTrack discards it
+        logger.info("an older version of the track: the newer one stays indexed")
+        return {"fingerprintKey": key, "duplicateOf": None}
     duplicate = None
     if found:
         best = found[0]

@@ -184,22 +184,25 @@ def _identify_direct(content_type: str, scopes: list[str], started: float) -> di
 def _identify_upload(user_id: str, upload_id: str, scopes: list[str], started: float) -> dict[str, Any]:
     bucket = runtime.settings.bucket_name
     listed = runtime.s3.list_objects_v2(Bucket=bucket, Prefix=identify_uploads.key(user_id, upload_id, ""), MaxKeys=3)
-    keys = [obj["Key"] for obj in listed.get("Contents", []) if identify_uploads.is_recording(obj["Key"])]
-    if not keys:
+    recordings = [obj for obj in listed.get("Contents", []) if identify_uploads.is_recording(obj["Key"])]
+    if not recordings:
         raise UploadNotFound(f"upload {upload_id} not found (send the file with its form first; forms are used once)")
+    recording = str(recordings[0]["Key"])
+    marker = identify_uploads.used_key(user_id, upload_id)
     try:  # the upload is this request's only if its marker was not there yet (identify_uploads)
-        runtime.s3.put_object(Bucket=bucket, Key=identify_uploads.used_key(user_id, upload_id), Body=b"",
-                              IfNoneMatch="*")
+        runtime.s3.put_object(Bucket=bucket, Key=marker, Body=b"", IfNoneMatch="*")
     except ClientError as exc:
         if storage.error_code(exc) not in (*storage.CHANGED, "ConditionalRequestConflict"):
             raise
-        runtime.s3.delete_object(Bucket=bucket, Key=keys[0])  # its form, posted again after it was used
+        # its form posted again after the first use: that file goes (not one an identify still running reads)
+        if recordings[0]["LastModified"] > runtime.s3.head_object(Bucket=bucket, Key=marker)["LastModified"]:
+            runtime.s3.delete_object(Bucket=bucket, Key=recording)
         raise UploadNotFound(f"upload {upload_id} was already identified (forms are used once)") from exc
     try:
         with tempfile.TemporaryDirectory(prefix="identify-") as tmp:
-            path = Path(tmp) / Path(keys[0]).name
+            path = Path(tmp) / Path(recording).name
             try:
-                runtime.s3.download_file(bucket, keys[0], str(path))
+                runtime.s3.download_file(bucket, recording, str(path))
             except ClientError as exc:  # a second identify of the same upload, at the same moment, took it
                 if storage.error_code(exc) not in storage.MISSING:
                     raise
@@ -209,7 +212,7 @@ def _identify_upload(user_id: str, upload_id: str, scopes: list[str], started: f
             except AudioRejected as exc:
                 raise BadRequest("uploadId", str(exc)) from exc
     finally:
-        runtime.s3.delete_object(Bucket=bucket, Key=keys[0])
+        runtime.s3.delete_object(Bucket=bucket, Key=recording)
     seconds = samples.size / fingerprints.SAMPLE_RATE_HZ
     if seconds < SNIPPET_MIN_SECONDS:
         raise BadRequest("uploadId", f"the recording is {seconds:.1f} s long; send at least {SNIPPET_MIN_SECONDS:g} s")

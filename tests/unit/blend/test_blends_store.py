@@ -160,6 +160,17 @@ def test_stalled_finds_unfinished_blends_unchanged_since_the_cutoff(blend_store:
     assert sorted(r["blendId"] for r in blend_store.stalled(older_than=clock.now + 1)) == ["busy", "queued", "stuck"]
 
 
+def test_a_failed_start_removes_only_an_unclaimed_record(blend_store: BlendStore) -> None:
+    """The API removes the record when its workflow start fails, unless the start happened unseen and the
+    workflow has claimed it already."""
+    new(blend_store, "b1")
+    new(blend_store, "b2")
+    blend_store.claim("alice", "b2", execution_id="e1")
+    assert blend_store.delete_unclaimed("alice", "b1") and blend_store.get("alice", "b1") is None
+    assert not blend_store.delete_unclaimed("alice", "b2") and blend_store.get("alice", "b2")["status"] == "RUNNING"
+    assert not blend_store.delete_unclaimed("alice", "gone")
+
+
 def test_delete_and_delete_all(blend_store: BlendStore) -> None:
     for blend_id in ("b1", "b2"):
         new(blend_store, blend_id)

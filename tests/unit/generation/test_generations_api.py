@@ -8,10 +8,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from soundcanvas.generation import jobs
 from tests.apigw import call, event
-from tests.conftest import load_function
+from tests.conftest import FakeContext, load_function
 
 
 @pytest.fixture
@@ -218,6 +219,20 @@ def test_refused_regenerates_spend_no_quota(api: Any) -> None:
         assert call(api, event("POST", body={}, **job_path(job_id, "/regenerate")))[0] == 409  # still PENDING
     assert [call(api, event("POST", "/generations", body={}))[0] for _ in range(9)] == [201] * 9
     assert call(api, event("POST", "/generations", body={}))[0] == 429
+
+
+def test_a_regenerate_whose_run_cannot_start_fails_the_job_and_gives_the_unit_back(api: Any, aws: dict[str, Any]) -> None:
+    job_id = create(api)["jobId"]  # 1 of the 10 generations this window
+    store = jobs.JobStore(aws["table"], "us-east-1")
+    store.claim("alice", job_id)
+    store.fail("alice", job_id, stage="render", message="x")
+    api.stepfunctions.return_value.start_execution.side_effect = EndpointConnectionError(endpoint_url="https://states")
+    for _ in range(10):  # more than the window allows: none of them spends a unit
+        with pytest.raises(EndpointConnectionError):
+            api.lambda_handler(event("POST", body={}, **job_path(job_id, "/regenerate")), FakeContext())
+        record = store.get("alice", job_id)
+        assert record["status"] == "FAILED" and record["errorMessage"].startswith("the new run could not start")
+    assert [call(api, event("POST", "/generations", body={}))[0] for _ in range(9)] == [201] * 9
 
 
 def test_a_generation_whose_picture_never_came_says_so_then_expires(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,7 @@ def test_an_upload_registers_the_track_and_reads_tags_and_cover(
     assert result["claimed"] and result["needsTranscode"] and result["format"] == "flac"
     record = store.get("alice", "t1")
     assert record["status"] == "PROCESSING" and record["fileName"] == "Blue Hour (final).flac"
+    assert result["claimedAt"] == record["claimedAt"] > "2026"  # orders this version's fingerprint (Maps' index)
     assert (record["name"], record["artist"], record["album"]) == ("Blue Hour", "Nadia K", "Evenings")
     assert record["durationSeconds"] == pytest.approx(2.0, abs=0.01) and record["sampleRate"] == 44100
     cover = aws["s3"].get_object(Bucket=aws["bucket"], Key=result["coverKey"])
@@ -102,6 +103,35 @@ def test_finish_marks_ready_and_removes_the_previous_versions_objects(
     assert record["status"] == "READY" and record["mp3Key"] == mp3 and record["dueAt"] == done["dueAt"]
     assert keys(aws, "library/alice/t1/") == sorted([track["originalKey"], mp3])
     assert track["originalKey"] == storage.source_key("alice", "t1", track["version"], "wav")
+
+
+def test_finish_run_again_after_ready_keeps_the_tracks_files(
+    steps: dict[str, Any], aws: dict[str, Any], store: TrackStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clean-up after READY fails on S3 (TransientError, so the workflow retries): the retry finds this version
+    READY and must finish the clean-up, not discard the READY version's files as if it had been replaced."""
+    key = storage.original_key("alice", "t1", "wav")
+    aws["s3"].put_object(Bucket=aws["bucket"], Key="library/alice/t1/audio.0ld.mp3", Body=b"old")
+    put(aws, key, write(tmp_path / "a.wav").read_bytes(), "a.wav")
+    track = run(steps, "inspect_track", upload_event(aws["bucket"], key))
+    mp3 = storage.track_mp3_key("alice", "t1", track["version"])
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=mp3, Body=b"mp3")
+    payload = {"track": {**track, "transcode": {"mp3Key": mp3}}}
+    finish = steps["finish_track"]
+    real = finish.storage.delete_prefix
+
+    def throttled(*args: Any, **kwargs: Any) -> int:
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "ListObjectsV2")
+
+    monkeypatch.setattr(finish.storage, "delete_prefix", throttled)
+    with pytest.raises(TransientError):
+        run(steps, "finish_track", payload)
+    assert store.get("alice", "t1")["status"] == "READY"
+    monkeypatch.setattr(finish.storage, "delete_prefix", real)
+    again = run(steps, "finish_track", payload)
+    assert again["ready"] is True and again["removed"] == 1
+    assert keys(aws, "library/alice/t1/") == sorted([track["originalKey"], mp3])
+    assert store.get("alice", "t1")["status"] == "READY"
 
 
 def test_a_superseded_version_leaves_the_newer_one_alone(steps: dict[str, Any], aws: dict[str, Any],

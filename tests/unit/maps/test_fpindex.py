@@ -148,6 +148,20 @@ def test_add_is_idempotent_and_matches_bulk_add(index: FingerprintIndex, table: 
     assert all_items(other) == once
 
 
+def test_a_slow_older_version_never_replaces_a_newer_one(index: FingerprintIndex, prints: dict[str, np.ndarray]) -> None:
+    """A track uploaded again while its first version is still fingerprinted: the first version's step may write
+    last, and must not put its recording back over the second's."""
+    track = IndexedAudio("track", "t1", "alice", "Mine", "", stamp="2026-12-02T10:00:05.000Z")
+    assert index.add(track, prints["b"])  # the newer upload, claimed at :05, indexed first
+    older = IndexedAudio("track", "t1", "alice", "Mine", "", stamp="2026-12-02T10:00:01.000Z")
+    assert not index.add(older, prints["a"])
+    assert [m.id for m in index.find_duplicates(prints["b"], ["alice"])] == ["t1"]
+    assert index.find_duplicates(prints["a"], ["alice"]) == []  # the older recording's postings rescore against b
+    assert index.add(track, prints["b"])  # the same version again (a retried step) is written
+    assert index.add(IndexedAudio("track", "t1", "alice", "Mine", "", stamp="2026-12-02T10:01:00.000Z"), prints["a"])
+    assert [m.id for m in index.find_duplicates(prints["a"], ["alice"])] == ["t1"]
+
+
 def test_remove_round_trip(catalog: FingerprintIndex, table: str, prints: dict[str, np.ndarray]) -> None:
     query = snippet_items("a", 20.0, 10, "mp3-128k")
     before_b = catalog.identify(snippet_items("b", 20.0, 10, "mp3-128k"), ["public"])

@@ -119,7 +119,7 @@ def create_blend(
             stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=blend_id,
                                           input=json.dumps({"userId": user_id, "blendId": blend_id}))
         except (ClientError, BotoCoreError):  # refused, or no answer
-            store.delete(user_id, blend_id)  # nothing would ever run it: leave no PENDING record behind
+            store.delete_unclaimed(user_id, blend_id)  # nothing would ever run it: leave no PENDING record behind
             raise
     return {"blendId": blend_id, "status": blends.PENDING, "options": options, "songs": chosen}
 

@@ -174,6 +174,7 @@ def pcm16_chunks(path: Path, *, sample_rate_hz: int, max_duration_seconds: float
             process.kill()
 
         watchdog = threading.Timer(timeout_seconds, stop)
+        watchdog.daemon = True  # an abandoned reader never keeps the interpreter from exiting
         watchdog.start()
         out = cast(IO[bytes], process.stdout)
         try:

@@ -198,6 +198,17 @@ class UserRecordStore:
             raise
         return True
 
+    def delete_unclaimed(self, user_id: str, item_id: str) -> bool:
+        """Delete the record only while it is PENDING (no workflow has claimed it); False otherwise. For an API
+        call whose workflow start failed: a start that did happen unseen keeps the record its workflow runs."""
+        try:
+            self.model(user_id, item_id).delete(condition=self.model.status == PENDING)
+        except DeleteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
 
 PENDING, RUNNING, COMPLETE, FAILED = "PENDING", "RUNNING", "COMPLETE", "FAILED"
 

@@ -93,7 +93,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         expiresAt = NumberAttribute()
         uploadExpiresAt = NumberAttribute(null=True)  # while the picture has not arrived: when its form expires
         uploadEtag = UnicodeAttribute(null=True)  # the upload the job claimed (later posts of the form are ignored)
-        activeShard = UnicodeAttribute(null=True)  # only while RUNNING
+        activeShard = UnicodeAttribute(null=True)  # while RUNNING, or PENDING after a regenerate (for the sweeper)
         by_user_created = user_created_index()
         by_activity = activity_index(["stage", "status"])
 

@@ -135,6 +135,7 @@ def _record_class(table_name: str, region: str, host: str | None) -> Any:
         mp3Key = UnicodeAttribute(null=True)
         coverKey = UnicodeAttribute(null=True)
         fingerprintKey = UnicodeAttribute(null=True)  # Chromaprint fingerprint of this version (Maps' Fingerprint)
+        claimedAt = UnicodeAttribute(null=True)  # when this version was claimed: orders versions (Maps' index)
         duplicateOf = MapAttribute[str, Any](null=True)  # {trackId, similarity, kind}: same recording as that track
         errorMessage = UnicodeAttribute(null=True)
         # Guess the Track
@@ -370,6 +371,7 @@ class TrackStore:
                 m.version.set(version),
                 m.createdAt.set(m.createdAt | now_iso(now)),
                 m.updatedAt.set(now_iso(now)),
+                m.claimedAt.set(now_iso(now)),
                 m.fileName.set(m.fileName | file_name),
                 m.source.set(m.source | source),
                 m.reviewCount.set(m.reviewCount | 0),

@@ -169,8 +169,8 @@ def create_from_track(*, user_id: str, track_id: str, track: dict[str, Any] | No
             stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=transcription_id,
                                           input=json.dumps({"userId": user_id, "transcriptionId": transcription_id}))
         except (ClientError, BotoCoreError):  # refused, or no answer
-            store.delete(user_id, transcription_id)  # nothing would ever run it: leave no PENDING record behind
-            storage.delete_prefix(s3, limits.bucket, transcriptions.prefix(user_id, transcription_id))
+            if store.delete_unclaimed(user_id, transcription_id):  # nothing would ever run it: leave no PENDING record
+                storage.delete_prefix(s3, limits.bucket, transcriptions.prefix(user_id, transcription_id))
             raise
     return {"transcriptionId": transcription_id, "status": transcriptions.PENDING, "source": source}
 

@@ -113,8 +113,8 @@ def create_map(*, user_id: str, map_id: str, source: dict[str, Any], difficulty:
             stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=map_id,
                                           input=json.dumps({"userId": user_id, "mapId": map_id}))
         except (ClientError, BotoCoreError):  # refused, or no answer
-            store.delete(user_id, map_id)  # nothing would ever run it: leave no PENDING record behind
-            storage.delete_prefix(s3, bucket, drum_maps.work_prefix(user_id, map_id))
+            if store.delete_unclaimed(user_id, map_id):  # nothing would ever run it: leave no PENDING record
+                storage.delete_prefix(s3, bucket, drum_maps.work_prefix(user_id, map_id))
             raise
     return {"mapId": map_id, "status": drum_maps.PENDING, "source": {"kind": source["kind"], "id": source["id"]}}
 

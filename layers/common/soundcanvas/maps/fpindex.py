@@ -112,7 +112,9 @@ _WHOLE_POSTING = np.dtype([("ref", ">u8"), ("low", ">u2")])
 @dataclass(frozen=True)
 class IndexedAudio:
     """One indexed recording: a catalog song (kind "song", scope "public") or a library track (kind
-    "track", scope its owner's userId)."""
+    "track", scope its owner's userId). `stamp` orders versions of one audio (a track's claim time, ISO 8601):
+    `add` never replaces an audio item stamped later, so a slow step for an older upload cannot put that
+    recording back over the newer one's."""
 
     kind: str
     id: str
@@ -120,6 +122,7 @@ class IndexedAudio:
     title: str = ""
     artist: str = ""
     duration_seconds: float = 0.0
+    stamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -293,15 +296,24 @@ class FingerprintIndex:
         self.table = table_name
 
     # ------------------------------------------------------------------ writes
-    def add(self, audio: IndexedAudio, items: np.ndarray) -> None:
-        """Index one audio. Idempotent: the audio item is put whole, postings are ADDed to sets."""
+    def add(self, audio: IndexedAudio, items: np.ndarray) -> bool:
+        """Index one audio. Idempotent: the audio item is put whole, postings are ADDed to sets. False (nothing
+        written) when the audio is already indexed from a later version (a later `stamp`)."""
         items = _clip(items)
         ref = audio_ref(audio.scope, audio.kind, audio.id)
-        self.client.put_item(TableName=self.table, Item=self._audio_item(ref, audio, items))
+        put: dict[str, Any] = {"TableName": self.table, "Item": self._audio_item(ref, audio, items)}
+        if audio.stamp:
+            put.update(ConditionExpression="attribute_not_exists(#st) OR #st <= :st",
+                       ExpressionAttributeNames={"#st": "st"}, ExpressionAttributeValues={":st": {"S": audio.stamp}})
+        try:
+            self.client.put_item(**put)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
         updates = [(term_key("s", audio.scope, t), p) for t, p in snippet_postings(ref, items).items()]
         updates += [(term_key("w", audio.scope, t), p) for t, p in whole_postings(ref, items).items()]
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(lambda update: self._add_postings(*update), updates))
+        return True
 
     def bulk_add(self, entries: Iterable[tuple[IndexedAudio, np.ndarray]], *, merge: bool = True) -> None:
         """Index many audios at once: postings are merged per term item in memory and written with
@@ -528,6 +540,7 @@ class FingerprintIndex:
             "durationSeconds": {"N": str(Decimal(str(round(float(audio.duration_seconds), 3))))},
             "items": {"N": str(int(items.size))},
             "fp": {"B": to_bytes(items)},
+            **({"st": {"S": audio.stamp}} if audio.stamp else {}),
         }
 
     def _add_postings(self, key: str, postings: set[bytes]) -> None:
