@@ -19,7 +19,7 @@ from soundcanvas.maps.edits import EditConflict, EditStore
 from soundcanvas.maps.karma import Credit, KarmaStore, role_for, run_transaction
 from soundcanvas.maps.lanes import LANES
 from tests.apigw import call, event
-from tests.conftest import ManualClock, load_function
+from tests.conftest import FakeContext, ManualClock, load_function
 
 DAY = 86400.0
 SONG = "song-community-1"
@@ -176,6 +176,38 @@ def test_two_approvals_apply_an_edit_as_a_new_version_and_credit_karma(world: di
     status, view = call(world["maps_api"], event("GET", f"/maps/{world['map_id']}", user="someone",
                                                  resource="/maps/{mapId}", path_params={"mapId": world["map_id"]}))
     assert status == 200 and view["version"] == 2 and view["votes"] == {"approve": 2, "reject": 0}
+
+
+def test_a_deciding_vote_whose_decision_failed_decides_when_sent_again_or_by_the_sweeper(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deciding vote is in, then applying the edit fails (throttled, a timeout): sending the vote again
+    decides it; left alone, the sweeper decides it rather than letting it expire."""
+    for user in ("ver1", "ver2", "ver3", "ver4"):
+        make_verifier(world, user)
+    age_accounts(world)
+    store: EditStore = world["store"]
+    real_apply = store._apply
+
+    def throttled(edit: dict[str, Any], *, decider: str) -> Any:
+        raise karma.TransactionCancelled(["ThrottlingError"])
+
+    first, second = (propose(world, "fixer1", swap_lane(i, "crash"))[1]["editId"] for i in (6, 7))
+    for edit_id in (first, second):
+        assert vote(world, "ver1", edit_id)[0] == 201
+        monkeypatch.setattr(store, "_apply", throttled)
+        with pytest.raises(karma.TransactionCancelled):
+            world["api"].lambda_handler(event("POST", f"/edits/{edit_id}/votes", user="ver2", body={"decision": "approve"},
+                                              resource="/edits/{editId}/votes", path_params={"editId": edit_id}),
+                                        FakeContext())
+        monkeypatch.setattr(store, "_apply", real_apply)
+        assert store.get(edit_id)["state"] == "pending" and store.get(edit_id)["approvals"] == 2
+    status, body = vote(world, "ver2", first)  # the client sends the vote again
+    assert (status, body["state"], body["appliedVersion"]) == (201, "applied", 2)
+    world["clock"].now += edits.PENDING_SECONDS + 1
+    assert store.expire_stale(older_than=world["clock"].now - edits.PENDING_SECONDS) == []
+    decided = store.get(second)
+    assert decided["state"] == "conflict"  # decided: it was proposed against version 1, and the map moved on
+    assert vote(world, "ver3", second)[0] == 409
 
 
 def test_a_trusted_authors_edit_needs_one_approval(world: dict[str, Any]) -> None:
@@ -450,6 +482,32 @@ def test_a_revert_of_a_wide_edit_replaces_the_fields_it_changed() -> None:
     after = {"levels": {"expert": []}, "tempoBpm": 1}
     assert edits.revert_patch(before, after) == [{"op": "replace", "path": "/levels", "value": before["levels"]}]
     assert len(edits.revert_patch({"tempoBpm": 1}, {"tempoBpm": 2})) == 1  # a small one stays a plain diff
+
+
+@pytest.mark.parametrize("change", ["removed", "added"])
+def test_a_revert_of_a_wide_edit_that_removed_or_added_a_field_undoes_it(change: str) -> None:
+    doc = base_document()
+    wide = copy.deepcopy(doc)
+    wide["levels"]["expert"] = wide["levels"]["expert"] * 100  # more places than MAX_OPERATIONS
+    before, after = (doc, wide) if change == "added" else (wide, doc)
+    before, after = copy.deepcopy(before), copy.deepcopy(after)
+    if change == "removed":
+        before["durationSeconds"] = 30.0  # the edit removed it
+    else:
+        after["durationSeconds"] = 30.0  # the edit added it
+    revert = edits.revert_patch(before, after)
+    assert {"op": "replace", "path": "/levels", "value": before["levels"]} in revert  # the wide form
+    assert edits.apply_patch(after, revert) == before
+
+
+def test_a_patch_that_is_not_a_map_or_copies_the_map_into_itself_is_refused_naming_it(world: dict[str, Any]) -> None:
+    status, body = propose(world, "fixer1", [{"op": "replace", "path": "", "value": [1]}])
+    assert status == 400 and body["errors"][0]["field"] == "patch" and "JSON object" in body["message"]
+    doubling = [{"op": "copy", "from": "/levels/expert", "path": "/levels/expert/-"}] * 30
+    status, body = propose(world, "fixer1", doubling)  # each copy would double the map: 2**30 times its size
+    assert status == 400 and body["errors"][0]["field"].startswith("patch[") and "copies" in body["message"]
+    one_copy = [{"op": "copy", "from": "/levels/easy", "path": "/levels/medium"}]  # an ordinary copy still applies
+    assert propose(world, "fixer1", one_copy)[0] == 201
 
 
 def test_a_revert_needs_the_map_still_at_the_edits_version(world: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ An edit names the version it was made against (`baseVersion`); its patch must ap
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import secrets
@@ -53,6 +54,9 @@ MAX_OPERATIONS = 500
 APPROVALS_NEEDED, TRUSTED_APPROVALS_NEEDED, REJECTIONS_NEEDED = 2, 1, 2
 PENDING_SECONDS = 7 * 86400
 FIXED_FIELDS = ("/schemaVersion", "/songId", "/source")  # what identifies the map: no edit changes them
+# what a patch's copy operations may copy in all, beyond twice the map itself: each copy of a copy doubles a
+# document, so twenty operations would otherwise grow a map past any memory or time limit
+COPY_ALLOWANCE_BYTES = 64 * 1024
 
 
 class EditNotFound(LookupError):
@@ -83,16 +87,25 @@ def apply_patch(doc: dict[str, Any], operations: Sequence[dict[str, Any]]) -> di
     if len(operations) > MAX_OPERATIONS:
         raise PatchRejected("patch", f"has {len(operations)} operations; at most {MAX_OPERATIONS}")
     result = copy.deepcopy(doc)
+    copy_budget, copied = 2 * len(json.dumps(doc)) + COPY_ALLOWANCE_BYTES, 0
     for index, operation in enumerate(operations):
         for pointer in (operation.get("path"), operation.get("from")):
             if isinstance(pointer, str) and any(pointer == f or pointer.startswith(f"{f}/") for f in FIXED_FIELDS):
                 raise PatchRejected(f"patch[{index}]", f"{pointer} identifies the map and cannot be changed")
+        if operation.get("op") == "copy" and isinstance(operation.get("from"), str):
+            with contextlib.suppress(jsonpointer.JsonPointerException):  # it fails below, with its own message
+                copied += len(json.dumps(jsonpointer.resolve_pointer(result, operation["from"])))
+            if copied > copy_budget:
+                raise PatchRejected(f"patch[{index}]", f"the patch copies {copied:,} bytes of the map; at most "
+                                                       f"{copy_budget:,} (twice the map, and 64 KB)")
         try:
             result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, IndexError,
                 TypeError, ValueError) as exc:
             raise PatchRejected(f"patch[{index}]", f"{operation.get('op')} {operation.get('path')}: "
                                                    f"{exc or 'does not apply'}") from exc
+    if not isinstance(result, dict):  # a replace or add of the whole document ("") with something else
+        raise PatchRejected("patch", f"the patched map must be a JSON object, not {type(result).__name__}")
     for name in (f.lstrip("/") for f in FIXED_FIELDS):  # also what a replace of the whole document ("") changes
         if result.get(name) != doc.get(name):
             raise PatchRejected("patch", f"/{name} identifies the map and cannot be changed")
@@ -122,8 +135,15 @@ def revert_patch(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str
     operations = list(jsonpatch.make_patch(after, before).patch)
     if len(operations) <= MAX_OPERATIONS:
         return operations
-    return [{"op": "replace", "path": f"/{name}", "value": before[name]}
-            for name in sorted(before) if before.get(name) != after.get(name)]
+    operations = []
+    for name in sorted(set(before) | set(after)):
+        if name not in before:
+            operations.append({"op": "remove", "path": f"/{name}"})
+        elif name not in after:
+            operations.append({"op": "add", "path": f"/{name}", "value": before[name]})
+        elif before[name] != after[name]:
+            operations.append({"op": "replace", "path": f"/{name}", "value": before[name]})
+    return operations
 
 
 # --- the store ---------------------------------------------------------------------------------------
@@ -295,6 +315,10 @@ class EditStore:
         except TransactionCancelled as exc:
             codes = exc.codes
             if codes[:1] == ["ConditionalCheckFailed"]:
+                # a retry of a deciding vote whose decision did not get through: decide now, or nothing would
+                decided = self._decide_if_due(self.get(edit_id) or edit, decider=voter.user_id)
+                if decided is not None:
+                    return decided
                 raise EditConflict(f"you already voted on edit {edit_id}") from exc
             if codes[1:2] == ["ConditionalCheckFailed"]:
                 state = (self.get(edit_id) or {}).get("state", "gone")
@@ -305,12 +329,18 @@ class EditStore:
             raise
         self._count_vote(edit, decision)
         edit = self.get(edit_id) or edit
+        return self._decide_if_due(edit, decider=voter.user_id) or Decision(edit)
+
+    def _decide_if_due(self, edit: dict[str, Any], *, decider: str) -> Decision | None:
+        """Apply or reject a pending edit whose votes decide it; None when they do not (yet)."""
+        if edit["state"] != PENDING:
+            return None
         needed = TRUSTED_APPROVALS_NEEDED if edit["authorTrusted"] else APPROVALS_NEEDED
         if edit["approvals"] >= needed:
-            return self._apply(edit, decider=voter.user_id)
+            return self._apply(edit, decider=decider)
         if edit["rejections"] >= REJECTIONS_NEEDED:
-            return self._reject(edit, decider=voter.user_id)
-        return Decision(edit)
+            return self._reject(edit, decider=decider)
+        return None
 
     def _count_vote(self, edit: dict[str, Any], decision: str) -> None:
         """Add the vote to the map's tally (after the vote is in: the tally is a display, the votes are the truth)."""
@@ -374,7 +404,8 @@ class EditStore:
                 raise
             self._write(key, apply_patch(self.load_version(record, current), edit["patch"]))
             return Decision(self.get(edit["editId"]) or edit, APPLIED, self._changed(roles_before, now))
-        raise EditConflict(f"edit {edit['editId']} could not be applied while the map kept changing; vote again later")
+        raise EditConflict(f"edit {edit['editId']} could not be applied while the map kept changing; send your vote "
+                           "again later (it decides the edit then)")
 
     def _reject(self, edit: dict[str, Any], *, decider: str) -> Decision:
         model = self.m["edit"]
@@ -425,10 +456,18 @@ class EditStore:
 
     # ---------------------------------------------------------------- the sweeper
     def expire_stale(self, *, older_than: float) -> list[dict[str, Any]]:
-        """Pending edits proposed before `older_than` become `expired`; returns them."""
+        """Pending edits proposed before `older_than` become `expired`; returns them. One whose votes already
+        decide it (its deciding vote's decision never got through) is decided instead, by its last vote."""
         model = self.m["edit"]
         expired = []
         for item in model.by_state.query(PENDING, range_key_condition=model.createdAt < now_iso(older_than)):
+            edit = self._view(item)
+            votes = sorted(self.votes(edit["editId"]), key=lambda v: v["createdAt"])
+            try:
+                if votes and self._decide_if_due(edit, decider=votes[-1]["voter"]) is not None:
+                    continue
+            except EditConflict:  # decided as a conflict (the map moved on), or to be decided next sweep
+                continue
             if not update_if(
                 item,
                 [model.editState.set(EXPIRED), model.decidedAt.set(now_iso(self.clock())),
