@@ -12,19 +12,20 @@ that only delete import without numpy or Chromaprint):
                       the fingerprint in Chromaprint's compressed encoding (~2.8 bytes an item; at most
                       MAX_INDEXED_ITEMS items, ~60 minutes, so well under 200 KB). Rescoring reads it, so
                       no S3 GET sits on the query path.
-``s#{scope}#{hhhh}``  snippet postings of every item whose top 16 bits are ``hhhh``: Binary Set ``p`` of
-                      12-byte postings ref(8) + position(uint16, big-endian) + the item's low 16 bits.
+``s#{scope}#{hhhhh}`` snippet postings of every item whose top 20 bits are ``hhhhh`` (SNIPPET_KEY_BITS): Binary
+                      Set ``p`` of 12-byte postings ref(8) + position(uint16, big-endian) + the item's low 16 bits.
 ``w#{scope}#{hhhh}``  whole-track postings (AcoustID's query: 28-bit terms from items 80..200): Binary Set
                       ``p`` of 10-byte postings ref(8) + bits 4..15 of the item (uint16).
 
-Why 16 key bits: measured on rendered songs, the top 16 bits of a snippet item equal the song's item at
-the right offset for 50-65 % of items (10 and 30 s snippets, clean, MP3 128k, -10 dB, 10 dB SNR
-noise), barely more than 18 or 20 bits give (45-60 %), while 16 bits cap the index at 65,536 term items
-per scope: a bulk load of 10,000 songs writes ~65 k items instead of ~1 M, and a query reads one item
-per distinct query item either way. The low 16 bits travel in the posting, so the vote can demand
-SNIPPET_VOTE_BITS (20) matching bits, which cuts chance votes 16-fold at a small cost in hits. The
-whole-track index keys its 28-bit terms the same way (16 bits in the key, 12 in the posting) for the
-same reason.
+Why 20 key bits for snippets: a posting votes only when SNIPPET_VOTE_BITS (20) of its item's bits match the
+query's, so a term item keyed on those 20 bits holds exactly the postings that can vote, and a query reads
+the same number of term items (one per voting query item) holding 1/16 of the postings it read when the key
+had 16 bits and the other 4 bits travelled in the posting. Until 2026-12-02 the key had 16 bits, to cap the
+index at 65,536 term items a scope (a bulk load of 10,000 songs wrote ~65 k items, now ~1 M; one song's
+`add` touches as many term items either way, one per distinct item); at 10,000 entries each query then read
+~27,000 postings, and its time (p95 259 ms against 84 ms now, one process, the same 10,000 entries and
+queries) was the local DynamoDB's and botocore's work on them, growing with the catalog. The whole-track
+index keeps 16 key bits (12 more in the posting): find_duplicates reads only a file's 80-200 window.
 
 Postings are a Binary Set written with ADD (DELETE on removal): a replayed event adds nothing new, so
 ``add`` is idempotent. A term item never grows past MAX_POSTINGS (~300 KB of the 400 KB item limit):
@@ -74,7 +75,8 @@ from soundcanvas.maps.fingerprints import (
 )
 from soundcanvas.maps.fpkeys import audio_key, audio_ref, term_key
 
-KEY_BITS = 16  # top bits of an item that name its term item (s# and w#)
+KEY_BITS = 16  # top bits of an item that name its whole-track term item (w#)
+SNIPPET_KEY_BITS = 20  # top bits of an item that name its snippet term item (s#): all the bits a vote needs
 SNIPPET_VOTE_BITS = 20  # bits that must match for a posting to vote
 WHOLE_TERM_BITS = 28  # AcoustID's term width
 WHOLE_WINDOW = (80, 200)  # AcoustID's query window, in items (10 s to 25 s)
@@ -211,6 +213,11 @@ def _clip(items: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(items, dtype=np.uint32)[:MAX_INDEXED_ITEMS])
 
 
+def snippet_key(scope: str, term: int) -> str:
+    """The snippet term item of a SNIPPET_KEY_BITS-bit term: s#{scope}#{5 hex digits}."""
+    return term_key("s", scope, term, digits=(SNIPPET_KEY_BITS + 3) // 4)
+
+
 def whole_window(n_items: int) -> tuple[int, int]:
     """Items AcoustID would query: 80..200, or a centred 120 items (all of them) for a shorter file."""
     start, stop = WHOLE_WINDOW
@@ -222,9 +229,9 @@ def whole_window(n_items: int) -> tuple[int, int]:
 
 
 def snippet_postings(ref: bytes, items: np.ndarray) -> dict[int, set[bytes]]:
-    """term (top KEY_BITS bits) -> 12-byte postings of one audio, at most MAX_POSITIONS_PER_TERM each."""
+    """term (top SNIPPET_KEY_BITS bits) -> 12-byte postings of one audio, at most MAX_POSITIONS_PER_TERM each."""
     items = _clip(items)
-    terms = (items >> (32 - KEY_BITS)).astype(np.int64)
+    terms = (items >> (32 - SNIPPET_KEY_BITS)).astype(np.int64)
     records = np.zeros(items.size, _POSTING)
     records["ref"] = int.from_bytes(ref, "big")
     records["pos"] = np.arange(items.size)
@@ -262,7 +269,7 @@ def whole_postings(ref: bytes, items: np.ndarray) -> dict[int, set[bytes]]:
 @dataclass(frozen=True)
 class _Query:
     """A snippet's items as identify votes with them: `mask` its informative items (`fingerprints.informative`),
-    `terms` the term of each voting item (up to VOTE_ITEMS, spread over the snippet; 1 << KEY_BITS, no term,
+    `terms` the term of each voting item (up to VOTE_ITEMS, spread over the snippet; 1 << SNIPPET_KEY_BITS, no term,
     for the rest) and `unique_terms` theirs once each."""
 
     items: np.ndarray
@@ -283,7 +290,7 @@ class _Query:
             voters = voters[np.linspace(0, voters.size - 1, VOTE_ITEMS).astype(np.int64)]
         voting = np.zeros(query.size, bool)
         voting[voters] = True
-        terms = np.where(voting, query >> (32 - KEY_BITS), np.uint32(1 << KEY_BITS)).astype(np.int64)
+        terms = np.where(voting, query >> (32 - SNIPPET_KEY_BITS), np.uint32(1 << SNIPPET_KEY_BITS)).astype(np.int64)
         unique_terms = tuple(np.unique(terms[voting]).tolist()) if n_informative >= MIN_SNIPPET_ITEMS else ()
         return cls(query, mask, n_informative, terms, unique_terms)
 
@@ -309,7 +316,7 @@ class FingerprintIndex:
             self.client.put_item(**put)
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
-        updates = [(term_key("s", audio.scope, t), p) for t, p in snippet_postings(ref, items).items()]
+        updates = [(snippet_key(audio.scope, t), p) for t, p in snippet_postings(ref, items).items()]
         updates += [(term_key("w", audio.scope, t), p) for t, p in whole_postings(ref, items).items()]
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(lambda update: self._add_postings(*update), updates))
@@ -330,7 +337,7 @@ class FingerprintIndex:
             ref = audio_ref(audio.scope, audio.kind, audio.id)
             audio_items.append(self._audio_item(ref, audio, items))
             for term, postings in snippet_postings(ref, items).items():
-                terms[term_key("s", audio.scope, term)] |= postings
+                terms[snippet_key(audio.scope, term)] |= postings
             for term, postings in whole_postings(ref, items).items():
                 terms[term_key("w", audio.scope, term)] |= postings
         stopped: set[str] = set()
@@ -354,7 +361,7 @@ class FingerprintIndex:
         ref = audio_ref(audio.scope, audio.kind, audio.id)
         stored = self._batch_get([audio_key(ref)]).get(audio_key(ref))
         indexed = from_bytes(stored["fp"]["B"]) if stored and "fp" in stored else _clip(items)
-        updates = [(term_key("s", audio.scope, t), p) for t, p in snippet_postings(ref, indexed).items()]
+        updates = [(snippet_key(audio.scope, t), p) for t, p in snippet_postings(ref, indexed).items()]
         updates += [(term_key("w", audio.scope, t), p) for t, p in whole_postings(ref, indexed).items()]
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(lambda update: self._delete_postings(*update), updates))
@@ -394,7 +401,7 @@ class FingerprintIndex:
             return [Rescored(0, ()) for _ in variants]
         queries = [_Query.of(items) for items in variants]
         unique_terms = sorted({t for q in queries for t in q.unique_terms})
-        found = self._batch_get([term_key("s", scope, t) for scope in scopes for t in unique_terms])
+        found = self._batch_get([snippet_key(scope, t) for scope in scopes for t in unique_terms])
         by_term: dict[int, list[bytes]] = defaultdict(list)
         for key, item in found.items():
             if "p" in item:
@@ -482,7 +489,7 @@ class FingerprintIndex:
     def _vote(query: np.ndarray, terms: np.ndarray, by_term: dict[int, list[bytes]]) -> list[tuple[bytes, int, int]]:
         """(ref, offset, votes) of the best-voted placements, at most CANDIDATES, one per audio and offset."""
         refs_parts, offsets_parts = [], []
-        shift = 16 - (SNIPPET_VOTE_BITS - KEY_BITS)
+        shift = 16 - max(0, SNIPPET_VOTE_BITS - SNIPPET_KEY_BITS)  # vote bits the key does not hold (none now)
         query_low = (query & 0xFFFF) >> shift
         positions_of: dict[int, np.ndarray] = defaultdict(lambda: np.empty(0, np.int64))
         for term in by_term:

@@ -44,8 +44,8 @@ def scope_tag(scope: str) -> str:
     return hashlib.blake2b(f"scope\x1f{scope}".encode(), digest_size=8).hexdigest()
 
 
-def term_key(prefix: str, scope: str, term: int) -> str:
-    return f"{prefix}#{scope_tag(scope)}#{term:04x}"
+def term_key(prefix: str, scope: str, term: int, digits: int = 4) -> str:
+    return f"{prefix}#{scope_tag(scope)}#{term:0{digits}x}"
 
 
 def delete_audio_items(dynamodb: Any, table_name: str, scope: str, audios: Iterable[tuple[str, str]]) -> int:
