@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from soundcanvas.core import api, storage
 from soundcanvas.core.notifications import Notifier
 from soundcanvas.core.quotas import QuotaStore
+from soundcanvas.core.records import now_iso
 from soundcanvas.core.settings import Settings
 from soundcanvas.maps import drum_maps, edits, karma, proposals
 from soundcanvas.maps.drum_maps import MapStore
@@ -167,14 +168,33 @@ def verify_map(mapId: Id, body: VerifyRequest) -> dict[str, Any]:
     if not maps.set_state(record["userId"], mapId, drum_maps.VERIFIED, verified_version=current):
         raise EditConflict(f"map {mapId} changed while it was verified (an edit was applied); review it again")
     previous = songs.set_canonical_map(record["songId"], mapId)
-    archived = None
-    if previous is not None:
-        old = maps.find(previous)
-        if old is not None and maps.set_state(old["userId"], previous, drum_maps.ARCHIVED):
-            archived = previous
+    # the map it replaced, and any other verified map of the song (one a verify that stopped here left behind)
+    listed, _ = maps.public(song_id=record["songId"], state=drum_maps.VERIFIED, limit=100, cursor=None)
+    others = [m for m in [maps.find(previous) if previous else None, *listed] if m is not None and m["mapId"] != mapId]
+    archived = [m["mapId"] for m in {m["mapId"]: m for m in others}.values()
+                if _archive_replaced(m, song_id=record["songId"], canonical_map_id=mapId)]
     logger.info("map verified", extra={"map_id": mapId, "version": current, "archived": archived})
     return {"mapId": mapId, "state": drum_maps.VERIFIED, "verifiedVersion": current, "songId": record["songId"],
-            "archivedMapId": archived}
+            "archivedMapId": archived[0] if archived else None}
+
+
+def _archive_replaced(old: dict[str, Any], *, song_id: str, canonical_map_id: str) -> bool:
+    """Archive a verified map of the song only while the song still names `canonical_map_id` (one transaction
+    with a check on the song): of two curators verifying two maps of a song at once, neither archives the map
+    the song ends up naming."""
+    song, m = songs.model, maps.model
+    items: list[tuple[str, Any, dict[str, Any]]] = [
+        ("check", song, {"hash_key": song_id, "condition": song.canonicalMapId == canonical_map_id}),
+        ("update", m(old["userId"], old["mapId"]), {
+            "actions": [m.state.set(drum_maps.ARCHIVED), m.publicState.set(drum_maps.ARCHIVED),
+                        m.updatedAt.set(now_iso(clock()))],
+            "condition": m.publicSongId.exists() & (m.status == drum_maps.COMPLETE) & (m.state == drum_maps.VERIFIED)}),
+    ]
+    try:
+        karma.run_transaction(karma_store.connection(), items)
+    except karma.TransactionCancelled:
+        return False
+    return True
 
 
 # --- edits ---------------------------------------------------------------------------------------

@@ -414,6 +414,32 @@ def test_a_curator_verifies_and_the_previous_canonical_map_is_archived(world: di
     assert [m["mapId"] for m in listed["items"]] == ["map2"]
 
 
+def test_verifying_never_archives_the_map_the_song_names_and_finishes_what_a_stopped_verify_left(
+        world: dict[str, Any]) -> None:
+    from soundcanvas.maps.song_audio import SongAudioStore
+
+    songs = SongAudioStore(world["aws"]["songs_table"], "us-east-1")
+    world["aws"]["dynamodb"].put_item(TableName=world["aws"]["songs_table"],
+                                      Item={"songId": {"S": SONG}, "visibility": {"S": "public"}})
+    make_public_map(world["maps"], world["aws"], world["clock"], "owner2", "map2")
+    maps, api = world["maps"], world["api"]
+    assert maps.set_state("owner", "map1", "verified", verified_version=1)
+    songs.set_canonical_map(SONG, "map1")
+    # curator B verified map2 and read map1 as the map it replaced; curator A then verified map1 again, so
+    # the song names map1 when B comes to archive it: B must leave it
+    assert not api._archive_replaced(maps.get("owner", "map1"), song_id=SONG, canonical_map_id="map2")
+    assert maps.get("owner", "map1")["state"] == "verified"
+    # a verify of map2 that stopped after the song's pointer moved (map1 left verified): verifying again ends it
+    assert maps.set_state("owner2", "map2", "verified", verified_version=1)
+    songs.set_canonical_map(SONG, "map2")
+    make_verifier(world, "cur1", karma.CURATOR_KARMA)
+    age_accounts(world)
+    status, body = call(api, event("POST", "/maps/map2/verify", user="cur1", body={"version": 1},
+                                   resource="/maps/{mapId}/verify", path_params={"mapId": "map2"}))
+    assert status == 200 and body["archivedMapId"] == "map1"
+    assert maps.get("owner", "map1")["state"] == "archived" and songs.get(SONG)["canonicalMapId"] == "map2"
+
+
 def test_a_revert_is_a_new_edit_with_the_inverse_patch(world: dict[str, Any]) -> None:
     make_verifier(world, "ver1")
     make_verifier(world, "ver2")
