@@ -247,7 +247,9 @@ def test_a_stale_edit_becomes_a_conflict_never_a_lost_update(world: dict[str, An
     assert status == 409 and "version 2" in body["message"]
     assert world["store"].get(second)["state"] == "conflict"
     assert current_document(world)["levels"]["expert"][6]["lane"] == "kick"  # the first edit's map, untouched
-    # its author proposes again against version 2
+    # an edit of version 1 now could only end as a conflict: refused, spending nothing; against version 2 it is taken
+    status, body = propose(world, "fixer2", swap_lane(6, "ride"), base=1)
+    assert status == 409 and "against version 2" in body["message"]
     assert propose(world, "fixer2", swap_lane(6, "ride"), base=2)[0] == 201
 
 

@@ -229,6 +229,9 @@ class EditStore:
         current = int(record.get("version") or 1)
         if not 1 <= base_version <= current:
             raise PatchRejected("baseVersion", f"map {record['mapId']} has versions 1 to {current}")
+        if base_version != current:  # it could only ever end as a conflict
+            raise EditConflict(f"map {record['mapId']} is at version {current}; propose your edit against version "
+                               f"{current} (baseVersion {base_version} can be read, not edited)")
         before = self.load_version(record, base_version)
         after = apply_patch(before, operations)
         if after == before:
