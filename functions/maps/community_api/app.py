@@ -190,11 +190,19 @@ def _archive_replaced(old: dict[str, Any], *, song_id: str, canonical_map_id: st
                         m.updatedAt.set(now_iso(clock()))],
             "condition": m.publicSongId.exists() & (m.status == drum_maps.COMPLETE) & (m.state == drum_maps.VERIFIED)}),
     ]
-    try:
-        karma.run_transaction(karma_store.connection(), items)
-    except karma.TransactionCancelled:
-        return False
-    return True
+    for _ in range(karma.TRANSACTION_ATTEMPTS):
+        try:
+            karma.run_transaction(karma_store.connection(), items)
+        except karma.TransactionCancelled as cancelled:
+            if "ConditionalCheckFailed" in cancelled.codes:  # the song names another map, or this one moved on
+                return False
+            if "TransactionConflict" not in cancelled.codes:
+                raise
+            continue  # another write to one of the items at that moment (a vote's tally): again
+        return True
+    logger.warning("a replaced map could not be archived; the next verify of the song will",
+                   extra={"map_id": old["mapId"]})
+    return False
 
 
 # --- edits ---------------------------------------------------------------------------------------

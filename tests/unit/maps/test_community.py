@@ -210,6 +210,27 @@ def test_a_deciding_vote_whose_decision_failed_decides_when_sent_again_or_by_the
     assert vote(world, "ver3", second)[0] == 409
 
 
+def test_one_edit_the_sweeper_cannot_decide_does_not_stop_the_sweep(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for user in ("ver1", "ver2"):
+        make_verifier(world, user)
+    age_accounts(world)
+    store: EditStore = world["store"]
+    decided = propose(world, "fixer1", swap_lane(7, "crash"))[1]["editId"]
+    undecided = propose(world, "fixer2", swap_lane(6, "ride"))[1]["editId"]
+    assert vote(world, "ver1", decided)[0] == 201
+    monkeypatch.setattr(store, "_apply", lambda edit, *, decider: (_ for _ in ()).throw(
+        karma.TransactionCancelled(["ThrottlingError"])))
+    with pytest.raises(karma.TransactionCancelled):  # its deciding vote is in; applying it is throttled
+        world["api"].lambda_handler(event("POST", f"/edits/{decided}/votes", user="ver2", body={"decision": "approve"},
+                                          resource="/edits/{editId}/votes", path_params={"editId": decided}),
+                                    FakeContext())
+    world["clock"].now += edits.PENDING_SECONDS + 1
+    expired = store.expire_stale(older_than=world["clock"].now - edits.PENDING_SECONDS)  # still throttled
+    assert [e["editId"] for e in expired] == [undecided]
+    assert store.get(decided)["state"] == "pending"  # tried again by the next sweep
+
+
 def test_a_trusted_authors_edit_needs_one_approval(world: dict[str, Any]) -> None:
     for user in ("ver1", "ver2"):
         make_verifier(world, user)
@@ -416,17 +437,23 @@ def test_a_curator_verifies_and_the_previous_canonical_map_is_archived(world: di
     assert [m["mapId"] for m in listed["items"]] == ["map2"]
 
 
-def test_verifying_never_archives_the_map_the_song_names_and_finishes_what_a_stopped_verify_left(
-        world: dict[str, Any]) -> None:
+def song_with_a_verified_map_and_another(world: dict[str, Any]) -> Any:
+    """The song's store: map1 verified and the song's canonical map, map2 (another owner's) unverified."""
     from soundcanvas.maps.song_audio import SongAudioStore
 
     songs = SongAudioStore(world["aws"]["songs_table"], "us-east-1")
     world["aws"]["dynamodb"].put_item(TableName=world["aws"]["songs_table"],
                                       Item={"songId": {"S": SONG}, "visibility": {"S": "public"}})
     make_public_map(world["maps"], world["aws"], world["clock"], "owner2", "map2")
-    maps, api = world["maps"], world["api"]
-    assert maps.set_state("owner", "map1", "verified", verified_version=1)
+    assert world["maps"].set_state("owner", "map1", "verified", verified_version=1)
     songs.set_canonical_map(SONG, "map1")
+    return songs
+
+
+def test_verifying_never_archives_the_map_the_song_names_and_finishes_what_a_stopped_verify_left(
+        world: dict[str, Any]) -> None:
+    songs = song_with_a_verified_map_and_another(world)
+    maps, api = world["maps"], world["api"]
     # curator B verified map2 and read map1 as the map it replaced; curator A then verified map1 again, so
     # the song names map1 when B comes to archive it: B must leave it
     assert not api._archive_replaced(maps.get("owner", "map1"), song_id=SONG, canonical_map_id="map2")
@@ -440,6 +467,29 @@ def test_verifying_never_archives_the_map_the_song_names_and_finishes_what_a_sto
                                    resource="/maps/{mapId}/verify", path_params={"mapId": "map2"}))
     assert status == 200 and body["archivedMapId"] == "map1"
     assert maps.get("owner", "map1")["state"] == "archived" and songs.get(SONG)["canonicalMapId"] == "map2"
+
+
+def test_verify_archives_the_replaced_map_through_a_conflicting_write(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vote's tally written to the old map at the same moment cancels the archive's transaction
+    (TransactionConflict): it is tried again, not given up."""
+    song_with_a_verified_map_and_another(world)
+    maps, api = world["maps"], world["api"]
+    real, calls = api.karma.run_transaction, []
+
+    def conflicting_once(connection: Any, items: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise karma.TransactionCancelled([None, "TransactionConflict"])
+        real(connection, items)
+
+    monkeypatch.setattr(api.karma, "run_transaction", conflicting_once)
+    make_verifier(world, "cur1", karma.CURATOR_KARMA)
+    age_accounts(world)
+    status, body = call(api, event("POST", "/maps/map2/verify", user="cur1", body={"version": 1},
+                                   resource="/maps/{mapId}/verify", path_params={"mapId": "map2"}))
+    assert status == 200 and body["archivedMapId"] == "map1" and len(calls) == 2
+    assert maps.get("owner", "map1")["state"] == "archived"
 
 
 def test_a_revert_is_a_new_edit_with_the_inverse_patch(world: dict[str, Any]) -> None:

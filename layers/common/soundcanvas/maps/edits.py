@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -36,7 +37,8 @@ from typing import Any
 
 import jsonpatch
 import jsonpointer
-from pynamodb.exceptions import PutError
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PutError, PynamoDBException
 
 from soundcanvas.core import cursors
 from soundcanvas.core.inputs import FieldError
@@ -47,6 +49,7 @@ from soundcanvas.maps.drum_maps import MapStore
 from soundcanvas.maps.karma import Credit, KarmaStore, Standing, TransactionCancelled, run_transaction
 from soundcanvas.maps.lanes import DIFFICULTIES
 
+_log = logging.getLogger(__name__)
 PENDING, APPLIED, REJECTED, CONFLICT, EXPIRED = "pending", "applied", "rejected", "conflict", "expired"
 EDIT_STATES = (PENDING, APPLIED, REJECTED, CONFLICT, EXPIRED)
 APPROVE, REJECT = "approve", "reject"
@@ -470,6 +473,10 @@ class EditStore:
                 if votes and self._decide_if_due(edit, decider=votes[-1]["voter"]) is not None:
                     continue
             except EditConflict:  # decided as a conflict (the map moved on), or to be decided next sweep
+                continue
+            # one edit's failure (throttled, S3, a version that will not load) never stops the sweep: tried next time
+            except (TransactionCancelled, ClientError, BotoCoreError, PynamoDBException, EditNotFound, PatchRejected):
+                _log.exception("a decided edit could not be applied; left pending", extra={"edit_id": edit["editId"]})
                 continue
             if not update_if(
                 item,
