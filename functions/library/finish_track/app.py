@@ -66,7 +66,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             storage.delete_prefix(runtime.s3, bucket, prefix, only_version=version)
             if fingerprint.get("fingerprintKey"):  # this version's, named apart from the version-marked objects
                 runtime.s3.delete_object(Bucket=bucket, Key=fingerprint["fingerprintKey"])
-            if runtime.store.get(user_id, track_id) is None:
+            if current is None:  # deleted, not replaced
                 _leave_fingerprint_index(user_id, track_id)
             logger.info("track deleted or replaced while processing: this version discarded")
             return {"ready": False, "reason": "deleted or replaced by a newer upload"}

@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from soundcanvas.core import api, storage
 from soundcanvas.core.notifications import Notifier
 from soundcanvas.core.quotas import QuotaStore
-from soundcanvas.core.records import now_iso
 from soundcanvas.core.settings import Settings
 from soundcanvas.maps import drum_maps, edits, karma, proposals
 from soundcanvas.maps.drum_maps import MapStore
@@ -186,8 +185,7 @@ def _archive_replaced(old: dict[str, Any], *, song_id: str, canonical_map_id: st
     items: list[tuple[str, Any, dict[str, Any]]] = [
         ("check", song, {"hash_key": song_id, "condition": song.canonicalMapId == canonical_map_id}),
         ("update", m(old["userId"], old["mapId"]), {
-            "actions": [m.state.set(drum_maps.ARCHIVED), m.publicState.set(drum_maps.ARCHIVED),
-                        m.updatedAt.set(now_iso(clock()))],
+            "actions": maps.state_actions(drum_maps.ARCHIVED),
             "condition": m.publicSongId.exists() & (m.status == drum_maps.COMPLETE) & (m.state == drum_maps.VERIFIED)}),
     ]
     for _ in range(karma.TRANSACTION_ATTEMPTS):

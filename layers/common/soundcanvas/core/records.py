@@ -189,20 +189,16 @@ class UserRecordStore:
 
     def delete(self, user_id: str, item_id: str) -> bool:
         """Delete the record; False when there was none."""
-        range_key = self.model._range_key_attribute()
-        try:
-            self.model(user_id, item_id).delete(condition=range_key.exists())
-        except DeleteError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return self._delete_if(user_id, item_id, self.model._range_key_attribute().exists())
 
     def delete_unclaimed(self, user_id: str, item_id: str) -> bool:
         """Delete the record only while it is PENDING (no workflow has claimed it); False otherwise. For an API
         call whose workflow start failed: a start that did happen unseen keeps the record its workflow runs."""
+        return self._delete_if(user_id, item_id, self.model.status == PENDING)
+
+    def _delete_if(self, user_id: str, item_id: str, condition: Any) -> bool:
         try:
-            self.model(user_id, item_id).delete(condition=self.model.status == PENDING)
+            self.model(user_id, item_id).delete(condition=condition)
         except DeleteError as exc:
             if conditional_failed(exc):
                 return False

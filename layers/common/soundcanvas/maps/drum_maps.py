@@ -213,10 +213,15 @@ class MapStore(WorkflowRecordStore):
         last = results.last_evaluated_key
         return items, (cursors.encode(last) if last else None)
 
+    def state_actions(self, state: str) -> list[Any]:
+        """The writes that move a map to a community state (`set_state`'s, for a caller's own transaction too)."""
+        m = self.model
+        return [m.state.set(state), m.publicState.set(state), m.updatedAt.set(now_iso(self.clock()))]
+
     def set_state(self, user_id: str, map_id: str, state: str, *, verified_version: int | None = None) -> bool:
         """Move a public map to a community state; False when it is gone or not public."""
         m = self.model
-        actions = [m.state.set(state), m.publicState.set(state), m.updatedAt.set(now_iso(self.clock()))]
+        actions = self.state_actions(state)
         condition = m.publicSongId.exists() & (m.status == COMPLETE)
         if verified_version is not None:  # what the curator reviewed is still the current version
             actions.append(m.verifiedVersion.set(verified_version))
